@@ -1,0 +1,160 @@
+"""Optimizers over a list of arrays, with TensorFlow.js's update rules and defaults.
+
+Each optimizer updates the parameter arrays in place::
+
+    opt = Adam(learning_rate=0.001)
+    opt.step(params, grads)
+
+``params`` and ``grads`` are lists of float64 arrays of matching shapes, in the same order at every call
+(the model's :meth:`parameters` order). State (accumulators) is created at the first step.
+The learning rate and the other hyperparameters are plain attributes: a change applies from the next step.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class Optimizer:
+    """Base class: holds the learning rate and the step count."""
+
+    name = "optimizer"
+
+    def __init__(self, learning_rate: float) -> None:
+        self.learning_rate = float(learning_rate)
+        self.iterations = 0
+
+    def step(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
+        """Update every array of ``params`` in place from ``grads``."""
+        self.iterations += 1
+        for i, (p, g) in enumerate(zip(params, grads, strict=True)):
+            self._update(i, p, g)
+
+    def _update(self, i: int, p: np.ndarray, g: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def reset(self) -> None:
+        """Forget the accumulated state (moments, step count); keep the hyperparameters."""
+        self.iterations = 0
+        for value in vars(self).values():
+            if isinstance(value, dict):
+                value.clear()
+
+    def config(self) -> dict[str, float]:
+        """The hyperparameters, for display and for saving."""
+        return {"learning_rate": self.learning_rate}
+
+
+class SGD(Optimizer):
+    """Plain gradient descent: ``w -= lr·g`` (tfjs ``tf.train.sgd``)."""
+
+    name = "sgd"
+
+    def __init__(self, learning_rate: float = 0.01) -> None:
+        super().__init__(learning_rate)
+
+    def _update(self, i: int, p: np.ndarray, g: np.ndarray) -> None:
+        p -= self.learning_rate * g
+
+
+class Momentum(Optimizer):
+    """tfjs ``tf.train.momentum`` without Nesterov: ``a = m·a + g; w -= lr·a``."""
+
+    name = "momentum"
+
+    def __init__(self, learning_rate: float = 0.01, momentum: float = 0.9) -> None:
+        super().__init__(learning_rate)
+        self.momentum = float(momentum)
+        self._accum: dict[int, np.ndarray] = {}
+
+    def _update(self, i: int, p: np.ndarray, g: np.ndarray) -> None:
+        a = self._accum.get(i)
+        a = g.copy() if a is None else self.momentum * a + g
+        self._accum[i] = a
+        p -= self.learning_rate * a
+
+    def config(self) -> dict[str, float]:
+        return {"learning_rate": self.learning_rate, "momentum": self.momentum}
+
+
+class RMSProp(Optimizer):
+    """tfjs ``tf.train.rmsprop`` (not centred).
+
+    ``ms = ρ·ms + (1−ρ)·g²;  mom = μ·mom + lr·g/√(ms + ε);  w -= mom``.
+    """
+
+    name = "rmsprop"
+
+    def __init__(
+        self, learning_rate: float = 0.001, rho: float = 0.9, momentum: float = 0.0, epsilon: float = 1e-7
+    ) -> None:
+        super().__init__(learning_rate)
+        self.rho = float(rho)
+        self.momentum = float(momentum)
+        self.epsilon = float(epsilon)
+        self._ms: dict[int, np.ndarray] = {}
+        self._mom: dict[int, np.ndarray] = {}
+
+    def _update(self, i: int, p: np.ndarray, g: np.ndarray) -> None:
+        ms = self._ms.get(i, 0.0)
+        mom = self._mom.get(i, 0.0)
+        ms = self.rho * ms + (1 - self.rho) * g * g
+        mom = self.momentum * mom + self.learning_rate * g / np.sqrt(ms + self.epsilon)
+        self._ms[i], self._mom[i] = ms, mom
+        p -= mom
+
+    def config(self) -> dict[str, float]:
+        return {"learning_rate": self.learning_rate, "rho": self.rho, "momentum": self.momentum,
+                "epsilon": self.epsilon}
+
+
+class Adam(Optimizer):
+    """tfjs ``tf.train.adam``.
+
+    ``m = β1·m + (1−β1)·g;  v = β2·v + (1−β2)·g²;  w -= lr·(m/(1−β1ᵗ)) / (√(v/(1−β2ᵗ)) + ε)``.
+    """
+
+    name = "adam"
+
+    def __init__(
+        self, learning_rate: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, epsilon: float = 1e-7
+    ) -> None:
+        super().__init__(learning_rate)
+        self.beta1 = float(beta1)
+        self.beta2 = float(beta2)
+        self.epsilon = float(epsilon)
+        self._m: dict[int, np.ndarray] = {}
+        self._v: dict[int, np.ndarray] = {}
+
+    def _update(self, i: int, p: np.ndarray, g: np.ndarray) -> None:
+        t = self.iterations
+        m = self.beta1 * self._m.get(i, 0.0) + (1 - self.beta1) * g
+        v = self.beta2 * self._v.get(i, 0.0) + (1 - self.beta2) * g * g
+        self._m[i], self._v[i] = m, v
+        m_hat = m / (1 - self.beta1**t)
+        v_hat = v / (1 - self.beta2**t)
+        p -= self.learning_rate * m_hat / (np.sqrt(v_hat) + self.epsilon)
+
+    def config(self) -> dict[str, float]:
+        return {"learning_rate": self.learning_rate, "beta1": self.beta1, "beta2": self.beta2,
+                "epsilon": self.epsilon}
+
+
+OPTIMIZERS: dict[str, type[Optimizer]] = {"sgd": SGD, "momentum": Momentum, "rmsprop": RMSProp, "adam": Adam}
+
+
+def make_optimizer(name: str, learning_rate: float | None = None, momentum: float = 0.9) -> Optimizer:
+    """An optimizer by tfjs name, with tfjs defaults for what is not given.
+
+    ``momentum`` is used by ``"momentum"`` only (``rmsprop``'s momentum stays at its tfjs default, 0).
+    """
+    try:
+        cls = OPTIMIZERS[name]
+    except KeyError:
+        raise ValueError(f"unknown optimizer {name!r} (choose {', '.join(OPTIMIZERS)})") from None
+    kwargs: dict[str, float] = {}
+    if learning_rate is not None:
+        kwargs["learning_rate"] = learning_rate
+    if cls is Momentum:
+        kwargs["momentum"] = momentum
+    return cls(**kwargs)

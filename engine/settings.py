@@ -1,0 +1,78 @@
+"""The settings of one ``fit()`` run, with TensorFlow.js defaults.
+
+A :class:`FitSettings` is a frozen value: change one with :func:`dataclasses.replace`.
+Each built-in data set carries the book's settings as its :attr:`Dataset.defaults`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+LOSSES = ("mse", "mae")
+OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adam")
+MODELS = ("linear", "mlp")
+ACTIVATIONS = ("sigmoid", "relu", "tanh", "linear")
+
+#: tfjs default learning rates: ``tf.train.sgd`` has none, ``'sgd'`` as a string means 0.01;
+#: ``'adam'`` and ``'rmsprop'`` mean 0.001.
+DEFAULT_LEARNING_RATE = {"sgd": 0.01, "momentum": 0.01, "rmsprop": 0.001, "adam": 0.001}
+
+
+@dataclass(frozen=True, slots=True)
+class FitSettings:
+    """Everything that decides what ``fit()`` computes, apart from the data."""
+
+    model: str = "linear"
+    hidden: tuple[int, ...] = (50,)
+    activation: str = "sigmoid"
+    loss: str = "mse"
+    optimizer: str = "sgd"
+    learning_rate: float = 0.01
+    momentum: float = 0.9
+    batch_size: int = 32
+    epochs: int = 200
+    validation_split: float = 0.0
+    shuffle: bool = True
+    #: Shuffle the training rows once, with the seed, before the validation split is taken off, as
+    #: tfjs-examples' Boston Housing loader does (its CSV keeps the towns' original order).
+    shuffle_data: bool = False
+    seed: int = 0
+    normalize: bool = False
+    #: Initial (kernel, bias) of a one-feature linear model; ``None`` draws them (Glorot uniform, zero bias).
+    init: tuple[float, float] | None = field(default=None)
+
+    def validate(self, n_rows: int | None = None) -> None:
+        """Raise :class:`ValueError` with a one-line message if a setting is out of range."""
+        if self.model not in MODELS:
+            raise ValueError(f"unknown model {self.model!r} (choose {', '.join(MODELS)})")
+        if self.loss not in LOSSES:
+            raise ValueError(f"unknown loss {self.loss!r} (choose {', '.join(LOSSES)})")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {self.optimizer!r} (choose {', '.join(OPTIMIZERS)})")
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {self.activation!r} (choose {', '.join(ACTIVATIONS)})")
+        if not (self.learning_rate > 0 and self.learning_rate < float("inf")):
+            raise ValueError(f"the learning rate must be a positive number, not {self.learning_rate!r}")
+        if not (0 <= self.momentum < float("inf")):
+            raise ValueError(f"the momentum must be a number >= 0, not {self.momentum!r}")
+        if self.batch_size < 1:
+            raise ValueError(f"the batch size must be at least 1, not {self.batch_size}")
+        if self.epochs < 0:
+            raise ValueError(f"the number of epochs must be at least 0, not {self.epochs}")
+        if not 0 <= self.validation_split < 1:
+            raise ValueError(f"the validation split must be in [0, 1), not {self.validation_split}")
+        if any(h < 1 for h in self.hidden) or (self.model == "mlp" and not self.hidden):
+            raise ValueError("each hidden layer needs at least one unit")
+        if n_rows is not None:
+            n_train = n_train_rows(n_rows, self.validation_split)
+            if n_train < 1:
+                raise ValueError(
+                    f"a validation split of {self.validation_split} leaves no training rows out of {n_rows}"
+                )
+
+
+def n_train_rows(n_rows: int, validation_split: float) -> int:
+    """Rows kept for training by tfjs's ``validationSplit``: ``floor(n * (1 - split))``, the first ones."""
+    if validation_split <= 0:
+        return n_rows
+    return int(n_rows * (1 - validation_split))

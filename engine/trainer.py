@@ -1,0 +1,290 @@
+"""The fit loop as a generator of immutable reports.
+
+:meth:`Trainer.run` does what TensorFlow.js's ``model.fit()`` does, one batch at a time, and yields:
+
+- a :class:`StepReport` per batch (``phase == Phase.UPDATE``, after the optimizer's update) — and, when
+  :attr:`Trainer.phases` is true, one before each of the four earlier phases of that batch too: the five
+  steps of the book's training loop (batch drawn → forward pass → loss → gradient → update);
+- an :class:`EpochReport` after the last batch of each epoch, with the epoch's training loss (the mean of
+  its batch losses weighted by batch size, as tfjs logs it), the validation loss and the test loss;
+- a :class:`DivergedReport` if a loss, gradient or parameter is not finite, or a batch loss grows to more
+  than :data:`BLOWUP` times the first one (left alone, such a run overflows a few steps later, far from
+  anything worth drawing); the parameters from before that step are kept, and the generator ends.
+
+Parameters in reports are flat float64 vectors in the model's :meth:`~engine.models.Model.get_flat` order.
+Every array in a report is a read-only copy: a report never changes after it is yielded.
+
+The trainer's hyperparameters (``batch_size``, ``epochs``, ``loss``, ``optimizer`` and its learning rate)
+may be changed between two reports; the change applies from the next batch. ``run()`` may be called again
+after the generator ends (for more epochs, say): training continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import IntEnum
+
+import numpy as np
+
+from .losses import MAE, MSE
+from .models import Model
+from .optimizers import Optimizer
+
+
+class Phase(IntEnum):
+    """The five steps of one training iteration."""
+
+    BATCH = 0
+    FORWARD = 1
+    LOSS = 2
+    GRADIENT = 3
+    UPDATE = 4
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    a.flags.writeable = False
+    return a
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class StepReport:
+    """One phase of one batch. Fields not reached yet in this phase are ``None``.
+
+    ``step`` is the number of the update this batch makes (1-based): after the ``UPDATE`` phase the model
+    has taken ``step`` steps. ``epoch`` is 1-based, ``batch`` 0-based within the epoch.
+    """
+
+    phase: Phase
+    step: int
+    epoch: int
+    batch: int
+    batches_per_epoch: int
+    indices: np.ndarray  # (batch_size,) rows of the training arrays
+    params_before: np.ndarray  # (n_params,)
+    predictions: np.ndarray | None = None  # (batch_size,)
+    loss: float | None = None  # mean loss of the batch, before the update
+    gradient: np.ndarray | None = None  # (n_params,)
+    params_after: np.ndarray | None = None  # (n_params,)
+    learning_rate: float = 0.0
+
+    @property
+    def params(self) -> np.ndarray:
+        """The parameters as they stand at this phase."""
+        return self.params_before if self.params_after is None else self.params_after
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class EpochReport:
+    """The end of an epoch (1-based ``epoch``), after ``step`` updates in all."""
+
+    epoch: int
+    step: int
+    loss: float  # tfjs's epoch loss: batch losses averaged, weighted by batch size
+    val_loss: float | None
+    test_loss: float | None
+    params: np.ndarray
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class DivergedReport:
+    """Training stopped: ``what`` ("loss", "gradient" or "parameters") was not finite at update ``step``."""
+
+    step: int
+    epoch: int
+    batch: int
+    what: str
+    learning_rate: float
+    params: np.ndarray  # the parameters kept, from before that step
+    how: str = "became infinite or NaN"
+
+    @property
+    def message(self) -> str:
+        return (
+            f"Training diverged at step {self.step} (epoch {self.epoch}): the {self.what} {self.how} "
+            f"at learning rate {self.learning_rate:g}. Try a smaller learning rate."
+        )
+
+
+Report = StepReport | EpochReport | DivergedReport
+
+#: A batch loss this many times the first (positive) one counts as divergence.
+BLOWUP = 1e8
+
+
+class Trainer:
+    """Mini-batch training of ``model`` on ``(X, y)``, as tfjs's ``fit()``.
+
+    Parameters
+    ----------
+    model : Model
+    loss : MSE or MAE
+    optimizer : Optimizer
+    X, y : ndarray of shape (n, n_features) and (n,)
+        The rows trained on (a validation split is already taken off: see :mod:`engine.experiment`).
+    batch_size, epochs : int
+    validation, test : (X, y) pairs, optional
+        Evaluated at the end of every epoch.
+    shuffle : bool
+        Shuffle the rows at the start of every epoch with ``np.random.default_rng(seed)``.
+    seed : int
+    """
+
+    def __init__(
+        self,
+        model: Model,
+        loss: type[MSE] | type[MAE],
+        optimizer: Optimizer,
+        X: np.ndarray,
+        y: np.ndarray,
+        *,
+        batch_size: int = 32,
+        epochs: int = 1,
+        validation: tuple[np.ndarray, np.ndarray] | None = None,
+        test: tuple[np.ndarray, np.ndarray] | None = None,
+        shuffle: bool = True,
+        seed: int = 0,
+    ) -> None:
+        self.model = model
+        self.loss = loss
+        self.optimizer = optimizer
+        self.X, self.y = X, y
+        self.batch_size = int(batch_size)
+        self.epochs = int(epochs)
+        self.validation = validation
+        self.test = test
+        self.shuffle = shuffle
+        self.phases = False
+        self._rng = np.random.default_rng(seed)
+        self._arrays = list(model.parameters().values())
+        self._params = _frozen(model.get_flat())
+        # Progress: completed epochs and steps, and where the current epoch stands.
+        self.epoch = 0
+        self.step = 0
+        self._order: np.ndarray | None = None
+        self._cursor = 0
+        self._batch = 0
+        self._loss_sum = 0.0
+        self.diverged: DivergedReport | None = None
+        self._first_loss = 0.0
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.y)
+
+    @property
+    def params(self) -> np.ndarray:
+        """The current parameters (a read-only flat vector)."""
+        return self._params
+
+    @property
+    def finished(self) -> bool:
+        """True when ``epochs`` epochs are done, or training diverged."""
+        return self.diverged is not None or (self._order is None and self.epoch >= self.epochs)
+
+    @property
+    def at_epoch_end(self) -> bool:
+        """True between the last batch of an epoch and its :class:`EpochReport`."""
+        return self._order is not None and self._cursor >= self.n_rows
+
+    def clear_divergence(self) -> None:
+        """Go on after a divergence (with a smaller learning rate, say): the failed batch is tried again.
+
+        The parameters are those kept by the :class:`DivergedReport`; the optimizer's accumulators, which
+        may hold the non-finite step, start afresh, and so does the blow-up test's reference loss.
+        """
+        if self.diverged is not None:
+            self.diverged = None
+            self.optimizer.reset()
+            self._first_loss = 0.0  # the blow-up test starts again from here
+
+    def evaluate(self, X: np.ndarray, y: np.ndarray) -> float:
+        """The loss of the current model on ``(X, y)`` (NaN where it overflows)."""
+        with np.errstate(all="ignore"):
+            return self.loss.loss(self.model.predict(X), y)
+
+    def run(self) -> Iterator[Report]:
+        """Train until ``epochs`` epochs are done or training diverges, yielding reports."""
+        while not self.finished:
+            if self._order is None:
+                self._start_epoch()
+            if self._cursor < self.n_rows:  # a consumer may have stopped between a last batch and its epoch
+                yield from self._run_batch()
+                if self.diverged is not None:
+                    return
+            if self._cursor >= self.n_rows:
+                yield self._end_epoch()
+
+    __iter__ = run
+
+    def _start_epoch(self) -> None:
+        n = self.n_rows
+        order = self._rng.permutation(n) if self.shuffle else np.arange(n)
+        self._order = _frozen(order)
+        self._cursor = 0
+        self._batch = 0
+        self._loss_sum = 0.0
+
+    def _run_batch(self) -> Iterator[StepReport | DivergedReport]:
+        idx = self._order[self._cursor : self._cursor + self.batch_size]
+        step, epoch, batch = self.step + 1, self.epoch + 1, self._batch
+        per_epoch = math.ceil(self.n_rows / self.batch_size)
+        before = self._params
+        lr = self.optimizer.learning_rate
+        phases = self.phases
+        if phases:
+            yield StepReport(Phase.BATCH, step, epoch, batch, per_epoch, idx, before, learning_rate=lr)
+
+        with np.errstate(all="ignore"):
+            Xb, yb = self.X[idx], self.y[idx]
+            pred = self.model.forward(Xb)
+            loss = self.loss.loss(pred, yb)
+            grads = self.model.backward(self.loss.grad(pred, yb))
+        pred.flags.writeable = False
+        if phases:
+            yield StepReport(Phase.FORWARD, step, epoch, batch, per_epoch, idx, before, pred, learning_rate=lr)
+        if not math.isfinite(loss):
+            yield self._diverge("loss", lr)
+            return
+        if self._first_loss == 0.0:
+            self._first_loss = loss
+        elif loss > BLOWUP * self._first_loss:
+            yield self._diverge("loss", lr, f"grew to {loss:.3g}, over {BLOWUP:.0e} times its first value")
+            return
+        if phases:
+            yield StepReport(Phase.LOSS, step, epoch, batch, per_epoch, idx, before, pred, loss, learning_rate=lr)
+        gradient = _frozen(np.concatenate([g.ravel() for g in grads]))
+        if not np.isfinite(gradient).all():
+            yield self._diverge("gradient", lr)
+            return
+        if phases:
+            yield StepReport(
+                Phase.GRADIENT, step, epoch, batch, per_epoch, idx, before, pred, loss, gradient, learning_rate=lr
+            )
+
+        lr = self.optimizer.learning_rate  # it may have been changed while the phases were shown
+        with np.errstate(all="ignore"):
+            self.optimizer.step(self._arrays, grads)
+        after = _frozen(np.concatenate([p.ravel() for p in self._arrays]))
+        if not np.isfinite(after).all():
+            self.model.set_flat(before)
+            yield self._diverge("parameters", lr)
+            return
+        self._params = after
+        self.step = step
+        self._cursor += len(idx)
+        self._batch += 1
+        self._loss_sum += loss * len(idx)
+        yield StepReport(Phase.UPDATE, step, epoch, batch, per_epoch, idx, before, pred, loss, gradient, after, lr)
+
+    def _end_epoch(self) -> EpochReport:
+        self.epoch += 1
+        self._order = None
+        val = self.evaluate(*self.validation) if self.validation is not None else None
+        test = self.evaluate(*self.test) if self.test is not None else None
+        return EpochReport(self.epoch, self.step, self._loss_sum / self.n_rows, val, test, self._params)
+
+    def _diverge(self, what: str, lr: float, how: str = "became infinite or NaN") -> DivergedReport:
+        self.diverged = DivergedReport(self.step + 1, self.epoch + 1, self._batch, what, lr, self._params, how)
+        return self.diverged
