@@ -107,7 +107,9 @@ def trace(
     nodes = [Node(k_name, k_name, "param"), Node("x", "x", "input"), Node("mul", "×", "op")]
     if has_b:
         nodes += [Node("b", "b", "param"), Node("add", "+", "op")]
-    nodes += [Node("y", "y", "input"), Node("sub", "−", "op"), Node("loss_op", op, "op"), Node("loss", "loss", "output")]
+    nodes += [
+        Node("y", "y", "input"), Node("sub", "−", "op"), Node("loss_op", op, "op"), Node("loss", "loss", "output")
+    ]
 
     yhat_src = "add" if has_b else "mul"
     yhat_sym = f"{k_name}·x + b" if has_b else f"{k_name}·x"

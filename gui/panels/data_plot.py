@@ -1,0 +1,107 @@
+"""The data and the current fitted line, with this step's batch and its residuals.
+
+For a one-feature linear model: a scatter of the training points (test points on a toggle), the line
+``y = kernel · x + bias``, the batch points ringed, and a residual segment from each batch point to the line.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout, QWidget
+
+from gui.panels.surface import TRAJECTORY
+
+TRAIN = "#1e88e5"
+TEST = "#8e8e8e"
+RESIDUAL = "#e53935"
+
+
+class DataPanel(QWidget):
+    """Signals: ``pointClicked(int)`` — the index of the training point clicked (for the backprop view)."""
+
+    pointClicked = Signal(int)
+
+    def __init__(self, x_label: str, y_label: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("dataPlot")
+        self.setAccessibleName("Data and fitted line")
+        self.widget = pg.PlotWidget(background="w")
+        self.plot = self.widget.getPlotItem()
+        self.plot.setLabel("bottom", x_label)
+        self.plot.setLabel("left", y_label)
+        self.plot.setTitle("Data and the current line", size="10pt")
+        self.plot.showGrid(x=True, y=True, alpha=0.15)
+        self.plot.setMenuEnabled(False)
+        for axis in ("left", "bottom"):
+            self.plot.getAxis(axis).enableAutoSIPrefix(False)
+        self.plot.hideButtons()
+        legend = self.plot.addLegend(offset=(-8, -8), labelTextSize="8pt")
+        legend.setBrush(pg.mkBrush(255, 255, 255, 200))
+
+        self.test_points = pg.ScatterPlotItem(
+            size=7, symbol="s", brush=pg.mkBrush(None), pen=pg.mkPen(TEST, width=1.2), name="test data"
+        )
+        self.residuals = pg.PlotCurveItem(pen=pg.mkPen(RESIDUAL, width=1.5), connect="pairs")
+        self.train_points = pg.ScatterPlotItem(
+            size=8, brush=pg.mkBrush(TRAIN), pen=pg.mkPen("w", width=0.5), name="training data"
+        )
+        self.batch_points = pg.ScatterPlotItem(
+            size=15, brush=pg.mkBrush(None), pen=pg.mkPen(TRAJECTORY, width=2.2), name="this batch"
+        )
+        self.line = pg.PlotCurveItem(pen=pg.mkPen("k", width=2), name="fitted line")
+        for item in (self.test_points, self.residuals, self.line, self.train_points, self.batch_points):
+            self.plot.addItem(item)
+        self.train_points.sigClicked.connect(self._on_points_clicked)
+
+        self.show_test = QCheckBox("Show test data")
+        self.show_test.setObjectName("showTestData")
+        self.show_test.toggled.connect(self.test_points.setVisible)
+        self.test_points.setVisible(False)
+        bar = QHBoxLayout()
+        bar.addStretch(1)
+        bar.addWidget(self.show_test)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addWidget(self.widget)
+        layout.addLayout(bar)
+        self._x = np.empty(0)
+        self._y = np.empty(0)
+
+    def set_data(self, x: np.ndarray, y: np.ndarray, x_test: np.ndarray | None, y_test: np.ndarray | None) -> None:
+        self._x, self._y = np.asarray(x, float), np.asarray(y, float)
+        self.train_points.setData(self._x, self._y, data=np.arange(len(self._x)))
+        has_test = x_test is not None
+        self.show_test.setEnabled(has_test)
+        self.test_points.setData([] if not has_test else x_test, [] if not has_test else y_test)
+        xs = self._x if not has_test else np.concatenate([self._x, x_test])
+        ys = self._y if not has_test else np.concatenate([self._y, y_test])
+        lo, hi = float(xs.min()), float(xs.max())
+        pad = 0.05 * (hi - lo or 1.0)
+        self._line_x = np.array([lo - pad, hi + pad])
+        # Frame the data, not the line: a line far off shows as leaving the frame.
+        y_lo, y_hi = float(ys.min()), float(ys.max())
+        y_pad = 0.15 * (y_hi - y_lo or 1.0)
+        self.plot.setRange(xRange=(lo - pad, hi + pad), yRange=(y_lo - y_pad, y_hi + y_pad), padding=0)
+
+    def set_fit(self, kernel: float, bias: float, batch: np.ndarray | None, residuals: bool) -> None:
+        """The line for (kernel, bias); ring the ``batch`` rows; draw their residuals if asked."""
+        self.line.setData(self._line_x, kernel * self._line_x + bias)
+        if batch is None or len(batch) == 0:
+            self.batch_points.setData([], [])
+            self.residuals.setData([], [])
+            return
+        bx, by = self._x[batch], self._y[batch]
+        self.batch_points.setData(bx, by)
+        if residuals:
+            pairs_x = np.repeat(bx, 2)
+            pairs_y = np.column_stack([by, kernel * bx + bias]).ravel()
+            self.residuals.setData(pairs_x, pairs_y)
+        else:
+            self.residuals.setData([], [])
+
+    def _on_points_clicked(self, _item, points, *_) -> None:
+        if len(points):
+            self.pointClicked.emit(int(points[0].data()))

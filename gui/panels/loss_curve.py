@@ -1,0 +1,106 @@
+"""Loss against training step: every batch (thin), and per epoch the training, validation and test loss.
+
+Epoch losses are drawn at the step where their epoch ended, so both share one x axis. An optional
+horizontal line marks a baseline (e.g. always predicting the training mean).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout, QWidget
+
+BATCH = (120, 144, 156, 150)
+TRAIN = "#1e88e5"
+VAL = "#fb8c00"
+TEST = "#43a047"
+BASELINE = "#9e9e9e"
+
+
+class LossCurvePanel(QWidget):
+    def __init__(self, title: str = "Loss", parent: QWidget | None = None, object_name: str = "lossCurve") -> None:
+        super().__init__(parent)
+        self.setObjectName(object_name)
+        self.setAccessibleName("Loss curve")
+        self.widget = pg.PlotWidget(background="w")
+        self.plot = self.widget.getPlotItem()
+        self.plot.setTitle(title, size="10pt")
+        self.plot.setLabel("bottom", "step")
+        self.plot.setLabel("left", "loss")
+        self.plot.showGrid(x=True, y=True, alpha=0.15)
+        self.plot.setMenuEnabled(False)
+        for axis in ("left", "bottom"):
+            self.plot.getAxis(axis).enableAutoSIPrefix(False)
+        self.plot.hideButtons()
+        self.legend = legend = self.plot.addLegend(offset=(-8, 8), labelTextSize="8pt")
+        legend.setBrush(pg.mkBrush(255, 255, 255, 200))
+        self.batch = self.plot.plot(pen=pg.mkPen(BATCH, width=1), name="batch loss")
+        self.batch.setDownsampling(auto=True, method="peak")
+        self.batch.setClipToView(True)
+        self.train = self.plot.plot(pen=pg.mkPen(TRAIN, width=2.5), name="training loss (epoch)")
+        self.val = self.plot.plot(pen=pg.mkPen(VAL, width=2.5), name="validation loss")
+        self.test = self.plot.plot(pen=pg.mkPen(TEST, width=2, style=pg.QtCore.Qt.PenStyle.DashLine), name="test loss")
+        self.baseline = pg.InfiniteLine(
+            angle=0, movable=False, pen=pg.mkPen(BASELINE, width=1.5, style=pg.QtCore.Qt.PenStyle.DotLine),
+            label="baseline", labelOpts={"position": 0.9, "color": "#666", "anchors": [(1, 1), (1, 1)]},
+        )
+        self.baseline.hide()
+        self.plot.addItem(self.baseline)
+
+        self.log_scale = QCheckBox("Log scale")
+        self.log_scale.setObjectName("logScale")
+        self.log_scale.toggled.connect(self._set_log)
+        bar = QHBoxLayout()
+        bar.addStretch(1)
+        bar.addWidget(self.log_scale)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addWidget(self.widget)
+        layout.addLayout(bar)
+        self._baseline: float | None = None
+
+    def show_curves(self, validation: bool, test: bool) -> None:
+        """Keep in the legend only the curves this data can have."""
+        for curve, shown in ((self.val, validation), (self.test, test)):
+            curve.setVisible(shown)
+            self.legend.removeItem(curve)
+            if shown:
+                self.legend.addItem(curve, curve.name())
+
+    def _set_log(self, on: bool) -> None:
+        self.plot.setLogMode(y=on)
+        if self._baseline is not None:
+            self.baseline.setPos(self._log(self._baseline))
+
+    def _log(self, v: float) -> float:
+        return float(np.log10(v)) if self.log_scale.isChecked() and v > 0 else v
+
+    def set_baseline(self, value: float | None, label: str = "baseline") -> None:
+        self._baseline = value
+        if value is None:
+            self.baseline.hide()
+            return
+        self.baseline.setPos(self._log(value))
+        self.baseline.label.setFormat(f"{label} {value:.4g}")
+        self.baseline.show()
+
+    def set_history(self, batch_loss: np.ndarray, epochs: np.ndarray) -> None:
+        """``batch_loss`` (steps,) and ``epochs`` (n, 5): epoch, step, loss, val_loss, test_loss."""
+        steps = np.arange(1, len(batch_loss) + 1)
+        self.batch.setData(steps, _positive(batch_loss) if self.log_scale.isChecked() else batch_loss)
+        at = epochs[:, 1]
+        for curve, column in ((self.train, 2), (self.val, 3), (self.test, 4)):
+            values = epochs[:, column]
+            if np.isnan(values).all():
+                curve.setData([], [])
+            else:
+                curve.setData(at, values, connect="finite")
+
+    def clear(self) -> None:
+        self.set_history(np.empty(0), np.empty((0, 5)))
+
+
+def _positive(v: np.ndarray) -> np.ndarray:
+    """Zero losses cannot be drawn on a log axis: show them as NaN gaps."""
+    return np.where(v > 0, v, np.nan)

@@ -1,0 +1,251 @@
+"""The loss surface: a filled contour over two parameters, labelled isolines, the optimum, the trajectory.
+
+The grid arrives ready-made (:meth:`SurfacePanel.set_surface`); the panel only draws. Levels are spaced
+evenly in log(loss), so the valley floor shows as clearly as the walls. A left click (not a drag) on the
+map emits :attr:`SurfacePanel.clicked` with the parameter values under the pointer.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+N_LEVELS = 14
+TRAJECTORY = "#ff7043"
+STEP = "#00e5ff"
+GRADIENT = "#ff1744"
+
+
+def log_levels(grid: np.ndarray, n: int = N_LEVELS) -> np.ndarray:
+    """``n`` levels evenly spaced in log10 between the grid's smallest positive value and its largest."""
+    finite = grid[np.isfinite(grid)]
+    hi = float(finite.max()) if finite.size else 1.0
+    positive = finite[finite > 0]
+    lo = float(positive.min()) if positive.size else hi * 1e-6
+    lo = max(lo, hi * 1e-12, np.finfo(float).tiny)
+    if hi <= lo:
+        hi = lo * 10
+    return np.geomspace(lo, hi, n + 1)
+
+
+def format_loss(v: float) -> str:
+    return f"{v:.3g}"
+
+
+class SurfacePanel(QWidget):
+    """A pyqtgraph plot of a loss grid over parameters ``a`` (x axis) and ``b`` (y axis).
+
+    Signals
+    -------
+    clicked(float, float)
+        A left click on the map, in parameter coordinates.
+    rangeChanged(tuple)
+        The visible range changed by zoom or pan: ``(a_lo, a_hi, b_lo, b_hi)``.
+    """
+
+    clicked = Signal(float, float)
+    rangeChanged = Signal(tuple)
+
+    def __init__(self, x_label: str = "kernel", y_label: str = "bias", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("lossSurface")
+        self.setAccessibleName("Loss surface")
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.setBackground("w")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.graphics)
+
+        self.plot = self.graphics.addPlot(row=0, col=0)
+        self.plot.setLabel("bottom", x_label)
+        self.plot.setLabel("left", y_label)
+        self.plot.setTitle("Training loss over (kernel, bias) — click to start there", size="10pt")
+        self.plot.setMenuEnabled(False)
+        for axis in ("left", "bottom"):
+            self.plot.getAxis(axis).enableAutoSIPrefix(False)
+        self.plot.hideButtons()
+        self.view_box = self.plot.getViewBox()
+
+        self.cmap = pg.colormap.get("viridis")
+        self.image = pg.ImageItem(axisOrder="col-major")
+        self.image.setZValue(-10)
+        self.plot.addItem(self.image)
+        self.colorbar = pg.ColorBarItem(colorMap=self.cmap, interactive=False, width=14, label="loss (log scale)")
+        self.colorbar.setImageItem(self.image)
+        self.graphics.addItem(self.colorbar, row=0, col=1)
+        self.colorbar.axis.setLogMode(False, True)
+
+        self.isolines = pg.PlotCurveItem(pen=pg.mkPen((255, 255, 255, 110), width=1), connect="finite")
+        self.plot.addItem(self.isolines)
+        self._labels: list[pg.TextItem] = []
+
+        self.optimum = pg.ScatterPlotItem(
+            symbol="star", size=20, brush=pg.mkBrush("w"), pen=pg.mkPen("k", width=1.2), name="optimum"
+        )
+        self.optimum.setZValue(5)
+        self.plot.addItem(self.optimum)
+
+        self.path = pg.PlotCurveItem(pen=pg.mkPen(TRAJECTORY, width=2))
+        self.path.setZValue(6)
+        self.plot.addItem(self.path)
+        self.epoch_marks = pg.ScatterPlotItem(size=5, brush=pg.mkBrush("w"), pen=pg.mkPen(TRAJECTORY))
+        self.epoch_marks.setZValue(7)
+        self.plot.addItem(self.epoch_marks)
+        self.start = pg.ScatterPlotItem(size=12, brush=pg.mkBrush(None), pen=pg.mkPen("w", width=2))
+        self.start.setZValue(8)
+        self.plot.addItem(self.start)
+        self.current = pg.ScatterPlotItem(size=13, brush=pg.mkBrush(TRAJECTORY), pen=pg.mkPen("k", width=1.5))
+        self.current.setZValue(9)
+        self.plot.addItem(self.current)
+
+        self.step_line = pg.PlotCurveItem(pen=pg.mkPen(STEP, width=3))
+        self.step_line.setZValue(8)
+        self.plot.addItem(self.step_line)
+        self.gradient_line = pg.PlotCurveItem(pen=pg.mkPen(GRADIENT, width=2.5))
+        self.gradient_line.setZValue(8)
+        self.plot.addItem(self.gradient_line)
+        self.gradient_head = pg.ArrowItem(angle=0, headLen=14, tipAngle=35, brush=GRADIENT, pen=None)
+        self.gradient_head.setZValue(8)
+        self.gradient_head.hide()
+        self.plot.addItem(self.gradient_head)
+
+        self._grid: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._emit_ranges = True
+        self.plot.scene().sigMouseClicked.connect(self._on_mouse_clicked)
+        self.view_box.sigRangeChangedManually.connect(self._on_range_changed)
+
+    # --- drawing ---
+    def set_surface(self, a: np.ndarray, b: np.ndarray, grid: np.ndarray) -> None:
+        """Draw ``grid[ia, ib]``: the loss at ``(a[ia], b[ib])``, on an evenly spaced grid."""
+        self._grid = (a, b, grid)
+        levels = log_levels(grid)
+        logs = np.log10(levels)
+        with np.errstate(all="ignore"):
+            lg = np.log10(np.clip(grid, levels[0], levels[-1]))
+        band = np.clip(np.searchsorted(logs, lg, side="right") - 1, 0, len(logs) - 2)
+        banded = (logs[band] + logs[band + 1]) / 2  # one colour per band: a filled contour
+        banded[~np.isfinite(grid)] = logs[-1]
+        da, db = a[1] - a[0], b[1] - b[0]
+        self.image.setImage(banded, levels=(logs[0], logs[-1]))
+        self.image.setRect(a[0] - da / 2, b[0] - db / 2, da * len(a), db * len(b))
+        self.colorbar.setLevels((logs[0], logs[-1]))
+        self._draw_isolines(a, b, np.where(np.isfinite(lg), lg, logs[-1]), logs[1:-1])
+
+    def _draw_isolines(self, a, b, lg, logs) -> None:
+        """Isolines at the band edges; labels where they cross the ray from the grid's minimum to the right."""
+        for label in self._labels:
+            self.plot.removeItem(label)
+        self._labels = []
+        da, db = a[1] - a[0], b[1] - b[0]
+        ia, ib = np.unravel_index(np.argmin(lg), lg.shape)
+        a_min, b_min = a[ia], b[ib]
+        px, py = self.pixel_size()
+        xs, ys, spots = [], [], []
+        for level in logs:
+            spot = None
+            for line in pg.isocurve(lg, level, connected=True, extendToEdge=True):
+                pts = np.asarray(line, dtype=float)
+                if len(pts) < 2:
+                    continue
+                x = a[0] + np.clip(pts[:, 0] - 0.5, 0, len(a) - 1) * da
+                y = b[0] + np.clip(pts[:, 1] - 0.5, 0, len(b) - 1) * db
+                xs += [*x, np.nan]
+                ys += [*y, np.nan]
+                right = np.flatnonzero(x > a_min)
+                if right.size:
+                    j = right[np.argmin(np.abs(y[right] - b_min))]
+                    if spot is None or abs(y[j] - b_min) < abs(spot[1] - b_min):
+                        spot = (x[j], y[j])
+            if spot is not None:
+                spots.append((level, spot))
+        self.isolines.setData(np.asarray(xs, dtype=float), np.asarray(ys, dtype=float))
+        font = QFont()
+        font.setPointSize(7)
+        last_x = -np.inf
+        for level, (x, y) in sorted(spots, key=lambda s: s[1][0]):
+            if (x - last_x) / px < 38:  # keep labels apart on screen
+                continue
+            last_x = x
+            text = pg.TextItem(format_loss(10**level), color=(255, 255, 255, 230), anchor=(0.5, 0.5))
+            text.setFont(font)
+            text.setPos(x, y)
+            text.setZValue(2)
+            self.plot.addItem(text)
+            self._labels.append(text)
+
+    def set_optimum(self, a: float, b: float) -> None:
+        self.optimum.setData([a], [b])
+
+    def set_trajectory(self, a: np.ndarray, b: np.ndarray, epoch_ends: np.ndarray | None = None) -> None:
+        """The path from the start ``(a[0], b[0])`` to the current point ``(a[-1], b[-1])``."""
+        self.path.setData(a, b)
+        self.start.setData(a[:1], b[:1])
+        self.current.setData(a[-1:], b[-1:])
+        if epoch_ends is not None and len(epoch_ends):
+            self.epoch_marks.setData(a[epoch_ends], b[epoch_ends])
+        else:
+            self.epoch_marks.setData([], [])
+
+    def set_step(self, before: np.ndarray | None, after: np.ndarray | None, gradient: np.ndarray | None) -> None:
+        """The step actually taken (``before`` → ``after``) and the negative gradient at ``before``.
+
+        The gradient arrow is drawn at a fixed fraction of the view, so that it shows a direction even when
+        the gradient is tiny or huge; the step is drawn to scale.
+        """
+        if before is not None and after is not None:
+            self.step_line.setData([before[0], after[0]], [before[1], after[1]])
+        else:
+            self.step_line.setData([], [])
+        if before is None or gradient is None or not np.any(gradient):
+            self.gradient_line.setData([], [])
+            self.gradient_head.hide()
+            return
+        (x0, x1), (y0, y1) = self.view_box.viewRange()
+        # Direction in screen proportions, so the arrow looks as long whatever the axes' scales.
+        d = -np.array([gradient[0] / (x1 - x0), gradient[1] / (y1 - y0)])
+        d = d / np.hypot(*d) * 0.12
+        end = np.array([before[0] + d[0] * (x1 - x0), before[1] + d[1] * (y1 - y0)])
+        self.gradient_line.setData([before[0], end[0]], [before[1], end[1]])
+        p0 = self.view_box.mapViewToScene(QPointF(before[0], before[1]))
+        p1 = self.view_box.mapViewToScene(QPointF(end[0], end[1]))
+        angle = np.degrees(np.arctan2(p1.y() - p0.y(), p1.x() - p0.x()))
+        self.gradient_head.setStyle(angle=180 + angle)
+        self.gradient_head.setPos(end[0], end[1])
+        self.gradient_head.show()
+
+    def set_range(self, a_lo: float, a_hi: float, b_lo: float, b_hi: float) -> None:
+        self.view_box.setRange(xRange=(a_lo, a_hi), yRange=(b_lo, b_hi), padding=0)
+
+    def visible_range(self) -> tuple[float, float, float, float]:
+        (x0, x1), (y0, y1) = self.view_box.viewRange()
+        return x0, x1, y0, y1
+
+    # --- input ---
+    def _on_mouse_clicked(self, event) -> None:
+        if event.button() != Qt.MouseButton.LeftButton or event.double():
+            return
+        pos = event.scenePos()
+        if not self.view_box.sceneBoundingRect().contains(pos):
+            return
+        p = self.view_box.mapSceneToView(pos)
+        event.accept()
+        self.clicked.emit(float(p.x()), float(p.y()))
+
+    def _on_range_changed(self, *_) -> None:
+        self.rangeChanged.emit(self.visible_range())
+
+    def scene_pos_of(self, a: float, b: float) -> QPointF:
+        """Where the parameter point ``(a, b)`` is, in the plot's scene (for tests and tours)."""
+        return self.view_box.mapViewToScene(QPointF(a, b))
+
+    def widget_pos_of(self, a: float, b: float):
+        """Where ``(a, b)`` is, in pixels of the graphics widget's viewport."""
+        return self.graphics.mapFromScene(self.scene_pos_of(a, b))
+
+    def pixel_size(self) -> tuple[float, float]:
+        """The size of one screen pixel in parameter units (x, y)."""
+        px = self.view_box.viewPixelSize()
+        return float(px[0]), float(px[1])

@@ -1,0 +1,1 @@
+"""Views: the tabs of the main window. A view composes panels and controls around one training controller."""

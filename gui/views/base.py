@@ -1,0 +1,58 @@
+"""What every tab of the main window shares: its training actions and its clean shutdown."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QSizePolicy, QToolButton, QWidget
+
+# key: (menu text, shortcut, object name of its button, tooltip)
+COMMANDS: dict[str, tuple[str, str, str, str]] = {
+    "step_phase": ("Step &phase", "P", "stepPhaseButton", "Show the next of the five phases of one training step"),
+    "step_batch": ("Step &batch", "Space", "stepBatchButton", "Train on one batch: one update of the weights"),
+    "step_epoch": ("Step &epoch", "E", "stepEpochButton", "Train on every batch of one pass over the data"),
+    "run": ("&Run", "R", "runButton", "Train until the epoch limit; press again to pause"),
+    "reset": ("Rese&t", "Ctrl+R", "resetButton", "Back to the start point, forgetting the training so far"),
+    "random_init": (
+        "Random &init", "I", "randomInitButton", "Draw new start weights as TensorFlow.js does, from the next seed"
+    ),
+}
+
+
+class View(QWidget):
+    """A tab: subclasses set :attr:`title`, call :meth:`add_command` and implement :meth:`shutdown`."""
+
+    title = ""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.commands: dict[str, QAction] = {}
+
+    def add_command(self, key: str, slot: Callable[[], None], checkable: bool = False) -> QAction:
+        """A QAction for one of :data:`COMMANDS`: shortcut active while this view is shown."""
+        text, shortcut, _, tip = COMMANDS[key]
+        action = QAction(text, self)
+        action.setShortcut(QKeySequence(shortcut))
+        action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        action.setToolTip(f"{tip} ({QKeySequence(shortcut).toString(QKeySequence.SequenceFormat.NativeText)})")
+        action.setCheckable(checkable)
+        action.triggered.connect(slot)
+        self.addAction(action)
+        self.commands[key] = action
+        return action
+
+    def command_button(self, key: str) -> QToolButton:
+        """A button that shows and triggers the command ``key``; named as the tests and screen readers know it."""
+        button = QToolButton(self)
+        button.setDefaultAction(self.commands[key])
+        button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        name = COMMANDS[key][2]
+        button.setObjectName(name)
+        button.setAccessibleName(self.commands[key].text().replace("&", ""))
+        return button
+
+    def shutdown(self) -> None:
+        """Stop any training thread; called when the window closes."""

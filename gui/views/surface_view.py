@@ -1,0 +1,565 @@
+"""The first tab: the download-time data, its loss surface over (kernel, bias), and training stepped by hand.
+
+The view owns one :class:`~gui.worker.TrainingController` (the trainer runs in its thread), one
+:class:`~engine.experiment.Experiment` (data and settings) and the :class:`~gui.history.History` of the
+current run. Reports arrive from the worker, are recorded at once, and drawn at most ~60 times a second.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QScrollArea,
+    QSlider,
+    QSpinBox,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+import resources
+from engine.data import Dataset, load_builtin
+from engine.experiment import Experiment
+from engine.losses import get_loss
+from engine.models import Linear
+from engine.optimizers import make_optimizer
+from engine.settings import DEFAULT_LEARNING_RATE
+from engine.surface import default_window
+from engine.trainer import DivergedReport, Phase
+from gui.history import History
+from gui.panels.data_plot import DataPanel
+from gui.panels.loss_curve import LossCurvePanel
+from gui.panels.readouts import ReadoutsPanel
+from gui.panels.surface import SurfacePanel
+from gui.views.base import View
+from gui.worker import TrainingController, Unit
+
+GRID = 200  # surface resolution, points per axis
+FRAME_MS = 16  # at most ~60 redraws a second
+#: Run speeds: (label, seconds to wait after each batch).
+SPEEDS = [
+    ("1 batch/s", 1.0), ("2 batches/s", 0.5), ("5 batches/s", 0.2), ("10 batches/s", 0.1),
+    ("30 batches/s", 1 / 30), ("100 batches/s", 0.01), ("as fast as possible", 0.0),
+]
+LOSS_NAMES = {"mse": "MSE (mean squared error)", "mae": "MAE (mean absolute error)"}
+OPTIMIZER_NAMES = {"sgd": "SGD", "momentum": "Momentum", "rmsprop": "RMSProp", "adam": "Adam"}
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One training example and the model's state, for the backpropagation view."""
+
+    index: int  # row of the training data
+    x: float
+    y: float
+    kernel: float
+    bias: float
+    learning_rate: float
+    loss: str  # "mse" or "mae"
+    chosen: bool  # True if the user clicked the point; False for the first of the current batch
+
+
+def _fmt(v: float | None, digits: int = 5) -> str:
+    return "–" if v is None or not math.isfinite(v) else f"{v:.{digits}g}"
+
+
+class LogSlider(QSlider):
+    """A horizontal slider over a log scale: ``steps_per_decade`` positions per factor of 10."""
+
+    def __init__(self, lo: float, hi: float, steps_per_decade: int = 20) -> None:
+        super().__init__(Qt.Orientation.Horizontal)
+        self._lo, self._k = math.log10(lo), steps_per_decade
+        self.setRange(0, round((math.log10(hi) - self._lo) * steps_per_decade))
+
+    def value_of(self, position: int) -> float:
+        return 10 ** (self._lo + position / self._k)
+
+    def position_of(self, value: float) -> int:
+        return round((math.log10(value) - self._lo) * self._k)
+
+
+class SurfaceView(View):
+    """Signals: ``sampleChanged(Sample)`` when the example shown by the backpropagation view changes."""
+
+    title = "Loss surface"
+    sampleChanged = Signal(object)
+
+    def __init__(self, parent: QWidget | None = None, dataset: Dataset | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("surfaceView")
+        self.dataset = dataset or load_builtin("download-time")
+        self.settings = self.dataset.defaults
+        self.controller = TrainingController(self)
+        self.controller.report.connect(self._on_report)
+        self.controller.stopped.connect(self._on_stopped)
+        self.controller.runningChanged.connect(self._on_running_changed)
+        self._frame = QTimer(self, singleShot=True, interval=FRAME_MS)
+        self._frame.timeout.connect(self.redraw)
+        self._surface_timer = QTimer(self, singleShot=True, interval=120)
+        self._surface_timer.timeout.connect(self._recompute_surface)
+        self._finished = False
+        self._chosen: int | None = None  # a training row clicked in the data plot
+        self.sample: Sample | None = None
+
+        self._build_commands()
+        self._build_ui()
+        self._load_settings_into_controls()
+        self.set_dataset(self.dataset)
+
+    # ------------------------------------------------------------------ UI
+    def _build_commands(self) -> None:
+        self.add_command("step_phase", lambda: self.step(Unit.PHASE))
+        self.add_command("step_batch", lambda: self.step(Unit.BATCH))
+        self.add_command("step_epoch", lambda: self.step(Unit.EPOCH))
+        self.add_command("run", self.toggle_run, checkable=True)
+        self.add_command("reset", self.reset)
+        self.add_command("random_init", self.random_init)
+
+    def _build_ui(self) -> None:
+        d = self.dataset
+        self.surface = SurfacePanel("kernel", "bias")
+        self.surface.clicked.connect(self.start_at)
+        self.surface.rangeChanged.connect(lambda _: self._surface_timer.start())
+        self.data_panel = DataPanel(d.feature_names[0], d.target_name)
+        self.data_panel.pointClicked.connect(self.choose_sample)
+        self.loss_panel = LossCurvePanel("Loss")
+
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(self.data_panel)
+        right.addWidget(self.loss_panel)
+        right.setSizes([420, 330])
+        plots = QSplitter(Qt.Orientation.Horizontal)
+        plots.addWidget(self.surface)
+        plots.addWidget(right)
+        plots.setStretchFactor(0, 3)
+        plots.setStretchFactor(1, 2)
+        plots.setSizes([640, 430])
+
+        side = QWidget()
+        side.setObjectName("surfaceSidebar")
+        column = QVBoxLayout(side)
+        column.setContentsMargins(6, 6, 6, 6)
+        column.addWidget(self._build_training_box())
+        column.addWidget(self._build_settings_box())
+        column.addWidget(self._build_readouts_box())
+        self.phase_text = QLabel()
+        self.phase_text.setObjectName("phaseText")
+        self.phase_text.setAccessibleName("What is happening")
+        self.phase_text.setWordWrap(True)
+        self.phase_text.setTextFormat(Qt.TextFormat.RichText)
+        self.phase_text.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.phase_text.setMinimumHeight(150)
+        self.message = QLabel()
+        self.message.setObjectName("message")
+        self.message.setWordWrap(True)
+        self.message.hide()
+        what = QGroupBox("What is happening")
+        what_layout = QVBoxLayout(what)
+        what_layout.addWidget(self.message)
+        what_layout.addWidget(self.phase_text)
+        column.addWidget(what, 1)
+        scroll = QScrollArea()
+        scroll.setWidget(side)
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setMinimumWidth(330)
+        scroll.setMaximumWidth(400)
+
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(plots, 1)
+        layout.addWidget(scroll)
+
+    def _build_training_box(self) -> QGroupBox:
+        box = QGroupBox("Training")
+        grid = QGridLayout(box)
+        grid.setSpacing(4)
+        grid.addWidget(self.command_button("step_phase"), 0, 0)
+        grid.addWidget(self.command_button("step_batch"), 0, 1)
+        grid.addWidget(self.command_button("step_epoch"), 0, 2)
+        grid.addWidget(self.command_button("run"), 1, 0)
+        grid.addWidget(self.command_button("reset"), 1, 1)
+        grid.addWidget(self.command_button("random_init"), 1, 2)
+        self.speed = QSlider(Qt.Orientation.Horizontal)
+        self.speed.setObjectName("speed")
+        self.speed.setAccessibleName("Run speed")
+        self.speed.setRange(0, len(SPEEDS) - 1)
+        self.speed.setPageStep(1)
+        self.speed.setToolTip("How fast Run goes: from one batch a second to as fast as the machine can")
+        self.speed_label = QLabel()
+        self.speed.valueChanged.connect(self._on_speed)
+        grid.addWidget(QLabel("Speed"), 2, 0)
+        grid.addWidget(self.speed, 2, 1)
+        grid.addWidget(self.speed_label, 2, 2)
+        return box
+
+    def _build_settings_box(self) -> QGroupBox:
+        box = QGroupBox("Hyperparameters")
+        form = QFormLayout(box)
+        form.setVerticalSpacing(4)
+        self.learning_rate = QDoubleSpinBox()
+        self.learning_rate.setObjectName("learningRate")
+        self.learning_rate.setAccessibleName("Learning rate")
+        self.learning_rate.setDecimals(6)
+        self.learning_rate.setRange(1e-6, 1000.0)
+        self.learning_rate.setStepType(QDoubleSpinBox.StepType.AdaptiveDecimalStepType)
+        self.learning_rate.setKeyboardTracking(False)
+        self.learning_rate.setToolTip(
+            "How big a step each update takes, against the gradient (applies from the next batch)"
+        )
+        self.lr_slider = LogSlider(1e-4, 1e3)
+        self.lr_slider.setObjectName("learningRateSlider")
+        self.lr_slider.setAccessibleName("Learning rate (log scale)")
+        self.lr_slider.setToolTip("Learning rate on a log scale, from 0.0001 to 1000")
+        self.learning_rate.valueChanged.connect(self._on_learning_rate)
+        self.lr_slider.valueChanged.connect(lambda p: self.learning_rate.setValue(self.lr_slider.value_of(p)))
+        lr_row = QVBoxLayout()
+        lr_row.setSpacing(1)
+        lr_row.addWidget(self.learning_rate)
+        lr_row.addWidget(self.lr_slider)
+        form.addRow("Learning rate", lr_row)
+
+        self.batch_size = QSpinBox()
+        self.batch_size.setObjectName("batchSize")
+        self.batch_size.setAccessibleName("Batch size")
+        self.batch_size.setKeyboardTracking(False)
+        self.batch_size.setToolTip("Examples per update; larger than the data means one batch per epoch")
+        self.batch_size.valueChanged.connect(self._on_batch_size)
+        form.addRow("Batch size", self.batch_size)
+
+        self.loss_function = QComboBox()
+        self.loss_function.setObjectName("lossFunction")
+        self.loss_function.setAccessibleName("Loss function")
+        for key, text in LOSS_NAMES.items():
+            self.loss_function.addItem(text, key)
+        self.loss_function.currentIndexChanged.connect(self._on_loss)
+        form.addRow("Loss", self.loss_function)
+
+        self.optimizer = QComboBox()
+        self.optimizer.setObjectName("optimizer")
+        self.optimizer.setAccessibleName("Optimizer")
+        for key, text in OPTIMIZER_NAMES.items():
+            self.optimizer.addItem(text, key)
+        self.optimizer.setToolTip("Changing the optimizer starts its state afresh (from the next batch)")
+        self.optimizer.currentIndexChanged.connect(self._on_optimizer)
+        form.addRow("Optimizer", self.optimizer)
+
+        self.epochs = QSpinBox()
+        self.epochs.setObjectName("epochs")
+        self.epochs.setAccessibleName("Epochs to run")
+        self.epochs.setRange(1, 1_000_000)
+        self.epochs.setKeyboardTracking(False)
+        self.epochs.setToolTip("Run stops after this many epochs")
+        self.epochs.valueChanged.connect(self._on_epochs)
+        form.addRow("Epochs", self.epochs)
+
+        self.seed = QSpinBox()
+        self.seed.setObjectName("seed")
+        self.seed.setAccessibleName("Seed")
+        self.seed.setRange(0, 2**31 - 1)
+        self.seed.setKeyboardTracking(False)
+        self.seed.setToolTip("Seeds the shuffling and Random init; applies when training restarts")
+        form.addRow("Seed", self.seed)
+        return box
+
+    def _build_readouts_box(self) -> QGroupBox:
+        box = QGroupBox("Now")
+        self.readouts = ReadoutsPanel([
+            ("stepValue", "step"), ("epochValue", "epoch"), ("lossValue", "batch loss"),
+            ("trainLossValue", "training loss"), ("testLossValue", "test loss"),
+        ])
+        self.kernel_edit = self._param_box("kernelValue", "Kernel: type a value to start training there")
+        self.bias_edit = self._param_box("biasValue", "Bias: type a value to start training there")
+        self.readouts.add_row("kernel", self.kernel_edit)
+        self.readouts.add_row("bias", self.bias_edit)
+        layout = QVBoxLayout(box)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addWidget(self.readouts)
+        return box
+
+    def _param_box(self, name: str, tip: str) -> QDoubleSpinBox:
+        box = QDoubleSpinBox()
+        box.setObjectName(name)
+        box.setAccessibleName(tip.split(":")[0])
+        box.setToolTip(tip)
+        box.setDecimals(6)
+        box.setRange(-1e9, 1e9)
+        box.setSingleStep(0.01)
+        box.setKeyboardTracking(False)
+        box.valueChanged.connect(self._on_param_typed)
+        return box
+
+    def _load_settings_into_controls(self) -> None:
+        s = self.settings
+        widgets = (self.learning_rate, self.lr_slider, self.batch_size, self.loss_function, self.optimizer,
+                   self.epochs, self.seed)
+        for w in widgets:
+            w.blockSignals(True)
+        self.learning_rate.setValue(s.learning_rate)
+        self.lr_slider.setValue(self.lr_slider.position_of(s.learning_rate))
+        self.batch_size.setRange(1, max(1, len(self.dataset.y_train)))
+        self.batch_size.setValue(min(s.batch_size, len(self.dataset.y_train)))
+        self.loss_function.setCurrentIndex(self.loss_function.findData(s.loss))
+        self.optimizer.setCurrentIndex(self.optimizer.findData(s.optimizer))
+        self.epochs.setValue(s.epochs)
+        self.seed.setValue(s.seed)
+        for w in widgets:
+            w.blockSignals(False)
+        self.speed.setValue(len(SPEEDS) - 2)
+        self._on_speed(self.speed.value())
+
+    # ------------------------------------------------------------ data and runs
+    def set_dataset(self, dataset: Dataset) -> None:
+        """Show a one-feature data set: its points, its surface, and a fresh start (Random init)."""
+        if dataset.n_features != 1:
+            raise ValueError("the loss-surface view needs a data set with exactly one feature")
+        self.dataset = dataset
+        self._chosen = None
+        self.settings = replace(dataset.defaults, normalize=False, model="linear", validation_split=0.0)
+        self._load_settings_into_controls()
+        self.data_panel.plot.setLabel("bottom", dataset.feature_names[0])
+        self.data_panel.plot.setLabel("left", dataset.target_name)
+        X_test = None if dataset.X_test is None else dataset.X_test[:, 0]
+        self.data_panel.set_data(dataset.X_train[:, 0], dataset.y_train, X_test, dataset.y_test)
+        self.loss_panel.plot.setLabel("left", self.settings.loss.upper())
+        self.loss_panel.show_curves(validation=False, test=dataset.has_test)
+        k, b = self._draw_init(self.settings.seed)
+        self.start_at(k, b, reframe=True)
+
+    def _draw_init(self, seed: int) -> tuple[float, float]:
+        """(kernel, bias) as tfjs would initialise a 1→1 dense layer: Glorot uniform, zero bias."""
+        model = Linear(1, seed=seed)
+        return float(model.kernel[0, 0]), float(model.bias[0])
+
+    def _current_settings(self):
+        return replace(
+            self.settings,
+            learning_rate=self.learning_rate.value(),
+            batch_size=self.batch_size.value(),
+            loss=self.loss_function.currentData(),
+            optimizer=self.optimizer.currentData(),
+            epochs=self.epochs.value(),
+            seed=self.seed.value(),
+        )
+
+    @Slot(float, float)
+    def start_at(self, kernel: float, bias: float, reframe: bool = False) -> None:
+        """Start a fresh run from (kernel, bias): the trajectory restarts there."""
+        self.settings = replace(self._current_settings(), init=(float(kernel), float(bias)))
+        self.experiment = Experiment(self.dataset, self.settings)
+        self.history = History(self.experiment.trainer.params)
+        self._finished = False
+        self.message.hide()
+        self.controller.set_trainer(self.experiment.trainer)
+        if reframe:
+            optimum = self.experiment.stats.optimum()
+            k_lo, k_hi, b_lo, b_hi = default_window(self.experiment.X, self.experiment.y, optimum)
+            self.surface.set_range(k_lo, k_hi, b_lo, b_hi)
+            self._recompute_surface()
+        self._set_phase_text("idle")
+        self.redraw()
+
+    def reset(self) -> None:
+        """Back to the last start point."""
+        k, b = self.settings.init
+        self.start_at(k, b)
+
+    def random_init(self) -> None:
+        """A new seed, and a start drawn from it as tfjs would."""
+        self.seed.setValue(self.seed.value() + 1)
+        self.start_at(*self._draw_init(self.seed.value()))
+
+    def step(self, unit: Unit) -> None:
+        if self.controller.running:
+            return
+        self.controller.step(unit)
+
+    def toggle_run(self) -> None:
+        if self.controller.running:
+            self.controller.pause()
+        elif not self.controller.run():
+            self.commands["run"].setChecked(False)
+
+    def shutdown(self) -> None:
+        self._frame.stop()
+        self.controller.shutdown()
+
+    # ------------------------------------------------------- settings changed
+    def _on_learning_rate(self, lr: float) -> None:
+        self.lr_slider.blockSignals(True)
+        self.lr_slider.setValue(self.lr_slider.position_of(max(lr, 1e-4)))
+        self.lr_slider.blockSignals(False)
+        self.controller.change(lambda t: setattr(t.optimizer, "learning_rate", lr))
+
+    def _on_batch_size(self, n: int) -> None:
+        self.controller.change(lambda t: setattr(t, "batch_size", n))
+
+    def _on_epochs(self, n: int) -> None:
+        self._finished = False
+        self.controller.change(lambda t: setattr(t, "epochs", max(n, t.epoch)))
+
+    def _on_loss(self, _index: int) -> None:
+        name = self.loss_function.currentData()
+        loss = get_loss(name)
+        self.experiment.loss = loss  # for the readouts and the surface, in this thread
+        self.controller.change(lambda t: setattr(t, "loss", loss))
+        self.loss_panel.plot.setLabel("left", name.upper())
+        self._recompute_surface()
+        self.redraw()
+
+    def _on_optimizer(self, _index: int) -> None:
+        name = self.optimizer.currentData()
+        lr = DEFAULT_LEARNING_RATE[name]
+        self.learning_rate.setValue(lr)  # tfjs's default rate for this optimizer
+        self.controller.change(lambda t: setattr(t, "optimizer", make_optimizer(name, lr, self.settings.momentum)))
+
+    def _on_speed(self, position: int) -> None:
+        label, delay = SPEEDS[position]
+        self.speed_label.setText(label)
+        self.controller.set_delay(delay)
+
+    def _on_param_typed(self, _value: float) -> None:
+        if self.controller.running:
+            self.controller.pause()
+        self.start_at(self.kernel_edit.value(), self.bias_edit.value())
+
+    # ----------------------------------------------------------- reports
+    @Slot(object)
+    def _on_report(self, report) -> None:
+        self.history.add(report)
+        if isinstance(report, DivergedReport):
+            self.message.setText(report.message)
+            self.message.show()
+        if not self._frame.isActive():
+            self._frame.start()
+
+    @Slot(str)
+    def _on_stopped(self, why: str) -> None:
+        self._finished = why == "done"
+        self.redraw()
+
+    @Slot(bool)
+    def _on_running_changed(self, running: bool) -> None:
+        run = self.commands["run"]
+        run.setChecked(running)
+        run.setText("Pause" if running else "&Run")
+        for key in ("step_phase", "step_batch", "step_epoch"):
+            self.commands[key].setEnabled(not running)
+        if running:
+            self._set_phase_text("running")
+
+    def _recompute_surface(self) -> None:
+        k_lo, k_hi, b_lo, b_hi = self.surface.visible_range()
+        a = np.linspace(k_lo, k_hi, GRID)
+        b = np.linspace(b_lo, b_hi, GRID)
+        grid = self.experiment.loss_slice(np.zeros(2), 0, 1, a, b)
+        self.surface.set_surface(a, b, grid)
+        if self.experiment.loss.name == "mse":
+            opt = self.experiment.stats.optimum()
+        else:  # MAE: the grid's minimum
+            ia, ib = np.unravel_index(np.nanargmin(grid), grid.shape)
+            opt = (a[ia], b[ib])
+        self.surface.set_optimum(float(opt[0]), float(opt[1]))
+
+    def redraw(self) -> None:
+        """Draw the history's latest state on every panel."""
+        h = self.history
+        params = h.params
+        self.surface.set_trajectory(params[:, 0], params[:, 1], h.epoch_steps)
+        step = h.last_step
+        current = h.current
+        if step is not None and h.diverged is None:
+            shown = step.params
+            self.surface.set_step(step.params_before if step.phase >= Phase.GRADIENT else None,
+                                  step.params_after, step.gradient)
+            residuals = step.phase >= Phase.FORWARD
+            self.data_panel.set_fit(shown[0], shown[1], step.indices, residuals)
+        else:
+            self.surface.set_step(None, None, None)
+            self.data_panel.set_fit(current[0], current[1], None, False)
+        self.loss_panel.set_history(h.batch_loss, h.epochs)
+
+        r = self.readouts
+        r.set("stepValue", h.steps)
+        r.set("epochValue", self._epoch_text())
+        r.set("lossValue", _fmt(step.loss if step is not None and step.loss is not None else None))
+        r.set("trainLossValue", _fmt(self.experiment.loss_at(current, "train")))
+        test = self.experiment.loss_at(current, "test") if self.experiment.X_test is not None else None
+        r.set("testLossValue", _fmt(test))
+        for box, value in ((self.kernel_edit, current[0]), (self.bias_edit, current[1])):
+            if not box.hasFocus():
+                box.blockSignals(True)
+                box.setValue(value)
+                box.blockSignals(False)
+
+        if h.diverged is not None:
+            self._set_phase_text("diverged")
+        elif self.controller.running:
+            self._set_phase_text("running")
+        elif self._finished:
+            self._set_phase_text("done")
+        elif step is not None:
+            self._set_phase_text(step.phase.name.lower())
+
+        self._update_sample()
+
+    @Slot(int)
+    def choose_sample(self, index: int) -> None:
+        """Follow training row ``index`` in the backpropagation view (instead of the batch's first)."""
+        self._chosen = index
+        self._update_sample()
+
+    def _update_sample(self) -> None:
+        step = self.history.last_step
+        if self._chosen is not None:
+            index = self._chosen
+        else:
+            index = int(step.indices[0]) if step is not None else 0
+        k, b = (step.params if step is not None and self.history.diverged is None else self.history.current)
+        sample = Sample(index, float(self.experiment.X[index, 0]), float(self.experiment.y[index]), float(k),
+                        float(b), self.learning_rate.value(), self.loss_function.currentData(),
+                        self._chosen is not None)
+        if sample != self.sample:
+            self.sample = sample
+            self.sampleChanged.emit(sample)
+
+    def _epoch_text(self) -> str:
+        step = self.history.last_step
+        done = len(self.history.epochs)
+        if step is None:
+            return f"{done} of {self.epochs.value()}"
+        return f"{step.epoch} (batch {step.batch + 1} of {step.batches_per_epoch})"
+
+    def _set_phase_text(self, key: str) -> None:
+        h = getattr(self, "history", None)
+        step = h.last_step if h is not None else None
+        current = h.current if h is not None else np.zeros(2)
+        values = {
+            "n": "–", "batch": "–", "per_epoch": "–", "epoch": len(h.epochs) if h is not None else 0,
+            "k": _fmt(current[0]), "b": _fmt(current[1]), "loss_name": LOSS_NAMES[self.loss_function.currentData()],
+            "loss": "–", "gk": "–", "gb": "–", "lr": _fmt(self.learning_rate.value()),
+            "step": h.steps if h is not None else 0, "message": "",
+            "train_loss": _fmt(self.experiment.loss_at(current, "train")) if h is not None else "–",
+        }
+        if step is not None:
+            shown = step.params
+            values.update(n=len(step.indices), batch=step.batch + 1, per_epoch=step.batches_per_epoch,
+                          epoch=step.epoch, k=_fmt(shown[0]), b=_fmt(shown[1]), loss=_fmt(step.loss),
+                          step=step.step, lr=_fmt(step.learning_rate))
+            if step.gradient is not None:
+                values.update(gk=_fmt(step.gradient[0]), gb=_fmt(step.gradient[1]))
+        if h is not None and h.diverged is not None:
+            values["message"] = h.diverged.message
+        self.phase_text.setText(resources.sections("phases.md")[key].format(**values))
+        self.phase_key = key

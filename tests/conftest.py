@@ -1,0 +1,49 @@
+"""Shared test set-up: headless Qt, isolated settings, and no test may leave a QThread running."""
+
+from __future__ import annotations
+
+import os
+import weakref
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+def _qt_available() -> bool:
+    try:
+        import PySide6.QtWidgets  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+if _qt_available():
+    from PySide6.QtCore import QStandardPaths, QThread
+
+    QStandardPaths.setTestModeEnabled(True)  # QSettings go to a test location, not the user's
+    _threads: weakref.WeakSet = weakref.WeakSet()
+    _original_start = QThread.start
+
+    def _tracked_start(self, *args, **kwargs):
+        _threads.add(self)
+        return _original_start(self, *args, **kwargs)
+
+    QThread.start = _tracked_start
+
+    @pytest.fixture(autouse=True)
+    def _dangling_qthreads():
+        """Fail any test that leaves a QThread running (napari's ``_dangling_qthreads`` is the model)."""
+        yield
+        running = [t for t in list(_threads) if _alive(t)]
+        if running:
+            for t in running:
+                t.quit()
+                t.wait(2000)
+            pytest.fail(f"{len(running)} QThread(s) still running after the test", pytrace=False)
+
+    def _alive(thread) -> bool:
+        try:
+            return thread.isRunning()
+        except RuntimeError:  # the C++ object is already gone
+            return False

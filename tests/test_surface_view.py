@@ -1,0 +1,262 @@
+"""The loss-surface view, driven as a user would: clicks, steps, run, divergence, close."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+from engine.data import load_builtin
+from engine.experiment import Experiment
+from engine.trainer import Phase, StepReport
+from gui.app import MainWindow
+from gui.views.surface_view import SurfaceView
+from gui.worker import Unit
+
+
+@pytest.fixture
+def window(qtbot):
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.resize(1400, 880)
+    w.show()
+    qtbot.waitExposed(w)
+    return w
+
+
+@pytest.fixture
+def view(window) -> SurfaceView:
+    return window.views[0]
+
+
+def idle(qtbot, view, timeout=10_000):
+    qtbot.waitUntil(lambda: not view.controller.busy, timeout=timeout)
+
+
+def click_surface(qtbot, view, k, b):
+    pos = view.surface.widget_pos_of(k, b)
+    qtbot.mouseClick(view.surface.graphics.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+
+
+def engine_run(settings, steps):
+    """The engine alone, with the same settings: the parameters after each of ``steps`` updates."""
+    exp = Experiment(load_builtin("download-time"), settings)
+    out = []
+    for report in exp.trainer.run():
+        if isinstance(report, StepReport):
+            out.append(report.params_after)
+            if len(out) == steps:
+                break
+    return out
+
+
+def test_objects_are_named_for_tests_and_screen_readers(view):
+    names = ["lossSurface", "dataPlot", "lossCurve", "stepPhaseButton", "stepBatchButton", "stepEpochButton",
+             "runButton", "resetButton", "randomInitButton", "learningRate", "batchSize", "lossFunction",
+             "optimizer", "seed", "kernelValue", "biasValue", "lossValue"]
+    from PySide6.QtWidgets import QWidget
+
+    for name in names:
+        widget = view.findChild(QWidget, name)
+        assert widget is not None, name
+        assert widget.accessibleName(), name
+
+
+def test_click_on_surface_sets_weights_to_the_clicked_point(qtbot, view):
+    k, b = 0.8, -0.35
+    click_surface(qtbot, view, k, b)
+    px, py = view.surface.pixel_size()
+    current = view.history.current
+    assert abs(current[0] - k) <= px and abs(current[1] - b) <= abs(py)
+    assert view.history.steps == 0
+    assert view.kernel_edit.value() == pytest.approx(current[0], abs=1e-6)
+    assert view.bias_edit.value() == pytest.approx(current[1], abs=1e-6)
+    assert view.settings.init == (current[0], current[1])
+    expected_line = current[0] * view.data_panel._line_x + current[1]
+    assert np.allclose(view.data_panel.line.getData()[1], expected_line)
+
+
+def test_a_drag_is_not_a_click(qtbot, view):
+    before = view.history.current.copy()
+    start = view.surface.widget_pos_of(0.5, 0.5)
+    end = view.surface.widget_pos_of(1.0, 0.2)
+    viewport = view.surface.graphics.viewport()
+    qtbot.mousePress(viewport, Qt.MouseButton.LeftButton, pos=start)
+    qtbot.mouseMove(viewport, pos=end)
+    qtbot.mouseRelease(viewport, Qt.MouseButton.LeftButton, pos=end)
+    assert np.array_equal(view.history.current, before)
+
+
+def test_step_batch_moves_weights_exactly_as_the_engine(qtbot, view):
+    click_surface(qtbot, view, 1.2, 0.4)
+    settings = view.settings
+    for _ in range(3):
+        qtbot.keyClick(view, Qt.Key.Key_Space)
+        idle(qtbot, view)
+    expected = engine_run(settings, 3)
+    assert view.history.steps == 3
+    for got, want in zip(view.history.params[1:], expected, strict=True):
+        assert np.array_equal(got, want)
+    assert view.readouts.text("stepValue") == "3"
+
+
+def test_step_phase_walks_five_phases_per_batch(qtbot, view):
+    seen = []
+    view.controller.report.connect(lambda r: seen.append(r.phase) if isinstance(r, StepReport) else None)
+    for _ in range(10):
+        view.commands["step_phase"].trigger()
+        idle(qtbot, view)
+    assert seen == [Phase.BATCH, Phase.FORWARD, Phase.LOSS, Phase.GRADIENT, Phase.UPDATE] * 2
+    assert view.history.steps == 2
+    assert view.phase_key == "update"
+
+
+def test_each_phase_is_visible(qtbot, view):
+    view.commands["step_phase"].trigger()
+    idle(qtbot, view)
+    assert view.phase_key == "batch"
+    assert len(view.data_panel.batch_points.data) == min(view.batch_size.value(), 20)
+    assert view.data_panel.residuals.getData()[0] is None or len(view.data_panel.residuals.getData()[0]) == 0
+    view.commands["step_phase"].trigger()
+    idle(qtbot, view)
+    assert view.phase_key == "forward"
+    assert len(view.data_panel.residuals.getData()[0]) == 2 * 20
+    for key in ("loss", "gradient"):
+        view.commands["step_phase"].trigger()
+        idle(qtbot, view)
+        assert view.phase_key == key
+    assert view.surface.gradient_head.isVisible()
+    assert "∂loss/∂kernel" in view.phase_text.text()
+    view.commands["step_phase"].trigger()
+    idle(qtbot, view)
+    assert view.phase_key == "update"
+    assert view.history.steps == 1
+
+
+def test_step_epoch_and_epoch_report(qtbot, view):
+    view.batch_size.setValue(6)  # 20 rows → 4 batches
+    view.commands["step_epoch"].trigger()
+    idle(qtbot, view)
+    assert view.history.steps == 4
+    assert len(view.history.epochs) == 1
+    assert view.readouts.text("epochValue").startswith("1")
+
+
+def test_run_reaches_the_optimum_and_stops_at_the_epoch_limit(qtbot, view):
+    view.loss_function.setCurrentIndex(view.loss_function.findData("mse"))
+    view.learning_rate.setValue(0.02)
+    view.epochs.setValue(300)
+    view.batch_size.setValue(4)
+    view.speed.setValue(view.speed.maximum())
+    click_surface(qtbot, view, 1.0, 0.5)
+    view.commands["run"].trigger()
+    assert view.controller.running
+    qtbot.waitUntil(lambda: not view.controller.running, timeout=30_000)
+    assert len(view.history.epochs) == 300
+    assert view.history.steps == 300 * 5
+    optimum = view.experiment.stats.optimum()
+    assert np.hypot(*(view.history.current - optimum)) < 0.02
+    assert view.phase_key == "done"
+    assert not view.commands["run"].isChecked()
+
+
+def test_pause_stops_a_run_and_steps_resume(qtbot, view):
+    view.speed.setValue(0)  # one batch a second
+    view.commands["run"].trigger()
+    qtbot.waitUntil(lambda: view.history.steps >= 1, timeout=5000)
+    view.commands["run"].trigger()  # pause
+    qtbot.waitUntil(lambda: not view.controller.running, timeout=3000)
+    steps = view.history.steps
+    view.commands["step_batch"].trigger()
+    idle(qtbot, view)
+    assert view.history.steps == steps + 1
+
+
+def test_learning_rate_change_applies_from_the_next_batch(qtbot, view):
+    click_surface(qtbot, view, 1.0, 0.0)
+    view.commands["step_batch"].trigger()
+    idle(qtbot, view)
+    view.learning_rate.setValue(0.05)
+    view.commands["step_batch"].trigger()
+    idle(qtbot, view)
+    last = view.history.last_step
+    assert last.learning_rate == 0.05
+    assert np.allclose(last.params_after, last.params_before - 0.05 * last.gradient, rtol=0, atol=1e-15)
+
+
+def test_divergence_is_caught_shown_and_recoverable(qtbot, view):
+    view.loss_function.setCurrentIndex(view.loss_function.findData("mse"))
+    view.learning_rate.setValue(10)
+    view.speed.setValue(view.speed.maximum())
+    view.commands["run"].trigger()
+    qtbot.waitUntil(lambda: not view.controller.running, timeout=10_000)
+    h = view.history
+    assert h.diverged is not None
+    assert view.message.isVisible()
+    assert "smaller learning rate" in view.message.text()
+    assert np.isfinite(h.current).all()
+    assert np.array_equal(h.current, h.diverged.params)
+    assert view.phase_key == "diverged"
+    # Lower the rate and go on from the last finite point.
+    view.learning_rate.setValue(0.001)
+    steps = h.steps
+    view.commands["step_batch"].trigger()
+    idle(qtbot, view)
+    assert h.steps == steps + 1
+    assert np.isfinite(h.current).all()
+
+
+def test_typed_kernel_and_bias_start_there(qtbot, view):
+    view.kernel_edit.setValue(0.25)
+    view.bias_edit.setValue(-0.5)
+    assert np.array_equal(view.history.current, [0.25, -0.5])
+    assert view.history.steps == 0
+
+
+def test_reset_returns_to_the_last_start(qtbot, view):
+    click_surface(qtbot, view, 0.9, 0.3)
+    start = view.history.current.copy()
+    view.commands["step_epoch"].trigger()
+    idle(qtbot, view)
+    assert not np.array_equal(view.history.current, start)
+    view.commands["reset"].trigger()
+    assert np.array_equal(view.history.current, start)
+    assert view.history.steps == 0
+
+
+def test_random_init_draws_from_the_next_seed(view):
+    seed = view.seed.value()
+    view.commands["random_init"].trigger()
+    assert view.seed.value() == seed + 1
+    k, b = view.history.current
+    assert -np.sqrt(3) <= k <= np.sqrt(3) and b == 0.0
+    expected = Experiment(load_builtin("download-time"), replace(view.settings, init=None)).trainer.params
+    assert np.array_equal(view.history.current, expected)
+
+
+def test_loss_change_recomputes_the_surface(view):
+    before = view.surface.image.image.copy()
+    view.loss_function.setCurrentIndex(view.loss_function.findData("mse"))
+    assert not np.array_equal(view.surface.image.image, before)
+    star = view.surface.optimum.getData()
+    opt = view.experiment.stats.optimum()
+    assert star[0][0] == pytest.approx(opt[0]) and star[1][0] == pytest.approx(opt[1])
+
+
+def test_closing_during_a_run_stops_the_worker(qtbot):
+    for _ in range(3):
+        w = MainWindow()
+        w.show()
+        view = w.views[0]
+        view.epochs.setValue(1_000_000)
+        view.speed.setValue(view.speed.maximum())
+        view.commands["run"].trigger()
+        qtbot.waitUntil(lambda view=view: view.history.steps > 10, timeout=5000)
+        w.close()
+        assert not view.controller._thread.isRunning()
+
+
+def test_unit_enum_round_trips():
+    assert Unit("batch") is Unit.BATCH
