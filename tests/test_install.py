@@ -1,0 +1,85 @@
+"""The project installs from a wheel and runs from anywhere: the data files ship inside the wheel.
+
+The wheel is built from a copy of the checkout (so no ``build/`` is left behind), then installed without
+its dependencies into a fresh venv; a ``.pth`` file lends that venv the test venv's site-packages for NumPy
+and pandas (a plain path entry: the ``.pth`` files there, such as the editable install's, are not run).
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+IGNORE = shutil.ignore_patterns(
+    ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", "tests", "screenshots*"
+)
+SHIPPED = [
+    "data/README.md",
+    "data/boston-housing/train-data.csv",
+    "data/boston-housing/train-target.csv",
+    "data/boston-housing/test-data.csv",
+    "data/boston-housing/test-target.csv",
+    "data/download-time/train.csv",
+    "data/download-time/test.csv",
+]
+
+
+def _run(args, cwd, **kw):
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
+    return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=300, **kw)
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    """(venv folder, its python, the wheel) with fitscope installed from a freshly built wheel."""
+    tmp = tmp_path_factory.mktemp("install")
+    src = tmp / "src"
+    shutil.copytree(ROOT, src, ignore=IGNORE)
+    built = _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp / "dist"), str(src)],
+                 tmp)
+    assert built.returncode == 0, built.stderr
+    (wheel,) = (tmp / "dist").glob("fitscope-*.whl")
+
+    venv = tmp / "venv"
+    made = _run([sys.executable, "-m", "venv", "--without-pip", str(venv)], tmp)
+    assert made.returncode == 0, made.stderr
+    python = venv / "bin" / "python"
+    site = _run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"], tmp)
+    Path(site.stdout.strip(), "test-venv-dependencies.pth").write_text(sysconfig.get_path("purelib") + "\n")
+    pip = [sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--no-index", "-q"]
+    done = _run([*pip, str(wheel)], tmp)
+    assert done.returncode == 0, done.stderr
+    return venv, python, wheel
+
+
+def test_the_wheel_holds_the_data_files(installed):
+    _, _, wheel = installed
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert set(SHIPPED) <= names
+    assert {"engine/cli.py", "engine/data.py", "gui/entry.py"} <= names
+
+
+def test_the_installed_package_is_imported_from_the_venv_not_the_checkout(installed, tmp_path):
+    venv, python, _ = installed
+    where = _run([str(python), "-c", "import engine, data; print(engine.__file__); print(data.__file__)"],
+                 tmp_path)
+    assert where.returncode == 0, where.stderr
+    for line in where.stdout.splitlines():
+        assert Path(line).resolve().is_relative_to(venv.resolve())
+
+
+def test_the_installed_command_trains_on_the_shipped_data_from_another_folder(installed, tmp_path):
+    venv, _, _ = installed
+    fitscope = str(venv / "bin" / "fitscope")
+    run = _run([fitscope, "fit", "--data", "boston-housing", "--epochs", "2", "--quiet"], tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert run.stderr == ""
+    lines = run.stdout.splitlines()
+    assert any(line.startswith("test loss:") for line in lines)
+    assert lines[-1].startswith("baseline loss:") and lines[-1].split()[2] == "85.5829"
