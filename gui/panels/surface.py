@@ -164,7 +164,7 @@ class SurfacePanel(QWidget):
         self.isolines.setData(np.asarray(xs, dtype=float), np.asarray(ys, dtype=float))
         font = QFont()
         font.setPointSize(7)
-        last_x = -np.inf
+        last_x = a_min  # no label on top of the optimum
         for level, (x, y) in sorted(spots, key=lambda s: s[1][0]):
             if (x - last_x) / px < 38:  # keep labels apart on screen
                 continue

@@ -1,0 +1,99 @@
+"""Make the README's screenshots: open the real window, use each tab as a user would, save PNGs.
+
+    python scripts/screenshots.py [OUTPUT_DIR]      (default docs/images)
+
+Uses the current display; with no DISPLAY it starts Xvfb if it is installed, else renders offscreen.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def ensure_display() -> subprocess.Popen | None:
+    if os.environ.get("DISPLAY") or os.environ.get("QT_QPA_PLATFORM"):
+        return None
+    if shutil.which("Xvfb"):
+        display = ":97"
+        proc = subprocess.Popen(["Xvfb", display, "-screen", "0", "1600x1000x24"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1.0)
+        os.environ["DISPLAY"] = display
+        return proc
+    os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    return None
+
+
+def surface_tour(view, step, wait, until) -> None:
+    """A start up and to the right of the valley, 30 steps, then the phases of the next one up to the gradient."""
+    from gui.worker import Unit
+
+    view.start_at(1.0, 0.6)
+    for _ in range(30):
+        step(view, Unit.BATCH)
+    for _ in range(4):
+        step(view, Unit.PHASE)
+
+
+#: objectName of a view → what a user does in it before the picture is taken.
+TOURS = {"surfaceView": surface_tour}
+
+
+def main() -> int:
+    out = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/images")
+    out.mkdir(parents=True, exist_ok=True)
+    xvfb = ensure_display()
+    try:
+        from PySide6.QtCore import QEventLoop, QTimer
+
+        from gui.app import MainWindow, create_app
+
+        app = create_app()
+        window = MainWindow()
+        window.resize(1500, 920)
+        window.show()
+
+        def wait(ms: int) -> None:
+            loop = QEventLoop()
+            QTimer.singleShot(ms, loop.quit)
+            loop.exec()
+
+        def until(predicate, timeout_ms: int = 60_000) -> None:
+            deadline = time.monotonic() + timeout_ms / 1000
+            while not predicate() and time.monotonic() < deadline:
+                wait(20)
+
+        def save(name: str) -> None:
+            wait(300)
+            path = out / f"{name}.png"
+            window.grab().save(str(path))
+            print(path)
+
+        def step(view, unit) -> None:
+            view.controller.step(unit)
+            until(lambda: not view.controller.busy)
+            wait(30)
+
+        for index, view in enumerate(window.views):
+            tour = TOURS.get(view.objectName())
+            if tour is None:
+                continue
+            window.tabs.setCurrentIndex(index)
+            wait(300)
+            tour(view, step, wait, until)
+            save(view.objectName().removesuffix("View"))
+        window.close()
+        app.processEvents()
+    finally:
+        if xvfb is not None:
+            xvfb.terminate()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
