@@ -35,6 +35,12 @@ class MSE:
         """Gradient of :meth:`loss` with respect to ``y_pred``: ``2 (ŷ − y) / n``, shape (n,)."""
         return (2.0 / y.size) * (y_pred - y)
 
+    @staticmethod
+    def loss_and_grad(y_pred: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+        """:meth:`loss` and :meth:`grad` together, computing ``ŷ − y`` once."""
+        r = y_pred - y
+        return float(r @ r) / r.size, (2.0 / r.size) * r
+
 
 class MAE:
     """Mean absolute error, ``mean(|ŷ − y|)``."""
@@ -51,6 +57,12 @@ class MAE:
     def grad(y_pred: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Gradient of :meth:`loss` with respect to ``y_pred``: ``sign(ŷ − y) / n`` (sign(0) = 0), shape (n,)."""
         return np.sign(y_pred - y) / y.size
+
+    @staticmethod
+    def loss_and_grad(y_pred: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+        """:meth:`loss` and :meth:`grad` together, computing ``ŷ − y`` once."""
+        r = y_pred - y
+        return float(np.abs(r).sum()) / r.size, np.sign(r) / r.size
 
 
 LOSSES: dict[str, type[MSE] | type[MAE]] = {"mse": MSE, "mae": MAE}

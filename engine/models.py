@@ -33,21 +33,47 @@ def lecun_normal(rng: np.random.Generator, fan_in: int, fan_out: int) -> np.ndar
 
 
 class Model:
-    """Common interface of :class:`Linear` and :class:`MLP`."""
+    """Common interface of :class:`Linear` and :class:`MLP`.
 
+    All parameters live in one float64 vector (:attr:`flat`); :meth:`parameters` gives named views of it,
+    so an optimizer may update either, in place.
+    """
+
+    _flat: np.ndarray
     _params: dict[str, np.ndarray]
 
+    def _allocate(self, arrays: dict[str, np.ndarray]) -> None:
+        """Store ``arrays`` in one flat vector and keep views of it, by name."""
+        self._flat = np.concatenate([a.ravel() for a in arrays.values()])
+        self._params, i = {}, 0
+        for name, a in arrays.items():
+            self._params[name] = self._flat[i : i + a.size].reshape(a.shape)
+            i += a.size
+
     def parameters(self) -> dict[str, np.ndarray]:
-        """The live parameter arrays by name, in a fixed order (optimizers update them in place)."""
+        """The live parameter arrays by name, in a fixed order (views of :attr:`flat`)."""
         return self._params
+
+    @property
+    def flat(self) -> np.ndarray:
+        """The live parameter vector (updating it updates the model)."""
+        return self._flat
 
     def forward(self, X: np.ndarray) -> np.ndarray:
         """Predictions of shape (n,) for ``X`` of shape (n, n_features); caches what backward needs."""
         raise NotImplementedError
 
-    def backward(self, d_pred: np.ndarray) -> list[np.ndarray]:
-        """Gradients of the loss, in :meth:`parameters` order, given ``d_pred`` = ∂loss/∂predictions (n,)."""
+    def backward_flat(self, d_pred: np.ndarray) -> np.ndarray:
+        """The gradient of the loss as a new flat vector (:attr:`flat` order), given ``d_pred`` = ∂loss/∂ŷ (n,)."""
         raise NotImplementedError
+
+    def backward(self, d_pred: np.ndarray) -> list[np.ndarray]:
+        """The gradient of the loss as one array per parameter, in :meth:`parameters` order."""
+        g, out, i = self.backward_flat(d_pred), [], 0
+        for p in self._params.values():
+            out.append(g[i : i + p.size].reshape(p.shape))
+            i += p.size
+        return out
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Predictions of shape (n,), without touching the backward cache."""
@@ -64,28 +90,24 @@ class Model:
     def _predict(self, arrays: list[np.ndarray], X: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
-    # --- the parameters as one flat vector (for traces, slices and saving) ---
     def flat_names(self, feature_names: Sequence[str] | None = None) -> list[str]:
-        """One name per scalar parameter, in :meth:`get_flat` order."""
+        """One name per scalar parameter, in :attr:`flat` order."""
         return [f"p{i}" for i in range(self.n_params)]
 
     @property
     def n_params(self) -> int:
-        return sum(p.size for p in self._params.values())
+        return self._flat.size
 
     def get_flat(self) -> np.ndarray:
         """A copy of all parameters as one vector, in :meth:`parameters` order, each array in C order."""
-        return np.concatenate([p.ravel() for p in self._params.values()])
+        return self._flat.copy()
 
     def set_flat(self, flat: np.ndarray) -> None:
         """Set all parameters (in place) from a vector laid out as :meth:`get_flat`."""
         flat = np.asarray(flat, dtype=np.float64)
-        if flat.shape != (self.n_params,):
+        if flat.shape != self._flat.shape:
             raise ValueError(f"expected {self.n_params} parameters, got {flat.shape}")
-        i = 0
-        for p in self._params.values():
-            p[...] = flat[i : i + p.size].reshape(p.shape)
-            i += p.size
+        self._flat[...] = flat
 
 
 class Linear(Model):
@@ -105,9 +127,10 @@ class Linear(Model):
         rng = np.random.default_rng(seed)
         k = glorot_uniform(rng, n_features, 1)
         if kernel is not None:
-            k = np.asarray(kernel, dtype=np.float64).reshape(n_features, 1).copy()
-        b = np.zeros(1) if bias is None else np.asarray(bias, dtype=np.float64).reshape(1).copy()
-        self._params = {"kernel": k, "bias": b}
+            k = np.asarray(kernel, dtype=np.float64).reshape(n_features, 1)
+        b = np.zeros(1) if bias is None else np.asarray(bias, dtype=np.float64).reshape(1)
+        self._allocate({"kernel": k, "bias": b})
+        self._kernel_vector = self._flat[:-1]
         self._X: np.ndarray | None = None
 
     @property
@@ -122,12 +145,18 @@ class Linear(Model):
         kernel, bias = arrays
         return X @ kernel[:, 0] + bias[0]
 
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return X @ self._kernel_vector + self._flat[-1]
+
     def forward(self, X: np.ndarray) -> np.ndarray:
         self._X = X
-        return self.predict(X)
+        return X @ self._kernel_vector + self._flat[-1]
 
-    def backward(self, d_pred: np.ndarray) -> list[np.ndarray]:
-        return [(d_pred @ self._X).reshape(-1, 1), np.array([d_pred.sum()])]
+    def backward_flat(self, d_pred: np.ndarray) -> np.ndarray:
+        g = np.empty(self._flat.size)
+        np.matmul(d_pred, self._X, out=g[:-1])
+        g[-1] = d_pred.sum()
+        return g
 
     def flat_names(self, feature_names: Sequence[str] | None = None) -> list[str]:
         if self.n_features == 1:
@@ -179,11 +208,12 @@ class MLP(Model):
         rng = np.random.default_rng(seed)
         init = {"lecun_normal": lecun_normal, "glorot_uniform": glorot_uniform}[hidden_init]
         sizes = [n_features, *self.hidden, 1]
-        self._params = {}
+        arrays = {}
         for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True), start=1):
             kernel_init = init if i <= len(self.hidden) else glorot_uniform
-            self._params[f"dense_{i}/kernel"] = kernel_init(rng, fan_in, fan_out)
-            self._params[f"dense_{i}/bias"] = np.zeros(fan_out)
+            arrays[f"dense_{i}/kernel"] = kernel_init(rng, fan_in, fan_out)
+            arrays[f"dense_{i}/bias"] = np.zeros(fan_out)
+        self._allocate(arrays)
         self._layers = [
             (self._params[f"dense_{i}/kernel"], self._params[f"dense_{i}/bias"]) for i in range(1, len(sizes))
         ]
@@ -204,7 +234,7 @@ class MLP(Model):
         self._acts = self._run(self._layers, X)
         return self._acts[-1]
 
-    def backward(self, d_pred: np.ndarray) -> list[np.ndarray]:
+    def backward_flat(self, d_pred: np.ndarray) -> np.ndarray:
         acts = self._acts
         delta = d_pred[:, None]  # ∂loss/∂(pre-activation of the output), (n, 1)
         grads: list[np.ndarray] = []
@@ -216,4 +246,4 @@ class MLP(Model):
             if layer > 0:
                 delta = (delta @ W.T) * self._df(a_in)
         grads.reverse()  # now kernel_1, bias_1, kernel_2, …
-        return grads
+        return np.concatenate([g.ravel() for g in grads])

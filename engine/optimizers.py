@@ -53,6 +53,12 @@ class SGD(Optimizer):
     def __init__(self, learning_rate: float = 0.01) -> None:
         super().__init__(learning_rate)
 
+    def step(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
+        self.iterations += 1
+        lr = self.learning_rate
+        for p, g in zip(params, grads, strict=True):
+            p -= lr * g
+
     def _update(self, i: int, p: np.ndarray, g: np.ndarray) -> None:
         p -= self.learning_rate * g
 

@@ -12,7 +12,8 @@
   anything worth drawing); the parameters from before that step are kept, and the generator ends.
 
 Parameters in reports are flat float64 vectors in the model's :meth:`~engine.models.Model.get_flat` order.
-Every array in a report is a read-only copy: a report never changes after it is yielded.
+Reports are named tuples (cheap to make, one per batch) and every array in them is a read-only copy: a
+report never changes after it is yielded.
 
 The trainer's hyperparameters (``batch_size``, ``epochs``, ``loss``, ``optimizer`` and its learning rate)
 may be changed between two reports; the change applies from the next batch. ``run()`` may be called again
@@ -23,8 +24,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
 from enum import IntEnum
+from typing import NamedTuple
 
 import numpy as np
 
@@ -48,8 +49,7 @@ def _frozen(a: np.ndarray) -> np.ndarray:
     return a
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class StepReport:
+class StepReport(NamedTuple):
     """One phase of one batch. Fields not reached yet in this phase are ``None``.
 
     ``step`` is the number of the update this batch makes (1-based): after the ``UPDATE`` phase the model
@@ -75,8 +75,7 @@ class StepReport:
         return self.params_before if self.params_after is None else self.params_after
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class EpochReport:
+class EpochReport(NamedTuple):
     """The end of an epoch (1-based ``epoch``), after ``step`` updates in all."""
 
     epoch: int
@@ -87,8 +86,7 @@ class EpochReport:
     params: np.ndarray
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class DivergedReport:
+class DivergedReport(NamedTuple):
     """Training stopped: ``what`` ("loss", "gradient" or "parameters") was not finite at update ``step``."""
 
     step: int
@@ -157,7 +155,6 @@ class Trainer:
         self.shuffle = shuffle
         self.phases = False
         self._rng = np.random.default_rng(seed)
-        self._arrays = list(model.parameters().values())
         self._params = _frozen(model.get_flat())
         # Progress: completed epochs and steps, and where the current epoch stands.
         self.epoch = 0
@@ -188,6 +185,16 @@ class Trainer:
         """True between the last batch of an epoch and its :class:`EpochReport`."""
         return self._order is not None and self._cursor >= self.n_rows
 
+    def set_params(self, flat: np.ndarray) -> None:
+        """Start from the flat parameters ``flat`` (e.g. a point clicked on a loss slice) instead.
+
+        The model's arrays are set in place, the optimizer's state starts afresh, and the next report
+        starts from these parameters. Progress (epochs, steps, the shuffling) is left as it is.
+        """
+        self.model.set_flat(flat)
+        self._params = _frozen(self.model.get_flat())
+        self.optimizer.reset()
+
     def clear_divergence(self) -> None:
         """Go on after a divergence (with a smaller learning rate, say): the failed batch is tried again.
 
@@ -206,14 +213,18 @@ class Trainer:
 
     def run(self) -> Iterator[Report]:
         """Train until ``epochs`` epochs are done or training diverges, yielding reports."""
+        n = self.n_rows
         while not self.finished:
             if self._order is None:
                 self._start_epoch()
-            if self._cursor < self.n_rows:  # a consumer may have stopped between a last batch and its epoch
-                yield from self._run_batch()
+            if self._cursor < n:  # a consumer may have stopped between a last batch and its epoch
+                if self.phases:
+                    yield from self._phased_batch()
+                else:
+                    yield self._batch_step()
                 if self.diverged is not None:
                     return
-            if self._cursor >= self.n_rows:
+            if self._cursor >= n:
                 yield self._end_epoch()
 
     __iter__ = run
@@ -226,63 +237,95 @@ class Trainer:
         self._batch = 0
         self._loss_sum = 0.0
 
-    def _run_batch(self) -> Iterator[StepReport | DivergedReport]:
-        idx = self._order[self._cursor : self._cursor + self.batch_size]
-        step, epoch, batch = self.step + 1, self.epoch + 1, self._batch
-        per_epoch = math.ceil(self.n_rows / self.batch_size)
-        before = self._params
-        lr = self.optimizer.learning_rate
-        phases = self.phases
-        if phases:
-            yield StepReport(Phase.BATCH, step, epoch, batch, per_epoch, idx, before, learning_rate=lr)
+    # --- one batch: the same computation, in one go or phase by phase ---
+    def _next_indices(self) -> np.ndarray:
+        return self._order[self._cursor : self._cursor + self.batch_size]
 
-        with np.errstate(all="ignore"):
-            Xb, yb = self.X[idx], self.y[idx]
-            pred = self.model.forward(Xb)
-            loss = self.loss.loss(pred, yb)
-            grads = self.model.backward(self.loss.grad(pred, yb))
+    def _header(self, idx: np.ndarray) -> tuple:
+        """The fields every report of this batch starts with: step, epoch, batch, batches per epoch, rows."""
+        return self.step + 1, self.epoch + 1, self._batch, -(-self.n_rows // self.batch_size), idx, self._params
+
+    def _forward_backward(self, idx: np.ndarray) -> tuple[np.ndarray, float, np.ndarray, str | None]:
+        """Predictions, loss and flat gradient of the batch, and why the loss means divergence (or None).
+
+        Call inside ``np.errstate(all="ignore")``: overflow is what the checks are there to catch.
+        """
+        pred = self.model.forward(self.X[idx])
+        loss, d_pred = self.loss.loss_and_grad(pred, self.y[idx])
+        gradient = self.model.backward_flat(d_pred)
         pred.flags.writeable = False
-        if phases:
-            yield StepReport(Phase.FORWARD, step, epoch, batch, per_epoch, idx, before, pred, learning_rate=lr)
+        gradient.flags.writeable = False
+        problem = None
         if not math.isfinite(loss):
-            yield self._diverge("loss", lr)
+            problem = "became infinite or NaN"
+        elif self._first_loss > 0 and loss > BLOWUP * self._first_loss:
+            problem = f"grew to {loss:.3g}, over {BLOWUP:.0e} times its first value"
+        return pred, loss, gradient, problem
+
+    def _batch_step(self) -> StepReport | DivergedReport:
+        """One batch without stopping at its phases (the fast path: one error-state block, one check)."""
+        idx = self._next_indices()
+        before, lr, flat = self._params, self.optimizer.learning_rate, self.model.flat
+        with np.errstate(all="ignore"):
+            pred, loss, gradient, problem = self._forward_backward(idx)
+            if problem is not None:
+                return self._diverge("loss", lr, problem)
+            self.optimizer.step([flat], [gradient])
+            after = flat.copy()
+            if not math.isfinite(after @ after):  # a non-finite gradient shows up here too
+                flat[...] = before
+                return self._diverge("parameters" if math.isfinite(gradient @ gradient) else "gradient", lr)
+        return self._commit(idx, pred, loss, gradient, after, lr)
+
+    def _phased_batch(self) -> Iterator[StepReport | DivergedReport]:
+        """One batch, with a report before each of its five phases is complete."""
+        idx = self._next_indices()
+        header = self._header(idx)
+        before, lr, flat = self._params, self.optimizer.learning_rate, self.model.flat
+        yield StepReport(Phase.BATCH, *header, learning_rate=lr)
+        with np.errstate(all="ignore"):
+            pred, loss, gradient, problem = self._forward_backward(idx)
+            gradient_finite = math.isfinite(gradient @ gradient)
+        yield StepReport(Phase.FORWARD, *header, pred, learning_rate=lr)
+        if problem is not None:
+            yield self._diverge("loss", lr, problem)
             return
-        if self._first_loss == 0.0:
-            self._first_loss = loss
-        elif loss > BLOWUP * self._first_loss:
-            yield self._diverge("loss", lr, f"grew to {loss:.3g}, over {BLOWUP:.0e} times its first value")
-            return
-        if phases:
-            yield StepReport(Phase.LOSS, step, epoch, batch, per_epoch, idx, before, pred, loss, learning_rate=lr)
-        gradient = _frozen(np.concatenate([g.ravel() for g in grads]))
-        if not np.isfinite(gradient).all():
+        yield StepReport(Phase.LOSS, *header, pred, loss, learning_rate=lr)
+        if not gradient_finite:
             yield self._diverge("gradient", lr)
             return
-        if phases:
-            yield StepReport(
-                Phase.GRADIENT, step, epoch, batch, per_epoch, idx, before, pred, loss, gradient, learning_rate=lr
-            )
-
+        yield StepReport(Phase.GRADIENT, *header, pred, loss, gradient, learning_rate=lr)
         lr = self.optimizer.learning_rate  # it may have been changed while the phases were shown
         with np.errstate(all="ignore"):
-            self.optimizer.step(self._arrays, grads)
-        after = _frozen(np.concatenate([p.ravel() for p in self._arrays]))
-        if not np.isfinite(after).all():
-            self.model.set_flat(before)
+            self.optimizer.step([flat], [gradient])
+            after = flat.copy()
+            finite = math.isfinite(after @ after)
+        if not finite:
+            flat[...] = before
             yield self._diverge("parameters", lr)
             return
+        yield self._commit(idx, pred, loss, gradient, after, lr)
+
+    def _commit(self, idx, pred, loss, gradient, after, lr) -> StepReport:
+        """Record a successful update and make its report."""
+        header = self._header(idx)
+        after.flags.writeable = False
         self._params = after
-        self.step = step
+        self.step += 1
         self._cursor += len(idx)
         self._batch += 1
         self._loss_sum += loss * len(idx)
-        yield StepReport(Phase.UPDATE, step, epoch, batch, per_epoch, idx, before, pred, loss, gradient, after, lr)
+        if self._first_loss == 0.0:
+            self._first_loss = loss
+        return StepReport(Phase.UPDATE, *header, pred, loss, gradient, after, lr)
 
     def _end_epoch(self) -> EpochReport:
         self.epoch += 1
         self._order = None
-        val = self.evaluate(*self.validation) if self.validation is not None else None
-        test = self.evaluate(*self.test) if self.test is not None else None
+        predict, loss = self.model.predict, self.loss.loss
+        with np.errstate(all="ignore"):
+            val = None if self.validation is None else loss(predict(self.validation[0]), self.validation[1])
+            test = None if self.test is None else loss(predict(self.test[0]), self.test[1])
         return EpochReport(self.epoch, self.step, self._loss_sum / self.n_rows, val, test, self._params)
 
     def _diverge(self, what: str, lr: float, how: str = "became infinite or NaN") -> DivergedReport:

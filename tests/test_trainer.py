@@ -1,6 +1,5 @@
 """The fit loop: batches, reports, phases, immutability, determinism, live changes, resuming, divergence."""
 
-import dataclasses
 import warnings
 
 import numpy as np
@@ -201,7 +200,7 @@ def test_reports_are_frozen_and_their_arrays_read_only():
     reports = _run_with_phases(model=MLP(1, (3,), seed=0))
     assert all(isinstance(r, StepReport | EpochReport) for r in reports)
     for r in reports:
-        with pytest.raises(dataclasses.FrozenInstanceError):
+        with pytest.raises(AttributeError):
             r.step = 99
         for name, a in _report_arrays(r).items():
             assert not a.flags.writeable, name
