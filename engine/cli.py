@@ -84,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--validation-split", type=float, metavar="FRACTION")
     fit.add_argument("--seed", type=int)
     fit.add_argument("--no-shuffle", action="store_true", help="keep the rows in order in every epoch")
+    fit.add_argument("--shuffle-data", action=argparse.BooleanOptionalAction,
+                     help="shuffle the training rows once, with the seed, before the validation split "
+                          "(on for boston-housing, as tfjs-examples' loader does)")
     fit.add_argument("--normalize", action=argparse.BooleanOptionalAction,
                      help="z-score the features with the training statistics")
     fit.add_argument("--init", metavar="K,B", help="initial kernel and bias of a one-feature linear model")
@@ -122,7 +125,7 @@ def settings_from_args(args: argparse.Namespace, defaults: FitSettings) -> FitSe
     """``defaults`` with every option the user gave put in (not yet validated)."""
     changes: dict[str, object] = {}
     for name in ("model", "activation", "loss", "optimizer", "momentum", "batch_size", "epochs",
-                 "validation_split", "seed", "normalize"):
+                 "validation_split", "seed", "normalize", "shuffle_data"):
         value = getattr(args, name)  # the options' names are the settings' names
         if value is not None:
             changes[name] = value

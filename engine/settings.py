@@ -61,6 +61,10 @@ class FitSettings:
             raise ValueError(f"the number of epochs must be at least 0, not {self.epochs}")
         if not 0 <= self.validation_split < 1:
             raise ValueError(f"the validation split must be in [0, 1), not {self.validation_split}")
+        if self.seed < 0:
+            raise ValueError(f"the seed must be a whole number >= 0, not {self.seed}")
+        if self.init is not None and self.model != "linear":
+            raise ValueError("an initial (kernel, bias) applies to a one-feature linear model only")
         if any(h < 1 for h in self.hidden) or (self.model == "mlp" and not self.hidden):
             raise ValueError("each hidden layer needs at least one unit")
         if n_rows is not None:

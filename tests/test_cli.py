@@ -334,3 +334,11 @@ def test_a_real_process_reports_errors_and_divergence_without_a_traceback(tmp_pa
     assert diverged.returncode == 3
     assert diverged.stderr.startswith("Training diverged at step") and diverged.stderr.count("\n") == 1
     assert "Traceback" not in bad.stderr + diverged.stderr
+
+
+def test_shuffle_data_can_be_turned_off(tmp_path):
+    on, off = tmp_path / "on.csv", tmp_path / "off.csv"
+    common = ["fit", "--data", "boston-housing", "--epochs", "1", "--quiet"]
+    assert main([*common, "--history", str(on)]) == 0
+    assert main([*common, "--no-shuffle-data", "--history", str(off)]) == 0
+    assert on.read_text() != off.read_text()
