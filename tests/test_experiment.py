@@ -166,7 +166,9 @@ def test_init_and_mlp_settings(download_time, boston):
     exp = Experiment(download_time, replace(download_time.defaults, init=(0.5, -0.25)))
     np.testing.assert_array_equal(exp.model.get_flat(), [0.5, -0.25])
     assert exp.param_names == ["kernel", "bias"]
-    mlp = exp.with_settings(model="mlp", hidden=(4, 3), activation="relu")
+    with pytest.raises(ValueError, match="linear model only"):
+        exp.with_settings(model="mlp")  # the (kernel, bias) start means nothing to an MLP
+    mlp = exp.with_settings(model="mlp", hidden=(4, 3), activation="relu", init=None)
     assert isinstance(mlp.model, MLP) and mlp.model.hidden == (4, 3) and mlp.model.activation == "relu"
     assert not mlp.is_linear and exp.is_linear
     assert Experiment(boston).param_names == [f"kernel_{n}" for n in boston.feature_names] + ["bias"]
