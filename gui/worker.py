@@ -1,6 +1,11 @@
 """Training in a worker thread: a :class:`TrainingWorker` (a QObject living in a QThread) drives a
-:class:`~engine.trainer.Trainer` and emits one signal per report; a :class:`TrainingController` in the
-GUI thread owns the thread and is the only way views talk to the worker.
+:class:`~engine.trainer.Trainer` and sends every report to the GUI thread; a :class:`TrainingController`
+in the GUI thread owns the thread and is the only way views talk to the worker.
+
+Delivery: each report is signalled as soon as it is made, unless the GUI thread has not yet taken the
+previous delivery (it is drawing, say); then the reports made meanwhile go out together with the next
+one. Stepping by hand, that is one signal per phase or batch; at full speed it bounds the GUI's event
+queue to one delivery, so clicks, keys and timers are never stuck behind thousands of queued signals.
 
 Threading rules (see DESIGN.md):
 
@@ -16,11 +21,13 @@ Threading rules (see DESIGN.md):
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from typing import Any
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QElapsedTimer, QObject, QThread, QTimer, Signal, Slot
 
 from engine.trainer import DivergedReport, Phase, Report, StepReport, Trainer
 
@@ -34,10 +41,19 @@ class Unit(StrEnum):
     RUN = "run"
 
 
+#: Seconds between two deliveries of reports to the GUI thread, at the least (~30 a second at full speed).
+DELIVERY_INTERVAL = 0.03
+
+#: While training, the worker sleeps YIELD_FOR seconds every YIELD_EVERY seconds, so that the GUI thread gets
+#: the interpreter lock within a few milliseconds whenever it needs it.
+YIELD_EVERY = 0.004
+YIELD_FOR = 0.0003
+
+
 class TrainingWorker(QObject):
     """Runs in the worker thread. Only :class:`TrainingController` talks to it."""
 
-    report = Signal(int, object)  # generation, report
+    reports = Signal(int, object)  # generation, a tuple of reports in order
     stopped = Signal(int, str)  # generation, why: "step" | "paused" | "done" | "diverged"
 
     def __init__(self) -> None:
@@ -51,6 +67,11 @@ class TrainingWorker(QObject):
         self._iter: Iterator[Report] | None = None
         self._mid_batch = False
         self.delay = 0.0  # seconds to wait after each batch while running
+        self._outbox: list[Report] = []
+        self._taken = threading.Event()  # the GUI thread has taken the last delivery
+        self._taken.set()
+        self._gui_free = threading.Event()  # cleared while the GUI thread draws
+        self._gui_free.set()
 
     # --- called from the GUI thread (thread-safe) ---
     def request_stop(self, upto: int) -> None:
@@ -67,6 +88,27 @@ class TrainingWorker(QObject):
         self.delay = max(0.0, float(seconds))
         self._wake.set()
 
+    def taken(self) -> None:
+        """The GUI thread has handled the last delivery: the next report may go out at once."""
+        self._taken.set()
+
+    # --- delivery: every report, in order, with at most one delivery waiting in the GUI's queue ---
+    def _deliver(self, report: Report) -> None:
+        """Send ``report`` now if the GUI has taken the last delivery, else keep it for the next one.
+
+        At full speed the reports made while the GUI thread draws go out together: the event queue never
+        floods, the GUI stays responsive, and no report is lost or reordered.
+        """
+        self._outbox.append(report)
+        if self._taken.is_set():
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._outbox:
+            self._taken.clear()
+            self.reports.emit(self._gen, tuple(self._outbox))
+            self._outbox = []
+
     # --- slots: run in the worker thread ---
     @Slot(int, object)
     def set_trainer(self, generation: int, trainer: Trainer) -> None:
@@ -77,25 +119,73 @@ class TrainingWorker(QObject):
         if generation != self._gen or self._trainer is None:
             return
         self._trainer.clear_divergence()  # going on after a divergence retries the failed batch
-        why = self._advance(self._trainer, request, Unit(unit))
+        unit = Unit(unit)
+        trainer = self._trainer
+        why = self._run(trainer, request) if unit is Unit.RUN else self._advance(trainer, request, unit)
+        self._flush()
         self.stopped.emit(generation, why)
 
-    def _advance(self, trainer: Trainer, request: int, unit: Unit) -> str:
-        manual = unit is not Unit.RUN
+    def _run(self, trainer: Trainer, request: int) -> str:
+        """Train until the epoch limit, divergence or a stop request, in slices of YIELD_EVERY seconds.
+
+        Between slices: deliver what the GUI thread is ready to take, give way while it draws, check for a
+        stop, apply queued changes, and sleep (briefly, or for the chosen delay after each batch).
+        """
         while True:
             self._apply_pending(trainer)
             if self._iter is None:
-                if trainer.finished and manual and trainer.diverged is None:
-                    trainer.epochs = trainer.epoch + 1  # a step by hand may go past the epoch limit
                 if trainer.finished:
                     return "diverged" if trainer.diverged is not None else "done"
+                self._iter = trainer.run()
+            trainer.phases = False
+            outbox, slow = self._outbox, self.delay > 0
+            deadline = time.perf_counter() + YIELD_EVERY
+            for report in self._iter:
+                outbox.append(report)
+                if report.__class__ is DivergedReport:
+                    self._iter = None
+                    return "diverged"
+                if slow and report.__class__ is StepReport and report.phase is Phase.UPDATE:
+                    if trainer.at_epoch_end:
+                        continue  # the epoch's report belongs to this step
+                    break
+                if time.perf_counter() > deadline:
+                    break
+            else:
+                self._iter = None  # the epoch limit: the next round says "done"
+            if self._taken.is_set():
+                self._flush()
+            if not self._gui_free.is_set():
+                self._gui_free.wait(0.25)  # the GUI thread is drawing: leave it the interpreter lock
+            if self._stop_upto >= request:
+                return "paused"
+            if slow:
+                self._flush()
+                self._wake.clear()
+                self._wake.wait(self.delay)
+                if self._stop_upto >= request:
+                    return "paused"
+            else:
+                # Let the GUI thread take the interpreter lock if it waits for it: NumPy's brief releases of
+                # the lock are not enough, as this thread wins it back before the GUI thread wakes.
+                time.sleep(YIELD_FOR)
+
+    def _advance(self, trainer: Trainer, request: int, unit: Unit) -> str:
+        """One phase, batch or epoch, each report delivered as soon as the GUI thread can take it."""
+        while True:
+            self._apply_pending(trainer)
+            if self._iter is None:
+                if trainer.finished and trainer.diverged is None:
+                    trainer.epochs = trainer.epoch + 1  # a step by hand may go past the epoch limit
+                if trainer.finished:
+                    return "diverged"
                 self._iter = trainer.run()
             trainer.phases = unit is Unit.PHASE  # read by the trainer when it starts a batch
             report = next(self._iter, None)
             if report is None:
                 self._iter = None
                 continue
-            self.report.emit(self._gen, report)
+            self._deliver(report)
             if isinstance(report, DivergedReport):
                 self._iter = None
                 return "diverged"
@@ -105,15 +195,10 @@ class TrainingWorker(QObject):
                     continue  # the epoch's report belongs to this step: fetch it now
                 if unit is Unit.PHASE or (unit is Unit.BATCH and not self._mid_batch):
                     return "step"
-            elif unit is not Unit.RUN:  # an EpochReport ends a batch or an epoch step
+            else:  # an EpochReport ends a batch or an epoch step
                 return "step"
             if self._stop_upto >= request:
                 return "paused"
-            if unit is Unit.RUN and self.delay > 0 and isinstance(report, StepReport):
-                self._wake.clear()
-                self._wake.wait(self.delay)
-                if self._stop_upto >= request:
-                    return "paused"
 
     def _apply_pending(self, trainer: Trainer) -> None:
         if not self._pending:
@@ -128,10 +213,12 @@ class TrainingController(QObject):
     """GUI-thread owner of one worker thread and its trainer.
 
     Views call :meth:`set_trainer`, :meth:`step`, :meth:`run`, :meth:`pause` and :meth:`change`; they
-    receive :attr:`report` (one per report of the current trainer) and :attr:`runningChanged`.
+    receive every report of the current trainer, in order, either one at a time (:attr:`report`) or as the
+    tuples the worker delivered (:attr:`reports`, cheaper at full speed), and :attr:`runningChanged`.
     """
 
-    report = Signal(object)
+    report = Signal(object)  # one report
+    reports = Signal(object)  # a tuple of reports, in order: the same reports, delivered together
     runningChanged = Signal(bool)
     stopped = Signal(str)  # why the last request ended: "step", "paused", "done", "diverged"
 
@@ -146,9 +233,13 @@ class TrainingController(QObject):
         self._worker.moveToThread(self._thread)
         self._setTrainer.connect(self._worker.set_trainer)
         self._advance.connect(self._worker.advance)
-        self._worker.report.connect(self._on_report)
+        self._worker.reports.connect(self._on_reports)
         self._worker.stopped.connect(self._on_stopped)
         self._thread.start()
+        self._since_ack = QElapsedTimer()
+        self._since_ack.start()
+        self._ack_timer = QTimer(self, singleShot=True)
+        self._ack_timer.timeout.connect(self._take_next)
         self._gen = 0
         self._request = 0
         self._busy = False
@@ -198,6 +289,19 @@ class TrainingController(QObject):
         """Seconds to wait after each batch while running (0: as fast as possible)."""
         self._worker.set_delay(seconds)
 
+    @contextmanager
+    def holding(self):
+        """Hold the worker at its next report while the GUI thread draws (use around a redraw and its paint).
+
+        Training in pure Python competes with the GUI thread for the interpreter lock; a frame that must win
+        it back at every step of its paint would take many times longer.
+        """
+        self._worker._gui_free.clear()
+        try:
+            yield
+        finally:
+            self._worker._gui_free.set()
+
     def change(self, fn: Callable[[Trainer], Any]) -> None:
         """Apply ``fn(trainer)`` in the worker thread before its next batch (e.g. a new learning rate)."""
         self._worker.post(fn)
@@ -209,9 +313,23 @@ class TrainingController(QObject):
             self._thread.quit()
             self._thread.wait(timeout_ms)
 
+    @Slot()
+    def _take_next(self) -> None:
+        self._worker.taken()  # a thread-safe call, made from this (the GUI) thread
+
     @Slot(int, object)
-    def _on_report(self, generation: int, report: object) -> None:
-        if generation == self._gen:
+    def _on_reports(self, generation: int, reports: tuple) -> None:
+        # Take the next delivery no sooner than DELIVERY_INTERVAL after this one: between deliveries the GUI
+        # thread stays idle and out of the training thread's way; stepping by hand is far slower than that.
+        wait_ms = DELIVERY_INTERVAL * 1000 - self._since_ack.restart()
+        if wait_ms > 0:
+            self._ack_timer.start(int(wait_ms))
+        else:
+            self._worker.taken()
+        if generation != self._gen:
+            return
+        self.reports.emit(reports)
+        for report in reports:
             self.report.emit(report)
 
     @Slot(int, str)

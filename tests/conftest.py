@@ -19,9 +19,17 @@ def _qt_available() -> bool:
 
 
 if _qt_available():
-    from PySide6.QtCore import QStandardPaths, QThread
+    from PySide6.QtCore import QSettings, QStandardPaths, QThread
 
-    QStandardPaths.setTestModeEnabled(True)  # QSettings go to a test location, not the user's
+    QStandardPaths.setTestModeEnabled(True)
+
+    @pytest.fixture(autouse=True)
+    def _isolated_settings(tmp_path):
+        """Each test starts with empty QSettings of its own: nothing from the user, another test or run."""
+        QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+        QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
+        yield
+
     _threads: weakref.WeakSet = weakref.WeakSet()
     _original_start = QThread.start
 

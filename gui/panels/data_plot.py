@@ -11,6 +11,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout, QWidget
 
+from gui.panels.plotting import quiet_plot
 from gui.panels.surface import TRAJECTORY
 
 TRAIN = "#1e88e5"
@@ -33,10 +34,7 @@ class DataPanel(QWidget):
         self.plot.setLabel("left", y_label)
         self.plot.setTitle("Data and the current line", size="10pt")
         self.plot.showGrid(x=True, y=True, alpha=0.15)
-        self.plot.setMenuEnabled(False)
-        for axis in ("left", "bottom"):
-            self.plot.getAxis(axis).enableAutoSIPrefix(False)
-        self.plot.hideButtons()
+        quiet_plot(self.plot)
         legend = self.plot.addLegend(offset=(-8, -8), labelTextSize="8pt")
         legend.setBrush(pg.mkBrush(255, 255, 255, 200))
 

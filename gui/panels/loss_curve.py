@@ -10,6 +10,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout, QWidget
 
+from gui.panels.plotting import quiet_plot
+
 BATCH = (120, 144, 156, 150)
 TRAIN = "#1e88e5"
 VAL = "#fb8c00"
@@ -28,10 +30,7 @@ class LossCurvePanel(QWidget):
         self.plot.setLabel("bottom", "step")
         self.plot.setLabel("left", "loss")
         self.plot.showGrid(x=True, y=True, alpha=0.15)
-        self.plot.setMenuEnabled(False)
-        for axis in ("left", "bottom"):
-            self.plot.getAxis(axis).enableAutoSIPrefix(False)
-        self.plot.hideButtons()
+        quiet_plot(self.plot)
         self.legend = legend = self.plot.addLegend(offset=(-8, 8), labelTextSize="8pt")
         legend.setBrush(pg.mkBrush(255, 255, 255, 200))
         self.batch = self.plot.plot(pen=pg.mkPen(BATCH, width=1), name="batch loss")
@@ -40,6 +39,9 @@ class LossCurvePanel(QWidget):
         self.train = self.plot.plot(pen=pg.mkPen(TRAIN, width=2.5), name="training loss (epoch)")
         self.val = self.plot.plot(pen=pg.mkPen(VAL, width=2.5), name="validation loss")
         self.test = self.plot.plot(pen=pg.mkPen(TEST, width=2, style=pg.QtCore.Qt.PenStyle.DashLine), name="test loss")
+        for curve in (self.train, self.val, self.test):
+            curve.setDownsampling(auto=True, method="peak")
+            curve.setClipToView(True)
         self.baseline = pg.InfiniteLine(
             angle=0, movable=False, pen=pg.mkPen(BASELINE, width=1.5, style=pg.QtCore.Qt.PenStyle.DotLine),
             label="baseline", labelOpts={"position": 0.9, "color": "#666", "anchors": [(1, 1), (1, 1)]},
@@ -59,6 +61,7 @@ class LossCurvePanel(QWidget):
         layout.addWidget(self.widget)
         layout.addLayout(bar)
         self._baseline: float | None = None
+        self._x_max = 0.0
 
     def show_curves(self, validation: bool, test: bool) -> None:
         """Keep in the legend only the curves this data can have."""
@@ -88,6 +91,7 @@ class LossCurvePanel(QWidget):
     def set_history(self, batch_loss: np.ndarray, epochs: np.ndarray) -> None:
         """``batch_loss`` (steps,) and ``epochs`` (n, 5): epoch, step, loss, val_loss, test_loss."""
         steps = np.arange(1, len(batch_loss) + 1)
+        self._frame_steps(len(batch_loss))
         self.batch.setData(steps, _positive(batch_loss) if self.log_scale.isChecked() else batch_loss)
         at = epochs[:, 1]
         for curve, column in ((self.train, 2), (self.val, 3), (self.test, 4)):
@@ -96,6 +100,15 @@ class LossCurvePanel(QWidget):
                 curve.setData([], [])
             else:
                 curve.setData(at, values, connect="finite")
+
+    def _frame_steps(self, n: int) -> None:
+        """Keep the step axis in round steps (1, 2, 5 × 10ᵏ), so that it does not shift on every frame."""
+        if self._x_max < n or n < self._x_max / 10:
+            x_max = 10.0
+            while x_max < n:
+                x_max *= 2.5 if str(int(x_max)).startswith("2") else 2
+            self._x_max = x_max
+            self.plot.setXRange(0, x_max, padding=0.02)
 
     def clear(self) -> None:
         self.set_history(np.empty(0), np.empty((0, 5)))

@@ -11,9 +11,13 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGraphicsItem, QVBoxLayout, QWidget
+
+from gui.panels.plotting import quiet_plot
 
 N_LEVELS = 14
+MAX_EPOCH_MARKS = 100
+MAX_PATH_POINTS = 4000
 TRAJECTORY = "#ff7043"
 STEP = "#00e5ff"
 GRADIENT = "#ff1744"
@@ -63,10 +67,7 @@ class SurfacePanel(QWidget):
         self.plot.setLabel("bottom", x_label)
         self.plot.setLabel("left", y_label)
         self.plot.setTitle("Training loss over (kernel, bias) — click to start there", size="10pt")
-        self.plot.setMenuEnabled(False)
-        for axis in ("left", "bottom"):
-            self.plot.getAxis(axis).enableAutoSIPrefix(False)
-        self.plot.hideButtons()
+        quiet_plot(self.plot)
         self.view_box = self.plot.getViewBox()
 
         self.cmap = pg.colormap.get("viridis")
@@ -77,8 +78,11 @@ class SurfacePanel(QWidget):
         self.colorbar.setImageItem(self.image)
         self.graphics.addItem(self.colorbar, row=0, col=1)
         self.colorbar.axis.setLogMode(False, True)
+        self.colorbar.axis.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
 
         self.isolines = pg.PlotCurveItem(pen=pg.mkPen((255, 255, 255, 110), width=1), connect="finite")
+        # Static while training runs: paint once into a pixmap, then blit it on every frame.
+        self.isolines.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.plot.addItem(self.isolines)
         self._labels: list[pg.TextItem] = []
 
@@ -180,12 +184,21 @@ class SurfacePanel(QWidget):
         self.optimum.setData([a], [b])
 
     def set_trajectory(self, a: np.ndarray, b: np.ndarray, epoch_ends: np.ndarray | None = None) -> None:
-        """The path from the start ``(a[0], b[0])`` to the current point ``(a[-1], b[-1])``."""
-        self.path.setData(a, b)
+        """The path from the start ``(a[0], b[0])`` to the current point ``(a[-1], b[-1])``.
+
+        ``epoch_ends`` (step numbers) get a marker each; of many, every k-th, at most :data:`MAX_EPOCH_MARKS`.
+        """
+        if len(a) > MAX_PATH_POINTS:  # a long path is drawn thinned out (its end always exact)
+            keep = np.unique(np.r_[np.linspace(0, len(a) - 1, MAX_PATH_POINTS).astype(int), len(a) - 1])
+            self.path.setData(a[keep], b[keep])
+        else:
+            self.path.setData(a, b)
         self.start.setData(a[:1], b[:1])
         self.current.setData(a[-1:], b[-1:])
         if epoch_ends is not None and len(epoch_ends):
-            self.epoch_marks.setData(a[epoch_ends], b[epoch_ends])
+            stride = -(-len(epoch_ends) // MAX_EPOCH_MARKS)  # beyond that they only clutter (and cost)
+            ends = epoch_ends[stride - 1 :: stride]
+            self.epoch_marks.setData(a[ends], b[ends])
         else:
             self.epoch_marks.setData([], [])
 

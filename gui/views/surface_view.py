@@ -11,8 +11,9 @@ import math
 from dataclasses import dataclass, replace
 
 import numpy as np
-from PySide6.QtCore import Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QEventLoop, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
+    QApplication,
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
@@ -36,7 +37,7 @@ from engine.models import Linear
 from engine.optimizers import make_optimizer
 from engine.settings import DEFAULT_LEARNING_RATE
 from engine.surface import default_window
-from engine.trainer import DivergedReport, Phase
+from engine.trainer import Phase
 from gui.history import History
 from gui.panels.data_plot import DataPanel
 from gui.panels.loss_curve import LossCurvePanel
@@ -46,7 +47,8 @@ from gui.views.base import View
 from gui.worker import TrainingController, Unit
 
 GRID = 200  # surface resolution, points per axis
-FRAME_MS = 16  # at most ~60 redraws a second
+FRAME_MS = 16  # at most ~60 redraws a second when stepping
+RUN_FRAME_MS = 40  # and ~25 while running: more would only take time from training
 #: Run speeds: (label, seconds to wait after each batch).
 SPEEDS = [
     ("1 batch/s", 1.0), ("2 batches/s", 0.5), ("5 batches/s", 0.2), ("10 batches/s", 0.1),
@@ -101,11 +103,11 @@ class SurfaceView(View):
         self.dataset = dataset or load_builtin("download-time")
         self.settings = self.dataset.defaults
         self.controller = TrainingController(self)
-        self.controller.report.connect(self._on_report)
+        self.controller.reports.connect(self._on_reports)
         self.controller.stopped.connect(self._on_stopped)
         self.controller.runningChanged.connect(self._on_running_changed)
         self._frame = QTimer(self, singleShot=True, interval=FRAME_MS)
-        self._frame.timeout.connect(self.redraw)
+        self._frame.timeout.connect(self._on_frame)
         self._surface_timer = QTimer(self, singleShot=True, interval=120)
         self._surface_timer.timeout.connect(self._recompute_surface)
         self._finished = False
@@ -436,10 +438,12 @@ class SurfaceView(View):
 
     # ----------------------------------------------------------- reports
     @Slot(object)
-    def _on_report(self, report) -> None:
-        self.history.add(report)
-        if isinstance(report, DivergedReport):
-            self.message.setText(report.message)
+    def _on_reports(self, reports: tuple) -> None:
+        add = self.history.add
+        for report in reports:
+            add(report)
+        if self.history.diverged is not None:
+            self.message.setText(self.history.diverged.message)
             self.message.show()
         if not self._frame.isActive():
             self._frame.start()
@@ -454,6 +458,7 @@ class SurfaceView(View):
         run = self.commands["run"]
         run.setChecked(running)
         run.setText("Pause" if running else "&Run")
+        self._frame.setInterval(RUN_FRAME_MS if running else FRAME_MS)
         for key in ("step_phase", "step_batch", "step_epoch"):
             self.commands[key].setEnabled(not running)
         if running:
@@ -472,8 +477,22 @@ class SurfaceView(View):
             opt = (a[ia], b[ib])
         self.surface.set_optimum(float(opt[0]), float(opt[1]))
 
+    def _on_frame(self) -> None:
+        """A frame: draw, and while training runs, paint it at once with the worker held."""
+        if not self.controller.running:
+            self.redraw()
+            return
+        with self.controller.holding():
+            self.redraw()
+            # pyqtgraph's updates and the paints they cause arrive as events; outside the hold, each of
+            # them would have to win the interpreter lock back from the training thread.
+            QApplication.processEvents(QEventLoop.ProcessEventsFlag.ExcludeUserInputEvents)
+
     def redraw(self) -> None:
         """Draw the history's latest state on every panel."""
+        self._draw()
+
+    def _draw(self) -> None:
         h = self.history
         params = h.params
         self.surface.set_trajectory(params[:, 0], params[:, 1], h.epoch_steps)
