@@ -125,8 +125,9 @@ def trace(
     if has_b:
         steps += [
             _add(edges, Edge("mul", "add", f"{k_name}·x", p, dL_de),
-                 f"addition: ∂(p + b)/∂p = 1, so ∂loss/∂({k_name}·x) = {_n(dL_de)}"),
-            _add(edges, Edge("b", "add", "b", b, dL_de), f"addition: ∂(p + b)/∂b = 1, so ∂loss/∂b = {_n(dL_de)}"),
+                 f"addition: ∂({k_name}·x + b)/∂({k_name}·x) = 1, so ∂loss/∂({k_name}·x) = {_n(dL_de)}"),
+            _add(edges, Edge("b", "add", "b", b, dL_de),
+                 f"addition: ∂({k_name}·x + b)/∂b = 1, so ∂loss/∂b = {_n(dL_de)}"),
         ]
     grad_k = dL_de * x
     steps += [

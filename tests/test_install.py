@@ -63,6 +63,13 @@ def test_the_wheel_holds_the_data_files(installed):
     names = set(zipfile.ZipFile(wheel).namelist())
     assert set(SHIPPED) <= names
     assert {"engine/cli.py", "engine/data.py", "gui/entry.py"} <= names
+    # Every package and resource of the checkout ships: the app's views and panels, its texts and style.
+    for folder in ("engine", "gui", "gui/panels", "gui/views", "resources"):
+        for source in (ROOT / folder).glob("*.py"):
+            assert f"{folder}/{source.name}" in names
+    for resource in (ROOT / "resources").glob("*.*"):
+        if resource.suffix in (".md", ".qss", ".svg"):
+            assert f"resources/{resource.name}" in names
 
 
 def test_the_installed_package_is_imported_from_the_venv_not_the_checkout(installed, tmp_path):
