@@ -15,6 +15,9 @@ from gui.views.base import View
 #: The tabs, in order: (module, class). Each is a :class:`~gui.views.base.View`.
 VIEWS: list[tuple[str, str]] = [
     ("gui.views.surface_view", "SurfaceView"),
+    ("gui.views.boston_view", "BostonView"),
+    ("gui.views.backprop_view", "BackpropView"),
+    ("gui.views.race_view", "RaceView"),
 ]
 
 ABOUT = (
@@ -38,6 +41,10 @@ class MainWindow(QMainWindow):
             view = getattr(importlib.import_module(module), name)(self)
             self.views.append(view)
             self.tabs.addTab(view, view.title)
+        by_class = {type(view).__name__: view for view in self.views}
+        if "SurfaceView" in by_class and "BackpropView" in by_class:  # the graph follows the surface's example
+            by_class["SurfaceView"].sampleChanged.connect(by_class["BackpropView"].set_sample)
+            by_class["BackpropView"].set_sample(by_class["SurfaceView"].sample)
         self._build_menus()
         self.tabs.currentChanged.connect(self._on_tab_changed)
         self._on_tab_changed(self.tabs.currentIndex())

@@ -45,11 +45,12 @@ class History:
     diverged : DivergedReport or None
     """
 
-    def __init__(self, start: np.ndarray) -> None:
+    def __init__(self, start: np.ndarray, steps: int = 1023) -> None:
+        """``steps``: how many updates to make room for at once (growing a wide trajectory later copies it)."""
         start = np.asarray(start, dtype=np.float64)
-        self._params = _Growable(start.size)
+        self._params = _Growable(start.size, max(1, steps + 1))
         self._params.append(start)
-        self._loss = _Growable(1)
+        self._loss = _Growable(1, max(1, steps))
         self._epochs = _Growable(5, 64)
         self.last_step: StepReport | None = None
         self.diverged: DivergedReport | None = None

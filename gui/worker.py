@@ -29,7 +29,7 @@ from typing import Any
 
 from PySide6.QtCore import QElapsedTimer, QObject, QThread, QTimer, Signal, Slot
 
-from engine.trainer import DivergedReport, Phase, Report, StepReport, Trainer
+from engine.trainer import DivergedReport, EpochReport, Phase, Report, StepReport, Trainer
 
 
 class Unit(StrEnum):
@@ -142,13 +142,13 @@ class TrainingWorker(QObject):
             deadline = time.perf_counter() + YIELD_EVERY
             for report in self._iter:
                 outbox.append(report)
-                if report.__class__ is DivergedReport:
+                if isinstance(report, DivergedReport):
                     self._iter = None
                     return "diverged"
-                if slow and report.__class__ is StepReport and report.phase is Phase.UPDATE:
-                    if trainer.at_epoch_end:
-                        continue  # the epoch's report belongs to this step
-                    break
+                if slow and (isinstance(report, EpochReport) or (
+                    isinstance(report, StepReport) and report.phase is Phase.UPDATE and not trainer.at_epoch_end
+                )):
+                    break  # one batch per delay (a batch that ends an epoch: once its epoch's report is out)
                 if time.perf_counter() > deadline:
                     break
             else:

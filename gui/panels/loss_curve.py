@@ -85,8 +85,8 @@ class LossCurvePanel(QWidget):
             self.baseline.hide()
             return
         self.baseline.setPos(self._log(value))
+        self.baseline.show()  # before the text: a hidden label ignores a new format
         self.baseline.label.setFormat(f"{label} {value:.4g}")
-        self.baseline.show()
 
     def set_history(self, batch_loss: np.ndarray, epochs: np.ndarray) -> None:
         """``batch_loss`` (steps,) and ``epochs`` (n, 5): epoch, step, loss, val_loss, test_loss."""

@@ -1,0 +1,168 @@
+"""The loss over two parameters, the others held fixed: a :class:`~gui.panels.surface.SurfacePanel` with two
+pickers for the parameters and a caption.
+
+The grid arrives ready-made (:meth:`LossSlicePanel.draw`); a coarse one (an MLP's) is drawn interpolated,
+and the colour bar gets round, short labels however narrow its range.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+
+from gui.panels.surface import SurfacePanel
+
+
+def _nice_ticks(lo: float, hi: float, most: int = 6) -> list[tuple[float, str]]:
+    """(value, label) pairs of round values between ``lo`` and ``hi`` (> 0) for a log-scaled colour bar:
+    1-2-5 × 10^k over several decades, evenly spaced round numbers within one. Labels stay short enough
+    for the bar's narrow axis: ``25``, ``0.31``, ``2·10⁴``."""
+    if not hi > lo:
+        return [(lo, f"{lo:.3g}")]
+    if hi / lo > 10:
+        for mantissas in ((1,), (1, 3), (1, 2, 5)):
+            ticks = [m * 10.0**k for k in range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)
+                     for m in mantissas if lo <= m * 10.0**k <= hi]
+            if len(ticks) >= 3:
+                return [(v, _tick_label(v)) for v in ticks[:: max(1, math.ceil(len(ticks) / most))]]
+    for k in range(math.floor(math.log10(hi - lo)) - 1, math.ceil(math.log10(hi)) + 1):
+        for m in (1, 2, 5):
+            step = m * 10.0**k
+            ticks = [n * step for n in range(math.ceil(lo / step), math.floor(hi / step) + 1)]
+            if len(ticks) <= most:
+                if len(ticks) < 2:
+                    return [(lo, f"{lo:.3g}"), (hi, f"{hi:.3g}")]
+                return [(v, _tick_label(v, max(0, -k))) for v in ticks]
+    return [(lo, f"{lo:.3g}"), (hi, f"{hi:.3g}")]
+
+
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def _tick_label(v: float, decimals: int | None = None) -> str:
+    if 1e-2 <= v < 1e4:
+        return f"{v:.{decimals}f}" if decimals is not None else f"{v:.4g}"
+    k = math.floor(math.log10(v))
+    m = round(v / 10.0**k, 1)
+    exponent = str(k).translate(_SUPERSCRIPT)
+    return f"10{exponent}" if m == 1 else f"{m:g}·10{exponent}"
+
+
+def _smooth(a: np.ndarray, b: np.ndarray, grid: np.ndarray, points: int = 80):
+    """A coarse grid drawn finer (about ``points`` per axis): interpolated linearly in log(loss), for the
+    picture only. Finer would cost more in drawing the isolines than it shows."""
+    factor = max(1, round((points - 1) / max(len(a) - 1, len(b) - 1, 1)))
+    a2 = np.linspace(a[0], a[-1], (len(a) - 1) * factor + 1)
+    b2 = np.linspace(b[0], b[-1], (len(b) - 1) * factor + 1)
+    finite = np.isfinite(grid) & (grid > 0)
+    if not finite.any():
+        return a, b, grid
+    lg = np.log(np.where(finite, grid, grid[finite].max()))
+    along_a = np.stack([np.interp(a2, a, lg[:, k]) for k in range(len(b))], axis=1)
+    fine = np.stack([np.interp(b2, b, along_a[k]) for k in range(len(a2))])
+    return a2, b2, np.exp(fine)
+
+
+class LossSlicePanel(QWidget):
+    """Signals: ``pairChanged(int, int)`` when the user picks another parameter for an axis (never the same
+    one on both). ``surface`` is the plot (clicks, range, trajectory: see :class:`SurfacePanel`)."""
+
+    pairChanged = Signal(int, int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("lossSlicePanel")
+        self.surface = SurfacePanel("", "")
+        self.surface.setObjectName("lossSlice")
+        self.surface.setAccessibleName("Loss slice over two parameters")
+        self.surface.plot.setTitle("Training loss over two parameters — click to start there", size="10pt")
+        self.x_param = self._combo("sliceParamX", "Slice: parameter on the x axis")
+        self.y_param = self._combo("sliceParamY", "Slice: parameter on the y axis")
+        self.status = QLabel()
+        self.status.setObjectName("sliceStatus")
+        self.status.setProperty("class", "readoutName")
+        self.caption = QLabel()
+        self.caption.setObjectName("sliceCaption")
+        self.caption.setProperty("class", "readoutName")
+        self.caption.setContentsMargins(6, 0, 6, 0)
+        self.caption.setWordWrap(True)  # never wider than the plot
+        self.caption.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        pick = QHBoxLayout()
+        pick.setContentsMargins(6, 0, 6, 0)
+        pick.addWidget(QLabel("x"))
+        pick.addWidget(self.x_param, 1)
+        pick.addSpacing(8)
+        pick.addWidget(QLabel("y"))
+        pick.addWidget(self.y_param, 1)
+        pick.addSpacing(8)
+        pick.addWidget(self.status)
+        column = QVBoxLayout(self)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(2)
+        column.addWidget(self.surface, 1)
+        column.addLayout(pick)
+        column.addWidget(self.caption)
+        self._pair = (0, 1)
+
+    def _combo(self, name: str, accessible: str) -> QComboBox:
+        combo = QComboBox()
+        combo.setObjectName(name)
+        combo.setAccessibleName(accessible)
+        combo.setMaxVisibleItems(20)
+        combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        combo.setMinimumContentsLength(12)
+        combo.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        combo.currentIndexChanged.connect(self._on_pick)
+        return combo
+
+    @property
+    def pair(self) -> tuple[int, int]:
+        return self._pair
+
+    def set_parameters(self, labels: Sequence[str], i: int, j: int) -> None:
+        """The parameters to choose from (one label each), and the pair shown."""
+        for combo in (self.x_param, self.y_param):
+            combo.blockSignals(True)
+            combo.clear()
+            combo.addItems(list(labels))
+            combo.blockSignals(False)
+        self.set_pair(i, j)
+
+    def set_pair(self, i: int, j: int) -> None:
+        """Show parameters ``i`` (x) and ``j`` (y); no signal."""
+        for combo, k in ((self.x_param, i), (self.y_param, j)):
+            combo.blockSignals(True)
+            combo.setCurrentIndex(k)
+            combo.blockSignals(False)
+        self._pair = (i, j)
+        self.surface.plot.setLabel("bottom", self.x_param.currentText())
+        self.surface.plot.setLabel("left", self.y_param.currentText())
+
+    def _on_pick(self, _index: int) -> None:
+        i, j = self.x_param.currentIndex(), self.y_param.currentIndex()
+        if i < 0 or j < 0:
+            return
+        if i == j:  # the same parameter twice: the other axis keeps its own, or moves on by one
+            moved_x = self.sender() is self.x_param
+            k = self._pair[1] if moved_x else self._pair[0]
+            if k == i:
+                k = (i + 1) % self.x_param.count()
+            i, j = (i, k) if moved_x else (k, j)
+        self.set_pair(i, j)
+        self.pairChanged.emit(i, j)
+
+    def draw(self, a: np.ndarray, b: np.ndarray, grid: np.ndarray, optimum: tuple[float, float], caption: str,
+             coarse: bool = False) -> None:
+        """The loss ``grid[ia, ib]`` at ``(a[ia], b[ib])``, its minimum ``optimum`` (★) and a caption; a
+        ``coarse`` grid is drawn interpolated."""
+        self.surface.set_surface(*(_smooth(a, b, grid) if coarse else (a, b, grid)))
+        self.surface.set_optimum(float(optimum[0]), float(optimum[1]))
+        finite = grid[np.isfinite(grid) & (grid > 0)]
+        if finite.size:  # a log axis spanning less than a decade shows no labels by itself
+            ticks = _nice_ticks(float(finite.min()), float(finite.max()))
+            self.surface.colorbar.axis.setTicks([[(math.log10(v), label) for v, label in ticks]])
+        self.caption.setText(caption)

@@ -1,0 +1,77 @@
+"""Predicted against actual target on the test set, with the line y = x where every point would lie if the
+model were perfect. Both axes share one fixed range (the targets' own), so the picture does not jump as
+training goes; a point above the line is a price predicted too high.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from gui.panels.plotting import quiet_plot
+
+POINTS = "#1e88e5"
+IDENTITY = "#616161"
+
+
+class PredActualPanel(QWidget):
+    def __init__(self, unit: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("predActualPanel")
+        self.widget = pg.PlotWidget(background="w")
+        self.widget.setObjectName("predActualPlot")
+        self.widget.setAccessibleName("Predicted against actual price on the test set")
+        self.plot = self.widget.getPlotItem()
+        suffix = f" ({unit})" if unit else ""
+        self.plot.setLabel("bottom", f"actual{suffix}")
+        self.plot.setLabel("left", f"predicted{suffix}")
+        self.plot.showGrid(x=True, y=True, alpha=0.15)
+        quiet_plot(self.plot)
+        self.identity = self.plot.plot(pen=pg.mkPen(IDENTITY, width=1.5, style=pg.QtCore.Qt.PenStyle.DashLine))
+        self.points = pg.ScatterPlotItem(size=6, brush=pg.mkBrush(30, 136, 229, 150), pen=pg.mkPen(None))
+        self.plot.addItem(self.points)
+        self.note = pg.TextItem(color="#8a1c12", anchor=(0, 0))
+        self.note.setZValue(10)
+        self.plot.addItem(self.note)
+        self._limits = (0.0, 1.0)
+        self.set_title(None)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.widget)
+
+    def set_limits(self, lo: float, hi: float) -> None:
+        """Show ``[lo, hi]`` on both axes, and the y = x line across it."""
+        self._limits = (lo, hi)
+        self.identity.setData([lo, hi], [lo, hi])
+        self.note.setPos(lo + 0.02 * (hi - lo), hi - 0.02 * (hi - lo))
+        self.plot.setXRange(lo, hi, padding=0)
+        self.plot.setYRange(lo, hi, padding=0)
+
+    def set_points(self, actual: np.ndarray, predicted: np.ndarray) -> None:
+        """One point per test row; rows whose prediction overflowed are left out, and those off the chart
+        are counted in a note."""
+        keep = np.isfinite(predicted)
+        self.points.setData(actual[keep], predicted[keep])
+        lo, hi = self._limits
+        with np.errstate(invalid="ignore"):
+            below, above = predicted < lo, predicted > hi
+        parts = []
+        if below.any():
+            parts.append(f"{int(below.sum())} below it (down to {predicted[below].min():.3g})")
+        if above.any():
+            parts.append(f"{int(above.sum())} above it (up to {predicted[above].max():.3g})")
+        lost = int((~keep).sum())
+        if lost:
+            parts.append(f"{lost} not finite")
+        self.note.setText(f"Off this chart: {', '.join(parts)}" if parts else "")
+
+    def set_title(self, epoch: int | None, loss: float | None = None, loss_name: str = "MSE") -> None:
+        when = "at the start" if not epoch else f"after epoch {epoch}"
+        value = "" if loss is None or not np.isfinite(loss) else f" — {loss_name} {loss:.4g}"
+        self.plot.setTitle(f"Test set: predicted vs actual, {when}{value}", size="10pt")
+
+    def data(self) -> tuple[np.ndarray, np.ndarray]:
+        """The points drawn: (actual, predicted)."""
+        x, y = self.points.getData()
+        return np.asarray(x), np.asarray(y)

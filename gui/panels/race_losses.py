@@ -1,0 +1,103 @@
+"""The racers' loss curves: the training loss on all rows after each step, one colour per racer.
+
+A dashed line marks the optimum's loss, the floor every curve tends to. The y axis is logarithmic by
+default (the curves fall over orders of magnitude); losses of 0 cannot be drawn on it and show as gaps.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout, QWidget
+
+from gui.panels.plotting import quiet_plot
+
+OPTIMUM = "#616161"
+
+
+class RaceLossPanel(QWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("raceLossCurve")
+        self.setAccessibleName("Loss curve of each racer")
+        self.widget = pg.PlotWidget(background="w")
+        self.plot = self.widget.getPlotItem()
+        self.plot.setTitle("Training loss after each step", size="10pt")
+        self.plot.setLabel("bottom", "step")
+        self.plot.setLabel("left", "loss")
+        self.plot.showGrid(x=True, y=True, alpha=0.15)
+        quiet_plot(self.plot)
+        # Bottom left: every curve starts high at step 0, so that corner stays free.
+        self.legend = self.plot.addLegend(offset=(8, -8), labelTextSize="8pt", labelTextColor="#212121")
+        self.legend.setBrush(pg.mkBrush(255, 255, 255, 210))
+        # The label goes under the line: no curve ever comes below the optimum.
+        self.optimum = pg.InfiniteLine(
+            angle=0, movable=False, pen=pg.mkPen(OPTIMUM, width=1.3, style=Qt.PenStyle.DashLine),
+            label="optimum", labelOpts={"position": 0.97, "color": OPTIMUM, "anchors": [(1, 0), (1, 0)]},
+        )
+        self.optimum.hide()
+        self.plot.addItem(self.optimum)
+        self.curves: dict[str, pg.PlotDataItem] = {}
+        self._data: dict[str, np.ndarray] = {}
+        self._optimum: float | None = None
+
+        self.log_scale = QCheckBox("Log scale")
+        self.log_scale.setObjectName("raceLogScale")
+        self.log_scale.setAccessibleName("Log scale")
+        self.log_scale.setChecked(True)
+        self.plot.setLogMode(y=True)
+        self.log_scale.toggled.connect(self._set_log)
+        bar = QHBoxLayout()
+        bar.addStretch(1)
+        bar.addWidget(self.log_scale)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addWidget(self.widget)
+        layout.addLayout(bar)
+
+    def set_racers(self, racers: list[tuple[str, str, str]]) -> None:
+        """One curve per ``(key, label, colour)``, in that order; the old curves go."""
+        for curve in self.curves.values():
+            self.legend.removeItem(curve)
+            self.plot.removeItem(curve)
+        self.curves, self._data = {}, {}
+        for key, label, colour in racers:
+            curve = self.plot.plot(pen=pg.mkPen(colour, width=2.2), name=label)
+            curve.setDownsampling(auto=True, method="peak")
+            curve.setClipToView(True)
+            self.curves[key] = curve
+            self._data[key] = np.empty(0)
+
+    def set_losses(self, key: str, losses: np.ndarray) -> None:
+        """The training loss at step 0 (the start), 1, 2, … of racer ``key``."""
+        self._data[key] = losses
+        self._draw(key)
+
+    def set_optimum(self, value: float | None) -> None:
+        self._optimum = value
+        if value is None:
+            self.optimum.hide()
+            return
+        self.optimum.label.setFormat(f"optimum {value:.4g}")
+        self._place_optimum()
+        self.optimum.show()
+
+    def _draw(self, key: str) -> None:
+        losses = self._data[key]
+        steps = np.arange(len(losses))
+        shown = np.where(losses > 0, losses, np.nan) if self.log_scale.isChecked() else losses
+        self.curves[key].setData(steps, shown, connect="finite")
+
+    def _place_optimum(self) -> None:
+        v = self._optimum
+        if v is not None:
+            log = self.log_scale.isChecked() and v > 0
+            self.optimum.setPos(float(np.log10(v)) if log else v)
+
+    def _set_log(self, on: bool) -> None:
+        self.plot.setLogMode(y=on)
+        for key in self.curves:
+            self._draw(key)
+        self._place_optimum()

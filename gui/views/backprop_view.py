@@ -1,0 +1,455 @@
+"""The backpropagation tab: the chain rule with real numbers on every edge of one example's loss.
+
+The example follows the loss-surface tab (its :attr:`~gui.views.surface_view.SurfaceView.sampleChanged`:
+the first example of the current batch, or a point clicked in its data plot, with the current kernel, bias,
+learning rate and loss), or is the book's own (§2.2.2). The numbers are the engine's
+:func:`~engine.backprop.trace`; this view only decides how much of it to show:
+
+- position −1: the graph with only the inputs and parameters known;
+- 0: the forward pass (every edge's value);
+- 1 … n: the first ``i`` steps of the backward pass, one edge each, the last one highlighted with its rule;
+- n + 1: the update ``k ← k − lr·∂loss/∂k`` with the real learning rate.
+
+A new example starts at 0. **Apply update** takes the step on this example and starts again at 0.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, replace
+
+from PySide6.QtCore import Qt, Slot
+from PySide6.QtWidgets import (
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QScrollArea,
+    QSplitter,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
+
+import resources
+from engine.backprop import Trace, trace
+from gui.panels.graph import ACCENT, FORWARD, GRADIENT, GraphPanel, number, pretty
+from gui.panels.readouts import ReadoutsPanel
+from gui.views.base import COMMANDS, View
+
+COMMANDS.update({
+    "forward_pass": ("&Forward pass", "F", "forwardButton", "Compute every value of the graph, left to right"),
+    "backward_step": (
+        "&Backward step", "B", "backwardStepButton", "Work out the gradient on one more edge, right to left"
+    ),
+    "reset_pass": ("Reset &pass", "Ctrl+R", "resetPassButton", "Forget the pass: only inputs and parameters known"),
+    "apply_update": (
+        "Apply &update", "U", "applyUpdateButton", "Take the gradient-descent step on this example, then pass again"
+    ),
+    "book_example": (
+        "Boo&k example", "K", "bookExampleButton", "The book's example (§2.2.2): x = 2, y = 5, v = 0, no bias"
+    ),
+    "follow_training": (
+        "Follow &training", "T", "followTrainingButton",
+        "Show the example the loss-surface tab is training on, and follow it step by step",
+    ),
+})
+
+LOSS_NAMES = {"mse": "squared error", "mae": "absolute error"}
+
+
+def _operand(v: float) -> str:
+    """A number written after an operator: negative ones in parentheses (``2 + (−0.5)``)."""
+    return f"({number(v)})" if v < 0 else number(v)
+
+
+@dataclass(frozen=True)
+class Example:
+    """What the graph is drawn for: one example (x, y), the model's parameters and the learning rate."""
+
+    x: float
+    y: float
+    k: float
+    b: float | None  # None: no bias (the book's example)
+    learning_rate: float
+    loss: str  # "mse" or "mae"
+    k_name: str
+    source: str  # where it comes from, for the user
+    book: bool = False
+    hand_updates: int = 0  # steps taken here with Apply update
+
+    @classmethod
+    def from_sample(cls, sample) -> Example:
+        """From the loss-surface tab's :class:`~gui.views.surface_view.Sample`."""
+        how = "the point you clicked in the data plot" if sample.chosen else "the first of the current batch"
+        return cls(sample.x, sample.y, sample.kernel, sample.bias, sample.learning_rate, sample.loss, "k",
+                   f"Training example {sample.index + 1}: {how}, with the loss-surface tab's current weights")
+
+    def formula(self) -> str:
+        inner = f"{self.k_name}·x + b − y" if self.b is not None else f"{self.k_name}·x − y"
+        return f"loss = ({inner})²" if self.loss == "mse" else f"loss = |{inner}|"
+
+
+BOOK = Example(2.0, 5.0, 0.0, None, 0.01, "mse", "v", "The book's example: Deep Learning with JavaScript, §2.2.2",
+               book=True)
+
+
+class BackpropView(View):
+    """The computational graph of one example's loss and its backward pass, edge by edge.
+
+    Slots: :meth:`set_sample` (connect the loss-surface tab's ``sampleChanged`` to it).
+    """
+
+    title = "Backpropagation"
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("backpropView")
+        self.following = True
+        self._latest: Example | None = None  # the loss-surface tab's latest example
+        self.example: Example | None = None
+        self.trace: Trace | None = None
+        self.position = 0
+        self._applied: tuple[Trace, Trace] | None = None  # (before, after) of the last Apply update
+        self._build_commands()
+        self._build_ui()
+        self.show_example(BOOK if self._latest is None else self._latest, follow=False)
+        self.following = True  # until the first example arrives, the book's is shown
+        self.commands["follow_training"].setChecked(True)
+
+    # ------------------------------------------------------------------ UI
+    def _build_commands(self) -> None:
+        self.add_command("forward_pass", self.forward_pass)
+        self.add_command("backward_step", self.backward_step)
+        self.add_command("reset_pass", self.reset_pass)
+        self.add_command("apply_update", self.apply_update)
+        self.add_command("book_example", self.book_example)
+        self.add_command("follow_training", self.set_following, checkable=True)
+
+    def _build_ui(self) -> None:
+        self.formula = QLabel()
+        self.formula.setObjectName("backpropFormula")
+        self.formula.setAccessibleName("The loss of this example")
+        self.formula.setTextFormat(Qt.TextFormat.RichText)
+        self.formula.setWordWrap(True)
+        legend = QLabel(
+            f'<span style="color:{FORWARD}">value = forward value</span> &nbsp;·&nbsp; '
+            f'<span style="color:{GRADIENT}"><b>∂loss/∂value = gradient</b></span> (from the backward pass) '
+            f'&nbsp;·&nbsp; <span style="color:{ACCENT}"><b>━</b> the edge just worked out</span> &nbsp;·&nbsp; '
+            '<span style="color:#a7b6bf">? not known yet</span>'
+        )
+        legend.setObjectName("backpropLegend")
+        legend.setTextFormat(Qt.TextFormat.RichText)
+        legend.setWordWrap(True)
+        self.graph = GraphPanel()
+
+        self.rule = QLabel()
+        self.rule.setObjectName("backpropRule")
+        self.rule.setAccessibleName("The rule of this step")
+        self.rule.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.rule.setWordWrap(True)
+        self.rule.setStyleSheet(
+            "QLabel { background: #fff8e1; border: 1px solid #ffcc80; border-radius: 6px; padding: 6px;"
+            " font-size: 13px; color: #3e2723; }"
+        )
+        self.log = QTextBrowser()
+        self.log.setObjectName("backpropSteps")
+        self.log.setAccessibleName("The steps of the pass so far")
+        self.log.setOpenLinks(False)
+
+        top = QWidget()
+        top_layout = QVBoxLayout(top)
+        top_layout.setContentsMargins(0, 0, 0, 0)
+        top_layout.setSpacing(4)
+        top_layout.addWidget(self.formula)
+        top_layout.addWidget(legend)
+        top_layout.addWidget(self.graph, 1)
+        bottom = QWidget()
+        bottom_layout = QVBoxLayout(bottom)
+        bottom_layout.setContentsMargins(0, 0, 0, 0)
+        bottom_layout.setSpacing(4)
+        bottom_layout.addWidget(self.rule)
+        bottom_layout.addWidget(self.log, 1)
+        left = QSplitter(Qt.Orientation.Vertical)
+        left.addWidget(top)
+        left.addWidget(bottom)
+        left.setStretchFactor(0, 3)
+        left.setStretchFactor(1, 1)
+        left.setSizes([560, 240])
+
+        side = QWidget()
+        side.setObjectName("backpropSidebar")
+        column = QVBoxLayout(side)
+        column.setContentsMargins(6, 6, 6, 6)
+        column.addWidget(self._build_pass_box())
+        column.addWidget(self._build_example_box())
+        update_box = QGroupBox("Update")
+        self.update_text = QLabel()
+        self.update_text.setObjectName("backpropUpdate")
+        self.update_text.setAccessibleName("The update of the parameters")
+        self.update_text.setWordWrap(True)
+        self.update_text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        QVBoxLayout(update_box).addWidget(self.update_text)
+        column.addWidget(update_box)
+        what = QGroupBox("What is happening")
+        self.text = QLabel()
+        self.text.setObjectName("backpropText")
+        self.text.setAccessibleName("What is happening")
+        self.text.setWordWrap(True)
+        self.text.setTextFormat(Qt.TextFormat.RichText)
+        self.text.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        QVBoxLayout(what).addWidget(self.text)
+        column.addWidget(what, 1)
+        scroll = QScrollArea()
+        scroll.setWidget(side)
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setMinimumWidth(330)
+        scroll.setMaximumWidth(400)
+
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(left, 1)
+        layout.addWidget(scroll)
+
+    def _build_pass_box(self) -> QGroupBox:
+        box = QGroupBox("Backpropagation")
+        grid = QGridLayout(box)
+        grid.setSpacing(4)
+        grid.addWidget(self.command_button("forward_pass"), 0, 0)
+        grid.addWidget(self.command_button("backward_step"), 0, 1)
+        grid.addWidget(self.command_button("reset_pass"), 1, 0)
+        grid.addWidget(self.command_button("apply_update"), 1, 1)
+        return box
+
+    def _build_example_box(self) -> QGroupBox:
+        box = QGroupBox("Example")
+        layout = QVBoxLayout(box)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.command_button("follow_training"))
+        buttons.addWidget(self.command_button("book_example"))
+        layout.addLayout(buttons)
+        self.source = QLabel()
+        self.source.setObjectName("exampleSource")
+        self.source.setAccessibleName("Where this example comes from")
+        self.source.setWordWrap(True)
+        self.source.setStyleSheet("color: #555;")
+        layout.addWidget(self.source)
+        self.readouts = ReadoutsPanel([
+            ("xValue", "x"), ("yValue", "y (target)"), ("kValue", "k"), ("bValue", "b"),
+            ("rateValue", "learning rate"), ("lossFunctionValue", "loss function"), ("sampleLossValue", "loss"),
+            ("gradKValue", "∂loss/∂k"), ("gradBValue", "∂loss/∂b"),
+        ])
+        layout.addWidget(self.readouts)
+        return box
+
+    # ------------------------------------------------------------- the example
+    @Slot(object)
+    def set_sample(self, sample) -> None:
+        """The loss-surface tab's example changed (connect its ``sampleChanged`` here)."""
+        if sample is None:
+            return
+        self._latest = Example.from_sample(sample)
+        if self.following:
+            self.show_example(self._latest)
+
+    def show_example(self, example: Example, follow: bool | None = None) -> None:
+        """Draw the graph for ``example``, its forward pass done; ``follow`` sets :attr:`following`."""
+        if follow is not None:
+            self.following = follow
+            self.commands["follow_training"].setChecked(follow)
+        self.example = example
+        self.trace = trace(example.k, example.x, example.y, example.b, example.loss, example.learning_rate,
+                           example.k_name)
+        self.position = 0
+        self._applied = None
+        self._render()
+
+    def book_example(self) -> None:
+        """The book's example, §2.2.2: stops following training."""
+        self.show_example(BOOK, follow=False)
+
+    def set_following(self, on: bool = True) -> None:
+        """Follow the loss-surface tab (its latest example at once), or keep the current example."""
+        self.following = bool(on)
+        self.commands["follow_training"].setChecked(self.following)
+        if self.following and self._latest is not None:
+            self.show_example(self._latest)
+
+    # ------------------------------------------------------------ the pass
+    @property
+    def n_steps(self) -> int:
+        return len(self.trace.steps)
+
+    def forward_pass(self) -> None:
+        self._go(0)
+
+    def backward_step(self) -> None:
+        if self.position < self.n_steps + 1:
+            self._go(self.position + 1)
+
+    def reset_pass(self) -> None:
+        self._go(-1)
+
+    def apply_update(self) -> None:
+        """Take the gradient-descent step on this example and show the forward pass with the new parameters."""
+        if self.position < self.n_steps:
+            return
+        before, ex = self.trace, self.example
+        new_b = None if ex.b is None else before.new_b
+        updated = replace(ex, k=before.new_k, b=new_b, hand_updates=ex.hand_updates + 1)
+        self.show_example(updated)
+        self._applied = (before, self.trace)
+        self._render()
+
+    def _go(self, position: int) -> None:
+        self.position = position
+        self._applied = None
+        self._render()
+
+    # ------------------------------------------------------------ drawing
+    def _render(self) -> None:
+        tr, ex, pos, n = self.trace, self.example, self.position, self.n_steps
+        self.graph.show_trace(tr, forward=pos >= 0, revealed=max(0, min(pos, n)), update=pos > n)
+        self.commands["backward_step"].setEnabled(pos <= n)
+        self.commands["apply_update"].setEnabled(pos >= n)
+
+        if ex.hand_updates:
+            plural = "s" if ex.hand_updates > 1 else ""
+            source = f"{ex.source}; then {ex.hand_updates} update{plural} by hand here."
+        else:
+            source = ex.source
+        self.source.setText(source)
+        self.formula.setText(
+            f"<span style='font-size:15pt'><b>{html.escape(ex.formula())}</b></span>"
+            f"&nbsp;&nbsp; for x = {number(ex.x)}, y = {number(ex.y)}"
+        )
+        self.rule.setText(self._rule_text())
+        self._fill_readouts()
+        self._fill_update()
+        self._fill_log()
+        self._fill_text()
+
+    def _rule_text(self) -> str:
+        tr, pos, n = self.trace, self.position, self.n_steps
+        if self._applied is not None:
+            old, new = self._applied
+            return f"Update applied. Loss on this example: {number(old.loss)} → {number(new.loss)}"
+        if pos < 0:
+            return "Only the inputs and the parameters are known. Press Forward pass (F)."
+        if pos == 0:
+            return f"Forward pass done: loss = {number(tr.loss)}. Press Backward step (B)."
+        if pos <= n:
+            return f"Step {pos} of {n} — {pretty(tr.steps[pos - 1].rule)}"
+        return "Update: " + pretty(tr.update_rule(self.example.k_name)).replace("\n", ";   ")
+
+    def _fill_readouts(self) -> None:
+        tr, ex, r = self.trace, self.example, self.readouts
+        reached = {tr.steps[i].edge for i in range(max(0, min(self.position, self.n_steps)))}
+        k_edge = next(i for i, e in enumerate(tr.edges) if e.source == ex.k_name)
+        b_edge = next((i for i, e in enumerate(tr.edges) if e.source == "b"), None)
+        r.form.labelForField(r.labels["kValue"]).setText(ex.k_name)
+        r.form.labelForField(r.labels["gradKValue"]).setText(f"∂loss/∂{ex.k_name}")
+        r.set("xValue", number(ex.x))
+        r.set("yValue", number(ex.y))
+        r.set("kValue", number(ex.k))
+        r.set("bValue", "none (no bias)" if ex.b is None else number(ex.b))
+        r.set("rateValue", number(ex.learning_rate))
+        r.set("lossFunctionValue", LOSS_NAMES[ex.loss])
+        r.set("sampleLossValue", number(tr.loss) if self.position >= 0 else "?")
+        r.set("gradKValue", number(tr.grad_k) if k_edge in reached else "?")
+        if b_edge is None:
+            r.set("gradBValue", "–")
+        else:
+            r.set("gradBValue", number(tr.grad_b) if b_edge in reached else "?")
+
+    def _fill_update(self) -> None:
+        tr, ex = self.trace, self.example
+        if self._applied is not None:
+            before = self._applied[0]
+            self.update_text.setText("Applied:\n" + pretty(before.update_rule(ex.k_name)))
+            self.update_text.setStyleSheet("color: #2e7d32;")
+        elif self.position > self.n_steps:
+            self.update_text.setText(pretty(tr.update_rule(ex.k_name)))
+            self.update_text.setStyleSheet("color: #2e7d32; font-weight: 600;")
+        else:
+            rule = f"{ex.k_name} ← {ex.k_name} − lr · ∂loss/∂{ex.k_name}"
+            if ex.b is not None:
+                rule += "\nb ← b − lr · ∂loss/∂b"
+            self.update_text.setText(
+                f"{rule}\nwith lr = {number(ex.learning_rate)}, once the backward pass has found the gradients."
+            )
+            self.update_text.setStyleSheet("color: #666;")
+
+    def _forward_lines(self) -> list[str]:
+        """The forward pass written out, one operation a line."""
+        tr, ex = self.trace, self.example
+        value = {(e.source, e.target): e.value for e in tr.edges}
+        k = ex.k_name
+        product = value[("mul", "add")] if ex.b is not None else value[("mul", "sub")]
+        lines = [f"{k}·x = {number(tr.k)} · {_operand(ex.x)} = {number(product)}"]
+        yhat = value[("add", "sub")] if ex.b is not None else product
+        if ex.b is not None:
+            lines.append(f"ŷ = {k}·x + b = {number(product)} + {_operand(ex.b)} = {number(yhat)}")
+        err = value[("sub", "loss_op")]
+        lines.append(f"e = ŷ − y = {number(yhat)} − {_operand(ex.y)} = {number(err)}")
+        square = f"e² = ({number(err)})²" if ex.loss == "mse" else f"|e| = |{number(err)}|"
+        lines.append(f"loss = {square} = {number(tr.loss)}")
+        return lines
+
+    def _fill_log(self) -> None:
+        tr, pos, n = self.trace, self.position, self.n_steps
+        rows = []
+        if self._applied is not None:
+            before = self._applied[0]
+            rows.append(("Update", pretty(before.update_rule(self.example.k_name)).replace("\n", "<br>"), False))
+        if pos >= 0:
+            rows.append(("Forward", "<br>".join(html.escape(s) for s in self._forward_lines()), pos == 0))
+        for i in range(min(max(pos, 0), n)):
+            rows.append((f"Step {i + 1}", html.escape(pretty(tr.steps[i].rule)), i + 1 == pos))
+        if pos > n:
+            rows.append(("Update", html.escape(pretty(tr.update_rule(self.example.k_name))).replace("\n", "<br>"),
+                         True))
+        cells = []
+        for head, body, current in rows:
+            style = "background:#fff3e0;" if current else ""
+            weight = "font-weight:600;" if current else ""
+            cells.append(
+                f"<tr><td width='70' style='color:#78909c;padding:2px 8px 2px 4px;{style}'>{head}</td>"
+                f"<td align='left' style='padding:2px;{style}{weight}'>{body}</td></tr>"
+            )
+        if not cells:
+            cells.append("<tr><td style='color:#888'>Nothing computed yet: press Forward pass (F).</td></tr>")
+        self.log.setHtml(f"<table cellspacing='0' cellpadding='1' width='100%'>{''.join(cells)}</table>")
+        bar = self.log.verticalScrollBar()
+        bar.setValue(bar.maximum())
+
+    def _fill_text(self) -> None:
+        tr, ex, pos, n = self.trace, self.example, self.position, self.n_steps
+        texts = resources.sections("backprop.md")
+        if self._applied is not None:
+            old, new = self._applied
+            params = ex.k_name if ex.b is None else f"{ex.k_name} and b"
+            note = texts["note_book"] if ex.book else texts["note_batch"]
+            body = texts["applied"].format(params=params, old=number(old.loss), new=number(new.loss), note=note)
+        elif pos < 0:
+            body = texts["intro"].format(formula=html.escape(ex.formula()))
+        elif pos == 0:
+            body = texts["forward"].format(loss=number(tr.loss))
+        elif pos == 1:
+            body = texts["start"].format(n=n)
+        elif pos < n:
+            body = texts["backward"].format(i=pos, n=n)
+        elif pos == n:
+            gb = "" if tr.grad_b is None else f" and ∂loss/∂b = <b>{number(tr.grad_b)}</b>"
+            body = texts["done"].format(k_name=ex.k_name, gk=number(tr.grad_k), gb=gb)
+        else:
+            params = ex.k_name if ex.b is None else f"{ex.k_name} and b"
+            rule = html.escape(pretty(tr.update_rule(ex.k_name))).replace("\n", "<br>")
+            body = texts["update"].format(lr=number(ex.learning_rate), rule=rule, params=params)
+        if ex.book and self._applied is None and pos <= 0:
+            body += "<br><br>" + texts["note_book"]
+        self.text.setText(body)
+
+    def shutdown(self) -> None:
+        """No thread of its own: nothing to stop."""

@@ -1,0 +1,141 @@
+"""Loss slices computed off the GUI thread: one grid at a time, in a private thread pool.
+
+For an MLP a slice costs one forward pass per grid point (tens to hundreds of milliseconds), too long for
+the GUI thread. :class:`BackgroundSlicer` runs it in a :class:`~PySide6.QtCore.QThreadPool` of one thread:
+
+- a request while a job runs replaces the waiting one (only the latest is wanted);
+- every request carries the current token; :meth:`BackgroundSlicer.invalidate` (a new run, another pair of
+  parameters) makes earlier jobs stop at their next grid point and their results be dropped;
+- the job waits, between grid points, while the GUI thread draws (:meth:`BackgroundSlicer.holding`), so a
+  frame need not win the interpreter lock back from it at every Qt call;
+- results reach the GUI thread through a queued signal; :attr:`BackgroundSlicer.ready` carries only current
+  ones;
+- :meth:`BackgroundSlicer.shutdown` calls the job off and waits for the pool: its thread is not a QThread
+  started from Python, so nothing else would.
+
+The computation itself is the engine's (``Experiment.loss_slice``), which reads nothing the trainer writes.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+
+
+@dataclass(frozen=True, eq=False)
+class SliceResult:
+    """A loss grid ``grid[ia, ib]`` over ``a`` × ``b``, the others at ``theta0``; ``grid`` is None if the job
+    was called off."""
+
+    token: int
+    theta0: np.ndarray
+    a: np.ndarray
+    b: np.ndarray
+    grid: np.ndarray | None
+
+
+class _SliceJob(QRunnable):
+    """Computes one grid, a point at a time, giving up as soon as its token is stale or the pool shuts down."""
+
+    def __init__(self, slicer: BackgroundSlicer, token: int, compute: Callable, theta0, i, j, a, b) -> None:
+        super().__init__()
+        self.setAutoDelete(True)
+        self._slicer, self._token, self._compute = slicer, token, compute
+        self._args = (np.array(theta0, dtype=np.float64), int(i), int(j), np.asarray(a), np.asarray(b))
+
+    def run(self) -> None:
+        theta0, i, j, a, b = self._args
+        slicer, compute = self._slicer, self._compute
+        grid: np.ndarray | None = np.empty((len(a), len(b)))
+        for k in range(len(a)):
+            for m in range(len(b)):
+                slicer.wait_for_gui()
+                if slicer.cancelled(self._token):
+                    slicer._finished.emit(SliceResult(self._token, theta0, a, b, None))
+                    return
+                grid[k, m] = compute(theta0, i, j, a[k : k + 1], b[m : m + 1])[0, 0]
+        slicer._finished.emit(SliceResult(self._token, theta0, a, b, grid))
+
+
+class BackgroundSlicer(QObject):
+    """One loss grid at a time in a private thread pool; a new request while one runs replaces the waiting one.
+
+    :attr:`ready` is emitted in the GUI thread with results whose token is still current. :meth:`shutdown`
+    calls off the running job and waits for the pool (its threads are not QThreads started from Python).
+    """
+
+    ready = Signal(object)
+    _finished = Signal(object)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(1)
+        self._pool.setExpiryTimeout(2000)
+        self._stop = threading.Event()
+        self._gui_free = threading.Event()  # cleared while the GUI thread draws
+        self._gui_free.set()
+        self.token = 0
+        self._busy = False
+        self._waiting: tuple | None = None
+        self._finished.connect(self._on_finished)
+
+    @property
+    def busy(self) -> bool:
+        return self._busy
+
+    def cancelled(self, token: int) -> bool:
+        """Called from the pool's thread: stop this job?"""
+        return self._stop.is_set() or token != self.token
+
+    def wait_for_gui(self) -> None:
+        """Called from the pool's thread between two grid points: let a redraw have the interpreter lock."""
+        if not self._gui_free.is_set():
+            self._gui_free.wait(0.25)
+
+    @contextmanager
+    def holding(self) -> Iterator[None]:
+        """Hold the running job at its next grid point while the GUI thread draws."""
+        self._gui_free.clear()
+        try:
+            yield
+        finally:
+            self._gui_free.set()
+
+    def invalidate(self) -> int:
+        """A new token: results of earlier requests are dropped (and their jobs stop early)."""
+        self.token += 1
+        self._waiting = None
+        return self.token
+
+    def request(self, compute: Callable, theta0, i, j, a, b) -> None:
+        """Compute ``compute(theta0, i, j, a, b)`` in the background, for the current token."""
+        if self._stop.is_set():
+            return
+        args = (compute, theta0, i, j, a, b)
+        if self._busy:
+            self._waiting = args
+            return
+        self._busy = True
+        self._pool.start(_SliceJob(self, self.token, *args))
+
+    @Slot(object)
+    def _on_finished(self, result: SliceResult) -> None:
+        self._busy = False
+        if result.grid is not None and result.token == self.token:
+            self.ready.emit(result)
+        if self._waiting is not None and not self._stop.is_set():
+            args, self._waiting = self._waiting, None
+            self.request(*args)
+
+    def shutdown(self, timeout_ms: int = 5000) -> None:
+        self._stop.set()
+        self._gui_free.set()
+        self._waiting = None
+        self._pool.clear()
+        self._pool.waitForDone(timeout_ms)
