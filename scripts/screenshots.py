@@ -30,9 +30,12 @@ def ensure_display() -> subprocess.Popen | None:
 
 
 def surface_tour(view, step, wait, until) -> None:
-    """A start up and to the right of the valley, 30 steps, then the phases of the next one up to the gradient."""
+    """MSE at a learning rate that zigzags: 30 steps from a start up and to the right of the valley, then the
+    phases of the next step up to its gradient."""
     from gui.worker import Unit
 
+    view.loss_function.setCurrentIndex(view.loss_function.findData("mse"))
+    view.learning_rate.setValue(0.03)
     view.start_at(1.0, 0.6)
     for _ in range(30):
         step(view, Unit.BATCH)
@@ -40,8 +43,32 @@ def surface_tour(view, step, wait, until) -> None:
         step(view, Unit.PHASE)
 
 
+def boston_tour(view, step, wait, until) -> None:
+    """The book's linear model trained for its 200 epochs."""
+    view.commands["run"].trigger()
+    until(lambda: not view.controller.busy)
+
+
+def backprop_tour(view, step, wait, until) -> None:
+    """The book's example, backpropagated back to ∂loss/∂v."""
+    view.book_example()
+    view.forward_pass()
+    for _ in range(5):
+        view.backward_step()
+
+
+def race_tour(view, step, wait, until) -> None:
+    """The four optimizers raced for 100 epochs with rates that let each of them get somewhere."""
+    for key, rate in (("rmsprop", 0.02), ("adam", 0.05)):
+        view.rates[key].setValue(rate)
+    view.epochs.setValue(100)
+    view.commands["run"].trigger()
+    until(lambda: not view.controller.busy)
+
+
 #: objectName of a view → what a user does in it before the picture is taken.
-TOURS = {"surfaceView": surface_tour}
+TOURS = {"surfaceView": surface_tour, "bostonView": boston_tour, "backpropView": backprop_tour,
+         "raceView": race_tour}
 
 
 def main() -> int:

@@ -21,8 +21,8 @@ def window(qtbot):
     w = MainWindow()
     qtbot.addWidget(w)
     w.resize(1400, 880)
-    w.show()
-    qtbot.waitExposed(w)
+    with qtbot.waitExposed(w):
+        w.show()
     return w
 
 

@@ -336,6 +336,7 @@ class SurfaceView(View):
         self.data_panel.set_data(dataset.X_train[:, 0], dataset.y_train, X_test, dataset.y_test)
         self.loss_panel.plot.setLabel("left", self.settings.loss.upper())
         self.loss_panel.show_curves(validation=False, test=dataset.has_test)
+        self.loss_panel.log_scale.setChecked(True)  # the loss falls by orders of magnitude
         k, b = self._draw_init(self.settings.seed)
         self.start_at(k, b, reframe=True)
 
