@@ -8,7 +8,8 @@ Options left out take the data set's own settings (:attr:`Dataset.defaults`: the
 data). One line per epoch, then a summary: the final training and validation losses, the test loss and the
 baseline loss (always predicting the training target's mean).
 
-Files (written atomically, through a temporary file in the same folder):
+Files (written atomically, through a temporary file in the same folder; the formats are
+:mod:`engine.export`'s, which the app's File > Export writes too):
 
 - ``--history FILE``: ``epoch,loss,val_loss``, one row per epoch (``val_loss`` empty without a split);
 - ``--trace FILE``: ``step,epoch,batch,loss,<parameter names>``; row 0 holds the initial parameters, row
@@ -24,12 +25,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
 from dataclasses import replace
 from typing import NoReturn, TextIO
 
 from .data import BUILTIN, DataError, load
 from .experiment import Experiment
+from .export import HISTORY_HEADER, AtomicCsv, ExportError, history_row, trace_header, trace_row, trace_start_row
 from .settings import ACTIVATIONS, DEFAULT_LEARNING_RATE, LOSSES, MODELS, OPTIMIZERS, FitSettings
 from .trainer import DivergedReport, EpochReport, Phase, StepReport
 
@@ -44,17 +45,12 @@ class _Parser(argparse.ArgumentParser):
     """An ArgumentParser whose errors are one ``error: …`` line (exit status 2)."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"error: {message} (see '{self.prog} --help')\n")
+        self.exit(EXIT_USAGE, f"error: {message} (see 'fitscope fit --help')\n")
 
 
 def _fmt(x: float | None) -> str:
     """A loss for people: six significant digits, readable from 1e-4 to 1e4."""
     return "n/a" if x is None else f"{x:.6g}"
-
-
-def _full(x: float) -> str:
-    """A float for files: the shortest text that reads back to the same float64."""
-    return repr(float(x))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -142,48 +138,15 @@ def settings_from_args(args: argparse.Namespace, defaults: FitSettings) -> FitSe
     settings = replace(defaults, **changes)
     if args.init is not None and settings.model != "linear":
         raise UsageError("--init applies to a one-feature linear model only")
+    if settings.model != "mlp":  # options that would be silently ignored
+        for option, given in (("--hidden", args.hidden), ("--activation", args.activation)):
+            if given is not None:
+                raise UsageError(f"{option} applies to --model mlp only")
+    if args.momentum is not None and settings.optimizer != "momentum":
+        raise UsageError("--momentum applies to --optimizer momentum only")
     if settings.seed < 0:
         raise UsageError(f"the seed must be a whole number >= 0, not {settings.seed}")
     return settings
-
-
-class AtomicCsv:
-    """A CSV file written row by row into a temporary file beside ``path``, moved onto it by :meth:`commit`.
-
-    Opening it creates the temporary file, so an unwritable destination is found before any training.
-    """
-
-    def __init__(self, path: str, header: Sequence[str]) -> None:
-        self.path = path
-        if os.path.isdir(path):
-            raise UsageError(f"cannot write {path}: it is a folder")
-        folder, name = os.path.split(os.path.abspath(path))
-        self._tmp = os.path.join(folder, f".{name}.{os.getpid()}.tmp")
-        try:
-            self._file: TextIO = open(self._tmp, "w", newline="", encoding="utf-8")
-        except OSError as e:
-            raise UsageError(f"cannot write {path}: {e.strerror or e}") from None
-        self.write(header)
-
-    def write(self, cells: Sequence[str]) -> None:
-        self._file.write(",".join(cells) + "\n")
-
-    def commit(self) -> None:
-        """Close the file and move it onto ``path``."""
-        self._file.close()
-        try:
-            os.replace(self._tmp, self.path)
-        except OSError as e:
-            self.discard()
-            raise UsageError(f"cannot write {self.path}: {e.strerror or e}") from None
-
-    def discard(self) -> None:
-        """Close and delete the temporary file (``path`` is left as it was)."""
-        self._file.close()
-        try:
-            os.unlink(self._tmp)
-        except FileNotFoundError:
-            pass
 
 
 def setup(args: argparse.Namespace) -> Experiment:
@@ -210,12 +173,12 @@ def train(exp: Experiment, args: argparse.Namespace, out: TextIO, err: TextIO) -
     try:
         history = trace = None
         if args.history:
-            history = AtomicCsv(args.history, ["epoch", "loss", "val_loss"])
+            history = AtomicCsv(args.history, HISTORY_HEADER)
             files.append(history)
         if args.trace:
-            trace = AtomicCsv(args.trace, ["step", "epoch", "batch", "loss", *exp.param_names])
+            trace = AtomicCsv(args.trace, trace_header(exp.param_names))
             files.append(trace)
-            trace.write(["0", "0", "", "", *map(_full, exp.trainer.params.tolist())])
+            trace.write(trace_start_row(exp.trainer.params))
 
         last: EpochReport | None = None
         diverged: DivergedReport | None = None
@@ -223,13 +186,12 @@ def train(exp: Experiment, args: argparse.Namespace, out: TextIO, err: TextIO) -
             for report in exp.trainer.run():
                 if isinstance(report, StepReport):
                     if trace is not None and report.phase == Phase.UPDATE:
-                        trace.write([str(report.step), str(report.epoch), str(report.batch),
-                                     _full(report.loss), *map(_full, report.params_after.tolist())])
+                        trace.write(trace_row(report.step, report.epoch, report.batch, report.loss,
+                                              report.params_after))
                 elif isinstance(report, EpochReport):
                     last = report
                     if history is not None:
-                        val = "" if report.val_loss is None else _full(report.val_loss)
-                        history.write([str(report.epoch), _full(report.loss), val])
+                        history.write(history_row(report.epoch, report.loss, report.val_loss))
                     if not args.quiet:
                         print(_epoch_line(report, exp.settings.epochs), file=out, flush=True)
                 else:
@@ -287,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         return train(setup(args), args, sys.stdout, sys.stderr)
     except SystemExit as e:  # from argparse: --help (0) or a usage error (2, already reported)
         return 0 if e.code is None else int(e.code)
-    except UsageError as e:
+    except (UsageError, ExportError) as e:  # bad input, or a file that cannot be written
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

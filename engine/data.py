@@ -38,6 +38,7 @@ __all__ = [
     "load_builtin",
     "load_csv",
     "read_table",
+    "table_dataset",
 ]
 
 BUILTIN: tuple[str, ...] = ("download-time", "boston-housing")
@@ -247,6 +248,35 @@ def load_csv(
     """
     path = Path(path).expanduser()
     names, table = read_table(path)
+    return table_dataset(path, names, table, target, features)
+
+
+def table_dataset(
+    path: str | os.PathLike[str],
+    names: Sequence[str],
+    table: np.ndarray,
+    target: str | None = None,
+    features: Sequence[str] | None = None,
+) -> Dataset:
+    """:func:`load_csv` on a table already read by :func:`read_table` (the app reads once, then lets the user
+    choose the columns).
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file the table came from: its name and absolute path go into the data set.
+    names, table
+        As :func:`read_table` returns them.
+    target, features
+        As for :func:`load_csv`.
+
+    Raises
+    ------
+    DataError
+        If a column name is unknown, chosen twice, chosen both as target and feature, or no feature is left.
+    """
+    path = Path(path).expanduser()
+    names = list(names)
     target_index, feature_indices = _choose_columns(path.name, names, target, features)
     feature_names = tuple(names[i] for i in feature_indices)
     return Dataset(
@@ -341,7 +371,7 @@ def _parse_table(raw: bytes, name: str) -> tuple[list[str], np.ndarray]:
     if wrong.size:
         line = _line_of(lines, sep, header_record + 1 + wrong[0])
         raise DataError(
-            f"{name}: line {line}: expected {len(names)} fields as in the header, found {lengths[wrong[0]]}"
+            f"{name}: line {line}: expected {_fields(len(names))} as in the header, found {lengths[wrong[0]]}"
         )
 
     return names, _numbers(text, lines, sep, names, header_record + 1 + rows, name)
@@ -582,3 +612,7 @@ def _boston_housing() -> Dataset:
             shuffle_data=True,
         ),
     )
+
+
+def _fields(n: int) -> str:
+    return "1 field" if n == 1 else f"{n} fields"

@@ -8,11 +8,19 @@ Each optimizer updates the parameter arrays in place::
 ``params`` and ``grads`` are lists of float64 arrays of matching shapes, in the same order at every call
 (the model's :meth:`parameters` order). State (accumulators) is created at the first step.
 The learning rate and the other hyperparameters are plain attributes: a change applies from the next step.
+
+:meth:`Optimizer.state` and :meth:`Optimizer.restore` save and set the whole state (hyperparameters, step
+count, accumulators) as JSON-safe values, exactly: a restored optimizer takes the very steps the saved one
+would have (:func:`optimizer_from_state` builds one from such a state).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+
+from .serial import finite_from_json, floats_from_json, floats_to_json, int_from_json
 
 
 class Optimizer:
@@ -43,6 +51,57 @@ class Optimizer:
     def config(self) -> dict[str, float]:
         """The hyperparameters, for display and for saving."""
         return {"learning_rate": self.learning_rate}
+
+    def _slots(self) -> dict[str, dict[int, np.ndarray]]:
+        """The accumulators by name (``accum``, ``m``, ``v``, ``ms``, ``mom``): one array per parameter index."""
+        return {name.lstrip("_"): value for name, value in vars(self).items() if isinstance(value, dict)}
+
+    def state(self) -> dict[str, Any]:
+        """Everything this optimizer holds, as JSON-safe values (arrays as lists of floats, with their shapes)."""
+        return {
+            "name": self.name,
+            "config": self.config(),
+            "iterations": self.iterations,
+            "slots": {
+                slot: {str(i): {"shape": list(np.shape(a)), "values": floats_to_json(a)} for i, a in arrays.items()}
+                for slot, arrays in self._slots().items()
+            },
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Take on a :meth:`state` of an optimizer of this kind; :class:`ValueError` (and no change) if it is bad."""
+        if not isinstance(state, dict) or state.get("name") != self.name:
+            raise ValueError(f"the optimizer state is not one of {self.name}")
+        config = state.get("config")
+        if not isinstance(config, dict) or set(config) != set(self.config()):
+            raise ValueError(f"the {self.name} optimizer's hyperparameters do not match")
+        values = {k: finite_from_json(v, f"the optimizer's {k}") for k, v in config.items()}
+        iterations = int_from_json(state.get("iterations"), "the optimizer's step count")
+        slots = state.get("slots")
+        own = self._slots()
+        if not isinstance(slots, dict) or set(slots) != set(own):
+            raise ValueError(f"the {self.name} optimizer's accumulators do not match")
+        new: dict[str, dict[int, np.ndarray]] = {}
+        for slot, arrays in slots.items():
+            if not isinstance(arrays, dict):
+                raise ValueError(f"the optimizer's {slot} is not a set of arrays")
+            new[slot] = {}
+            for key, entry in arrays.items():
+                if not key.isdigit() or not isinstance(entry, dict):
+                    raise ValueError(f"the optimizer's {slot} is malformed")
+                shape = entry.get("shape")
+                if not isinstance(shape, list) or not all(
+                        isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape):
+                    raise ValueError(f"the optimizer's {slot} has no valid shape")
+                size = int(np.prod(shape, dtype=np.int64))
+                new[slot][int(key)] = floats_from_json(entry.get("values"), f"the optimizer's {slot}", size
+                                                       ).reshape(shape)
+        for name, value in values.items():  # all checked: now change
+            setattr(self, name, value)
+        self.iterations = iterations
+        for slot, arrays in new.items():
+            own[slot].clear()
+            own[slot].update(arrays)
 
 
 class SGD(Optimizer):
@@ -164,3 +223,14 @@ def make_optimizer(name: str, learning_rate: float | None = None, momentum: floa
     if cls is Momentum:
         kwargs["momentum"] = momentum
     return cls(**kwargs)
+
+
+def optimizer_from_state(state: dict[str, Any]) -> Optimizer:
+    """A new optimizer in the :meth:`Optimizer.state` ``state`` (:class:`ValueError` if it is not one)."""
+    name = state.get("name") if isinstance(state, dict) else None
+    cls = OPTIMIZERS.get(name) if isinstance(name, str) else None
+    if cls is None:
+        raise ValueError("the optimizer state names no known optimizer")
+    optimizer = cls()
+    optimizer.restore(state)
+    return optimizer

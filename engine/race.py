@@ -173,6 +173,35 @@ class Race:
     def clear_divergence(self) -> None:
         """Nothing to clear: a racer that diverged stays out of this race (a new race starts afresh)."""
 
+    def state(self) -> dict:
+        """The race's progress and every racer's :meth:`~engine.trainer.Trainer.state`, JSON-safe."""
+        return {"step": self.step, "epoch": self.epoch, "epochs": self._epochs,
+                "racers": [t.state() for t in self.trainers]}
+
+    def restore(self, state: dict) -> None:
+        """Take back a :meth:`state` of a race of the same racers (:class:`ValueError`, and no change, if bad)."""
+        if not isinstance(state, dict) or not isinstance(state.get("racers"), list):
+            raise ValueError("the race state is malformed")
+        if len(state["racers"]) != len(self.trainers):
+            raise ValueError(f"the race state has {len(state['racers'])} racers, not {len(self.trainers)}")
+        step, epoch, epochs = (state.get(k) for k in ("step", "epoch", "epochs"))
+        if not all(type(v) is int and v >= 0 for v in (step, epoch, epochs)):
+            raise ValueError("the race's progress is malformed")
+        saved = [t.state() for t in self.trainers]  # a bad racer puts back the ones restored before it
+        try:
+            for t, s in zip(self.trainers, state["racers"], strict=True):
+                t.restore(s)
+        except ValueError:
+            for t, s in zip(self.trainers, saved, strict=True):
+                t.restore(s)
+            raise
+        self.step, self.epoch, self._epochs = step, epoch, epochs
+        for t in self.trainers:
+            t.epochs = epochs
+            t.phases = False
+        self._iters = [None] * len(self.trainers)
+        self.diverged = None if self.running else self.trainers[0].diverged
+
     def run(self) -> Iterator[RaceStepReport | RaceEpochReport]:
         """Advance every running racer by one batch per report, until :attr:`finished`."""
         while not self.finished:

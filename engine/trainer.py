@@ -18,6 +18,10 @@ report never changes after it is yielded.
 The trainer's hyperparameters (``batch_size``, ``epochs``, ``loss``, ``optimizer`` and its learning rate)
 may be changed between two reports; the change applies from the next batch. ``run()`` may be called again
 after the generator ends (for more epochs, say): training continues where it stopped.
+
+:meth:`Trainer.state` is all of that as JSON-safe values (parameters, progress, the epoch's order, the
+shuffling generator, the optimizer's accumulators, the hyperparameters), and :meth:`Trainer.restore` takes
+it back: a trainer restored between two reports goes on bit for bit as the saved one would have.
 """
 
 from __future__ import annotations
@@ -29,9 +33,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .losses import MAE, MSE
+from .losses import MAE, MSE, get_loss
 from .models import Model
-from .optimizers import Optimizer
+from .optimizers import Optimizer, optimizer_from_state
+from .serial import float_from_json, float_to_json, floats_from_json, floats_to_json, int_from_json
 
 
 class Phase(IntEnum):
@@ -101,7 +106,8 @@ class DivergedReport(NamedTuple):
     def message(self) -> str:
         return (
             f"Training diverged at step {self.step} (epoch {self.epoch}): the {self.what} {self.how} "
-            f"at learning rate {self.learning_rate:g}. Try a smaller learning rate."
+            f"at learning rate {self.learning_rate:g}, so the weights stay as they were after step "
+            f"{self.step - 1}. Try a smaller learning rate."
         )
 
 
@@ -194,6 +200,103 @@ class Trainer:
         self.model.set_flat(flat)
         self._params = _frozen(self.model.get_flat())
         self.optimizer.reset()
+
+    def state(self) -> dict:
+        """The trainer's whole state as JSON-safe values (see :meth:`restore`).
+
+        Taken between two reports (not while :meth:`run` is inside a batch), it holds everything the next
+        reports depend on apart from the model's structure and the data.
+        """
+        d = self.diverged
+        return {
+            "params": floats_to_json(self._params),
+            "epoch": self.epoch,
+            "step": self.step,
+            "order": None if self._order is None else self._order.tolist(),
+            "cursor": self._cursor,
+            "batch": self._batch,
+            "loss_sum": float_to_json(self._loss_sum),
+            "first_loss": float_to_json(self._first_loss),
+            "rng": self._rng.bit_generator.state,
+            "optimizer": self.optimizer.state(),
+            "loss": self.loss.name,
+            "batch_size": self.batch_size,
+            "epochs": self.epochs,
+            "shuffle": self.shuffle,
+            "diverged": None if d is None else {
+                "step": d.step, "epoch": d.epoch, "batch": d.batch, "what": d.what,
+                "learning_rate": float_to_json(d.learning_rate), "params": floats_to_json(d.params), "how": d.how,
+            },
+        }
+
+    def restore(self, state: dict) -> None:
+        """Take back a :meth:`state` of a trainer of the same model and rows.
+
+        Everything is checked before anything changes: a bad state raises :class:`ValueError` (a one-line
+        message) and leaves this trainer as it was.
+        """
+        if not isinstance(state, dict):
+            raise ValueError("the trainer state is not a JSON object")
+        n, n_params = self.n_rows, self.model.n_params
+        try:
+            params = floats_from_json(state["params"], "the parameters", n_params)
+            epoch = int_from_json(state["epoch"], "the epoch")
+            step = int_from_json(state["step"], "the step")
+            order = state["order"]
+            if order is not None:
+                if not isinstance(order, list) or not all(type(i) is int for i in order):
+                    raise ValueError("the epoch's order is not a list of rows")
+                order = np.array(order, dtype=np.int64)
+                if order.shape != (n,) or not np.array_equal(np.sort(order), np.arange(n)):
+                    raise ValueError(f"the epoch's order is not an order of the {n} training rows")
+                order = _frozen(order)
+            cursor = int_from_json(state["cursor"], "the position in the epoch")
+            if cursor > n:
+                raise ValueError("the position in the epoch is past its end")
+            batch = int_from_json(state["batch"], "the batch number")
+            loss_sum = float_from_json(state["loss_sum"], "the epoch's loss sum")
+            first_loss = float_from_json(state["first_loss"], "the first loss")
+            rng_state = state["rng"]
+            bit_generator = type(self._rng.bit_generator)()
+            try:
+                bit_generator.state = rng_state
+            except (TypeError, ValueError, KeyError, OverflowError):
+                raise ValueError("the shuffling generator's state is not valid") from None
+            optimizer = optimizer_from_state(state["optimizer"])
+            if not isinstance(state["loss"], str):
+                raise ValueError("the loss is not a name")
+            loss = get_loss(state["loss"])
+            batch_size = int_from_json(state["batch_size"], "the batch size", 1)
+            epochs = int_from_json(state["epochs"], "the number of epochs")
+            shuffle = state["shuffle"]
+            if not isinstance(shuffle, bool):
+                raise ValueError("shuffle is not true or false")
+            diverged = None
+            if state["diverged"] is not None:
+                d = state["diverged"]
+                if not isinstance(d, dict) or not isinstance(d["what"], str) or not isinstance(d["how"], str):
+                    raise ValueError("the divergence is malformed")
+                diverged = DivergedReport(
+                    int_from_json(d["step"], "the divergence's step"), int_from_json(d["epoch"], "its epoch"),
+                    int_from_json(d["batch"], "its batch"), d["what"],
+                    float_from_json(d["learning_rate"], "its learning rate"),
+                    _frozen(floats_from_json(d["params"], "its parameters", n_params)), d["how"],
+                )
+        except KeyError as e:
+            raise ValueError(f"the trainer state has no {e.args[0]!r}") from None
+        except TypeError:
+            raise ValueError("the trainer state is malformed") from None
+        # Everything is checked: now change.
+        self.model.set_flat(params)
+        self._params = _frozen(self.model.get_flat())
+        self.epoch, self.step = epoch, step
+        self._order, self._cursor, self._batch = order, cursor, batch
+        self._loss_sum, self._first_loss = loss_sum, first_loss
+        self._rng = np.random.Generator(bit_generator)
+        self.optimizer = optimizer
+        self.loss = loss
+        self.batch_size, self.epochs, self.shuffle = batch_size, epochs, shuffle
+        self.diverged = diverged
 
     def clear_divergence(self) -> None:
         """Go on after a divergence (with a smaller learning rate, say): the failed batch is tried again.

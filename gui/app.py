@@ -5,11 +5,14 @@ from __future__ import annotations
 import importlib
 import sys
 
-from PySide6.QtCore import QCoreApplication, QSettings, Qt
+from PySide6.QtCore import QByteArray, QCoreApplication, QSettings, Qt, Slot
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QApplication, QMainWindow, QMessageBox, QTabWidget
 
 import resources
+from engine.data import Dataset, load_builtin
+from gui.dialogs.open_csv import CsvOpener
+from gui.files import FileActions
 from gui.views.base import View
 
 #: The tabs, in order: (module, class). Each is a :class:`~gui.views.base.View`.
@@ -41,10 +44,15 @@ class MainWindow(QMainWindow):
             view = getattr(importlib.import_module(module), name)(self)
             self.views.append(view)
             self.tabs.addTab(view, view.title)
+            view.titleChanged.connect(self._on_view_title)
+            view.hand_back_keys()
         by_class = {type(view).__name__: view for view in self.views}
         if "SurfaceView" in by_class and "BackpropView" in by_class:  # the graph follows the surface's example
             by_class["SurfaceView"].sampleChanged.connect(by_class["BackpropView"].set_sample)
             by_class["BackpropView"].set_sample(by_class["SurfaceView"].sample)
+        self.opener = CsvOpener(self)  # File > Open CSV… and files dropped on the window
+        self.opener.datasetReady.connect(self.show_dataset)
+        self.setAcceptDrops(True)
         self._build_menus()
         self.tabs.currentChanged.connect(self._on_tab_changed)
         self._on_tab_changed(self.tabs.currentIndex())
@@ -54,6 +62,9 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         bar = self.menuBar()
         self.file_menu = bar.addMenu("&File")
+        self._add_data_actions()
+        self.files = FileActions(self)  # sessions, exports, remembered settings
+        self.files.add_to_menu(self.file_menu)
         quit_action = QAction("&Quit", self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
@@ -62,6 +73,7 @@ class MainWindow(QMainWindow):
         view_menu = bar.addMenu("&View")
         for i, view in enumerate(self.views):
             action = QAction(view.title, self)
+            action.setObjectName(f"showView{i}")
             action.setShortcut(QKeySequence(f"Ctrl+{i + 1}"))
             action.triggered.connect(lambda _=False, i=i: self.tabs.setCurrentIndex(i))
             view_menu.addAction(action)
@@ -69,6 +81,62 @@ class MainWindow(QMainWindow):
         about = QAction("&About fitscope", self)
         about.triggered.connect(lambda: QMessageBox.about(self, "About fitscope", ABOUT))
         help_menu.addAction(about)
+
+    def _add_data_actions(self) -> None:
+        """File > Open CSV… and File > Built-in data, at the top of the File menu."""
+        open_csv = QAction("&Open CSV…", self)
+        open_csv.setObjectName("openCsvAction")
+        open_csv.setShortcut(QKeySequence.StandardKey.Open)
+        open_csv.setStatusTip("Open your own CSV file: one feature opens on the loss surface, several in the "
+                              "multi-feature view (or drop the file on the window)")
+        open_csv.triggered.connect(self.opener.choose_file)
+        self.file_menu.addAction(open_csv)
+        builtin = self.file_menu.addMenu("&Built-in data")
+        for name, text in (("download-time", "&Download time (1 feature)"),
+                           ("boston-housing", "&Boston Housing (12 features)")):
+            action = QAction(text, self)
+            action.triggered.connect(lambda _=False, name=name: self.show_dataset(load_builtin(name)))
+            builtin.addAction(action)
+        self.file_menu.addSeparator()
+
+    @Slot(object)
+    def show_dataset(self, dataset: Dataset) -> None:
+        """Show ``dataset`` in the view that fits it, and switch to it: one feature → the loss surface,
+        several → the multi-feature (Boston Housing) view. That view's run starts afresh."""
+        kind = "SurfaceView" if dataset.n_features == 1 else "BostonView"
+        view = next(v for v in self.views if type(v).__name__ == kind)
+        view.set_dataset(dataset)
+        self.tabs.setCurrentWidget(view)
+
+    @Slot(str)
+    def _on_view_title(self, title: str) -> None:
+        index = self.tabs.indexOf(self.sender())
+        if index >= 0:
+            self.tabs.setTabText(index, title)
+            self.findChild(QAction, f"showView{index}").setText(title)
+
+    @staticmethod
+    def _dropped_file(event) -> str | None:
+        """The local file of a drag that carries exactly one, else None."""
+        urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
+        if len(urls) == 1 and urls[0].isLocalFile():
+            return urls[0].toLocalFile()
+        return None
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        if self._dropped_file(event):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        self.dragEnterEvent(event)
+
+    def dropEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        path = self._dropped_file(event)
+        if path:
+            event.acceptProposedAction()
+            self.opener.open(path)
 
     def _on_tab_changed(self, index: int) -> None:
         self.training_menu.clear()
@@ -81,21 +149,29 @@ class MainWindow(QMainWindow):
         return self.tabs.currentWidget()
 
     def _restore_layout(self) -> None:
+        """The window as it was left, and each view's last settings; a damaged value is ignored."""
         settings = QSettings()
-        geometry = settings.value("window/geometry")
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        self.tabs.setCurrentIndex(int(settings.value("window/tab", 0)))
+        for key, restore in (("window/geometry", self.restoreGeometry), ("window/state", self.restoreState)):
+            value = settings.value(key)
+            if isinstance(value, QByteArray | bytes):
+                restore(QByteArray(value))
+        tab = settings.value("window/tab", 0)
+        if isinstance(tab, int | str) and str(tab).isdigit() and int(tab) < self.tabs.count():
+            self.tabs.setCurrentIndex(int(tab))
+        self.files.recall()
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
         settings = QSettings()
         settings.setValue("window/geometry", self.saveGeometry())
+        settings.setValue("window/state", self.saveState())
         settings.setValue("window/tab", self.tabs.currentIndex())
+        self.files.remember()
         self.shutdown()
         super().closeEvent(event)
 
     def shutdown(self) -> None:
         """Stop every view's training thread (safe to call more than once)."""
+        self.opener.shutdown()
         for view in self.views:
             view.shutdown()
 

@@ -56,6 +56,42 @@ class History:
         self.diverged: DivergedReport | None = None
         self.version = 0  # bumped at every change, so views can tell whether to redraw
 
+    @classmethod
+    def from_arrays(cls, params: np.ndarray, batch_loss: np.ndarray, epochs: np.ndarray,
+                    last_step: StepReport | None = None, diverged: DivergedReport | None = None,
+                    room: int = 1023) -> History:
+        """A history holding these rows, as :meth:`add` would have made them (a session opened from a file).
+
+        ``room``: how many updates in all to make room for at once. :class:`ValueError` if the shapes do
+        not fit together.
+        """
+        params = np.asarray(params, dtype=np.float64)
+        batch_loss = np.asarray(batch_loss, dtype=np.float64)
+        epochs = np.asarray(epochs, dtype=np.float64)
+        if params.ndim != 2 or len(params) < 1:
+            raise ValueError("the trajectory has no start")
+        if not np.isfinite(params).all():
+            raise ValueError("the trajectory holds numbers that are not finite")
+        steps = len(params) - 1
+        if batch_loss.shape != (steps,):
+            raise ValueError(f"{len(batch_loss)} batch losses for {steps} steps")
+        if epochs.ndim != 2 or epochs.shape[1] != 5:
+            raise ValueError("the epoch rows are not (epoch, step, loss, val_loss, test_loss)")
+        ends = epochs[:, 1]
+        if not np.isfinite(epochs[:, :2]).all() or np.any(ends != np.round(ends)):
+            raise ValueError("the epoch rows' numbers are not whole")
+        if len(ends) and (np.any(np.diff(ends) < 0) or ends[0] < 1 or ends[-1] > steps):
+            raise ValueError("the epochs do not end at steps of the trajectory")
+        history = cls(params[0], steps=max(room, steps))
+        for grow, rows in ((history._params, params), (history._loss, batch_loss[:, None]), (history._epochs, epochs)):
+            if len(grow._data) < len(rows):
+                grow._data = np.empty((len(rows), grow._data.shape[1]))
+            grow._data[: len(rows)] = rows
+            grow.n = len(rows)
+        history.last_step = last_step
+        history.diverged = diverged
+        return history
+
     @property
     def params(self) -> np.ndarray:
         return self._params.view
@@ -90,6 +126,7 @@ class History:
             if report.phase is Phase.UPDATE:
                 self._params.append(report.params_after)
                 self._loss.append((report.loss,))
+                self.diverged = None  # training went on after a divergence (at a smaller rate, say)
         elif isinstance(report, EpochReport):
             nan = float("nan")
             self._epochs.append((

@@ -61,7 +61,7 @@ class TrainingWorker(QObject):
         self._stop_upto = 0  # requests numbered up to this one are to stop (an int write is atomic)
         self._wake = threading.Event()
         self._lock = threading.Lock()
-        self._pending: list[Callable[[Trainer], None]] = []
+        self._pending: list[tuple[int, Callable[[Trainer], None]]] = []  # (generation, change)
         self._trainer: Trainer | None = None
         self._gen = 0
         self._iter: Iterator[Report] | None = None
@@ -79,10 +79,11 @@ class TrainingWorker(QObject):
         self._stop_upto = upto
         self._wake.set()
 
-    def post(self, change: Callable[[Trainer], None]) -> None:
-        """Queue ``change(trainer)`` to run in the worker thread before the next batch."""
+    def post(self, generation: int, change: Callable[[Trainer], None]) -> None:
+        """Queue ``change(trainer)`` to run in the worker thread before the next batch of the trainer of
+        ``generation`` (never on an earlier trainer still finishing its last request)."""
         with self._lock:
-            self._pending.append(change)
+            self._pending.append((generation, change))
 
     def set_delay(self, seconds: float) -> None:
         self.delay = max(0.0, float(seconds))
@@ -113,6 +114,12 @@ class TrainingWorker(QObject):
     @Slot(int, object)
     def set_trainer(self, generation: int, trainer: Trainer) -> None:
         self._trainer, self._gen, self._iter, self._mid_batch = trainer, generation, None, False
+
+    @Slot(int, object)
+    def resume_in_batch(self, generation: int, reports: Iterator[Report]) -> None:
+        """Go on with ``reports``: the current trainer's ``run()``, already inside a batch (an opened session)."""
+        if generation == self._gen:
+            self._iter, self._mid_batch = reports, True
 
     @Slot(int, int, str)
     def advance(self, generation: int, request: int, unit: str) -> None:
@@ -201,10 +208,13 @@ class TrainingWorker(QObject):
                 return "paused"
 
     def _apply_pending(self, trainer: Trainer) -> None:
+        """Apply the changes meant for this generation's trainer; keep those for a newer one (posted after a
+        set_trainer this thread has not handled yet), drop those for an older one."""
         if not self._pending:
             return
         with self._lock:
-            changes, self._pending = self._pending, []
+            changes = [change for gen, change in self._pending if gen == self._gen]
+            self._pending = [(gen, change) for gen, change in self._pending if gen > self._gen]
         for change in changes:
             change(trainer)
 
@@ -224,6 +234,7 @@ class TrainingController(QObject):
 
     _setTrainer = Signal(int, object)
     _advance = Signal(int, int, str)
+    _resumeInBatch = Signal(int, object)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -232,6 +243,7 @@ class TrainingController(QObject):
         self._worker = TrainingWorker()
         self._worker.moveToThread(self._thread)
         self._setTrainer.connect(self._worker.set_trainer)
+        self._resumeInBatch.connect(self._worker.resume_in_batch)
         self._advance.connect(self._worker.advance)
         self._worker.reports.connect(self._on_reports)
         self._worker.stopped.connect(self._on_stopped)
@@ -303,8 +315,37 @@ class TrainingController(QObject):
             self._worker._gui_free.set()
 
     def change(self, fn: Callable[[Trainer], Any]) -> None:
-        """Apply ``fn(trainer)`` in the worker thread before its next batch (e.g. a new learning rate)."""
-        self._worker.post(fn)
+        """Apply ``fn(trainer)`` in the worker thread before its next batch (e.g. a new learning rate).
+
+        The change is for the trainer handed over last: a request of an earlier one, still finishing in the
+        worker, never takes it.
+        """
+        self._worker.post(self._gen, fn)
+
+    def settle(self, trainer: Trainer) -> None:
+        """Apply the queued changes to ``trainer`` now, in this thread (before saving its state, say).
+
+        Only while no step or run is under way (not :attr:`busy`): the worker is idle then, and the changes
+        would otherwise wait for its next batch.
+        """
+        if self._busy:
+            raise RuntimeError("settle() while the worker is busy")
+        with self._worker._lock:
+            changes, self._worker._pending = self._worker._pending, []
+        for gen, change in changes:
+            if gen == self._gen:  # older ones were meant for a trainer since replaced
+                change(trainer)
+
+    def set_trainer_in_batch(self, trainer: Trainer, reports: Iterator[Report]) -> None:
+        """As :meth:`set_trainer`, then go on with ``reports``: ``trainer.run()`` already advanced to a phase
+        inside a batch (a session saved between two phases), so that the next step shows the next phase."""
+        self.set_trainer(trainer)
+        self._resumeInBatch.emit(self._gen, reports)
+
+    def discard_pending(self) -> None:
+        """Forget the queued changes (they were meant for a trainer being replaced by a restored one)."""
+        with self._worker._lock:
+            self._worker._pending = []
 
     def shutdown(self, timeout_ms: int = 5000) -> None:
         """Stop training and the thread; safe to call twice."""

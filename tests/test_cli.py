@@ -342,3 +342,22 @@ def test_shuffle_data_can_be_turned_off(tmp_path):
     assert main([*common, "--history", str(on)]) == 0
     assert main([*common, "--no-shuffle-data", "--history", str(off)]) == 0
     assert on.read_text() != off.read_text()
+
+
+@pytest.mark.parametrize(
+    ("extra", "option"),
+    [
+        (["--hidden", "50"], "--hidden"),
+        (["--activation", "relu"], "--activation"),
+        (["--momentum", "0.5"], "--momentum"),
+    ],
+)
+def test_options_that_would_be_ignored_are_refused(capsys, extra, option):
+    assert main(["fit", "--epochs", "1", *extra]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {option} applies to") and err.count("\n") == 1
+
+
+def test_usage_errors_point_to_the_fit_help(capsys):
+    assert main(["fit", "--bogus"]) == 2
+    assert "see 'fitscope fit --help'" in capsys.readouterr().err

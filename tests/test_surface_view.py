@@ -165,9 +165,9 @@ def test_run_reaches_the_optimum_and_stops_at_the_epoch_limit(qtbot, view):
 def test_pause_stops_a_run_and_steps_resume(qtbot, view):
     view.speed.setValue(0)  # one batch a second
     view.commands["run"].trigger()
-    qtbot.waitUntil(lambda: view.history.steps >= 1, timeout=5000)
+    qtbot.waitUntil(lambda: view.history.steps >= 1, timeout=10_000)
     view.commands["run"].trigger()  # pause
-    qtbot.waitUntil(lambda: not view.controller.running, timeout=3000)
+    qtbot.waitUntil(lambda: not view.controller.running, timeout=10_000)
     steps = view.history.steps
     view.commands["step_batch"].trigger()
     idle(qtbot, view)
@@ -260,3 +260,28 @@ def test_closing_during_a_run_stops_the_worker(qtbot):
 
 def test_unit_enum_round_trips():
     assert Unit("batch") is Unit.BATCH
+
+
+def test_enter_in_a_field_gives_the_keys_back_to_training(qtbot, window, view):
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    view.learning_rate.setFocus()
+    view.learning_rate.lineEdit().selectAll()
+    qtbot.keyClicks(view.learning_rate.lineEdit(), "0.02")
+    qtbot.keyClick(view.learning_rate.lineEdit(), Qt.Key.Key_Return)
+    assert view.learning_rate.value() == 0.02
+    assert not view.learning_rate.hasFocus()
+    qtbot.keyClick(window.focusWidget() or window, Qt.Key.Key_Space)
+    idle(qtbot, view)
+    assert view.history.steps == 1 and view.history.last_step.learning_rate == 0.02
+
+
+def test_frame_the_path_shows_a_point_far_off_the_map(view):
+    view.start_at(40.0, -25.0)
+    k_lo, k_hi, b_lo, b_hi = view.surface.visible_range()
+    assert not (k_lo <= 40.0 <= k_hi)
+    view.commands["frame"].trigger()
+    k_lo, k_hi, b_lo, b_hi = view.surface.visible_range()
+    assert k_lo <= 40.0 <= k_hi and b_lo <= -25.0 <= b_hi
+    opt = view.experiment.stats.optimum()
+    assert k_lo <= opt[0] <= k_hi and b_lo <= opt[1] <= b_hi

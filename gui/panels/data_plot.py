@@ -2,6 +2,10 @@
 
 For a one-feature linear model: a scatter of the training points (test points on a toggle), the line
 ``y = kernel · x + bias``, the batch points ringed, and a residual segment from each batch point to the line.
+
+A large data set is drawn as a fixed random sample of at most :data:`MAX_POINTS` training points (the title
+says so), so that a frame costs the same for a million rows as for twenty; the batch is ringed whether or not
+its points are in the sample.
 """
 
 from __future__ import annotations
@@ -17,6 +21,9 @@ from gui.panels.surface import TRAJECTORY
 TRAIN = "#1e88e5"
 TEST = "#8e8e8e"
 RESIDUAL = "#e53935"
+#: The most training points drawn; more are shown as a fixed random sample of this many.
+MAX_POINTS = 3000
+TITLE = "Data and the current line"
 
 
 class DataPanel(QWidget):
@@ -32,7 +39,7 @@ class DataPanel(QWidget):
         self.plot = self.widget.getPlotItem()
         self.plot.setLabel("bottom", x_label)
         self.plot.setLabel("left", y_label)
-        self.plot.setTitle("Data and the current line", size="10pt")
+        self.plot.setTitle(TITLE, size="10pt")
         self.plot.showGrid(x=True, y=True, alpha=0.15)
         quiet_plot(self.plot)
         legend = self.plot.addLegend(offset=(-8, -8), labelTextSize="8pt")
@@ -67,10 +74,35 @@ class DataPanel(QWidget):
         layout.addLayout(bar)
         self._x = np.empty(0)
         self._y = np.empty(0)
+        self.shown = np.empty(0, dtype=np.intp)
 
-    def set_data(self, x: np.ndarray, y: np.ndarray, x_test: np.ndarray | None, y_test: np.ndarray | None) -> None:
+    def set_data(self, x: np.ndarray, y: np.ndarray, x_test: np.ndarray | None, y_test: np.ndarray | None,
+                 title: str = TITLE) -> None:
+        """The training points (and test points, for the toggle); ``title`` gets a note when only a sample of
+        the training points is drawn."""
         self._x, self._y = np.asarray(x, float), np.asarray(y, float)
-        self.train_points.setData(self._x, self._y, data=np.arange(len(self._x)))
+        n = len(self._x)
+        if n > MAX_POINTS:  # a second, smaller line: a long title would widen the plot beyond its panel
+            shown = np.sort(np.random.default_rng(0).choice(n, MAX_POINTS, replace=False))
+            title = f"{title}<br><span style='font-size: 8pt'>showing {MAX_POINTS:,} of {n:,} points</span>"
+            self.train_points.setSize(4)  # many small points: the cloud's density shows
+            self.train_points.setBrush(pg.mkBrush(30, 136, 229, 110))
+            self.train_points.setPen(pg.mkPen(None))
+        else:
+            shown = np.arange(n)
+            self.train_points.setSize(8)
+            self.train_points.setBrush(pg.mkBrush(TRAIN))
+            self.train_points.setPen(pg.mkPen("w", width=0.5))
+        self.shown = shown  # the rows drawn (clicks report these row numbers)
+        self.plot.setTitle(title, size="10pt")
+        self.train_points.setData(self._x[shown], self._y[shown], data=shown)
+        legend = self.plot.legend  # list the test points only when there are some
+        listed = any(sample.item is self.test_points for sample, _ in legend.items)
+        if (x_test is not None) != listed:
+            if listed:
+                legend.removeItem(self.test_points)
+            else:
+                legend.addItem(self.test_points, "test data")
         has_test = x_test is not None
         self.show_test.setEnabled(has_test)
         self.test_points.setData([] if not has_test else x_test, [] if not has_test else y_test)

@@ -13,6 +13,7 @@ from gui.panels.plotting import quiet_plot
 
 POINTS = "#1e88e5"
 IDENTITY = "#616161"
+TITLE_CHARS = 54  # a longer title is set on two lines
 
 
 class PredActualPanel(QWidget):
@@ -66,10 +67,17 @@ class PredActualPanel(QWidget):
             parts.append(f"{lost} not finite")
         self.note.setText(f"Off this chart: {', '.join(parts)}" if parts else "")
 
-    def set_title(self, epoch: int | None, loss: float | None = None, loss_name: str = "MSE") -> None:
+    def set_title(self, epoch: int | None, loss: float | None = None, loss_name: str = "MSE",
+                  rows: str = "Test set", note: str = "") -> None:
+        """``rows``: which rows the points are (the user's data has no test set); ``note``: a second, smaller
+        line (e.g. that only a sample of the rows is drawn)."""
         when = "at the start" if not epoch else f"after epoch {epoch}"
         value = "" if loss is None or not np.isfinite(loss) else f" — {loss_name} {loss:.4g}"
-        self.plot.setTitle(f"Test set: predicted vs actual, {when}{value}", size="10pt")
+        title = f"{rows}: predicted vs actual, {when}{value}"
+        if len(title) > TITLE_CHARS:  # one line would be wider than the chart (at the usual window size)
+            title = f"{rows}: predicted vs actual<br>{when}{value}"
+        note = f"<br><span style='font-size: 8pt'>{note}</span>" if note else ""
+        self.plot.setTitle(title + note, size="10pt")
 
     def data(self) -> tuple[np.ndarray, np.ndarray]:
         """The points drawn: (actual, predicted)."""

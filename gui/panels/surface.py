@@ -89,7 +89,7 @@ class SurfacePanel(QWidget):
         self.optimum = pg.ScatterPlotItem(
             symbol="star", size=20, brush=pg.mkBrush("w"), pen=pg.mkPen("k", width=1.2), name="optimum"
         )
-        self.optimum.setZValue(5)
+        self.optimum.setZValue(11)  # above the path, which often runs over it
         self.plot.addItem(self.optimum)
 
         self.path = pg.PlotCurveItem(pen=pg.mkPen(TRAJECTORY, width=2))

@@ -206,6 +206,7 @@ class WeightsPanel(QWidget):
         self.pages = QStackedWidget()
 
         # Linear: the features' weights.
+        self._target, self._unit = "price", "$1000s"  # what the model predicts (set_target)
         self.linear = FeatureWeights(signed=True, value_header="weight", bar_header="lowers ◂ price ▸ raises")
         self.table = _table_view(self.linear, "weightsTable", "Weights of the features")
         self.bias_label = QLabel()
@@ -263,13 +264,21 @@ class WeightsPanel(QWidget):
             view.model().bold = bold
             width = max(metrics.horizontalAdvance(n) for n in (*names, "feature"))
             view.horizontalHeader().resizeSection(0, width + 16)
+            view.setColumnHidden(1, not any(descriptions))  # the user's own columns come without descriptions
+
+    def set_target(self, name: str, unit: str = "") -> None:
+        """What the model predicts, for the titles and the effect column ("price", "$1000s" by default)."""
+        self._target, self._unit = name, unit
+        self.linear.headers = (*self.linear.headers[:3], f"lowers ◂ {name} ▸ raises")
+        self.linear.headerDataChanged.emit(Qt.Orientation.Horizontal, 3, 3)
 
     def show_linear(self, normalized: bool) -> None:
         """Switch to the table of the features' weights (of z-scored features if ``normalized``)."""
         self.pages.setCurrentIndex(0)
         self._normalized = normalized
         per = "one standard deviation" if normalized else "one unit"
-        self.title.setText(f"<b>Weights</b>, largest first: the change in predicted price ($1000s) for {per} "
+        unit = f" ({self._unit})" if self._unit else ""
+        self.title.setText(f"<b>Weights</b>, largest first: the change in predicted {self._target}{unit} for {per} "
                            "more of the feature")
 
     def show_mlp(self, arrays: Sequence[tuple[str, tuple[int, ...]]]) -> None:
@@ -291,7 +300,7 @@ class WeightsPanel(QWidget):
         """Weights of the features (shape (n_features,)) and the bias."""
         self.linear.set_values(kernel)
         where = "at its training mean" if self._normalized else "0"
-        self.bias_label.setText(f"bias {fmt(bias)}: the predicted price when every feature is {where}")
+        self.bias_label.setText(f"bias {fmt(bias)}: the predicted {self._target} when every feature is {where}")
 
     def set_mlp(self, arrays: Sequence[np.ndarray]) -> None:
         """The live parameter arrays, in the order given to :meth:`show_mlp` (the first a kernel)."""

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QSizePolicy, QToolButton, QWidget
+from PySide6.QtWidgets import QAbstractSpinBox, QSizePolicy, QToolButton, QWidget
 
 # key: (menu text, shortcut, object name of its button, tooltip)
 COMMANDS: dict[str, tuple[str, str, str, str]] = {
@@ -15,6 +15,7 @@ COMMANDS: dict[str, tuple[str, str, str, str]] = {
     "step_epoch": ("Step &epoch", "E", "stepEpochButton", "Train on every batch of one pass over the data"),
     "run": ("&Run", "R", "runButton", "Train until the epoch limit; press again to pause"),
     "reset": ("Rese&t", "Ctrl+R", "resetButton", "Back to the start point, forgetting the training so far"),
+    "frame": ("&Frame the path", "Ctrl+0", "frameButton", "Zoom the map to the start, the whole path and the optimum"),
     "random_init": (
         "Random &init", "I", "randomInitButton", "Draw new start weights as TensorFlow.js does, from the next seed"
     ),
@@ -22,9 +23,13 @@ COMMANDS: dict[str, tuple[str, str, str, str]] = {
 
 
 class View(QWidget):
-    """A tab: subclasses set :attr:`title`, call :meth:`add_command` and implement :meth:`shutdown`."""
+    """A tab: subclasses set :attr:`title`, call :meth:`add_command` and implement :meth:`shutdown`.
+
+    ``titleChanged(str)``: the tab's title changed (:meth:`set_title`, e.g. to the name of the user's file).
+    """
 
     title = ""
+    titleChanged = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -53,6 +58,22 @@ class View(QWidget):
         button.setObjectName(name)
         button.setAccessibleName(self.commands[key].text().replace("&", ""))
         return button
+
+    def hand_back_keys(self) -> None:
+        """After Enter in any number field of this view, give the keyboard back to the view.
+
+        Single-key shortcuts (Space, P, E, R…) type into a field that has the focus; once a value is entered
+        with Enter they should drive training again.
+        """
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        for box in self.findChildren(QAbstractSpinBox):
+            box.lineEdit().returnPressed.connect(self.setFocus)
+
+    def set_title(self, title: str) -> None:
+        """A new title for this tab; the main window's tab and View menu follow it."""
+        if title != self.title:
+            self.title = title
+            self.titleChanged.emit(title)
 
     def shutdown(self) -> None:
         """Stop any training thread; called when the window closes."""

@@ -10,11 +10,13 @@ thread for a linear model (closed form, cheap) and in a background pool for an M
 
 from __future__ import annotations
 
+import html
 import math
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import replace
+from functools import partial
 
 import numpy as np
 from PySide6.QtCore import QEventLoop, Qt, QTimer, Slot
@@ -40,8 +42,11 @@ import resources
 from engine.data import Dataset, load_builtin
 from engine.experiment import Experiment
 from engine.optimizers import make_optimizer
+from engine.serial import floats_from_json, floats_to_json
 from engine.settings import DEFAULT_LEARNING_RATE, FitSettings
+from engine.surface import model_slice
 from engine.trainer import DivergedReport, EpochReport
+from gui import session
 from gui.history import History
 from gui.panels.loss_curve import LossCurvePanel
 from gui.panels.loss_slice import LossSlicePanel
@@ -60,6 +65,8 @@ LINEAR_GRID = 120  # slice resolution (points per axis) of a linear model, when 
 LINEAR_GRID_RUNNING = 60  # … and while it runs (drawing the isolines costs more than the grid)
 HISTORY_BYTES = 64 * 2**20  # the most a new run's trajectory reserves at once
 MLP_GRID = {1: 41, 2: 25}  # per number of hidden layers: one forward pass per grid point, off this thread
+MLP_SLICE_ROWS = 1000  # an MLP's slice over more rows is computed over a fixed random sample of this many
+PRED_POINTS = 3000  # the predicted-against-actual chart shows at most this many rows (a fixed random sample)
 
 #: (label, settings.model, settings.hidden) — the three models of tfjs-examples' Boston Housing.
 MODELS = [
@@ -109,9 +116,12 @@ class BostonView(View):
         self._slice_theta0: np.ndarray | None = None
         self._shut = False
         self._behind = False  # frames or slices were skipped while the view was hidden
+        self._relabel = True  # the slice's parameter names must be refilled (a new model or data set)
+        self._pred_rows: tuple | None = None  # (experiment, X, y, note) the predicted-vs-actual chart draws
 
         self._build_commands()
         self._build_ui()
+        self._show_data_labels()
         self._load_settings_into_controls(self.settings)
         self._new_run()
 
@@ -143,12 +153,7 @@ class BostonView(View):
         self.slice.pairChanged.connect(self._on_pair_changed)
 
         self.weights = WeightsPanel()
-        d = self.dataset
-        self.weights.set_features(d.feature_names, [d.descriptions.get(f, "") for f in d.feature_names])
-        self.pred_panel = PredActualPanel(d.target_unit)
-        lo, hi = float(min(d.y_train.min(), d.y_test.min())), float(max(d.y_train.max(), d.y_test.max()))
-        pad = 0.05 * (hi - lo)
-        self.pred_panel.set_limits(min(0.0, lo - pad) if lo >= 0 else lo - pad, hi + pad)
+        self.pred_panel = PredActualPanel(self.dataset.target_unit)
 
         top = QSplitter(Qt.Orientation.Horizontal)
         top.addWidget(self.loss_panel)
@@ -264,7 +269,7 @@ class BostonView(View):
         self.learning_rate.setObjectName("bostonLearningRate")
         self.learning_rate.setAccessibleName("Learning rate")
         self.learning_rate.setDecimals(6)
-        self.learning_rate.setRange(1e-6, 100.0)
+        self.learning_rate.setRange(1e-6, 1000.0)
         self.learning_rate.setStepType(QDoubleSpinBox.StepType.AdaptiveDecimalStepType)
         self.learning_rate.setKeyboardTracking(False)
         self.learning_rate.setToolTip("Step size of each update (applies from the next batch)")
@@ -379,11 +384,12 @@ class BostonView(View):
         self.slicer.invalidate()
         self._slice_version = -1
 
-        if previous is None or exp.model.n_params != previous.model.n_params:
+        if previous is None or self._relabel or exp.model.n_params != previous.model.n_params:
+            self._relabel = False
             self._fill_param_combos()
         self.loss_panel.clear()
         self.loss_panel.show_curves(validation=exp.X_val is not None, test=False)
-        self.loss_panel.set_baseline(exp.baseline_loss("test"), "baseline (mean price)")
+        self.loss_panel.set_baseline(exp.baseline_loss(self._eval_split), f"baseline (mean {self._target_noun})")
         if exp.is_linear:
             self.weights.show_linear(self.settings.normalize)
         else:
@@ -446,6 +452,7 @@ class BostonView(View):
         self._new_run(reframe=False)
         if was_default:
             self._set_pair(*self._default_pair(on))
+            self.redraw()  # the trajectory and the start point, in the new pair's coordinates
         self._frame_slice()
         self._request_slice(now=True)
 
@@ -488,6 +495,8 @@ class BostonView(View):
                 self._pred_dirty = True
             elif isinstance(report, DivergedReport):
                 self._show_divergence(report)
+        if self.history.diverged is None and not self.message.isHidden():
+            self.message.hide()  # training went on after a divergence (at a smaller rate)
         if not self._frame.isActive():
             wait = FRAME_MS
             if self.controller.running:
@@ -525,9 +534,10 @@ class BostonView(View):
         parts = [f"training <b>{_fmt(loss, 4)}</b>"]
         if math.isfinite(val):
             parts.append(f"validation <b>{_fmt(val, 4)}</b>")
-        parts.append(f"test <b>{_fmt(test, 4)}</b>")
+        if self.dataset.has_test:
+            parts.append(f"test <b>{_fmt(test, 4)}</b>")
         self.final_losses.setText(f"Final after {len(epochs)} epochs: {' · '.join(parts)} "
-                                  f"(baseline {_fmt(self.experiment.baseline_loss('test'), 4)})")
+                                  f"(baseline {_fmt(self.experiment.baseline_loss(self._eval_split), 4)})")
         self.final_losses.show()
         self._set_explanation()
 
@@ -585,7 +595,7 @@ class BostonView(View):
         r.set("bostonTrainLoss", _fmt(last[2]) if last is not None else "–")
         r.set("bostonValLoss", _fmt(last[3]) if last is not None else "–")
         r.set("bostonTestLoss", _fmt(last[4]) if last is not None else "–")
-        r.set("bostonBaseline", _fmt(exp.baseline_loss("test")))
+        r.set("bostonBaseline", _fmt(exp.baseline_loss(self._eval_split)))
 
         if exp.is_linear:
             self.weights.set_linear(current[:-1], float(current[-1]))
@@ -596,10 +606,15 @@ class BostonView(View):
             self._pred_dirty = False
             self._pred_at = time.perf_counter()
             at_epoch = h.params[h.epoch_steps[-1]] if done else h.params[0]
+            X, y, rows, note = self._pred_points()
             with np.errstate(all="ignore"):
-                predicted = exp.model.predict_flat(at_epoch, exp.X_test)
-            self.pred_panel.set_points(exp.y_test, predicted)
-            self.pred_panel.set_title(done, last[4] if last is not None else exp.loss_at(current, "test"))
+                predicted = exp.model.predict_flat(at_epoch, X)
+            self.pred_panel.set_points(y, predicted)
+            if self.dataset.has_test:
+                loss = last[4] if last is not None else exp.loss_at(current, "test")
+            else:
+                loss = last[2] if last is not None else exp.loss_at(current, "train")
+            self.pred_panel.set_title(done, loss, rows=rows, note=note)
 
         i, j = self._pair
         params = h.params
@@ -628,16 +643,21 @@ class BostonView(View):
 
     def _set_explanation(self) -> None:
         texts = resources.sections("boston.md")
-        exp = self.experiment
+        exp, d = self.experiment, self.dataset
+        user = "" if self._is_boston else "user_"  # the user's own data: texts that name its columns
+        names = {"file": html.escape(d.name), "target": html.escape(d.target_name), "n": d.n_features,
+                 "rows": f"{len(d.y_train):,}"}
         if exp.is_linear:
-            model = texts["linear"].format(baseline=_fmt(exp.baseline_loss("test"), 4))
+            model = texts[f"{user}linear"].format(baseline=_fmt(exp.baseline_loss(self._eval_split), 4), **names)
         else:
             n = len(self.settings.hidden)
             layers = {1: "One hidden layer", 2: "Two hidden layers"}.get(n, f"{n} hidden layers")
-            model = texts["mlp"].format(layers=layers, n_params=f"{exp.model.n_params:,}")
-        norm = texts["normalized" if self.settings.normalize else "raw"].format(
+            model = texts[f"{user}mlp"].format(layers=layers, n_params=f"{exp.model.n_params:,}", **names)
+        norm = texts["normalized" if self.settings.normalize else f"{user}raw"].format(
             lr=_fmt(self.settings.learning_rate), **self._spans)
         parts = [model, norm]
+        if user:
+            parts.insert(0, texts["user_data"].format(**names))
         if self._finished:
             parts.append(texts["done"].format(epochs=len(self.history.epochs)))
         if exp.notice:
@@ -650,11 +670,89 @@ class BostonView(View):
         lo, hi = d.X_train.min(axis=0), d.X_train.max(axis=0)
         width = hi - lo
         wide = int(np.argmax(width))
-        narrow = int(np.argmin(np.where(width > 0, width, np.inf)))
+        narrow = int(np.argmin(np.where((width > 0) & (np.arange(len(width)) != wide), width, np.inf)))
+        if narrow == wide:  # every other feature is constant
+            narrow = (wide + 1) % len(width)
         self._wide, self._narrow = wide, narrow
         names = d.feature_names
         return {"wide": names[wide].upper(), "wide_lo": _span(lo[wide]), "wide_hi": _span(hi[wide]),
                 "narrow": names[narrow].upper(), "narrow_lo": _span(lo[narrow]), "narrow_hi": _span(hi[narrow])}
+
+    # ----------------------------------------------------------- the data set
+    def set_dataset(self, dataset: Dataset) -> None:
+        """Show a data set of two or more features (the user's CSV file, or Boston Housing again): its names in
+        the tab, titles and labels, its default settings in the controls, and a fresh run."""
+        if dataset.n_features < 2:
+            raise ValueError("the multi-feature view needs a data set with at least two features")
+        self.dataset = dataset
+        self._start = None
+        self._spans = self._feature_spans()
+        self._show_data_labels()
+        self._load_settings_into_controls(dataset.defaults)
+        self._relabel = True
+        self._new_run()
+
+    @property
+    def _is_boston(self) -> bool:
+        return self.dataset.name == "boston-housing"
+
+    @property
+    def _eval_split(self) -> str:
+        """Where the baseline and the predictions are measured: the test rows, or the training rows if none."""
+        return "test" if self.dataset.has_test else "train"
+
+    @property
+    def _target_noun(self) -> str:
+        return "price" if self._is_boston else self.dataset.target_name
+
+    def _show_data_labels(self) -> None:
+        """Everything that names the data set: the tab's title, the weights' rows, the chart's axes and range,
+        the readouts' captions; and the two features the slice shows by default."""
+        d = self.dataset
+        self.set_title("Boston Housing" if self._is_boston else f"{d.name} ({d.n_features} features)")
+        self.weights.set_features(d.feature_names, [d.descriptions.get(f, "") for f in d.feature_names])
+        self.weights.set_target(self._target_noun, d.target_unit)
+        ys = d.y_train if d.y_test is None else np.concatenate([d.y_train, d.y_test])
+        lo, hi = float(ys.min()), float(ys.max())
+        pad = 0.05 * (hi - lo) or 0.05 * abs(hi) or 1.0
+        self.pred_panel.set_limits(min(0.0, lo - pad) if 0 <= lo <= hi - lo else lo - pad, hi + pad)
+        unit = f" ({d.target_unit})" if d.target_unit else ("" if self._is_boston else f" {d.target_name}")
+        self.pred_panel.plot.setLabel("bottom", f"actual{unit}")
+        self.pred_panel.plot.setLabel("left", f"predicted{unit}")
+        self._pred_rows = None
+        split = "test" if d.has_test else "training"
+        form = self.readouts.form
+        form.labelForField(self.readouts.labels["bostonBaseline"]).setText(f"baseline ({split})")
+        self.readouts.labels["bostonBaseline"].setToolTip(
+            f"{split.capitalize()} loss of always predicting the mean training {self._target_noun}")
+        for key in ("bostonTestLoss",):
+            form.setRowVisible(self.readouts.labels[key], d.has_test)
+        names = d.feature_names
+        if {"rm", "lstat"} <= set(names):
+            self._strongest = names.index("rm"), names.index("lstat")
+        else:
+            with np.errstate(all="ignore"):
+                X, y = d.X_train - d.X_train.mean(axis=0), d.y_train - d.y_train.mean()
+                r = np.abs(X.T @ y) / np.sqrt((X * X).sum(axis=0) * (y @ y))
+            order = np.argsort(-np.nan_to_num(r, nan=-1.0), kind="stable")
+            self._strongest = int(order[0]), int(order[1])
+
+    def _pred_points(self) -> tuple[np.ndarray, np.ndarray, str, str]:
+        """The rows of the predicted-against-actual chart: the test rows, or else (for the user's data) the
+        training rows; at most PRED_POINTS of them, a fixed random sample. Also what to call them, and a note
+        when they are a sample."""
+        exp = self.experiment
+        if self._pred_rows is None or self._pred_rows[0] is not exp:
+            if exp.X_test is not None:
+                X, y, rows = exp.X_test, exp.y_test, "Test set"
+            else:
+                X, y, rows = exp.X, exp.y, "Training set"
+            note = ""
+            if len(y) > PRED_POINTS:
+                keep = np.sort(np.random.default_rng(0).choice(len(y), PRED_POINTS, replace=False))
+                X, y, note = X[keep], y[keep], f"showing a random {PRED_POINTS:,} of {len(y):,} rows"
+            self._pred_rows = (exp, X, y, rows, note)
+        return self._pred_rows[1:]
 
     # ----------------------------------------------------------- the loss slice
     def _param_labels(self) -> list[str]:
@@ -675,7 +773,7 @@ class BostonView(View):
                 for r in range(fan_in):
                     src = features[r] if layer == 1 else f"unit {r + 1}"
                     for c in range(fan_out):
-                        dst = "price" if output else f"unit {c + 1}"
+                        dst = self._target_noun if output else f"unit {c + 1}"
                         labels.append(f"{where}: {src} → {dst}")
             else:
                 labels += [f"{where}: bias" if output else f"{where}: bias of unit {c + 1}" for c in range(p.size)]
@@ -688,10 +786,10 @@ class BostonView(View):
         return f"{'output' if layer == n_layers else f'hidden {layer}'} {kind}"
 
     def _default_pair(self, normalized: bool) -> tuple[int, int]:
-        """rm and lstat (the book's strongest features); with normalization off the widest and narrowest."""
-        names = self.dataset.feature_names
+        """rm and lstat (the book's strongest features; for other data the two features most correlated with
+        the target); with normalization off the widest and narrowest."""
         if normalized or not self.experiment.is_linear:
-            a, b = names.index("rm"), names.index("lstat")
+            a, b = self._strongest
         else:
             a, b = self._wide, self._narrow
         if self.experiment.is_linear:
@@ -798,7 +896,11 @@ class BostonView(View):
             n = MLP_GRID.get(len(self.settings.hidden), 25)
             a, b = np.linspace(x0, x1, n), np.linspace(y0, y1, n)
             self.slice.status.setText("computing…")
-            self.slicer.request(exp.loss_slice, theta0, i, j, a, b)
+            compute = exp.loss_slice
+            if len(exp.y) > MLP_SLICE_ROWS:  # one forward pass per grid point: over a fixed sample of the rows
+                rows = np.sort(np.random.default_rng(0).choice(len(exp.y), MLP_SLICE_ROWS, replace=False))
+                compute = partial(model_slice, exp.model, exp.X[rows], exp.y[rows], exp.loss)
+            self.slicer.request(compute, theta0, i, j, a, b)
 
     @Slot(object)
     def _on_slice_ready(self, result: SliceResult) -> None:
@@ -821,4 +923,95 @@ class BostonView(View):
             what = "★ the lowest point in view (it goes lower beyond)" if on_edge else "★ the grid's minimum"
         held = "at the start (training diverged)" if self.history.diverged is not None else "as they are now"
         caption = f"The other {exp.model.n_params - 2:,} parameters held {held}; {what}"
+        if not exp.is_linear and len(exp.y) > MLP_SLICE_ROWS:
+            caption += f" (loss over a random {MLP_SLICE_ROWS:,} of the {len(exp.y):,} rows)"
         self.slice.draw(a, b, grid, optimum, caption, coarse=not exp.is_linear)
+
+    # ------------------------------------------------------------ sessions (the format: gui/session.py)
+    def controls(self) -> dict[str, QWidget]:
+        """The controls a session and the app's remembered settings hold, by key."""
+        return {"model": self.model_choice, "normalize": self.normalize, "optimizer": self.optimizer,
+                "learning_rate": self.learning_rate, "batch_size": self.batch_size, "epochs": self.epochs,
+                "validation_split": self.validation_split, "seed": self.seed}
+
+    def recall_controls(self, values: dict) -> None:
+        """Settings remembered from the last time the app ran: set the controls, and a fresh run from them."""
+        if session.write_controls(self.controls(), values):
+            self._start = None
+            self._new_run(reframe=False)
+            self._set_pair(*self._default_pair(self.settings.normalize))
+            self._frame_slice()
+
+    def session_state(self) -> dict:
+        """This view's part of a session (take it while the controller is idle, its changes settled)."""
+        return {
+            "data": session.data_source(self.dataset),
+            "settings": session.settings_to_json(self.settings),
+            "controls": session.read_controls(self.controls()),
+            "start": None if self._start is None else floats_to_json(self._start),
+            "trainer": self.experiment.trainer.state(),
+            "history": session.history_to_json(self.history),
+            "finished": self._finished,
+            "pair": list(self._pair),
+            "range": list(self.slice_panel.visible_range()),
+            "log_scale": self.loss_panel.log_scale.isChecked(),
+        }
+
+    def prepare_session(self, state: dict):
+        """Build everything ``state`` describes, changing nothing; return the function that swaps it in.
+
+        Raises :class:`~gui.session.SessionError`, or ValueError/KeyError/TypeError for a damaged part.
+        """
+        dataset = session.load_source(state["data"], self.dataset)
+        if dataset.n_features < 2:
+            raise session.SessionError("the multi-feature view needs data with at least two features")
+        settings = session.settings_from_json(state["settings"])
+        experiment = Experiment(dataset, settings)
+        experiment.trainer.restore(state["trainer"])
+        n_params = experiment.model.n_params
+        per_epoch = -(-len(experiment.y) // experiment.trainer.batch_size)
+        room = min(max(experiment.trainer.epochs, 1) * per_epoch, HISTORY_BYTES // (8 * n_params))
+        history = session.history_from_json(state["history"], n_params, len(experiment.y), room=room)
+        session.check_trainer_matches(history, experiment.trainer.params)
+        start = None if state["start"] is None else floats_from_json(state["start"], "the start", n_params)
+        controls = state["controls"]
+        finished = session.bool_field(state["finished"], "finished")
+        pair = state["pair"]
+        if not isinstance(pair, list) or len(pair) != 2:
+            raise ValueError("the slice's pair of parameters is malformed")
+        i, j = (session.index_field(k, n_params, "a parameter of the slice") for k in pair)
+        if i == j:
+            raise ValueError("the slice shows one parameter twice")
+        window = session.range_field(state["range"])
+        log_scale = session.bool_field(state["log_scale"], "the log scale")
+
+        def apply() -> None:
+            if dataset is not self.dataset:
+                self.set_dataset(dataset)
+            self._load_settings_into_controls(settings)
+            self._start = start
+            self._new_run(start, reframe=False)  # lays the panels out for this model; its run is replaced now
+            self.settings, self.experiment, self.history = settings, experiment, history
+            self.controller.discard_pending()
+            self.controller.set_trainer(experiment.trainer)
+            session.write_controls(self.controls(), controls)  # values changed during the run (learning rate…)
+            self._finished = finished
+            self._pred_dirty = True
+            self.loss_panel.log_scale.setChecked(log_scale)
+            self._set_pair(i, j)
+            self.slice_panel.set_range(*window)
+            self.message.hide()
+            self.final_losses.hide()
+            if history.diverged is not None:
+                self._show_divergence(history.diverged)
+            if finished:
+                self._show_done()
+            self._set_explanation()
+            self.redraw()
+            self._request_slice(now=True)
+
+        return apply
+
+    def restore_session(self, state: dict) -> None:
+        """Open this view's part of a session: all of it, or (on an exception) nothing."""
+        self.prepare_session(state)()

@@ -47,8 +47,10 @@ from engine.experiment import Experiment
 from engine.losses import get_loss
 from engine.race import LABELS, Race, RaceEpochReport, RacerSpec, RaceStepReport, optimum, steps_to_within
 from engine.race import training_losses as losses_of
+from engine.serial import finite_from_json, float_to_json
 from engine.settings import DEFAULT_LEARNING_RATE
 from engine.surface import default_window
+from gui import session
 from gui.history import History
 from gui.panels.race_losses import RaceLossPanel
 from gui.panels.surface import SurfacePanel
@@ -271,7 +273,7 @@ class RaceView(View):
             rate.setAccessibleName(f"{LABELS[key]} learning rate")
             rate.setPrefix("lr ")
             rate.setDecimals(4)
-            rate.setRange(1e-4, 100.0)
+            rate.setRange(1e-4, 1000.0)
             rate.setStepType(QDoubleSpinBox.StepType.AdaptiveDecimalStepType)
             rate.setValue(DEFAULT_LEARNING_RATE[key])
             rate.setKeyboardTracking(False)
@@ -626,3 +628,104 @@ class RaceView(View):
     def trajectory(self, key: str) -> np.ndarray:
         """The parameters of racer ``key`` after each step, row 0 the start (n_steps + 1, 2)."""
         return self.histories[self.keys.index(key)].params
+
+    # ------------------------------------------------------------ sessions (the format: gui/session.py)
+    def controls(self) -> dict[str, QWidget]:
+        """The controls a session and the app's remembered settings hold, by key."""
+        out: dict[str, QWidget] = {}
+        for key in RACERS:
+            out[f"{key}.enabled"] = self.enabled[key]
+            out[f"{key}.learning_rate"] = self.rates[key]
+            for kw, spin in self.options[key].items():
+                out[f"{key}.{kw}"] = spin
+        out.update(loss=self.loss_function, batch_size=self.batch_size, epochs=self.epochs, seed=self.seed,
+                   tolerance=self.tolerance, speed=self.speed)
+        return out
+
+    def recall_controls(self, values: dict) -> None:
+        """Settings remembered from the last time the app ran: set the controls, and a fresh race from them."""
+        if session.write_controls(self.controls(), values):
+            self._on_speed(self.speed.value())
+            self._set_loss_context()
+            self.restart()
+
+    def session_state(self) -> dict:
+        """This view's part of a session (take it while the controller is idle, its changes settled)."""
+        return {
+            "data": session.data_source(self.dataset),
+            "settings": session.settings_to_json(self.settings()),  # the race's (a change restarts it)
+            "racers": [{"optimizer": s.optimizer, "learning_rate": s.rate, "options": dict(s.options)}
+                       for s in self.specs()],
+            "controls": session.read_controls(self.controls()),
+            "start": [float_to_json(v) for v in self.start],
+            "race": None if self.race is None else self.race.state(),
+            "histories": [session.history_to_json(h) for h in self.histories],
+            "done": self._done,
+            "range": list(self.surface.visible_range()),
+            "log_scale": self.losses.log_scale.isChecked(),
+        }
+
+    def prepare_session(self, state: dict):
+        """Build everything ``state`` describes, changing nothing; return the function that swaps it in.
+
+        Raises :class:`~gui.session.SessionError`, or ValueError/KeyError/TypeError for a damaged part.
+        """
+        dataset = session.load_source(state["data"], self.dataset)
+        if dataset is not self.dataset:
+            raise session.SessionError("the optimizer race runs on the download-time data only")
+        settings = session.settings_from_json(state["settings"])
+        if not isinstance(state["racers"], list) or not all(isinstance(r, dict) for r in state["racers"]):
+            raise ValueError("the racers are malformed")
+        specs = []
+        for r in state["racers"]:
+            if r["optimizer"] not in RACERS or not isinstance(r["options"], dict):
+                raise ValueError("a racer is malformed")
+            options = {kw: finite_from_json(v, "a racer's option") for kw, v in r["options"].items()}
+            specs.append(RacerSpec(r["optimizer"], finite_from_json(r["learning_rate"], "a racer's rate"), options))
+        if len({s.optimizer for s in specs}) != len(specs):
+            raise ValueError("a racer runs twice")
+        start = state["start"]
+        if not isinstance(start, list) or len(start) != 2:
+            raise ValueError("the start point is not two numbers")
+        start = tuple(finite_from_json(v, "the start point") for v in start)
+        race = None
+        if specs:
+            race = Race.build(dataset, settings, specs)
+            race.restore(state["race"])
+        histories = state["histories"]
+        if not isinstance(histories, list) or len(histories) != len(specs):
+            raise ValueError("there is not one history per racer")
+        n_rows = len(race.trainers[0].y) if race is not None else 0
+        histories = [session.history_from_json(h, 2, n_rows) for h in histories]
+        for h, t in zip(histories, race.trainers if race is not None else [], strict=True):
+            session.check_trainer_matches(h, t.params)
+        controls = state["controls"]
+        done = session.bool_field(state["done"], "done")
+        window = session.range_field(state["range"])
+        log_scale = session.bool_field(state["log_scale"], "the log scale")
+
+        def apply() -> None:
+            session.write_controls(self.controls(), controls)
+            self._on_speed(self.speed.value())
+            self.start = start
+            self._set_loss_context()
+            self.restart()  # the racers' items, table rows and curves; the race itself is replaced now
+            self.keys = [s.optimizer for s in specs]
+            self.race = race
+            self.controller.discard_pending()
+            self.controller.set_trainer(race)
+            self.histories = histories
+            self._losses = [_Grow() for _ in specs]
+            self._reached, self._scanned = [None] * len(specs), [0] * len(specs)
+            self._build_racer_items()
+            self._done = done
+            self.losses.log_scale.setChecked(log_scale)
+            self.surface.set_range(*window)
+            self._recompute_surface()
+            self.redraw()
+
+        return apply
+
+    def restore_session(self, state: dict) -> None:
+        """Open this view's part of a session: all of it, or (on an exception) nothing."""
+        self.prepare_session(state)()

@@ -7,7 +7,9 @@ current run. Reports arrive from the worker, are recorded at once, and drawn at 
 
 from __future__ import annotations
 
+import html
 import math
+import time
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -30,14 +32,15 @@ from PySide6.QtWidgets import (
 )
 
 import resources
-from engine.data import Dataset, load_builtin
+from engine.data import BUILTIN, Dataset, load_builtin
 from engine.experiment import Experiment
 from engine.losses import get_loss
 from engine.models import Linear
 from engine.optimizers import make_optimizer
 from engine.settings import DEFAULT_LEARNING_RATE
-from engine.surface import default_window
+from engine.surface import default_window, linear_slice
 from engine.trainer import Phase
+from gui import session
 from gui.history import History
 from gui.panels.data_plot import DataPanel
 from gui.panels.loss_curve import LossCurvePanel
@@ -47,6 +50,14 @@ from gui.views.base import View
 from gui.worker import TrainingController, Unit
 
 GRID = 200  # surface resolution, points per axis
+#: With more training rows than this, the MAE surface (which has no closed form) is computed over a fixed
+#: random sample of this many rows, and the plot says so; 200 × 200 points × 1,000 rows ≈ 0.1 s.
+MAE_SURFACE_ROWS = 1000
+#: With more training rows than this, the MAE training-loss readout (one pass over the rows) is refreshed at
+#: most every LOSS_READOUT_S seconds while training runs.
+EXACT_LOSS_ROWS = 20_000
+LOSS_READOUT_S = 0.25
+SURFACE_TITLE = "Training loss over (kernel, bias) — click to start there"
 FRAME_MS = 16  # at most ~60 redraws a second when stepping
 RUN_FRAME_MS = 40  # and ~25 while running: more would only take time from training
 #: Run speeds: (label, seconds to wait after each batch).
@@ -112,6 +123,8 @@ class SurfaceView(View):
         self._surface_timer.timeout.connect(self._recompute_surface)
         self._finished = False
         self._chosen: int | None = None  # a training row clicked in the data plot
+        self._surface_rows: np.ndarray | None = None  # the rows the MAE surface is computed over (None: all)
+        self._loss_cache: tuple | None = None  # (experiment, loss name, params, when, value) of the readout
         self.sample: Sample | None = None
 
         self._build_commands()
@@ -126,6 +139,7 @@ class SurfaceView(View):
         self.add_command("step_epoch", lambda: self.step(Unit.EPOCH))
         self.add_command("run", self.toggle_run, checkable=True)
         self.add_command("reset", self.reset)
+        self.add_command("frame", self.frame_path)
         self.add_command("random_init", self.random_init)
 
     def _build_ui(self) -> None:
@@ -296,7 +310,7 @@ class SurfaceView(View):
         box.setAccessibleName(tip.split(":")[0])
         box.setToolTip(tip)
         box.setDecimals(6)
-        box.setRange(-1e9, 1e9)
+        box.setRange(-1e300, 1e300)  # any value training reaches before it counts as diverged, shown as it is
         box.setSingleStep(0.01)
         box.setKeyboardTracking(False)
         box.valueChanged.connect(self._on_param_typed)
@@ -333,7 +347,12 @@ class SurfaceView(View):
         self.data_panel.plot.setLabel("bottom", dataset.feature_names[0])
         self.data_panel.plot.setLabel("left", dataset.target_name)
         X_test = None if dataset.X_test is None else dataset.X_test[:, 0]
-        self.data_panel.set_data(dataset.X_train[:, 0], dataset.y_train, X_test, dataset.y_test)
+        title = "Data and the current line" if dataset.name in BUILTIN else f"{dataset.name} and the current line"
+        self.data_panel.set_data(dataset.X_train[:, 0], dataset.y_train, X_test, dataset.y_test, title)
+        n = len(dataset.y_train)
+        self._surface_rows = (np.sort(np.random.default_rng(0).choice(n, MAE_SURFACE_ROWS, replace=False))
+                              if n > MAE_SURFACE_ROWS else None)
+        self._loss_cache = None
         self.loss_panel.plot.setLabel("left", self.settings.loss.upper())
         self.loss_panel.show_curves(validation=False, test=dataset.has_test)
         self.loss_panel.log_scale.setChecked(True)  # the loss falls by orders of magnitude
@@ -366,12 +385,22 @@ class SurfaceView(View):
         self.message.hide()
         self.controller.set_trainer(self.experiment.trainer)
         if reframe:
-            optimum = self.experiment.stats.optimum()
-            k_lo, k_hi, b_lo, b_hi = default_window(self.experiment.X, self.experiment.y, optimum)
-            self.surface.set_range(k_lo, k_hi, b_lo, b_hi)
-            self._recompute_surface()
+            self.frame_path()
         self._set_phase_text("idle")
         self.redraw()
+
+    def frame_path(self) -> None:
+        """Show the usual window around the optimum, widened to take in the whole path if it strays outside."""
+        optimum = self.experiment.stats.optimum()
+        k_lo, k_hi, b_lo, b_hi = default_window(self.experiment.X, self.experiment.y, optimum)
+        path = self.history.params[np.isfinite(self.history.params).all(axis=1)]
+        if len(path):
+            lo, hi = path.min(axis=0), path.max(axis=0)
+            pad = 0.1 * (hi - lo)
+            k_lo, k_hi = min(k_lo, lo[0] - pad[0]), max(k_hi, hi[0] + pad[0])
+            b_lo, b_hi = min(b_lo, lo[1] - pad[1]), max(b_hi, hi[1] + pad[1])
+        self.surface.set_range(k_lo, k_hi, b_lo, b_hi)
+        self._recompute_surface()
 
     def reset(self) -> None:
         """Back to the last start point."""
@@ -379,8 +408,8 @@ class SurfaceView(View):
         self.start_at(k, b)
 
     def random_init(self) -> None:
-        """A new seed, and a start drawn from it as tfjs would."""
-        self.seed.setValue(self.seed.value() + 1)
+        """A new seed, and a start drawn from it as tfjs would (after the largest seed comes 0)."""
+        self.seed.setValue(0 if self.seed.value() >= self.seed.maximum() else self.seed.value() + 1)
         self.start_at(*self._draw_init(self.seed.value()))
 
     def step(self, unit: Unit) -> None:
@@ -445,7 +474,7 @@ class SurfaceView(View):
             add(report)
         if self.history.diverged is not None:
             self.message.setText(self.history.diverged.message)
-            self.message.show()
+        self.message.setVisible(self.history.diverged is not None)
         if not self._frame.isActive():
             self._frame.start()
 
@@ -469,14 +498,44 @@ class SurfaceView(View):
         k_lo, k_hi, b_lo, b_hi = self.surface.visible_range()
         a = np.linspace(k_lo, k_hi, GRID)
         b = np.linspace(b_lo, b_hi, GRID)
-        grid = self.experiment.loss_slice(np.zeros(2), 0, 1, a, b)
+        exp, rows, title = self.experiment, self._surface_rows, SURFACE_TITLE
+        if exp.loss.name == "mae" and rows is not None:  # no closed form: a fixed sample of the rows
+            grid = linear_slice(exp.X[rows], exp.y[rows], exp.loss, np.zeros(2), 0, 1, a, b)
+            title = f"Training MAE over (kernel, bias), from a random {len(rows):,} of {len(exp.y):,} rows"
+        else:
+            grid = exp.loss_slice(np.zeros(2), 0, 1, a, b)
+        self.surface.plot.setTitle(title, size="10pt")
         self.surface.set_surface(a, b, grid)
-        if self.experiment.loss.name == "mse":
-            opt = self.experiment.stats.optimum()
+        if exp.loss.name == "mse":
+            opt = exp.stats.optimum()
         else:  # MAE: the grid's minimum
-            ia, ib = np.unravel_index(np.nanargmin(grid), grid.shape)
+            ia, ib = np.unravel_index(np.argmin(np.where(np.isfinite(grid), grid, np.inf)), grid.shape)
             opt = (a[ia], b[ib])
         self.surface.set_optimum(float(opt[0]), float(opt[1]))
+
+    def _axis_names(self) -> dict[str, str]:
+        """The names the texts give x and y: the book's words for its data set, the columns' for the user's."""
+        d = self.dataset
+        if d.name == "download-time":
+            return {"x_name": "size", "y_name": "time", "a_y": "a time"}
+        x, y = (html.escape(n) for n in (d.feature_names[0], d.target_name))
+        return {"x_name": x, "y_name": y, "a_y": f"<i>{y}</i>"}
+
+    def _train_loss(self, params: np.ndarray) -> float:
+        """The training loss at ``params``: MSE in closed form; MAE over every row, but with many rows at most
+        every LOSS_READOUT_S seconds while training runs (in between, the last value is shown)."""
+        exp = self.experiment
+        if exp.loss.name == "mse" or len(exp.y) <= EXACT_LOSS_ROWS:
+            return exp.loss_at(params, "train")
+        now = time.perf_counter()
+        cache = self._loss_cache
+        if cache is not None and cache[0] is exp and cache[1] == exp.loss.name and (
+            np.array_equal(cache[2], params) or (self.controller.running and now - cache[3] < LOSS_READOUT_S)
+        ):
+            return cache[4]
+        value = exp.loss_at(params, "train")
+        self._loss_cache = (exp, exp.loss.name, np.array(params), now, value)
+        return value
 
     def _on_frame(self) -> None:
         """A frame: draw, and while training runs, paint it at once with the worker held."""
@@ -514,7 +573,7 @@ class SurfaceView(View):
         r.set("stepValue", h.steps)
         r.set("epochValue", self._epoch_text())
         r.set("lossValue", _fmt(step.loss if step is not None and step.loss is not None else None))
-        r.set("trainLossValue", _fmt(self.experiment.loss_at(current, "train")))
+        r.set("trainLossValue", _fmt(self._train_loss(current)))
         test = self.experiment.loss_at(current, "test") if self.experiment.X_test is not None else None
         r.set("testLossValue", _fmt(test))
         for box, value in ((self.kernel_edit, current[0]), (self.bias_edit, current[1])):
@@ -570,7 +629,8 @@ class SurfaceView(View):
             "k": _fmt(current[0]), "b": _fmt(current[1]), "loss_name": LOSS_NAMES[self.loss_function.currentData()],
             "loss": "–", "gk": "–", "gb": "–", "lr": _fmt(self.learning_rate.value()),
             "step": h.steps if h is not None else 0, "message": "",
-            "train_loss": _fmt(self.experiment.loss_at(current, "train")) if h is not None else "–",
+            "train_loss": _fmt(self._train_loss(current)) if h is not None else "–",
+            **self._axis_names(),
         }
         if step is not None:
             shown = step.params
@@ -583,3 +643,111 @@ class SurfaceView(View):
             values["message"] = h.diverged.message
         self.phase_text.setText(resources.sections("phases.md")[key].format(**values))
         self.phase_key = key
+
+    # ------------------------------------------------------------ sessions (the format: gui/session.py)
+    def controls(self) -> dict[str, QWidget]:
+        """The controls a session and the app's remembered settings hold, by key."""
+        return {"learning_rate": self.learning_rate, "batch_size": self.batch_size, "loss": self.loss_function,
+                "optimizer": self.optimizer, "epochs": self.epochs, "seed": self.seed, "speed": self.speed}
+
+    def recall_controls(self, values: dict) -> None:
+        """Settings remembered from the last time the app ran: set the controls, and a fresh start from them."""
+        if session.write_controls(self.controls(), values):
+            self._on_speed(self.speed.value())
+            self._sync_lr_slider()
+            self.loss_panel.plot.setLabel("left", self.loss_function.currentData().upper())
+            self.start_at(*self._draw_init(self.seed.value()), reframe=True)
+
+    def _sync_lr_slider(self) -> None:
+        self.lr_slider.blockSignals(True)
+        self.lr_slider.setValue(self.lr_slider.position_of(max(self.learning_rate.value(), 1e-4)))
+        self.lr_slider.blockSignals(False)
+
+    def session_state(self) -> dict:
+        """This view's part of a session (take it while the controller is idle, its changes settled)."""
+        return {
+            "data": session.data_source(self.dataset),
+            "settings": session.settings_to_json(self.settings),
+            "controls": session.read_controls(self.controls()),
+            "trainer": self.experiment.trainer.state(),
+            "history": session.history_to_json(self.history),
+            "finished": self._finished,
+            "chosen": self._chosen,
+            "range": list(self.surface.visible_range()),
+            "log_scale": self.loss_panel.log_scale.isChecked(),
+        }
+
+    def prepare_session(self, state: dict):
+        """Build everything ``state`` describes, changing nothing; return the function that swaps it in.
+
+        Raises :class:`~gui.session.SessionError`, or ValueError/KeyError/TypeError for a damaged part.
+        """
+        dataset = session.load_source(state["data"], self.dataset)
+        if dataset.n_features != 1:
+            raise session.SessionError("the loss-surface view needs data with exactly one feature")
+        settings = session.settings_from_json(state["settings"])
+        if settings.model != "linear" or settings.init is None or settings.normalize or settings.validation_split:
+            raise ValueError("the settings are not those of this view")
+        experiment = Experiment(dataset, settings)
+        experiment.trainer.restore(state["trainer"])
+        experiment.loss = experiment.trainer.loss
+        history = session.history_from_json(state["history"], 2, len(experiment.y))
+        session.check_trainer_matches(history, experiment.trainer.params)
+        in_batch = self._replay_phases(experiment.trainer, history)
+        controls = state["controls"]
+        finished = session.bool_field(state["finished"], "finished")
+        chosen = None if state["chosen"] is None else session.index_field(state["chosen"], len(experiment.y),
+                                                                          "the chosen example")
+        window = session.range_field(state["range"])
+        log_scale = session.bool_field(state["log_scale"], "the log scale")
+
+        def apply() -> None:
+            if dataset is not self.dataset:
+                self.set_dataset(dataset)
+            session.write_controls(self.controls(), controls)
+            self._on_speed(self.speed.value())
+            self._sync_lr_slider()
+            self.settings, self.experiment, self.history = settings, experiment, history
+            self._finished, self._chosen = finished, chosen
+            self.controller.discard_pending()
+            if in_batch is None:
+                self.controller.set_trainer(experiment.trainer)
+            else:
+                self.controller.set_trainer_in_batch(experiment.trainer, in_batch)
+            self.loss_panel.plot.setLabel("left", experiment.loss.name.upper())
+            self.loss_panel.log_scale.setChecked(log_scale)
+            self.surface.set_range(*window)
+            self._recompute_surface()
+            self.message.setVisible(history.diverged is not None)
+            if history.diverged is not None:
+                self.message.setText(history.diverged.message)
+            self._set_phase_text("idle")
+            self.redraw()
+
+        return apply
+
+    def restore_session(self, state: dict) -> None:
+        """Open this view's part of a session: all of it, or (on an exception) nothing."""
+        self.prepare_session(state)()
+
+    @staticmethod
+    def _replay_phases(trainer, history: History):
+        """A session saved between two phases of a batch: its trainer stands before that batch. Replay the
+        phases shown (they change nothing until the update) and return the run, so that the next step shows
+        the next phase; None if the session was saved between batches."""
+        last = history.last_step
+        if last is None or last.phase is Phase.UPDATE or history.diverged is not None or trainer.finished:
+            return None
+        trainer.phases = True
+        reports = trainer.run()
+        # The batch under way was drawn before any later change of the batch size (saved with the trainer).
+        size, trainer.batch_size = trainer.batch_size, len(last.indices)
+        try:
+            for _ in range(int(last.phase) + 1):
+                report = next(reports, None)
+        finally:
+            trainer.batch_size = size
+        if (report is None or getattr(report, "phase", None) != last.phase or report.step != last.step
+                or not np.array_equal(report.indices, last.indices)):
+            raise ValueError("the batch under way does not follow from the trainer's state")
+        return reports

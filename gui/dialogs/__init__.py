@@ -1,0 +1,1 @@
+"""Dialogs of the main window that are more than a message box."""

@@ -1,0 +1,277 @@
+"""Pictures of the plots (PNG, SVG) and the run's numbers (CSV): for the plots' context menu and File > Export.
+
+- Every pyqtgraph plot gets a right-click menu (:func:`install_plot_menu`, called by
+  :func:`gui.panels.plotting.quiet_plot`, since that turns pyqtgraph's own menu off); a plain
+  ``QGraphicsView`` (the backpropagation graph) gets the same menu through :func:`install_view_menus`.
+- :func:`plots_of` finds a view's plots and names them (for File > Export); :func:`export_picture` writes one
+  as PNG (twice the screen's resolution) or SVG, through pyqtgraph's exporters, atomically.
+- :func:`export_history_csv` and :func:`export_trajectory_csv` write a view's run in the CLI's formats
+  (:mod:`engine.export`).
+
+Errors (an unwritable folder, say) are shown in a one-line dialog; nothing is ever half-written.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+
+import pyqtgraph as pg
+import pyqtgraph.exporters  # noqa: F401 (registers pg.exporters)
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QPoint, QRectF, QSize, Qt
+from PySide6.QtGui import QAction, QImage, QPainter
+from PySide6.QtSvg import QSvgGenerator
+from PySide6.QtWidgets import QFileDialog, QGraphicsView, QMenu, QMessageBox, QWidget
+
+from engine.export import ExportError, atomic_write, write_history, write_trace
+from gui import prefs
+from gui.history import History
+
+FORMATS = {"png": "PNG image (*.png)", "svg": "SVG drawing (*.svg)"}
+SCALE = 2  # a PNG has twice the plot's size on screen, in pixels: sharp when printed or on a HiDPI screen
+_MENU_PROPERTY = "fitscopeExportMenu"
+
+
+def _patch_svg_exporter() -> None:
+    """Let pyqtgraph's SVG exporter read the paths of recent Qt versions.
+
+    Qt 6's SVG generator ends a closed path with a bare ``Z``; pyqtgraph 0.14's ``correctCoordinates``
+    expects every token of a path to be ``[command]x,y`` and fails on it (pyqtgraph issue #3485). Each ``Z``
+    is given a dummy point for the exporter to transform, and stripped of it again afterwards.
+    """
+    module = sys.modules.get("pyqtgraph.exporters.SVGExporter")
+    original = getattr(module, "correctCoordinates", None)
+    if original is None or getattr(original, "_fitscope", False):
+        return
+
+    def paths(node):
+        return node.getElementsByTagName("path")
+
+    def correct(node, defs, item, options):
+        for path in paths(node):
+            d = path.getAttribute("d")
+            if "Z" in d or "z" in d:
+                path.setAttribute("d", re.sub(r"(?<!\S)([Zz])(?!\S)", r"\g<1>0,0", d))
+        try:
+            return original(node, defs, item, options)
+        finally:
+            for path in paths(node):
+                d = path.getAttribute("d")
+                if "Z" in d or "z" in d:
+                    path.setAttribute("d", re.sub(r"(?<!\S)([Zz])\S*", r"\1", d))
+
+    correct._fitscope = True
+    module.correctCoordinates = correct
+
+
+_patch_svg_exporter()
+
+
+# --------------------------------------------------------------------------- finding and naming plots
+def plot_name(view: QGraphicsView, top: QWidget | None = None) -> str:
+    """What the user calls this plot: the accessible name of it or of its nearest named parent below ``top``."""
+    w: QWidget | None = view
+    while w is not None and w is not top:
+        if w.accessibleName():
+            return w.accessibleName()
+        w = w.parentWidget()
+    return "Plot"
+
+
+def plots_of(view: QWidget) -> list[tuple[str, QGraphicsView]]:
+    """The plots in ``view`` (each pyqtgraph or plain graphics view), with a distinct name each; in reading
+    order of the layout, column by column."""
+    out: list[tuple[str, QGraphicsView]] = []
+    seen: dict[str, int] = {}
+    found = view.findChildren(QGraphicsView)
+    corners = {id(gv): gv.mapTo(view, QPoint(0, 0)) for gv in found}
+    for gv in sorted(found, key=lambda gv: (corners[id(gv)].x(), corners[id(gv)].y())):
+        name = plot_name(gv, view)
+        seen[name] = seen.get(name, 0) + 1
+        out.append((name if seen[name] == 1 else f"{name} ({seen[name]})", gv))
+    return out
+
+
+def file_stem(name: str) -> str:
+    """A file name for a plot called ``name``: ``"Each racer's loss"`` → ``"each-racers-loss"``."""
+    stem = re.sub(r"[^a-z0-9]+", "-", re.sub(r"['’]", "", name.lower())).strip("-")
+    return stem[:60] or "plot"
+
+
+# --------------------------------------------------------------------------- pictures
+def picture_bytes(view: QGraphicsView, fmt: str) -> bytes:
+    """The plot shown by ``view`` as a PNG or SVG file's bytes (everything in its scene: plot, colour bar…)."""
+    scene = view.scene()
+    if isinstance(scene, pg.GraphicsScene):
+        if fmt == "svg":
+            return bytes(pg.exporters.SVGExporter(scene).export(toBytes=True))
+        exporter = pg.exporters.ImageExporter(scene)
+        exporter.parameters()["width"] = max(1, int(exporter.parameters()["width"] * SCALE))
+        return _png(exporter.export(toBytes=True))
+    # A plain QGraphicsView: render what it shows.
+    source = view.mapToScene(view.viewport().rect()).boundingRect()
+    size = view.viewport().size()
+    if fmt == "svg":
+        buffer = QBuffer()
+        buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+        generator = QSvgGenerator()
+        generator.setOutputDevice(buffer)
+        generator.setSize(size)
+        generator.setViewBox(QRectF(0, 0, size.width(), size.height()))
+        generator.setTitle(plot_name(view))
+        painter = QPainter(generator)
+        painter.fillRect(QRectF(0, 0, size.width(), size.height()), view.backgroundBrush())
+        view.scene().render(painter, QRectF(0, 0, size.width(), size.height()), source)
+        painter.end()
+        return bytes(buffer.data())
+    image = QImage(QSize(size.width() * SCALE, size.height() * SCALE), QImage.Format.Format_ARGB32)
+    image.fill(Qt.GlobalColor.white)
+    painter = QPainter(image)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setRenderHint(QPainter.RenderHint.TextAntialiasing)
+    view.scene().render(painter, QRectF(0, 0, image.width(), image.height()), source)
+    painter.end()
+    return _png(image)
+
+
+def _png(image: QImage) -> bytes:
+    data = QByteArray()
+    buffer = QBuffer(data)
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    if not image.save(buffer, "PNG"):
+        raise ExportError("cannot make the PNG image")
+    buffer.close()
+    return bytes(data)
+
+
+def export_picture(view: QGraphicsView, path: str | os.PathLike[str], fmt: str | None = None) -> None:
+    """Write the plot as ``fmt`` ("png" or "svg"; default: from the file's extension), atomically."""
+    fmt = fmt or os.path.splitext(os.fspath(path))[1].lower().lstrip(".")
+    if fmt not in FORMATS:
+        raise ExportError(f"cannot write {os.fspath(path)}: choose a .png or .svg file")
+    atomic_write(path, picture_bytes(view, fmt))
+
+
+def sentence(text: object, capital: bool = False) -> str:
+    """``text`` as a one-line message ending in one full stop; ``capital``: with a capital first letter (for
+    the engine's "cannot write …", which the CLI prints after "error: ")."""
+    text = " ".join(str(text).split()).rstrip(".")
+    return (text[:1].upper() + text[1:] if capital else text) + "."
+
+
+def _with_suffix(path: str, fmt: str) -> str:
+    return path if os.path.splitext(path)[1] else f"{path}.{fmt}"
+
+
+def ask_and_export_picture(view: QGraphicsView, name: str | None = None, fmt: str | None = None) -> str | None:
+    """A Save dialog for one plot (as ``fmt``, or PNG or SVG as the user picks); write it. The path, or None."""
+    parent = view.window()
+    name = name or plot_name(view)
+    formats = [fmt] if fmt else list(FORMATS)
+    path, chosen = QFileDialog.getSaveFileName(
+        parent, f"Export {name}", prefs.suggested_path(f"{file_stem(name)}.{formats[0]}"),
+        ";;".join(FORMATS[f] for f in formats))
+    if not path:
+        return None
+    prefs.remember_folder(path)
+    picked = next((f for f in formats if FORMATS[f] == chosen), formats[0])
+    ext = os.path.splitext(path)[1].lower().lstrip(".")
+    path = _with_suffix(path, picked)
+    try:
+        export_picture(path=path, view=view, fmt=ext if ext in formats else picked)
+    except ExportError as e:
+        QMessageBox.warning(parent, "Export", sentence(e, capital=True))
+        return None
+    return path
+
+
+# --------------------------------------------------------------------------- the context menu
+def export_menu(view: QGraphicsView, parent: QWidget | None = None) -> QMenu:
+    """The menu of one plot: Export as PNG…, Export as SVG…"""
+    menu = QMenu(parent or view)
+    menu.setObjectName("plotExportMenu")
+    menu.setToolTipsVisible(True)
+    title = menu.addAction(plot_name(view))  # which plot: the one under the pointer
+    title.setEnabled(False)
+    menu.addSeparator()
+    for fmt, text in (("png", "Export as &PNG…"), ("svg", "Export as &SVG…")):
+        action = QAction(text, menu)
+        action.triggered.connect(lambda _=False, fmt=fmt: ask_and_export_picture(view, fmt=fmt))
+        menu.addAction(action)
+    return menu
+
+
+def _popup(view: QGraphicsView, global_pos: QPoint) -> QMenu:
+    menu = export_menu(view)
+    menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    menu.popup(global_pos)
+    return menu
+
+
+def install_plot_menu(plot: pg.PlotItem) -> None:
+    """A right click (not a drag: that zooms) anywhere on ``plot``'s scene opens the export menu."""
+    scene = plot.scene()
+    if scene is None or scene.property(_MENU_PROPERTY):
+        return
+    scene.setProperty(_MENU_PROPERTY, True)
+
+    def clicked(event) -> None:
+        if event.button() != Qt.MouseButton.RightButton or event.isAccepted() or not scene.views():
+            return
+        event.accept()
+        _popup(scene.views()[0], event.screenPos().toPoint())
+
+    scene.sigMouseClicked.connect(clicked)
+
+
+def install_view_menus(top: QWidget) -> None:
+    """The export menu on every plain ``QGraphicsView`` under ``top`` (pyqtgraph's get theirs from quiet_plot)."""
+    for gv in top.findChildren(QGraphicsView):
+        if isinstance(gv, pg.GraphicsView) or gv.property(_MENU_PROPERTY):
+            continue
+        gv.setProperty(_MENU_PROPERTY, True)
+        gv.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        gv.customContextMenuRequested.connect(
+            lambda pos, gv=gv: _popup(gv, gv.viewport().mapToGlobal(pos)))
+
+
+# --------------------------------------------------------------------------- the run's numbers
+def run_of(view: QWidget) -> tuple[History, object] | None:
+    """The history and experiment of a view that trains one model (the surface and Boston views), or None."""
+    history, experiment = getattr(view, "history", None), getattr(view, "experiment", None)
+    if isinstance(history, History) and experiment is not None and hasattr(experiment, "param_names"):
+        return history, experiment
+    return None
+
+
+def export_history_csv(view: QWidget, path: str | os.PathLike[str]) -> None:
+    """``epoch,loss,val_loss``: as ``fitscope fit --history``."""
+    history, experiment = run_of(view)
+    write_history(path, history.epochs, experiment.X_val is not None)
+
+
+def export_trajectory_csv(view: QWidget, path: str | os.PathLike[str]) -> None:
+    """``step,epoch,batch,loss,<parameters>``: as ``fitscope fit --trace``."""
+    history, experiment = run_of(view)
+    write_trace(path, experiment.param_names, history.params, history.batch_loss, history.epoch_steps)
+
+
+def ask_and_export_csv(view: QWidget, what: str) -> str | None:
+    """A Save dialog for the history (``what="history"``) or trajectory (``"trajectory"``) CSV; write it."""
+    if run_of(view) is None:
+        return None
+    parent = view.window()
+    stem = f"{file_stem(getattr(view, 'title', '') or 'fitscope')}-{what}"
+    path, _ = QFileDialog.getSaveFileName(parent, f"Export the {what} as CSV", prefs.suggested_path(f"{stem}.csv"),
+                                          "CSV file (*.csv);;All files (*)")
+    if not path:
+        return None
+    prefs.remember_folder(path)
+    path = _with_suffix(path, "csv")
+    try:
+        (export_history_csv if what == "history" else export_trajectory_csv)(view, path)
+    except ExportError as e:
+        QMessageBox.warning(parent, "Export", sentence(e, capital=True))
+        return None
+    return path

@@ -1,0 +1,57 @@
+"""What the app remembers between runs (QSettings): the last folder of any file dialog, each view's settings.
+
+Every reader here survives a damaged or foreign value: it is ignored (the default is used), never a crash.
+Window geometry and the current tab are kept by :class:`gui.app.MainWindow` itself, with the same care.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from PySide6.QtCore import QSettings
+
+LAST_FOLDER = "files/last_folder"
+
+
+def last_folder() -> str:
+    """The folder of the last file opened or saved in any dialog, if it still exists; else the home folder."""
+    value = QSettings().value(LAST_FOLDER)
+    if isinstance(value, str) and value and os.path.isdir(value):
+        return value
+    return os.path.expanduser("~")
+
+
+def remember_folder(path: str | os.PathLike[str]) -> None:
+    """Remember the folder of ``path`` (a file, or a folder itself) for the next file dialog."""
+    path = os.fspath(path)
+    folder = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
+    if folder:
+        QSettings().setValue(LAST_FOLDER, folder)
+
+
+def suggested_path(file_name: str) -> str:
+    """``file_name`` in the last folder: where a Save dialog starts."""
+    return os.path.join(last_folder(), file_name)
+
+
+def save_view_settings(key: str, values: dict[str, Any]) -> None:
+    """Remember a view's control values (JSON text under ``views/<key>``)."""
+    try:
+        text = json.dumps(values, allow_nan=False)
+    except (TypeError, ValueError):
+        return
+    QSettings().setValue(f"views/{key}", text)
+
+
+def view_settings(key: str) -> dict[str, Any]:
+    """A view's remembered control values, or ``{}`` if there are none or they are damaged."""
+    value = QSettings().value(f"views/{key}")
+    if not isinstance(value, str):
+        return {}
+    try:
+        values = json.loads(value, parse_constant=lambda _: None)
+    except (ValueError, RecursionError):
+        return {}
+    return values if isinstance(values, dict) else {}

@@ -1,0 +1,163 @@
+"""Regression tests for the faults the monkey and the stress tests found, one each, made deterministic.
+
+Each names how it was found (the monkey's seed and action number where it was the monkey).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import types
+
+import numpy as np
+import pytest
+from gui_stress import no_modal_dialogs
+
+import gui.worker as worker
+from engine.data import load_builtin
+from engine.trainer import Phase
+from gui.app import MainWindow
+from gui.views.boston_view import BostonView
+from gui.views.surface_view import SurfaceView
+from gui.worker import TrainingController
+
+
+@pytest.fixture
+def surface(qtbot):
+    view = SurfaceView(dataset=load_builtin("download-time"))
+    qtbot.addWidget(view)
+    view.show()
+    yield view
+    view.shutdown()
+
+
+def idle(qtbot, view, timeout=10_000):
+    qtbot.waitUntil(lambda: not view.controller.busy, timeout=timeout)
+
+
+def test_random_init_after_the_largest_seed_starts_again_at_0(surface):
+    """Monkey seed 3, action #593 (and seed 4, #213): Random init with the seed at its maximum raised
+    OverflowError in the slot (the spin box cannot hold 2**31)."""
+    surface.seed.setValue(surface.seed.maximum())
+    surface.commands["random_init"].trigger()
+    assert surface.seed.value() == 0
+    assert np.array_equal(surface.history.current, surface._draw_init(0))
+    assert surface.settings.init == surface._draw_init(0)
+
+
+def test_a_weight_beyond_a_billion_is_shown_as_it_is(qtbot, surface):
+    """Monkey seed 8, action #300: the kernel and bias boxes stopped at ±1e9, so a run that had carried the
+    kernel to 1.45e15 (not yet counted as divergent) showed 1e9."""
+    surface.loss_function.setCurrentIndex(surface.loss_function.findData("mse"))
+    surface.learning_rate.setValue(1.0)
+    surface.kernel_edit.setValue(1e9)
+    assert surface.history.current[0] == 1e9  # a start typed at the old limit
+    for _ in range(3):
+        surface.commands["step_batch"].trigger()
+        idle(qtbot, surface)
+        if surface.history.diverged is not None:
+            break
+    k, b = surface.history.current
+    assert abs(k) > 1e9 or abs(b) > 1e9  # training went past the old limit before stopping
+    assert surface.kernel_edit.value() == pytest.approx(k, rel=1e-15, abs=5e-7)
+    assert surface.bias_edit.value() == pytest.approx(b, rel=1e-15, abs=5e-7)
+
+
+def test_turning_normalization_off_draws_the_path_in_the_new_pair(qtbot):
+    """Monkey seed 7, action #175: after the slice moved to the raw features' default pair, the start point
+    and path were still those of the previous pair of parameters until the next redraw."""
+    view = BostonView(dataset=load_builtin("boston-housing"))
+    qtbot.addWidget(view)
+    view.show()
+    try:
+        before = view.slice.pair
+        view.normalize.setChecked(False)
+        i, j = view.slice.pair
+        assert (i, j) != before
+        x, y = view.slice_panel.current.getData()
+        assert (x[0], y[0]) == (view.history.current[i], view.history.current[j])
+        px, py = view.slice_panel.path.getData()
+        assert np.array_equal(px, view.history.params[:, i]) and np.array_equal(py, view.history.params[:, j])
+    finally:
+        view.shutdown()
+
+
+def test_a_change_is_never_taken_by_the_trainer_being_replaced(qtbot, surface, monkeypatch):
+    """Found by the monkey's settings invariant (the trainer trains with what the controls show): a Run's
+    request finishing in the worker after a new start took the learning rate meant for the new trainer, which
+    then trained at the old rate while the box showed the new one. Made deterministic by holding the worker
+    between its stop check and its next batch."""
+    in_sleep, go, armed = threading.Event(), threading.Event(), threading.Event()
+
+    def sleep(seconds: float) -> None:
+        if armed.is_set():
+            armed.clear()
+            in_sleep.set()
+            go.wait(5)
+        time.sleep(seconds)
+
+    monkeypatch.setattr(worker, "time", types.SimpleNamespace(sleep=sleep, perf_counter=time.perf_counter))
+    surface.speed.setValue(surface.speed.maximum())
+    surface.epochs.setValue(1_000_000)
+    surface.commands["run"].trigger()
+    qtbot.waitUntil(lambda: surface.history.steps > 3, timeout=5000)
+    armed.set()
+    assert in_sleep.wait(5)
+    surface.start_at(0.5, 0.5)  # a click on the surface: a new trainer, the old request told to stop
+    surface.learning_rate.setValue(0.0421)  # … and a new rate, for the new trainer
+    go.set()
+    idle(qtbot, surface)
+    surface.commands["step_batch"].trigger()
+    idle(qtbot, surface)
+    assert surface.history.last_step.learning_rate == 0.0421
+
+
+def test_settle_applies_only_the_changes_for_the_current_trainer(qtbot):
+    class Trainer:
+        def __init__(self) -> None:
+            self.seen: list[str] = []
+
+    old, new = Trainer(), Trainer()
+    controller = TrainingController()
+    try:
+        controller.set_trainer(old)
+        controller.change(lambda t: t.seen.append("for the old one"))
+        controller.set_trainer(new)
+        controller.change(lambda t: t.seen.append("for the new one"))
+        controller.settle(new)
+        assert new.seen == ["for the new one"] and old.seen == []
+    finally:
+        controller.shutdown()
+
+
+def test_a_session_saved_mid_batch_after_a_new_batch_size_opens(qtbot, tmp_path):
+    """Monkey seed 111, action #1265: saved between two phases of a batch after the batch size was changed,
+    a session could not be opened again ("the batch under way does not follow from the trainer's state"):
+    the batch under way was replayed with the new size."""
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.show()
+    try:
+        view = next(v for v in window.views if isinstance(v, SurfaceView))
+        for _ in range(2):
+            view.commands["step_phase"].trigger()
+            idle(qtbot, view)
+        shown_indices = view.history.last_step.indices.copy()
+        view.batch_size.setValue(3)  # applies from the next batch
+        path = tmp_path / "mid-batch.fitscope.json"
+        with no_modal_dialogs(iter([str(path), str(path)])) as shown:
+            window.files.save_as_action.trigger()
+            window.files.open_action.trigger()
+        assert shown == []
+        view = next(v for v in window.views if isinstance(v, SurfaceView))
+        view.commands["step_phase"].trigger()  # the next phase of the same batch
+        idle(qtbot, view)
+        step = view.history.last_step
+        assert step.phase is Phase.LOSS and np.array_equal(step.indices, shown_indices)
+        view.commands["step_batch"].trigger()  # the rest of it, then a batch of the new size
+        idle(qtbot, view)
+        view.commands["step_batch"].trigger()
+        idle(qtbot, view)
+        assert len(view.history.last_step.indices) == 3
+    finally:
+        window.shutdown()

@@ -1,0 +1,526 @@
+"""Sessions: save the window, open it in another, and find the same numbers, the same trajectory, and a run that
+goes on bit for bit; every bad file refused with one line, changing nothing; saving is atomic."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+
+import numpy as np
+import pytest
+from PySide6.QtGui import QKeySequence
+from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+from engine import export as engine_export
+from engine.data import load_csv
+from gui.app import MainWindow
+from gui.session import FORMAT, VERSION, read_session
+from gui.views.boston_view import BostonView
+from gui.views.race_view import RaceView
+from gui.views.surface_view import SurfaceView
+from gui.worker import Unit
+
+
+# --------------------------------------------------------------------------- helpers
+def new_window(qtbot) -> MainWindow:
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.resize(1400, 880)
+    with qtbot.waitExposed(w):
+        w.show()
+    return w
+
+
+@pytest.fixture
+def window(qtbot):
+    return new_window(qtbot)
+
+
+class Dialogs:
+    """Stand-ins for the modal dialogs: file dialogs answer from :attr:`answers`; messages are recorded."""
+
+    def __init__(self) -> None:
+        self.answers: list[str] = []
+        self.starts: list[str] = []
+        self.warnings: list[tuple[str, str]] = []
+
+    def file(self, parent=None, caption="", start="", *args, **kwargs):
+        self.starts.append(start)
+        return (self.answers.pop(0) if self.answers else ""), ""
+
+    def warning(self, parent=None, title="", text="", *args, **kwargs):
+        self.warnings.append((title, text))
+        return QMessageBox.StandardButton.Ok
+
+
+@pytest.fixture
+def dialogs(monkeypatch) -> Dialogs:
+    d = Dialogs()
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(d.file))
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(d.file))
+    monkeypatch.setattr(QMessageBox, "warning", staticmethod(d.warning))
+    return d
+
+
+def view_of(window, cls):
+    return next(v for v in window.views if isinstance(v, cls))
+
+
+def idle(qtbot, view, timeout=30_000):
+    qtbot.waitUntil(lambda: not view.controller.busy, timeout=timeout)
+
+
+def step(qtbot, view, unit, times=1):
+    for _ in range(times):
+        view.step(unit)
+        idle(qtbot, view)
+    view.redraw()
+
+
+def readouts(view) -> dict[str, str]:
+    return {name: view.readouts.text(name) for name in view.readouts.labels}
+
+
+def _curve(item) -> list:
+    y = item.getData()[1]
+    return [] if y is None else y.tolist()
+
+
+def surface_picture(view: SurfaceView) -> dict:
+    """Everything the surface tab shows that a session must bring back."""
+    path_x, path_y = view.surface.path.getData()
+    return {
+        "readouts": readouts(view),
+        "kernel": view.kernel_edit.value(), "bias": view.bias_edit.value(),
+        "phase": view.phase_text.text(),
+        "message": (view.message.isVisibleTo(view), view.message.text()),
+        "path": (path_x.tolist(), path_y.tolist()),
+        "loss_curve": _curve(view.loss_panel.batch),
+        "lr": view.learning_rate.value(), "batch": view.batch_size.value(), "loss": view.loss_function.currentData(),
+        "optimizer": view.optimizer.currentData(), "epochs": view.epochs.value(), "seed": view.seed.value(),
+        "sample": view.sample,
+    }
+
+
+def same_history(a, b):
+    assert np.array_equal(a.params, b.params)
+    assert np.array_equal(a.batch_loss, b.batch_loss)
+    assert np.array_equal(a.epochs, b.epochs, equal_nan=True)
+    assert (a.diverged is None) == (b.diverged is None)
+    if a.last_step is None:
+        assert b.last_step is None
+    else:
+        assert a.last_step.phase == b.last_step.phase and a.last_step.step == b.last_step.step
+        assert a.last_step.loss == b.last_step.loss
+        assert np.array_equal(a.last_step.indices, b.last_step.indices)
+
+
+def diverge(qtbot, view) -> None:
+    view.loss_function.setCurrentIndex(view.loss_function.findData("mse"))
+    view.learning_rate.setValue(1000.0)
+    for _ in range(30):
+        step(qtbot, view, Unit.BATCH)
+        if view.history.diverged is not None:
+            return
+    raise AssertionError("training did not diverge")
+
+
+def save(window, path) -> None:
+    assert window.files.save_session(str(path)), "the session was not saved"
+
+
+def open_in_new_window(qtbot, path) -> MainWindow:
+    other = new_window(qtbot)
+    assert other.files.open_session(str(path)), "the session was not opened"
+    return other
+
+
+# --------------------------------------------------------------------------- round trips
+def test_surface_view_round_trip_then_training_goes_on_bit_for_bit(qtbot, window, dialogs, tmp_path):
+    view = view_of(window, SurfaceView)
+    step(qtbot, view, Unit.BATCH, 3)
+    view.optimizer.setCurrentIndex(view.optimizer.findData("momentum"))  # a new optimizer, mid-run
+    step(qtbot, view, Unit.EPOCH)
+    step(qtbot, view, Unit.BATCH, 2)
+    view.learning_rate.setValue(0.02)  # queued for the next batch: the session must hold it applied
+    view.batch_size.setValue(5)
+    view.choose_sample(3)
+    path = tmp_path / "surface.json"
+    save(window, path)
+
+    other = open_in_new_window(qtbot, path)
+    twin = view_of(other, SurfaceView)
+    assert surface_picture(twin) == surface_picture(view)
+    same_history(twin.history, view.history)
+    assert twin.surface.visible_range() == pytest.approx(view.surface.visible_range())
+
+    for v in (view, twin):
+        step(qtbot, v, Unit.BATCH, 4)
+        step(qtbot, v, Unit.EPOCH, 2)
+    same_history(twin.history, view.history)
+    assert surface_picture(twin) == surface_picture(view)
+    assert twin.history.batch_loss[-1] == view.history.batch_loss[-1]
+
+
+def test_surface_view_saved_between_phases(qtbot, window, dialogs, tmp_path):
+    view = view_of(window, SurfaceView)
+    step(qtbot, view, Unit.BATCH, 2)
+    step(qtbot, view, Unit.PHASE, 3)  # the third of five phases of batch 3
+    path = tmp_path / "phases.json"
+    save(window, path)
+    twin = view_of(open_in_new_window(qtbot, path), SurfaceView)
+    assert surface_picture(twin) == surface_picture(view)
+    # The next phase is the fourth, in both; then the update, the same.
+    for v in (view, twin):
+        step(qtbot, v, Unit.PHASE)
+    assert twin.phase_key == view.phase_key == "gradient"
+    assert surface_picture(twin) == surface_picture(view)
+    for v in (view, twin):
+        step(qtbot, v, Unit.PHASE)
+        step(qtbot, v, Unit.BATCH)
+    same_history(twin.history, view.history)
+    assert surface_picture(twin) == surface_picture(view)
+
+
+def test_boston_view_round_trip_with_an_mlp(qtbot, window, dialogs, tmp_path):
+    view = view_of(window, BostonView)
+    window.tabs.setCurrentWidget(view)
+    view.model_choice.setCurrentIndex(1)  # one hidden layer
+    step(qtbot, view, Unit.EPOCH, 2)
+    step(qtbot, view, Unit.BATCH, 3)
+    view.slice.x_param.setCurrentIndex(5)
+    view.learning_rate.setValue(0.002)
+    path = tmp_path / "boston.json"
+    save(window, path)
+
+    other = open_in_new_window(qtbot, path)
+    twin = view_of(other, BostonView)
+    assert other.current_view() is twin
+    assert readouts(twin) == readouts(view)
+    same_history(twin.history, view.history)
+    assert twin.slice.pair == view.slice.pair
+    assert twin.model_choice.currentIndex() == 1 and twin.learning_rate.value() == 0.002
+    assert twin.progress.value() == view.progress.value()
+    assert twin.slice_panel.visible_range() == pytest.approx(view.slice_panel.visible_range())
+    for v in (view, twin):
+        step(qtbot, v, Unit.EPOCH)
+    same_history(twin.history, view.history)
+    assert readouts(twin) == readouts(view)
+
+
+def test_boston_view_round_trip_after_training_to_the_end(qtbot, window, dialogs, tmp_path):
+    view = view_of(window, BostonView)
+    view.epochs.setValue(3)
+    view.commands["run"].trigger()
+    idle(qtbot, view, 60_000)
+    assert view.final_losses.isVisibleTo(view)
+    path = tmp_path / "done.json"
+    save(window, path)
+    twin = view_of(open_in_new_window(qtbot, path), BostonView)
+    assert twin.final_losses.isVisibleTo(twin) and twin.final_losses.text() == view.final_losses.text()
+    assert readouts(twin) == readouts(view)
+    same_history(twin.history, view.history)
+
+
+def test_race_view_round_trip(qtbot, window, dialogs, tmp_path):
+    view = view_of(window, RaceView)
+    window.tabs.setCurrentWidget(view)
+    view.enabled["rmsprop"].setChecked(False)
+    view.rates["adam"].setValue(0.05)
+    step(qtbot, view, Unit.BATCH, 5)
+    path = tmp_path / "race.json"
+    save(window, path)
+    twin = view_of(open_in_new_window(qtbot, path), RaceView)
+    assert twin.keys == view.keys == ["sgd", "momentum", "adam"]
+
+    def table(v):
+        return [[v.table.item(r, c).text() for c in range(v.table.columnCount())] for r in range(v.table.rowCount())]
+
+    assert table(twin) == table(view)
+    for h1, h2 in zip(view.histories, twin.histories, strict=True):
+        same_history(h1, h2)
+    for v in (view, twin):
+        step(qtbot, v, Unit.EPOCH, 2)
+    for h1, h2 in zip(view.histories, twin.histories, strict=True):
+        same_history(h1, h2)
+    assert table(twin) == table(view)
+
+
+def test_a_diverged_run_comes_back_diverged(qtbot, window, dialogs, tmp_path):
+    view = view_of(window, SurfaceView)
+    diverge(qtbot, view)
+    path = tmp_path / "diverged.json"
+    save(window, path)
+    twin = view_of(open_in_new_window(qtbot, path), SurfaceView)
+    assert twin.history.diverged is not None
+    assert twin.message.isVisibleTo(twin) and twin.message.text() == view.message.text()
+    assert surface_picture(twin) == surface_picture(view)
+
+
+def test_own_csv_data_round_trip_and_a_vanished_file(qtbot, window, dialogs, tmp_path):
+    csv = tmp_path / "mine.csv"
+    rng = np.random.default_rng(3)
+    x = rng.uniform(0, 5, 40)
+    csv.write_text("x,y\n" + "".join(f"{float(a)!r},{2 * a + 1 + rng.normal():.6f}\n" for a in x))
+    view = view_of(window, SurfaceView)
+    view.set_dataset(load_csv(csv))
+    step(qtbot, view, Unit.BATCH, 4)
+    path = tmp_path / "mine.json"
+    save(window, path)
+    twin = view_of(open_in_new_window(qtbot, path), SurfaceView)
+    assert twin.dataset.source == str(csv) and twin.dataset.name == "mine.csv"
+    assert surface_picture(twin) == surface_picture(view)
+
+    # The data file changed since: refused, with a message naming it; the window is as it was.
+    fresh = new_window(qtbot)
+    before = surface_picture(view_of(fresh, SurfaceView))
+    csv.write_text(csv.read_text().replace("x,y\n", "x,y\n0.5,0.5\n"))
+    assert not fresh.files.open_session(str(path))
+    assert "has changed" in dialogs.warnings[-1][1]
+    # … or it is gone.
+    csv.unlink()
+    assert not fresh.files.open_session(str(path))
+    text = dialogs.warnings[-1][1]
+    assert "is gone" in text and str(csv) in text and "\n" not in text
+    assert surface_picture(view_of(fresh, SurfaceView)) == before
+
+
+def test_current_tab_title_and_shortcuts(qtbot, window, dialogs, tmp_path):
+    window.tabs.setCurrentIndex(3)
+    path = tmp_path / "tabs.json"
+    save(window, path)
+    assert window.windowTitle() == "tabs.json — fitscope"
+    other = open_in_new_window(qtbot, path)
+    assert other.tabs.currentIndex() == 3 and other.windowTitle() == "tabs.json — fitscope"
+    files = window.files
+    assert files.save_action.shortcut() == QKeySequence(QKeySequence.StandardKey.Save)
+    assert files.open_action.shortcut() == QKeySequence("Ctrl+Shift+O")
+    assert files.open_action in window.file_menu.actions() and files.save_action in window.file_menu.actions()
+    assert read_session(path)["current_view"] == window.views[3].objectName()
+
+
+def test_save_asks_once_then_saves_to_the_same_file(qtbot, window, dialogs, tmp_path):
+    dialogs.answers = [str(tmp_path / "first")]  # no suffix: .json is added
+    window.files.save_action.trigger()
+    assert (tmp_path / "first.json").exists()
+    view = view_of(window, SurfaceView)
+    step(qtbot, view, Unit.BATCH)
+    window.files.save_action.trigger()  # Ctrl+S again: no dialog, same file, new contents
+    assert len(dialogs.starts) == 1
+    doc = read_session(tmp_path / "first.json")
+    assert doc["views"]["surfaceView"]["trainer"]["step"] == 1
+    dialogs.answers = [str(tmp_path / "second.json")]
+    window.files.save_as_action.trigger()
+    assert (tmp_path / "second.json").exists() and len(dialogs.starts) == 2
+    dialogs.answers = [""]  # cancelled: nothing happens
+    window.files.save_as_action.trigger()
+    assert dialogs.warnings == []
+
+
+def test_saving_while_training_runs_pauses_and_goes_on(qtbot, window, dialogs, tmp_path):
+    view = view_of(window, SurfaceView)
+    view.epochs.setValue(100_000)
+    view.speed.setValue(view.speed.maximum())
+    view.toggle_run()
+    qtbot.waitUntil(lambda: view.history.steps > 20, timeout=10_000)
+    path = tmp_path / "running.json"
+    save(window, path)
+    assert view.controller.running  # it went on
+    saved = read_session(path)["views"]["surfaceView"]
+    view.toggle_run()
+    idle(qtbot, view)
+    steps = saved["trainer"]["step"]
+    assert steps > 20
+    # What was saved is the run at one moment: the trajectory up to the trainer's step, exactly.
+    twin = view_of(open_in_new_window(qtbot, path), SurfaceView)
+    assert twin.history.steps == steps
+    assert np.array_equal(twin.history.params, view.history.params[: steps + 1])
+
+
+def test_open_dialog_starts_in_the_last_folder(qtbot, window, dialogs, tmp_path):
+    folder = tmp_path / "sessions"
+    folder.mkdir()
+    save(window, folder / "a.json")
+    dialogs.answers = [str(folder / "a.json")]
+    window.files.open_action.trigger()
+    assert dialogs.starts[-1] == str(folder)
+    assert dialogs.warnings == []
+
+
+# --------------------------------------------------------------------------- bad files
+def _valid(tmp_path, qtbot, window) -> dict:
+    path = tmp_path / "valid.json"
+    save(window, path)
+    return json.loads(path.read_text())
+
+
+def _bad_files(tmp_path, doc) -> dict[str, bytes]:
+    text = json.dumps(doc)
+    newer = dict(doc, version=VERSION + 1)
+    wrong_params = json.loads(text)
+    wrong_params["views"]["surfaceView"]["trainer"]["params"] = [1.0, 2.0, 3.0]
+    short_history = json.loads(text)
+    short_history["views"]["surfaceView"]["history"]["batch_loss"]["shape"] = [99]
+    no_settings = json.loads(text)
+    del no_settings["views"]["surfaceView"]["settings"]
+    bad_boston = json.loads(text)  # the surface part is fine; the second view's is not
+    bad_boston["views"]["bostonView"]["trainer"]["order"] = [0, 0, 0]
+    no_units = json.loads(text)
+    no_units["views"]["bostonView"]["settings"]["hidden"] = [0]
+    huge_mlp = json.loads(text)
+    huge_mlp["views"]["bostonView"]["settings"].update(model="mlp", hidden=[10**9])
+    return {
+        "truncated": text[: len(text) // 2].encode(),
+        "garbage": b"{this is not json",
+        "empty": b"",
+        "binary": bytes(range(256)) * 4,
+        "utf16": text.encode("utf-16"),
+        "pickle": pickle.dumps({"format": FORMAT}),
+        "other json": json.dumps({"name": "package.json", "version": "1.0.0"}).encode(),
+        "json list": b"[1, 2, 3]",
+        "newer": json.dumps(newer).encode(),
+        "nan token": text.replace('"loss_sum": ', '"loss_sum": NaN, "x": ', 1).encode(),
+        "wrong params": json.dumps(wrong_params).encode(),
+        "short history": json.dumps(short_history).encode(),
+        "no settings": json.dumps(no_settings).encode(),
+        "bad second view": json.dumps(bad_boston).encode(),
+        "no hidden units": json.dumps(no_units).encode(),
+        "huge model": json.dumps(huge_mlp).encode(),
+        "view not an object": json.dumps(dict(doc, views={"surfaceView": [1]})).encode(),
+    }
+
+
+def test_every_bad_file_gets_one_line_and_changes_nothing(qtbot, window, dialogs, tmp_path):
+    surface = view_of(window, SurfaceView)
+    boston = view_of(window, BostonView)
+    step(qtbot, surface, Unit.BATCH, 2)
+    doc = _valid(tmp_path, qtbot, window)
+    step(qtbot, surface, Unit.BATCH, 3)  # the window moves on from what the file holds
+    window.tabs.setCurrentIndex(2)
+    before = (surface_picture(surface), readouts(boston), surface.history.params.copy(), window.windowTitle(),
+              window.tabs.currentIndex())
+    experiment, history = surface.experiment, surface.history
+    cases = _bad_files(tmp_path, doc)
+    for name, data in cases.items():
+        path = tmp_path / f"{name.replace(' ', '_')}.json"
+        path.write_bytes(data)
+        dialogs.warnings.clear()
+        assert not window.files.open_session(str(path)), name
+        assert len(dialogs.warnings) == 1, name
+        title, text = dialogs.warnings[0]
+        assert title == "Open session" and "\n" not in text and path.name in text, (name, text)
+        assert surface.experiment is experiment and surface.history is history, name
+        after = (surface_picture(surface), readouts(boston), surface.history.params, window.windowTitle(),
+                 window.tabs.currentIndex())
+        assert after[0] == before[0] and after[1] == before[1] and np.array_equal(after[2], before[2]), name
+        assert after[3:] == before[3:], name
+    # The messages say what is wrong, in words.
+    messages = {}
+    for name in ("truncated", "other json", "newer", "pickle"):
+        dialogs.warnings.clear()
+        window.files.open_session(str(tmp_path / f"{name.replace(' ', '_')}.json"))
+        messages[name] = dialogs.warnings[0][1]
+    assert "cut short" in messages["truncated"]
+    assert "not a fitscope session" in messages["other json"]
+    assert "newer" in messages["newer"] and str(VERSION + 1) in messages["newer"]
+    assert "not a text file" in messages["pickle"]
+    # Training still works where it was.
+    step(qtbot, surface, Unit.BATCH)
+    assert surface.history.steps == 6
+
+
+def test_a_missing_file_or_a_folder(qtbot, window, dialogs, tmp_path):
+    assert not window.files.open_session(str(tmp_path / "nowhere.json"))
+    assert "no such file" in dialogs.warnings[-1][1]
+    assert not window.files.open_session(str(tmp_path))
+    assert len(dialogs.warnings) == 2
+
+
+# --------------------------------------------------------------------------- atomic writes
+def test_a_failed_save_leaves_the_old_file_intact(qtbot, window, dialogs, tmp_path, monkeypatch):
+    folder = tmp_path / "out"
+    folder.mkdir()
+    path = folder / "keep.json"
+    save(window, path)
+    old = path.read_bytes()
+    step(qtbot, view_of(window, SurfaceView), Unit.BATCH, 3)
+
+    def full_disk(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(engine_export.os, "fsync", full_disk)
+    assert not window.files.save_session(str(path))
+    assert dialogs.warnings[-1] == ("Save session", f"Cannot write {path}: No space left on device.")
+    assert path.read_bytes() == old
+    assert os.listdir(folder) == ["keep.json"]  # no temporary file left behind
+    read_session(path)
+
+
+def test_a_crash_while_writing_leaves_the_old_file_intact(qtbot, window, dialogs, tmp_path, monkeypatch):
+    folder = tmp_path / "out"
+    folder.mkdir()
+    path = folder / "keep.json"
+    save(window, path)
+    old = path.read_bytes()
+    real_open = open
+    written = []
+
+    class Crash(BaseException):
+        pass
+
+    class Dying:
+        """A file that dies half-way through the write, as a process killed mid-save."""
+
+        def __init__(self, f):
+            self.f = f
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.f.close()
+
+        def write(self, data):
+            self.f.write(data[: len(data) // 2])
+            written.append(self.f.name)
+            raise Crash
+
+        def __getattr__(self, name):
+            return getattr(self.f, name)
+
+    def dying_open(file, mode="r", *args, **kwargs):
+        f = real_open(file, mode, *args, **kwargs)
+        return Dying(f) if "w" in mode and str(file).endswith(".tmp") else f
+
+    monkeypatch.setattr("builtins.open", dying_open)
+    with pytest.raises(Crash):
+        window.files.save_session(str(path))
+    monkeypatch.undo()
+    assert written and path.read_bytes() == old
+    assert os.listdir(folder) == ["keep.json"]
+
+
+def test_an_unwritable_destination_gets_one_line(qtbot, window, dialogs, tmp_path):
+    assert not window.files.save_session(str(tmp_path / "no" / "such" / "folder.json"))
+    title, text = dialogs.warnings[-1]
+    assert title == "Save session" and text.startswith("Cannot write") and "\n" not in text
+    assert not window.files.save_session(str(tmp_path))  # a folder
+    assert "it is a folder" in dialogs.warnings[-1][1]
+
+
+def test_the_file_is_plain_strict_json(qtbot, window, dialogs, tmp_path):
+    view = view_of(window, SurfaceView)
+    diverge(qtbot, view)
+    path = tmp_path / "strict.json"
+    save(window, path)
+
+    def refuse(token):
+        raise AssertionError(f"bare {token} in the file")
+
+    doc = json.loads(path.read_text(encoding="utf-8"), parse_constant=refuse)
+    assert doc["format"] == FORMAT and doc["version"] == VERSION
+    assert set(doc["views"]) == {"surfaceView", "bostonView", "raceView"}
+    part = doc["views"]["surfaceView"]
+    assert part["data"] == {"builtin": "download-time"}
+    assert {"settings", "controls", "trainer", "history"} <= set(part)
