@@ -6,9 +6,12 @@ nothing from pytest, so ``benchmarks/monkey_bench.py`` runs the same code for lo
 - :class:`ErrorTrap` catches what a user would never see but must never happen: an exception raised in any
   slot (``sys.excepthook``) and Qt's critical or fatal messages, thread warnings among them.
 - :class:`Monkey` performs random user actions on a :class:`~gui.app.MainWindow` (clicks, keys, steps, runs,
-  extreme settings, tab switches, bad files) from one seed, and checks the invariants every few actions.
-- :func:`close_mid_run` opens a window, starts a run in a random tab and closes the window a random moment
-  later: the close must be quick and leave no thread behind.
+  extreme settings, tab switches, data sets, bad and good files, sessions, exports) from one seed, and
+  checks the invariants every few actions (:meth:`Monkey.check`).
+- :func:`close_mid_run` opens a window, starts runs in one to three random tabs and closes the window a
+  random moment later: the close must be quick and leave no thread behind.
+
+Actions whose menu entry the window lacks (Open CSV, sessions, exports) are left out, not failed.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import math
 import random
+import re
 import sys
 import threading
 import time
@@ -39,7 +43,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QWheelEvent
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication, QDialog, QFileDialog, QMessageBox
+from PySide6.QtWidgets import QApplication, QDialog, QFileDialog, QLabel, QMessageBox, QTableWidget
 
 #: Qt warnings that mean a real fault (a thread destroyed while running, a timer touched from the wrong
 #: thread, a shortcut that fires nothing): treated as failures even though Qt only warns.
@@ -259,6 +263,28 @@ def bad_files(folder: Path) -> list[Path]:
     return paths
 
 
+def good_files(folder: Path) -> list[Path]:
+    """Files the app opens, some of them odd: two rows, a constant column, tiny and huge numbers."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(0)
+    x = [rng.uniform(0, 10) for _ in range(40)]
+    files = {
+        "one_feature.csv": "size,time\n" + "".join(f"{v!r},{0.5 * v + 1 + rng.gauss(0, 0.3)!r}\n" for v in x),
+        "two_rows.csv": "x,y\n1,2\n3,5\n",
+        "three_features.csv": "a,b,c,y\n" + "".join(
+            f"{v!r},{v * v!r},{rng.gauss(0, 1)!r},{2 * v + rng.gauss(0, 1)!r}\n" for v in x),
+        "constant.csv": "k,x,y\n" + "".join(f"7,{v!r},{v + 1!r}\n" for v in x),
+        "big_numbers.csv": "x,y\n" + "".join(f"{v * 1e6!r},{v * 3e9!r}\n" for v in x),
+        "tiny_numbers.csv": "x;y\n" + "".join(f"{v * 1e-6:.6e};{v * 1e-9:.6e}\n" for v in x),
+    }
+    paths = []
+    for name, text in files.items():
+        path = folder / name
+        path.write_text(text, encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
 def find_action(menu, *words: str):
     """The first action of ``menu`` (or its submenus) whose text holds every word (case-insensitive)."""
     if menu is None:
@@ -302,6 +328,7 @@ class Monkey:
         self.race: RaceView = by_type[RaceView]
         self.training_views = [self.surface, self.boston, self.race]
         self.files = bad_files(folder) if folder is not None else []
+        self.good = good_files(folder / "good") if folder is not None else []
         self.open_action = find_action(getattr(window, "file_menu", None), "open", "csv")
         files = getattr(window, "files", None)  # sessions (File > Save session, Open session), if the app has them
         self.sessions = files if hasattr(files, "save_action") and hasattr(files, "open_action") else None
@@ -508,7 +535,14 @@ class Monkey:
             add("open bad file", 1.5, self._open_bad_file)
         if self.window.acceptDrops() and self.files:
             add("drop bad file", 0.5, lambda: self._open_bad_file(drop=True))
+        if self.open_action is not None and self.good:
+            add("open good file", 1, self._open_good_file)
+        menu = getattr(self.window, "file_menu", None)
+        self.builtin = [a for a in (find_action(menu, "download time"), find_action(menu, "boston housing")) if a]
+        if self.builtin:
+            add("built-in data", 0.7, lambda: rng.choice(self.builtin).trigger())
         if self.sessions is not None and self.folder is not None:
+            add("export", 1, self._export)
             add("save session", 1, self._save_session)
             add("open session", 1, self._open_session)
             add("open bad session", 0.5, self._open_bad_session)
@@ -544,6 +578,53 @@ class Monkey:
         for message in shown:
             if "\n" in message.strip():
                 self._fail(f"the message for {path.name} is not one line: {message!r}")
+
+    def _open_good_file(self) -> None:
+        """File > Open CSV with a readable file; in the preview, a random target and features, then Open (or
+        Cancel). One feature goes to the loss surface, several to the multi-feature view."""
+        path = self.rng.choice(self.good)
+        opener = self.window.opener
+        with no_modal_dialogs(iter([str(path)])) as shown:
+            self.open_action.trigger()
+            wait_until(lambda: not opener.loading, 20, f"{path.name} to be read")
+            pump()
+            dialog = opener.preview
+            if dialog is None:
+                self._fail(f"{path.name} gave no preview: {shown}")
+            names = list(dialog.names)
+            target = self.rng.choice(names)
+            dialog.set_target(target)
+            others = [n for n in names if n != target]
+            dialog.set_features(self.rng.sample(others, self.rng.randint(1, len(others))))
+            self._say(f"open {path.name}: target {dialog.target()}, features {dialog.features()}")
+            if self.rng.random() < 0.8 and dialog.ok_button.isEnabled():
+                dialog.ok_button.click()
+            else:
+                dialog.reject()
+            pump()
+        close_stray_windows(self.window)
+
+    def _export(self) -> None:
+        """File > Export > one of the current tab's plots (PNG or SVG) or its history or trajectory (CSV)."""
+        menu = self.sessions.export_menu
+        self.sessions.fill_export_menu()
+        actions = [a for a in menu.actions() if not a.isSeparator() and a.isEnabled()]
+        if not actions:
+            return
+        action = self.rng.choice(actions)
+        text = action.text().replace("&", "")
+        ext = "csv" if "CSV" in text else self.rng.choice(["png", "svg"])
+        folder = self.folder / "exports"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"export-{self.done}.{ext}"
+        self._say(f"export {text} to {path.name}")
+        with no_modal_dialogs(iter([str(path)])) as shown:
+            action.trigger()
+            pump()
+        if shown:
+            self._fail(f"exporting {text} showed {shown}")
+        if not path.exists() or path.stat().st_size == 0:
+            self._fail(f"exporting {text} wrote nothing to {path.name}")
 
     def _session_file(self) -> Path:
         folder = self.folder / "sessions"
@@ -641,6 +722,8 @@ class Monkey:
             check_boston(self.boston)
             check_race(self.race)
             check_backprop(self.backprop)
+            check_sample(self.surface, self.backprop)
+            check_no_nan_shown(self.window)
             check_threads(self.window)
         except AssertionError as e:
             self._fail(f"invariant broken: {e}")
@@ -696,13 +779,21 @@ def check_surface(view) -> None:
         f"surface: step readout {view.readouts.text('stepValue')!r}, history {h.steps}")
     for box, value, name in ((view.kernel_edit, h.current[0], "kernel"), (view.bias_edit, h.current[1], "bias")):
         if not box.hasFocus():  # the box rounds to its decimals (and to what a double holds, for big values)
-            assert abs(box.value() - value) <= max(0.5 * 10.0 ** -box.decimals(), 1e-15 * abs(value)), (
+            assert abs(box.value() - value) <= 0.5 * 10.0 ** -box.decimals() + 4 * np.spacing(abs(value)), (
                 f"surface: {name} box shows {box.value()}, the engine {value}")
     _curve_finite(view.surface.path, "surface trajectory")
     cx, cy = view.surface.current.getData()
     assert len(cx) == 1 and cx[0] == h.current[0] and cy[0] == h.current[1], "surface: current point not drawn"
     if h.diverged is not None:
         assert view.message.isVisibleTo(view) and view.message.text(), "surface: divergence not explained"
+    train = view.experiment.loss_at(h.current, "train")
+    shown = view.readouts.text("trainLossValue")
+    assert shown == (f"{train:.5g}" if math.isfinite(train) else "–"), f"surface: training loss shows {shown!r}"
+    step = h.last_step
+    k, b = step.params if step is not None and h.diverged is None else h.current
+    lx, ly = view.data_panel.line.getData()
+    with np.errstate(all="ignore"):
+        assert np.array_equal(ly, k * lx + b), "surface: the fitted line is not the current weights'"
     t = effective(view.controller, view.experiment.trainer)
     assert t.optimizer.name == view.optimizer.currentData(), f"surface: trains with {t.optimizer.name}"
     assert t.optimizer.learning_rate == view.learning_rate.value(), (
@@ -719,6 +810,10 @@ def check_boston(view) -> None:
     assert view.readouts.text("bostonStep") == str(h.steps), (
         f"boston: step readout {view.readouts.text('bostonStep')!r}, history {h.steps}")
     assert view.progress.value() == len(h.epochs), f"boston: progress {view.progress.value()}, {len(h.epochs)} epochs"
+    if len(h.epochs):
+        loss = h.epochs[-1, 2]
+        shown = view.readouts.text("bostonTrainLoss")
+        assert shown == (f"{loss:.5g}" if math.isfinite(loss) else "–"), f"boston: training loss shows {shown!r}"
     i, j = view.slice.pair
     assert 0 <= i < h.params.shape[1] and 0 <= j < h.params.shape[1] and i != j, f"boston: slice pair {(i, j)}"
     _curve_finite(view.slice_panel.path, "boston trajectory")
@@ -755,6 +850,8 @@ def check_race(view) -> None:
         _history_ok(history, f"race {key}")
         _trainer_ok(trainer, history, f"race {key}")
         _curve_finite(items["line"], f"race {key} trajectory")
+        dx, dy = items["dot"].getData()
+        assert (dx[0], dy[0]) == tuple(history.current), f"race {key}: its dot is not where it is"
         status = view.table.item(view.keys.index(key), view.table.columnCount() - 1).text()
         if history.diverged is not None:
             assert status.startswith("diverged"), f"race {key}: diverged, but its status says {status!r}"
@@ -768,11 +865,45 @@ def check_backprop(view) -> None:
     assert view.commands["backward_step"].isEnabled() == (view.position <= n)
 
 
+_NOT_A_NUMBER = re.compile(r"(?<![A-Za-z])(nan|inf)(?![A-Za-z])")
+
+
+def check_no_nan_shown(window) -> None:
+    """No label or table cell of any tab shows ``nan`` or ``inf`` (non-finite numbers are shown as "–")."""
+    for view in window.views:
+        for label in view.findChildren(QLabel):
+            assert not _NOT_A_NUMBER.search(label.text()), (
+                f"{type(view).__name__}: {label.objectName() or 'a label'} shows {label.text()!r}")
+        for table in view.findChildren(QTableWidget):
+            for row in range(table.rowCount()):
+                for col in range(table.columnCount()):
+                    item = table.item(row, col)
+                    if item is not None:
+                        assert not _NOT_A_NUMBER.search(item.text()), (
+                            f"{type(view).__name__}: {table.objectName()} shows {item.text()!r}")
+
+
 def own_threads(window) -> list[QThread]:
     """The QThreads the window keeps for its life: each view's training thread, the CSV reader's if any."""
     threads = [v.controller._thread for v in window.views if hasattr(v, "controller")]
     reader = getattr(getattr(window, "opener", None), "_thread", None)
     return threads + ([reader] if isinstance(reader, QThread) else [])
+
+
+def check_sample(surface, backprop) -> None:
+    """The example the backpropagation tab follows is the loss-surface tab's, with its current weights,
+    learning rate and loss."""
+    from gui.views.backprop_view import Example
+
+    sample, h = surface.sample, surface.history
+    step = h.last_step
+    k, b = step.params if step is not None and h.diverged is None else h.current
+    assert (sample.kernel, sample.bias) == (k, b), f"surface: the example's weights {sample} are not the view's"
+    assert sample.learning_rate == surface.learning_rate.value(), (
+        f"surface: the example's learning rate {sample.learning_rate} is not {surface.learning_rate.value()}")
+    assert sample.loss == surface.loss_function.currentData(), f"surface: the example's loss is {sample.loss}"
+    if backprop.following and backprop.example.hand_updates == 0:
+        assert backprop.example == Example.from_sample(sample), "backprop: not the loss-surface tab's example"
 
 
 def check_threads(window) -> None:

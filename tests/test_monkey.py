@@ -4,12 +4,15 @@ The actions (see :class:`gui_stress.Monkey`): clicks on the loss surfaces and sl
 plots), wheel zooms and drags, every step command by QAction and by keyboard shortcut, Run and Pause,
 learning rates from 1e-6 to 1000, every batch size, epochs, seeds, losses, optimizers, models, normalization,
 validation splits, slice parameters, racers and their rates, the backpropagation steps, tab switches, Reset,
-Random init, and bad files through File > Open CSV and drag-and-drop.
+Random init, the built-in data sets, bad files through File > Open CSV and drag-and-drop, good files opened
+with random columns, sessions saved, opened and damaged, and exports. Message boxes and file dialogs are
+answered at once; an exception in any slot, or a Qt critical message, fails the test.
 
 Every 40 actions and at the end, with every run paused and every worker idle: each view's trajectory has
-steps + 1 rows, all finite; the engine's parameters and step count equal the history's; the readouts show
-them; the trainer trains with the settings the controls show; the only QThreads running are the window's own.
-At the end the window closes fast and leaves no thread behind.
+steps + 1 rows, all finite, none drawn or shown as nan/inf; the engine's parameters and step count equal the
+history's; the readouts show them; the trainer trains with the settings the controls show (queued changes
+included); the backpropagation tab follows the loss-surface tab's example; the only QThreads running are the
+window's own. At the end the window closes fast and leaves no thread behind.
 
 A failure names the seed and the action; rerun it with ``FITSCOPE_MONKEY_SEED=<seed>``.
 """

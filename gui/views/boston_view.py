@@ -64,6 +64,10 @@ MLP_SLICE_MS = 1000  # … an MLP's once a second: its job competes with trainin
 LINEAR_GRID = 120  # slice resolution (points per axis) of a linear model, when training stands still
 LINEAR_GRID_RUNNING = 60  # … and while it runs (drawing the isolines costs more than the grid)
 HISTORY_BYTES = 64 * 2**20  # the most a new run's trajectory reserves at once
+#: The most a run's trajectory may hold: an MLP's 3,251 parameters a step fill a gigabyte in a minute at
+#: batch size 1; beyond this, training pauses with a message instead of running out of memory. (With the
+#: reports still in flight it stays under 256 MB, the trajectory's second doubling of HISTORY_BYTES.)
+TRAJECTORY_BYTES = 192 * 2**20
 MLP_GRID = {1: 41, 2: 25}  # per number of hidden layers: one forward pass per grid point, off this thread
 MLP_SLICE_ROWS = 1000  # an MLP's slice over more rows is computed over a fixed random sample of this many
 PRED_POINTS = 3000  # the predicted-against-actual chart shows at most this many rows (a fixed random sample)
@@ -416,12 +420,18 @@ class BostonView(View):
         self._new_run(params, reframe=False)
 
     def step(self, unit: Unit) -> None:
-        if not self.controller.running:
+        if self._trajectory_full():
+            self._show_full()
+        elif not self.controller.running:
             self.controller.step(unit)
 
     def toggle_run(self) -> None:
         if self.controller.running:
             self.controller.pause()
+            return
+        if self._trajectory_full():
+            self.commands["run"].setChecked(False)
+            self._show_full()
             return
         if self._finished:
             self.commands["run"].setChecked(False)
@@ -497,6 +507,9 @@ class BostonView(View):
                 self._show_divergence(report)
         if self.history.diverged is None and not self.message.isHidden():
             self.message.hide()  # training went on after a divergence (at a smaller rate)
+        if self._trajectory_full():
+            self.controller.pause()
+            self._show_full()
         if not self._frame.isActive():
             wait = FRAME_MS
             if self.controller.running:
@@ -524,6 +537,15 @@ class BostonView(View):
         texts = resources.sections("boston.md")
         key = "diverged" if self.settings.normalize else "diverged_raw"
         self.message.setText(texts[key].format(step=report.step, lr=_fmt(report.learning_rate), **self._spans))
+        self.message.show()
+
+    def _trajectory_full(self) -> bool:
+        return self.history.params.nbytes >= TRAJECTORY_BYTES
+
+    def _show_full(self) -> None:
+        self.message.setText(resources.sections("boston.md")["full"].format(
+            step=f"{self.history.steps:,}", n_params=f"{self.experiment.model.n_params:,}",
+            mb=f"{TRAJECTORY_BYTES // 2**20:,}"))
         self.message.show()
 
     def _show_done(self) -> None:

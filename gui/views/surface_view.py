@@ -433,6 +433,7 @@ class SurfaceView(View):
         self.lr_slider.setValue(self.lr_slider.position_of(max(lr, 1e-4)))
         self.lr_slider.blockSignals(False)
         self.controller.change(lambda t: setattr(t.optimizer, "learning_rate", lr))
+        self._update_sample()  # the backpropagation tab's update uses the new rate at once
 
     def _on_batch_size(self, n: int) -> None:
         self.controller.change(lambda t: setattr(t, "batch_size", n))
