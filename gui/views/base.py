@@ -6,7 +6,14 @@ from collections.abc import Callable
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QAbstractSpinBox, QSizePolicy, QToolButton, QWidget
+from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QHBoxLayout,
+    QScrollArea,
+    QSizePolicy,
+    QToolButton,
+    QWidget,
+)
 
 # key: (menu text, shortcut, object name of its button, tooltip)
 COMMANDS: dict[str, tuple[str, str, str, str]] = {
@@ -58,6 +65,20 @@ class View(QWidget):
         button.setObjectName(name)
         button.setAccessibleName(self.commands[key].text().replace("&", ""))
         return button
+
+    def lay_out(self, main: QWidget, sidebar: QWidget, width: tuple[int, int] = (330, 400)) -> None:
+        """The layout every tab shares: ``main`` (the plots) taking the room, ``sidebar`` on the right in a
+        vertical scroll area between ``width`` pixels wide."""
+        scroll = QScrollArea()
+        scroll.setWidget(sidebar)
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setMinimumWidth(width[0])
+        scroll.setMaximumWidth(width[1])
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(main, 1)
+        layout.addWidget(scroll)
 
     def hand_back_keys(self) -> None:
         """After Enter in any number field of this view, give the keyboard back to the view.

@@ -28,10 +28,8 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGridLayout,
     QGroupBox,
-    QHBoxLayout,
     QLabel,
     QProgressBar,
-    QScrollArea,
     QSpinBox,
     QSplitter,
     QVBoxLayout,
@@ -201,17 +199,7 @@ class BostonView(View):
         what_layout.addWidget(self.message)
         what_layout.addWidget(self.explanation, 1)
         column.addWidget(what, 1)
-        scroll = QScrollArea()
-        scroll.setWidget(side)
-        scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(340)
-        scroll.setMaximumWidth(400)
-
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(plots, 1)
-        layout.addWidget(scroll)
+        self.lay_out(plots, side, width=(340, 400))
 
     def _combo(self, name: str, accessible: str) -> QComboBox:
         combo = QComboBox()

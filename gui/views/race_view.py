@@ -31,7 +31,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QScrollArea,
     QSlider,
     QSpinBox,
     QSplitter,
@@ -212,17 +211,7 @@ class RaceView(View):
         self.text.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         QVBoxLayout(what).addWidget(self.text)
         column.addWidget(what, 1)
-        scroll = QScrollArea()
-        scroll.setWidget(side)
-        scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(340)
-        scroll.setMaximumWidth(410)
-
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(plots, 1)
-        layout.addWidget(scroll)
+        self.lay_out(plots, side, width=(340, 410))
 
     def _build_race_box(self) -> QGroupBox:
         box = QGroupBox("Race")

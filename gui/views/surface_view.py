@@ -21,9 +21,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGridLayout,
     QGroupBox,
-    QHBoxLayout,
     QLabel,
-    QScrollArea,
     QSlider,
     QSpinBox,
     QSplitter,
@@ -185,17 +183,7 @@ class SurfaceView(View):
         what_layout.addWidget(self.message)
         what_layout.addWidget(self.phase_text)
         column.addWidget(what, 1)
-        scroll = QScrollArea()
-        scroll.setWidget(side)
-        scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(330)
-        scroll.setMaximumWidth(400)
-
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(plots, 1)
-        layout.addWidget(scroll)
+        self.lay_out(plots, side, width=(330, 400))
 
     def _build_training_box(self) -> QGroupBox:
         box = QGroupBox("Training")
