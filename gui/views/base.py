@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QScrollArea,
     QSizePolicy,
+    QSlider,
     QToolButton,
     QWidget,
 )
@@ -79,6 +80,16 @@ class View(QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(main, 1)
         layout.addWidget(scroll)
+
+    def speed_slider(self, object_name: str, steps: int) -> QSlider:
+        """The Run speed slider: ``steps`` positions, from one batch a second to as fast as possible."""
+        slider = QSlider(Qt.Orientation.Horizontal)
+        slider.setObjectName(object_name)
+        slider.setAccessibleName("Run speed")
+        slider.setRange(0, steps - 1)
+        slider.setPageStep(1)
+        slider.setToolTip("How fast Run goes: from one batch a second to as fast as the machine can")
+        return slider
 
     def hand_back_keys(self) -> None:
         """After Enter in any number field of this view, give the keyboard back to the view.

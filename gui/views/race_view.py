@@ -31,7 +31,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QSlider,
     QSpinBox,
     QSplitter,
     QTableWidget,
@@ -221,12 +220,7 @@ class RaceView(View):
         grid.addWidget(self.command_button("step_epoch"), 0, 1)
         grid.addWidget(self.command_button("run"), 1, 0)
         grid.addWidget(self.command_button("reset"), 1, 1)
-        self.speed = QSlider(Qt.Orientation.Horizontal)
-        self.speed.setObjectName("raceSpeed")
-        self.speed.setAccessibleName("Run speed")
-        self.speed.setRange(0, len(SPEEDS) - 1)
-        self.speed.setPageStep(1)
-        self.speed.setToolTip("How fast Run goes: from one batch a second to as fast as the machine can")
+        self.speed = self.speed_slider("raceSpeed", len(SPEEDS))
         self.speed_label = QLabel()
         self.speed_label.setMinimumWidth(self.speed_label.fontMetrics().horizontalAdvance("as fast as possible"))
         self.speed.valueChanged.connect(self._on_speed)
