@@ -28,7 +28,7 @@ MODELS = [
 
 
 def headless_seconds(dataset, settings) -> float:
-    from engine.experiment import Experiment
+    from fitscope.engine.experiment import Experiment
 
     def fit() -> None:
         for _ in Experiment(dataset, settings).trainer.run():
@@ -89,8 +89,8 @@ def with_view(view, model: str, hidden, runs: int) -> tuple[float, float, object
 def run() -> list[Result]:
     from PySide6.QtCore import QCoreApplication
 
-    from gui.app import create_app
-    from gui.views.boston_view import BostonView
+    from fitscope.gui.app import create_app
+    from fitscope.gui.views.boston_view import BostonView
 
     create_app()
     view = BostonView()

@@ -70,9 +70,9 @@ def _stall(view) -> tuple[float, int]:
 
 
 def run() -> list[Result]:
-    from engine.data import read_table, table_dataset
-    from gui.app import MainWindow, create_app
-    from gui.views.surface_view import SurfaceView
+    from fitscope.engine.data import read_table, table_dataset
+    from fitscope.gui.app import MainWindow, create_app
+    from fitscope.gui.views.surface_view import SurfaceView
 
     with tempfile.TemporaryDirectory() as folder:
         path = write_csv(Path(folder))

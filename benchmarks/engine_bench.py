@@ -16,12 +16,12 @@ from dataclasses import replace
 
 import numpy as np
 
-from engine.data import Dataset, load
-from engine.experiment import Experiment
-from engine.losses import MAE
-from engine.settings import FitSettings, n_train_rows
-from engine.surface import QuadraticStats, linear_slice
-from engine.trainer import EpochReport
+from fitscope.engine.data import Dataset, load
+from fitscope.engine.experiment import Experiment
+from fitscope.engine.losses import MAE
+from fitscope.engine.settings import FitSettings, n_train_rows
+from fitscope.engine.surface import QuadraticStats, linear_slice
+from fitscope.engine.trainer import EpochReport
 
 from . import Result, best_of
 

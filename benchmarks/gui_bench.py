@@ -23,7 +23,7 @@ RUN_SECONDS = 3.0
 _FIRST_PAINT = """
 import sys, time
 from PySide6.QtCore import QEvent, QObject
-from gui.app import MainWindow, create_app
+from fitscope.gui.app import MainWindow, create_app
 class FirstPaint(QObject):
     def eventFilter(self, obj, event):
         if event.type() == QEvent.Type.Paint:
@@ -41,7 +41,7 @@ window.close()
 
 
 def headless_steps_per_second(settings, dataset) -> float:
-    from engine.experiment import Experiment
+    from fitscope.engine.experiment import Experiment
 
     exp = Experiment(dataset, settings)
     steps, start = 0, time.perf_counter()
@@ -57,8 +57,8 @@ def gui_run() -> tuple[float, float, object, object]:
     """Steps per second and the longest stall (s) with the window attached; also the settings and data used."""
     from PySide6.QtCore import QEventLoop, QTimer
 
-    from gui.app import MainWindow, create_app
-    from gui.views.surface_view import SurfaceView
+    from fitscope.gui.app import MainWindow, create_app
+    from fitscope.gui.views.surface_view import SurfaceView
 
     app = create_app()
     window = MainWindow()

@@ -61,7 +61,7 @@ def _private_settings():
 
 
 def monkey(stress, folder: Path) -> Result:
-    from gui.app import MainWindow
+    from fitscope.gui.app import MainWindow
 
     failure = ""
     window = MainWindow()
@@ -93,7 +93,7 @@ def monkey(stress, folder: Path) -> Result:
 
 
 def close_mid_run(stress) -> Result:
-    from gui.app import MainWindow
+    from fitscope.gui.app import MainWindow
 
     rng = random.Random(SEED)
     times, failure = [], ""
@@ -113,7 +113,7 @@ def close_mid_run(stress) -> Result:
 
 
 def run() -> list[Result]:
-    from gui.app import create_app
+    from fitscope.gui.app import create_app
 
     stress = _stress()
     stress.track_qthreads()

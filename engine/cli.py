@@ -36,6 +36,9 @@ from .trainer import DivergedReport, EpochReport, Phase, StepReport
 
 EXIT_OK, EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERRUPTED = 0, 2, 3, 130
 
+#: The subcommands of ``fitscope`` (the word after it).
+COMMANDS = ("fit",)
+
 
 class UsageError(Exception):
     """Bad input found by the CLI itself (a malformed list, an unwritable file): exit status 2."""

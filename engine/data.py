@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from engine.settings import FitSettings
+from fitscope.engine.settings import FitSettings
 
 __all__ = [
     "BUILTIN",
@@ -155,7 +155,7 @@ class Dataset:
 
 def data_dir() -> Traversable:
     """The shipped ``data`` package, from a checkout or from an installed wheel."""
-    return files("data")
+    return files("fitscope.data")
 
 
 def load(

@@ -1,7 +1,7 @@
 """One training run set up from a data set and its settings: the way the CLI and the app use the engine.
 
->>> from engine.data import load
->>> from engine.experiment import Experiment
+>>> from fitscope.engine.data import load
+>>> from fitscope.engine.experiment import Experiment
 >>> exp = Experiment(load("boston-housing"))          # the book's settings
 >>> for report in exp.trainer.run():
 ...     pass

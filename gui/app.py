@@ -9,18 +9,18 @@ from PySide6.QtCore import QByteArray, QCoreApplication, QSettings, Qt, Slot
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QApplication, QMainWindow, QMessageBox, QTabWidget
 
-import resources
-from engine.data import Dataset, load_builtin
-from gui.dialogs.open_csv import CsvOpener
-from gui.files import FileActions
-from gui.views.base import View
+from fitscope import resources
+from fitscope.engine.data import Dataset, load_builtin
+from fitscope.gui.dialogs.open_csv import CsvOpener
+from fitscope.gui.files import FileActions
+from fitscope.gui.views.base import View
 
 #: The tabs, in order: (module, class). Each is a :class:`~gui.views.base.View`.
 VIEWS: list[tuple[str, str]] = [
-    ("gui.views.surface_view", "SurfaceView"),
-    ("gui.views.boston_view", "BostonView"),
-    ("gui.views.backprop_view", "BackpropView"),
-    ("gui.views.race_view", "RaceView"),
+    ("fitscope.gui.views.surface_view", "SurfaceView"),
+    ("fitscope.gui.views.boston_view", "BostonView"),
+    ("fitscope.gui.views.backprop_view", "BackpropView"),
+    ("fitscope.gui.views.race_view", "RaceView"),
 ]
 
 ABOUT = (

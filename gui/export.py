@@ -24,9 +24,9 @@ from PySide6.QtGui import QAction, QImage, QPainter
 from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import QFileDialog, QGraphicsView, QMenu, QMessageBox, QWidget
 
-from engine.export import ExportError, atomic_write, write_history, write_trace
-from gui import prefs
-from gui.history import History
+from fitscope.engine.export import ExportError, atomic_write, write_history, write_trace
+from fitscope.gui import prefs
+from fitscope.gui.history import History
 
 FORMATS = {"png": "PNG image (*.png)", "svg": "SVG drawing (*.svg)"}
 SCALE = 2  # a PNG has twice the plot's size on screen, in pixels: sharp when printed or on a HiDPI screen

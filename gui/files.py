@@ -18,8 +18,8 @@ from PySide6.QtCore import QEventLoop, QObject, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QMessageBox
 
-from gui import export, prefs
-from gui.session import FILTER, SUFFIX, SessionError, read_session, write_session
+from fitscope.gui import export, prefs
+from fitscope.gui.session import FILTER, SUFFIX, SessionError, read_session, write_session
 
 PAUSE_TIMEOUT_MS = 5000
 
@@ -219,7 +219,7 @@ class FileActions(QObject):
 
     def remember(self) -> None:
         """Remember each view's controls for the next run."""
-        from gui.session import read_controls
+        from fitscope.gui.session import read_controls
 
         for view in self.window.views:
             if hasattr(view, "controls"):

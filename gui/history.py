@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.trainer import DivergedReport, EpochReport, Phase, Report, StepReport
+from fitscope.engine.trainer import DivergedReport, EpochReport, Phase, Report, StepReport
 
 
 class _Growable:

@@ -37,12 +37,12 @@ from typing import Any
 import numpy as np
 from PySide6.QtWidgets import QAbstractButton, QAbstractSlider, QComboBox, QDoubleSpinBox, QSpinBox, QWidget
 
-from engine.data import BUILTIN, DataError, Dataset, load_builtin, load_csv
-from engine.export import ExportError, atomic_write
-from engine.serial import array_from_json, array_to_json, float_from_json, float_to_json, int_from_json
-from engine.settings import FitSettings
-from engine.trainer import DivergedReport, Phase, StepReport
-from gui.history import History
+from fitscope.engine.data import BUILTIN, DataError, Dataset, load_builtin, load_csv
+from fitscope.engine.export import ExportError, atomic_write
+from fitscope.engine.serial import array_from_json, array_to_json, float_from_json, float_to_json, int_from_json
+from fitscope.engine.settings import FitSettings
+from fitscope.engine.trainer import DivergedReport, Phase, StepReport
+from fitscope.gui.history import History
 
 FORMAT = "fitscope-session"
 VERSION = 1

@@ -29,7 +29,7 @@ from typing import Any
 
 from PySide6.QtCore import QElapsedTimer, QObject, QThread, QTimer, Signal, Slot
 
-from engine.trainer import DivergedReport, EpochReport, Phase, Report, StepReport, Trainer
+from fitscope.engine.trainer import DivergedReport, EpochReport, Phase, Report, StepReport, Trainer
 
 
 class Unit(StrEnum):

@@ -32,7 +32,7 @@ def ensure_display() -> subprocess.Popen | None:
 def surface_tour(view, step, wait, until) -> None:
     """MSE at a learning rate that zigzags: 30 steps from a start up and to the right of the valley, then the
     phases of the next step up to its gradient."""
-    from gui.worker import Unit
+    from fitscope.gui.worker import Unit
 
     view.loss_function.setCurrentIndex(view.loss_function.findData("mse"))
     view.learning_rate.setValue(0.03)
@@ -78,7 +78,7 @@ def main() -> int:
     try:
         from PySide6.QtCore import QEventLoop, QTimer
 
-        from gui.app import MainWindow, create_app
+        from fitscope.gui.app import MainWindow, create_app
 
         app = create_app()
         window = MainWindow()

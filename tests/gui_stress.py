@@ -162,7 +162,7 @@ def running_qthreads() -> list[QThread]:
 def coarse_grids() -> Iterator[None]:
     """Loss surfaces and slices on coarse grids: the same code paths, a fraction of the drawing time (most of
     a monkey's time otherwise goes into isolines)."""
-    from gui.views import boston_view, race_view, surface_view
+    from fitscope.gui.views import boston_view, race_view, surface_view
 
     patches = [(surface_view, "GRID", 40), (race_view, "GRID", 40), (boston_view, "LINEAR_GRID", 30),
                (boston_view, "LINEAR_GRID_RUNNING", 20), (boston_view, "MLP_GRID", {1: 9, 2: 7})]
@@ -309,10 +309,10 @@ class Monkey:
     """
 
     def __init__(self, window, seed: int, folder: Path | None = None, trap: ErrorTrap | None = None) -> None:
-        from gui.views.backprop_view import BackpropView
-        from gui.views.boston_view import BostonView
-        from gui.views.race_view import RaceView
-        from gui.views.surface_view import SurfaceView
+        from fitscope.gui.views.backprop_view import BackpropView
+        from fitscope.gui.views.boston_view import BostonView
+        from fitscope.gui.views.race_view import RaceView
+        from fitscope.gui.views.surface_view import SurfaceView
 
         self.window = window
         self.seed = seed
@@ -893,7 +893,7 @@ def own_threads(window) -> list[QThread]:
 def check_sample(surface, backprop) -> None:
     """The example the backpropagation tab follows is the loss-surface tab's, with its current weights,
     learning rate and loss."""
-    from gui.views.backprop_view import Example
+    from fitscope.gui.views.backprop_view import Example
 
     sample, h = surface.sample, surface.history
     step = h.last_step

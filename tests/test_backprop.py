@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from engine.backprop import trace
-from engine.losses import MAE, MSE
-from engine.models import Linear
+from fitscope.engine.backprop import trace
+from fitscope.engine.losses import MAE, MSE
+from fitscope.engine.models import Linear
 
 
 def _edge(tr, source, target):

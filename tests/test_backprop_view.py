@@ -6,11 +6,11 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QWidget
 
-from engine.trainer import Phase
-from gui.app import MainWindow
-from gui.panels.graph import number, pretty
-from gui.views.backprop_view import BackpropView
-from gui.views.surface_view import SurfaceView
+from fitscope.engine.trainer import Phase
+from fitscope.gui.app import MainWindow
+from fitscope.gui.panels.graph import number, pretty
+from fitscope.gui.views.backprop_view import BackpropView
+from fitscope.gui.views.surface_view import SurfaceView
 
 
 def _view(window, cls):

@@ -10,11 +10,11 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QWidget
 
-from engine.data import load_builtin
-from engine.experiment import Experiment
-from engine.trainer import DivergedReport, EpochReport, StepReport
-from gui.panels.loss_slice import _nice_ticks, _smooth
-from gui.views.boston_view import BostonView
+from fitscope.engine.data import load_builtin
+from fitscope.engine.experiment import Experiment
+from fitscope.engine.trainer import DivergedReport, EpochReport, StepReport
+from fitscope.gui.panels.loss_slice import _nice_ticks, _smooth
+from fitscope.gui.views.boston_view import BostonView
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +105,7 @@ def test_training_gives_the_engines_history_bit_for_bit(qtbot, view, dataset, tm
         assert f"{value:.4g}" in final
     assert 21.5 < expected[-1, 2] < 23 and 22 < expected[-1, 4] < 23.5  # the book's numbers
     # … and as `fitscope fit` writes it.
-    from engine.cli import main as cli_main
+    from fitscope.engine.cli import main as cli_main
 
     path = tmp_path / "history.csv"
     assert cli_main(["fit", "--data", "boston-housing", "--quiet", "--history", str(path)]) == 0
@@ -381,7 +381,7 @@ def test_smoothing_keeps_the_grid_points():
 
 
 def test_the_main_window_has_the_boston_tab(qtbot):
-    from gui.app import MainWindow
+    from fitscope.gui.app import MainWindow
 
     w = MainWindow()
     qtbot.addWidget(w)
@@ -403,7 +403,7 @@ def test_the_main_window_has_the_boston_tab(qtbot):
 
 
 def test_a_hidden_tab_catches_up_when_shown(qtbot):
-    from gui.app import MainWindow
+    from fitscope.gui.app import MainWindow
 
     w = MainWindow()
     qtbot.addWidget(w)

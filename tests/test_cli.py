@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.cli import main
-from engine.data import load
-from engine.experiment import Experiment
-from engine.trainer import EpochReport, Phase, StepReport
+from fitscope.engine.cli import main
+from fitscope.engine.data import load
+from fitscope.engine.experiment import Experiment
+from fitscope.engine.trainer import EpochReport, Phase, StepReport
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -299,7 +299,7 @@ def test_divergence_exits_3_and_keeps_the_files_up_to_that_step(capsys, tmp_path
 
 
 def test_ctrl_c_exits_130_with_one_line_and_the_files_so_far(capsys, tmp_path, monkeypatch):
-    from engine.trainer import Trainer
+    from fitscope.engine.trainer import Trainer
 
     end_epoch = Trainer._end_epoch
 
@@ -323,7 +323,7 @@ def test_ctrl_c_exits_130_with_one_line_and_the_files_so_far(capsys, tmp_path, m
 def test_a_real_process_reports_errors_and_divergence_without_a_traceback(tmp_path):
     def fitscope_fit(*args):
         return subprocess.run(
-            [sys.executable, "-m", "engine.cli", "fit", *args],
+            [sys.executable, "-m", "fitscope", "fit", *args],
             cwd=ROOT, capture_output=True, text=True, timeout=120,
         )
 

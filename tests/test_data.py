@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.data import (
+from fitscope.engine.data import (
     BUILTIN,
     DataError,
     Dataset,
@@ -21,7 +21,7 @@ from engine.data import (
     load_csv,
     read_table,
 )
-from engine.settings import FitSettings
+from fitscope.engine.settings import FitSettings
 
 BOSTON_FEATURES = ("crim", "zn", "indus", "chas", "nox", "rm", "age", "dis", "rad", "tax", "ptratio", "lstat")
 

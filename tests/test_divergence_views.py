@@ -22,12 +22,12 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from engine.data import load_builtin
-from engine.experiment import Experiment
-from engine.trainer import DivergedReport, StepReport
-from gui.views.boston_view import BostonView
-from gui.views.race_view import RaceView
-from gui.views.surface_view import SurfaceView
+from fitscope.engine.data import load_builtin
+from fitscope.engine.experiment import Experiment
+from fitscope.engine.trainer import DivergedReport, StepReport
+from fitscope.gui.views.boston_view import BostonView
+from fitscope.gui.views.race_view import RaceView
+from fitscope.gui.views.surface_view import SurfaceView
 
 RATES = [10, 100, 1000]
 EPOCHS = 40  # enough for every divergent case below to diverge (asserted from the engine alone)

@@ -6,12 +6,12 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from engine.data import Dataset, load
-from engine.experiment import Experiment
-from engine.models import MLP, Linear
-from engine.settings import FitSettings
-from engine.surface import design
-from engine.trainer import DivergedReport, EpochReport, StepReport
+from fitscope.engine.data import Dataset, load
+from fitscope.engine.experiment import Experiment
+from fitscope.engine.models import MLP, Linear
+from fitscope.engine.settings import FitSettings
+from fitscope.engine.surface import design
+from fitscope.engine.trainer import DivergedReport, EpochReport, StepReport
 
 
 @pytest.fixture(scope="module")

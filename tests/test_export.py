@@ -10,14 +10,14 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication, QFileDialog, QMenu, QMessageBox
 
-from engine.cli import main as cli_main
-from engine.export import ExportError, step_positions
-from gui import export
-from gui.app import MainWindow
-from gui.views.backprop_view import BackpropView
-from gui.views.boston_view import BostonView
-from gui.views.surface_view import SurfaceView
-from gui.worker import Unit
+from fitscope.engine.cli import main as cli_main
+from fitscope.engine.export import ExportError, step_positions
+from fitscope.gui import export
+from fitscope.gui.app import MainWindow
+from fitscope.gui.views.backprop_view import BackpropView
+from fitscope.gui.views.boston_view import BostonView
+from fitscope.gui.views.surface_view import SurfaceView
+from fitscope.gui.worker import Unit
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -183,7 +183,7 @@ def test_a_failed_export_leaves_the_old_file(qtbot, window, dialogs, tmp_path, m
     path = tmp_path / "out" / "surface.svg"
     path.parent.mkdir()
     path.write_text("<svg xmlns='http://www.w3.org/2000/svg'/>")
-    import engine.export as engine_export
+    import fitscope.engine.export as engine_export
 
     def broken(*args):
         raise OSError(5, "Input/output error")

@@ -13,13 +13,13 @@ import numpy as np
 import pytest
 from gui_stress import no_modal_dialogs
 
-import gui.worker as worker
-from engine.data import load_builtin
-from engine.trainer import Phase
-from gui.app import MainWindow
-from gui.views.boston_view import BostonView
-from gui.views.surface_view import SurfaceView
-from gui.worker import TrainingController
+import fitscope.gui.worker as worker
+from fitscope.engine.data import load_builtin
+from fitscope.engine.trainer import Phase
+from fitscope.gui.app import MainWindow
+from fitscope.gui.views.boston_view import BostonView
+from fitscope.gui.views.surface_view import SurfaceView
+from fitscope.gui.worker import TrainingController
 
 
 @pytest.fixture
@@ -186,7 +186,7 @@ def test_a_long_mlp_run_pauses_before_its_trajectory_fills_the_memory(qtbot, mon
     26 kB of parameters a step, 1.3 GB of memory after 13 s, with up to 26.6 million steps to go (100,000
     epochs): the app would run out of memory. Now a run pauses when its trajectory reaches the view's
     budget (made small here), says so in one line, and Reset starts afresh."""
-    import gui.views.boston_view as boston_view
+    import fitscope.gui.views.boston_view as boston_view
 
     view = BostonView(dataset=load_builtin("boston-housing"))
     qtbot.addWidget(view)

@@ -20,14 +20,18 @@ IGNORE = shutil.ignore_patterns(
     ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", "tests", "screenshots*"
 )
 SHIPPED = [
-    "data/README.md",
-    "data/boston-housing/train-data.csv",
-    "data/boston-housing/train-target.csv",
-    "data/boston-housing/test-data.csv",
-    "data/boston-housing/test-target.csv",
-    "data/download-time/train.csv",
-    "data/download-time/test.csv",
+    "fitscope/data/README.md",
+    "fitscope/data/boston-housing/train-data.csv",
+    "fitscope/data/boston-housing/train-target.csv",
+    "fitscope/data/boston-housing/test-data.csv",
+    "fitscope/data/boston-housing/test-target.csv",
+    "fitscope/data/download-time/train.csv",
+    "fitscope/data/download-time/test.csv",
 ]
+#: Where each folder of the checkout lands in the wheel: one import package, ``fitscope``.
+PACKAGED = {"package": "fitscope", "engine": "fitscope/engine", "gui": "fitscope/gui",
+            "gui/panels": "fitscope/gui/panels", "gui/views": "fitscope/gui/views",
+            "gui/dialogs": "fitscope/gui/dialogs", "resources": "fitscope/resources", "data": "fitscope/data"}
 
 
 def _run(args, cwd, **kw):
@@ -62,20 +66,23 @@ def test_the_wheel_holds_the_data_files(installed):
     _, _, wheel = installed
     names = set(zipfile.ZipFile(wheel).namelist())
     assert set(SHIPPED) <= names
-    assert {"engine/cli.py", "engine/data.py", "gui/entry.py"} <= names
+    assert {"fitscope/__main__.py", "fitscope/engine/cli.py", "fitscope/gui/app.py"} <= names
     # Every package and resource of the checkout ships: the app's views and panels, its texts and style.
-    for folder in ("engine", "gui", "gui/panels", "gui/views", "resources"):
+    for folder, packaged in PACKAGED.items():
         for source in (ROOT / folder).glob("*.py"):
-            assert f"{folder}/{source.name}" in names
-    for resource in (ROOT / "resources").glob("*.*"):
+            assert f"{packaged}/{source.name}" in names
+    for resource in (ROOT / "resources").rglob("*.*"):
         if resource.suffix in (".md", ".qss", ".svg"):
-            assert f"resources/{resource.name}" in names
+            assert f"fitscope/resources/{resource.relative_to(ROOT / 'resources').as_posix()}" in names
+    # Nothing but the one package lands at the top of site-packages.
+    tops = {name.split("/")[0] for name in names if not name.split("/")[0].endswith(".dist-info")}
+    assert tops == {"fitscope"}
 
 
 def test_the_installed_package_is_imported_from_the_venv_not_the_checkout(installed, tmp_path):
     venv, python, _ = installed
-    where = _run([str(python), "-c", "import engine, data; print(engine.__file__); print(data.__file__)"],
-                 tmp_path)
+    where = _run([str(python), "-c", "import fitscope.engine as e, fitscope.data as d; print(e.__file__); "
+                                     "print(d.__file__)"], tmp_path)
     assert where.returncode == 0, where.stderr
     for line in where.stdout.splitlines():
         assert Path(line).resolve().is_relative_to(venv.resolve())
@@ -90,3 +97,22 @@ def test_the_installed_command_trains_on_the_shipped_data_from_another_folder(in
     lines = run.stdout.splitlines()
     assert any(line.startswith("test loss:") for line in lines)
     assert lines[-1].startswith("baseline loss:") and lines[-1].split()[2] == "85.5829"
+
+
+def test_python_dash_m_fitscope_is_the_same_command(installed, tmp_path):
+    _, python, _ = installed
+    run = _run([str(python), "-m", "fitscope", "fit", "--data", "download-time", "--epochs", "1", "--quiet"],
+               tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[0].startswith("final training loss:")
+    version = _run([str(python), "-m", "fitscope", "--version"], tmp_path)
+    assert version.returncode == 0 and version.stdout.startswith("fitscope ")
+
+
+def test_the_app_has_a_windowless_entry_point_too(installed):
+    venv, _, wheel = installed
+    entry_points = next(n for n in zipfile.ZipFile(wheel).namelist() if n.endswith("entry_points.txt"))
+    text = zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "[console_scripts]\nfitscope = fitscope.__main__:main" in text
+    assert "[gui_scripts]\nfitscope-app = fitscope.__main__:app" in text
+    assert (venv / "bin" / "fitscope-app").exists()

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from engine.losses import LOSSES, MAE, MSE, get_loss
+from fitscope.engine.losses import LOSSES, MAE, MSE, get_loss
 
 Y_PRED = np.array([1.0, 2.0, 3.0, -1.0])
 Y = np.array([0.0, 2.0, 5.0, 0.5])

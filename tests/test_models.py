@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from engine.losses import MAE, MSE
-from engine.models import ACTIVATIONS, MLP, Linear, glorot_uniform, lecun_normal
+from fitscope.engine.losses import MAE, MSE
+from fitscope.engine.models import ACTIVATIONS, MLP, Linear, glorot_uniform, lecun_normal
 
 N_MLP_FEATURES = 3
 MODEL_FACTORIES = {

@@ -36,7 +36,7 @@ from gui_stress import (
 )
 from PySide6.QtCore import QTimer, qCritical
 
-from gui.app import MainWindow
+from fitscope.gui.app import MainWindow
 
 SEED = int(os.environ.get("FITSCOPE_MONKEY_SEED", "20251106"))
 ACTIONS = int(os.environ.get("FITSCOPE_MONKEY_ACTIONS", "2000"))

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from engine.normalize import Standardizer
+from fitscope.engine.normalize import Standardizer
 
 X = np.array([[1.0, 10.0, 5.0], [2.0, 20.0, 5.0], [3.0, 60.0, 5.0], [6.0, 30.0, 5.0]])
 

@@ -15,14 +15,14 @@ from PySide6.QtCore import QElapsedTimer, QMimeData, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QPushButton
 
-import gui.dialogs.open_csv as open_csv
-from engine.data import read_table
-from gui.app import MainWindow
-from gui.dialogs.open_csv import OpenCsvDialog
-from gui.panels.data_plot import MAX_POINTS
-from gui.views.boston_view import BostonView
-from gui.views.surface_view import MAE_SURFACE_ROWS, SurfaceView
-from gui.worker import Unit
+import fitscope.gui.dialogs.open_csv as open_csv
+from fitscope.engine.data import read_table
+from fitscope.gui.app import MainWindow
+from fitscope.gui.dialogs.open_csv import OpenCsvDialog
+from fitscope.gui.panels.data_plot import MAX_POINTS
+from fitscope.gui.views.boston_view import BostonView
+from fitscope.gui.views.surface_view import MAE_SURFACE_ROWS, SurfaceView
+from fitscope.gui.worker import Unit
 
 
 # --------------------------------------------------------------------------- fixtures and helpers
@@ -239,7 +239,7 @@ def test_boston_comes_back_from_the_built_in_data_menu(qtbot, window, tmp_path):
 
 
 def test_the_multi_feature_view_takes_any_data_set_directly(qtbot, tmp_path):
-    from engine.data import load_csv
+    from fitscope.engine.data import load_csv
 
     view = BostonView()
     qtbot.addWidget(view)
@@ -550,7 +550,7 @@ def test_a_million_row_file_keeps_the_surface_interactive(qtbot, window, million
 
 
 def test_many_rows_in_the_multi_feature_view_are_drawn_as_a_sample(qtbot, window, tmp_path):
-    from gui.views.boston_view import MLP_SLICE_ROWS, PRED_POINTS
+    from fitscope.gui.views.boston_view import MLP_SLICE_ROWS, PRED_POINTS
 
     rng = np.random.default_rng(2)
     X = rng.normal(size=(20_000, 3))

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from engine.optimizers import SGD, Adam, Momentum, RMSProp, make_optimizer
+from fitscope.engine.optimizers import SGD, Adam, Momentum, RMSProp, make_optimizer
 
 
 def _problem():

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from PySide6.QtCore import QByteArray, QSettings
 
-from gui import prefs
-from gui.app import MainWindow
-from gui.views.boston_view import BostonView
-from gui.views.race_view import RaceView
-from gui.views.surface_view import SurfaceView
+from fitscope.gui import prefs
+from fitscope.gui.app import MainWindow
+from fitscope.gui.views.boston_view import BostonView
+from fitscope.gui.views.race_view import RaceView
+from fitscope.gui.views.surface_view import SurfaceView
 
 
 def new_window(qtbot) -> MainWindow:

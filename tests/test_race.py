@@ -7,10 +7,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from engine.data import load_builtin
-from engine.experiment import Experiment
-from engine.losses import MAE, MSE
-from engine.race import (
+from fitscope.engine.data import load_builtin
+from fitscope.engine.experiment import Experiment
+from fitscope.engine.losses import MAE, MSE
+from fitscope.engine.race import (
     Race,
     RaceEpochReport,
     RacerSpec,
@@ -19,8 +19,8 @@ from engine.race import (
     steps_to_within,
     training_losses,
 )
-from engine.surface import linear_slice
-from engine.trainer import DivergedReport, EpochReport, StepReport
+from fitscope.engine.surface import linear_slice
+from fitscope.engine.trainer import DivergedReport, EpochReport, StepReport
 
 ALL = [RacerSpec(name) for name in ("sgd", "momentum", "rmsprop", "adam")]
 

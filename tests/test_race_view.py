@@ -9,12 +9,12 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QWidget
 
-from engine.data import load_builtin
-from engine.experiment import Experiment
-from engine.race import steps_to_within
-from engine.trainer import StepReport
-from gui.app import MainWindow
-from gui.views.race_view import COLUMNS, RACERS, RaceView
+from fitscope.engine.data import load_builtin
+from fitscope.engine.experiment import Experiment
+from fitscope.engine.race import steps_to_within
+from fitscope.engine.trainer import StepReport
+from fitscope.gui.app import MainWindow
+from fitscope.gui.views.race_view import COLUMNS, RACERS, RaceView
 
 
 @pytest.fixture

@@ -14,12 +14,12 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from engine.cli import main as cli_main
-from engine.data import load_builtin
-from engine.settings import FitSettings
-from engine.trainer import Phase, StepReport
-from gui.views.boston_view import BostonView
-from gui.views.surface_view import SurfaceView
+from fitscope.engine.cli import main as cli_main
+from fitscope.engine.data import load_builtin
+from fitscope.engine.settings import FitSettings
+from fitscope.engine.trainer import Phase, StepReport
+from fitscope.gui.views.boston_view import BostonView
+from fitscope.gui.views.surface_view import SurfaceView
 
 
 def cli_args(data: str, s: FitSettings) -> list[str]:

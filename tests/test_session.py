@@ -12,14 +12,14 @@ import pytest
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from engine import export as engine_export
-from engine.data import load_csv
-from gui.app import MainWindow
-from gui.session import FORMAT, VERSION, read_session
-from gui.views.boston_view import BostonView
-from gui.views.race_view import RaceView
-from gui.views.surface_view import SurfaceView
-from gui.worker import Unit
+from fitscope.engine import export as engine_export
+from fitscope.engine.data import load_csv
+from fitscope.gui.app import MainWindow
+from fitscope.gui.session import FORMAT, VERSION, read_session
+from fitscope.gui.views.boston_view import BostonView
+from fitscope.gui.views.race_view import RaceView
+from fitscope.gui.views.surface_view import SurfaceView
+from fitscope.gui.worker import Unit
 
 
 # --------------------------------------------------------------------------- helpers

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from gui_stress import ErrorTrap, MonkeyFailure, close_mid_run, coarse_grids, running_qthreads, track_qthreads
 
-from gui.app import MainWindow
+from fitscope.gui.app import MainWindow
 
 SEED = int(os.environ.get("FITSCOPE_SHUTDOWN_SEED", "6"))
 ROUNDS = 20
@@ -53,7 +53,7 @@ def test_quitting_the_app_mid_run_exits_cleanly(tmp_path: Path):
         import random, sys
         sys.path.insert(0, {str(Path(__file__).parent)!r})
         from PySide6.QtCore import QTimer
-        from gui.app import MainWindow, create_app
+        from fitscope.gui.app import MainWindow, create_app
         from gui_stress import start_runs
         app = create_app()
         window = MainWindow()

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from engine.losses import MAE, MSE
-from engine.models import MLP, Linear
-from engine.surface import QuadraticStats, design, linear_slice, model_slice
+from fitscope.engine.losses import MAE, MSE
+from fitscope.engine.models import MLP, Linear
+from fitscope.engine.surface import QuadraticStats, design, linear_slice, model_slice
 
 
 def _data(n=40, n_features=3, seed=0):

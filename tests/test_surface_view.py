@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
-from engine.data import load_builtin
-from engine.experiment import Experiment
-from engine.trainer import Phase, StepReport
-from gui.app import MainWindow
-from gui.views.surface_view import SurfaceView
-from gui.worker import Unit
+from fitscope.engine.data import load_builtin
+from fitscope.engine.experiment import Experiment
+from fitscope.engine.trainer import Phase, StepReport
+from fitscope.gui.app import MainWindow
+from fitscope.gui.views.surface_view import SurfaceView
+from fitscope.gui.worker import Unit
 
 
 @pytest.fixture

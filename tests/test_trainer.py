@@ -5,10 +5,10 @@ import warnings
 import numpy as np
 import pytest
 
-from engine.losses import MAE, MSE
-from engine.models import MLP, Linear
-from engine.optimizers import SGD, make_optimizer
-from engine.trainer import DivergedReport, EpochReport, Phase, StepReport, Trainer
+from fitscope.engine.losses import MAE, MSE
+from fitscope.engine.models import MLP, Linear
+from fitscope.engine.optimizers import SGD, make_optimizer
+from fitscope.engine.trainer import DivergedReport, EpochReport, Phase, StepReport, Trainer
 
 
 def _download_time_like(n=20, seed=0):

@@ -13,11 +13,11 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from engine.data import load_builtin
-from engine.experiment import Experiment
-from engine.optimizers import OPTIMIZERS, make_optimizer, optimizer_from_state
-from engine.race import Race, RacerSpec
-from engine.serial import (
+from fitscope.engine.data import load_builtin
+from fitscope.engine.experiment import Experiment
+from fitscope.engine.optimizers import OPTIMIZERS, make_optimizer, optimizer_from_state
+from fitscope.engine.race import Race, RacerSpec
+from fitscope.engine.serial import (
     array_from_json,
     array_to_json,
     float_from_json,
@@ -25,7 +25,7 @@ from engine.serial import (
     floats_from_json,
     floats_to_json,
 )
-from engine.trainer import DivergedReport, EpochReport, Phase, StepReport
+from fitscope.engine.trainer import DivergedReport, EpochReport, Phase, StepReport
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +95,7 @@ def test_restore_between_the_last_batch_and_its_epoch_report(download):
 
 def test_changes_made_during_the_run_are_part_of_the_state(download):
     """Batch size, epochs, loss and a new optimizer set mid-run are restored with the rest."""
-    from engine.losses import MAE
+    from fitscope.engine.losses import MAE
 
     settings = replace(download.defaults, batch_size=4, epochs=2, init=(0.5, -0.2))
     original = Experiment(download, settings)

@@ -47,8 +47,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.data import DataError, Dataset, read_table, table_dataset
-from gui import prefs
+from fitscope.engine.data import DataError, Dataset, read_table, table_dataset
+from fitscope.gui import prefs
 
 #: Rows shown in the preview.
 PREVIEW_ROWS = 20

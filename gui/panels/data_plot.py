@@ -15,8 +15,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout, QWidget
 
-from gui.panels.plotting import quiet_plot
-from gui.panels.surface import TRAJECTORY
+from fitscope.gui.panels.plotting import quiet_plot
+from fitscope.gui.panels.surface import TRAJECTORY
 
 TRAIN = "#1e88e5"
 TEST = "#8e8e8e"

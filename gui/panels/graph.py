@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QGraphicsView,
 )
 
-from engine.backprop import Trace
+from fitscope.engine.backprop import Trace
 
 FORWARD = "#263238"
 GRADIENT = "#c62828"

@@ -10,7 +10,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout, QWidget
 
-from gui.panels.plotting import quiet_plot
+from fitscope.gui.panels.plotting import quiet_plot
 
 BATCH = (120, 144, 156, 150)
 TRAIN = "#1e88e5"

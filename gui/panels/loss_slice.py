@@ -14,7 +14,7 @@ import numpy as np
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
-from gui.panels.surface import SurfacePanel
+from fitscope.gui.panels.surface import SurfacePanel
 
 
 def _nice_ticks(lo: float, hi: float, most: int = 6) -> list[tuple[float, str]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyqtgraph as pg
 from PySide6.QtWidgets import QGraphicsItem
 
-from gui.export import install_plot_menu
+from fitscope.gui.export import install_plot_menu
 
 
 def quiet_plot(plot: pg.PlotItem) -> pg.PlotItem:

@@ -9,7 +9,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from gui.panels.plotting import quiet_plot
+from fitscope.gui.panels.plotting import quiet_plot
 
 POINTS = "#1e88e5"
 IDENTITY = "#616161"

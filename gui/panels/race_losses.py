@@ -11,7 +11,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout, QWidget
 
-from gui.panels.plotting import quiet_plot
+from fitscope.gui.panels.plotting import quiet_plot
 
 OPTIMUM = "#616161"
 

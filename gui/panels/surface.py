@@ -13,7 +13,7 @@ from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QGraphicsItem, QVBoxLayout, QWidget
 
-from gui.panels.plotting import quiet_plot
+from fitscope.gui.panels.plotting import quiet_plot
 
 N_LEVELS = 14
 MAX_EPOCH_MARKS = 100

@@ -30,11 +30,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-import resources
-from engine.backprop import Trace, trace
-from gui.panels.graph import ACCENT, FORWARD, GRADIENT, GraphPanel, number, pretty
-from gui.panels.readouts import ReadoutsPanel
-from gui.views.base import COMMANDS, View
+from fitscope import resources
+from fitscope.engine.backprop import Trace, trace
+from fitscope.gui.panels.graph import ACCENT, FORWARD, GRADIENT, GraphPanel, number, pretty
+from fitscope.gui.panels.readouts import ReadoutsPanel
+from fitscope.gui.views.base import COMMANDS, View
 
 COMMANDS.update({
     "forward_pass": ("&Forward pass", "F", "forwardButton", "Compute every value of the graph, left to right"),

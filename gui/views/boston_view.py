@@ -36,24 +36,24 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-import resources
-from engine.data import Dataset, load_builtin
-from engine.experiment import Experiment
-from engine.optimizers import make_optimizer
-from engine.serial import floats_from_json, floats_to_json
-from engine.settings import DEFAULT_LEARNING_RATE, FitSettings
-from engine.surface import model_slice
-from engine.trainer import DivergedReport, EpochReport
-from gui import session
-from gui.history import History
-from gui.panels.loss_curve import LossCurvePanel
-from gui.panels.loss_slice import LossSlicePanel
-from gui.panels.pred_actual import PredActualPanel
-from gui.panels.readouts import ReadoutsPanel
-from gui.panels.weights import WeightsPanel
-from gui.views.base import View
-from gui.views.slicer import BackgroundSlicer, SliceResult
-from gui.worker import TrainingController, Unit
+from fitscope import resources
+from fitscope.engine.data import Dataset, load_builtin
+from fitscope.engine.experiment import Experiment
+from fitscope.engine.optimizers import make_optimizer
+from fitscope.engine.serial import floats_from_json, floats_to_json
+from fitscope.engine.settings import DEFAULT_LEARNING_RATE, FitSettings
+from fitscope.engine.surface import model_slice
+from fitscope.engine.trainer import DivergedReport, EpochReport
+from fitscope.gui import session
+from fitscope.gui.history import History
+from fitscope.gui.panels.loss_curve import LossCurvePanel
+from fitscope.gui.panels.loss_slice import LossSlicePanel
+from fitscope.gui.panels.pred_actual import PredActualPanel
+from fitscope.gui.panels.readouts import ReadoutsPanel
+from fitscope.gui.panels.weights import WeightsPanel
+from fitscope.gui.views.base import View
+from fitscope.gui.views.slicer import BackgroundSlicer, SliceResult
+from fitscope.gui.worker import TrainingController, Unit
 
 FRAME_MS = 16  # at most ~60 redraws a second
 RUN_FRAME_MS = 66  # … and ~15 while training runs at full speed: every frame holds the training thread

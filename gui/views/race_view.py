@@ -39,22 +39,22 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-import resources
-from engine.data import Dataset, load_builtin
-from engine.experiment import Experiment
-from engine.losses import get_loss
-from engine.race import LABELS, Race, RaceEpochReport, RacerSpec, RaceStepReport, optimum, steps_to_within
-from engine.race import training_losses as losses_of
-from engine.serial import finite_from_json, float_to_json
-from engine.settings import DEFAULT_LEARNING_RATE
-from engine.surface import default_window
-from gui import session
-from gui.history import History
-from gui.panels.race_losses import RaceLossPanel
-from gui.panels.surface import SurfacePanel
-from gui.views.base import View
-from gui.views.surface_view import LOSS_NAMES, SPEEDS
-from gui.worker import TrainingController, Unit
+from fitscope import resources
+from fitscope.engine.data import Dataset, load_builtin
+from fitscope.engine.experiment import Experiment
+from fitscope.engine.losses import get_loss
+from fitscope.engine.race import LABELS, Race, RaceEpochReport, RacerSpec, RaceStepReport, optimum, steps_to_within
+from fitscope.engine.race import training_losses as losses_of
+from fitscope.engine.serial import finite_from_json, float_to_json
+from fitscope.engine.settings import DEFAULT_LEARNING_RATE
+from fitscope.engine.surface import default_window
+from fitscope.gui import session
+from fitscope.gui.history import History
+from fitscope.gui.panels.race_losses import RaceLossPanel
+from fitscope.gui.panels.surface import SurfacePanel
+from fitscope.gui.views.base import View
+from fitscope.gui.views.surface_view import LOSS_NAMES, SPEEDS
+from fitscope.gui.worker import TrainingController, Unit
 
 GRID = 200
 START = (1.3, -0.6)  # far enough from the optimum that the racers' paths part ways

@@ -29,23 +29,23 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-import resources
-from engine.data import BUILTIN, Dataset, load_builtin
-from engine.experiment import Experiment
-from engine.losses import get_loss
-from engine.models import Linear
-from engine.optimizers import make_optimizer
-from engine.settings import DEFAULT_LEARNING_RATE
-from engine.surface import default_window, linear_slice
-from engine.trainer import Phase
-from gui import session
-from gui.history import History
-from gui.panels.data_plot import DataPanel
-from gui.panels.loss_curve import LossCurvePanel
-from gui.panels.readouts import ReadoutsPanel
-from gui.panels.surface import SurfacePanel
-from gui.views.base import View
-from gui.worker import TrainingController, Unit
+from fitscope import resources
+from fitscope.engine.data import BUILTIN, Dataset, load_builtin
+from fitscope.engine.experiment import Experiment
+from fitscope.engine.losses import get_loss
+from fitscope.engine.models import Linear
+from fitscope.engine.optimizers import make_optimizer
+from fitscope.engine.settings import DEFAULT_LEARNING_RATE
+from fitscope.engine.surface import default_window, linear_slice
+from fitscope.engine.trainer import Phase
+from fitscope.gui import session
+from fitscope.gui.history import History
+from fitscope.gui.panels.data_plot import DataPanel
+from fitscope.gui.panels.loss_curve import LossCurvePanel
+from fitscope.gui.panels.readouts import ReadoutsPanel
+from fitscope.gui.panels.surface import SurfacePanel
+from fitscope.gui.views.base import View
+from fitscope.gui.worker import TrainingController, Unit
 
 GRID = 200  # surface resolution, points per axis
 #: With more training rows than this, the MAE surface (which has no closed form) is computed over a fixed
