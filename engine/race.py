@@ -3,17 +3,17 @@
 Each racer is an ordinary :class:`~engine.trainer.Trainer` of its own, built from the same data, the same
 start and the same seed. Equal seeds make equal shuffles, so every racer sees the same batches in the same
 order; and since a racer *is* the engine's trainer, its trajectory is bit for bit the one that optimizer
-makes alone. A :class:`Race` advances all of them one batch at a time and behaves as a trainer itself
-(``run()``, ``finished``, ``epoch``, ``epochs``, ``at_epoch_end``, ``phases``, ``diverged``,
-``clear_divergence()``), so :mod:`gui.worker` drives it unchanged, in one thread: a step, an epoch, Run and
-Pause move every racer together, which one worker per racer could not promise.
+makes alone. A :class:`Race` advances all of them one batch at a time and is a
+:class:`~fitscope.engine.trainer.Trainable`, so :mod:`fitscope.gui.worker` drives it as it drives one trainer,
+in one thread: a step, an epoch, Run and Pause move every racer together, which one worker per racer could
+not promise.
 
 A racer whose training diverges stops there (its last report is a :class:`~engine.trainer.DivergedReport`);
 the others go on. The race as a whole has diverged only when every racer has.
 
-Reports: for each batch a :class:`RaceStepReport`, for each epoch end a :class:`RaceEpochReport`. They are
-the trainer's own report types (so the worker knows a batch from an epoch end) whose arrays carry a leading
-racer axis, and their :attr:`racers` holds each racer's own report (``None`` for a racer already stopped).
+Reports: for each batch a :class:`RaceStepReport`, for each epoch end a :class:`RaceEpochReport`. Their
+arrays carry a leading racer axis, and their :attr:`racers` holds each racer's own report (``None`` for a
+racer already stopped).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import combinations
+from typing import NamedTuple
 
 import numpy as np
 
@@ -69,30 +70,41 @@ class RacerSpec:
             raise ValueError(f"{self.label} takes no option among {', '.join(self.options)}") from None
 
 
-class RaceStepReport(StepReport):
-    """One batch of the race: a :class:`~engine.trainer.StepReport` (phase ``UPDATE``) of stacked arrays.
+class RaceStepReport(NamedTuple):
+    """One batch of the race (``step`` 1-based, ``epoch`` 1-based, ``batch`` 0-based within it).
 
     ``params_before`` and ``params_after`` have shape (n_racers, n_params), NaN for racers not running;
-    ``indices`` is the batch all racers trained on; ``loss``, ``predictions`` and ``gradient`` are ``None``.
-    ``racers[i]`` is racer i's own report: a ``StepReport``, a ``DivergedReport`` (it stopped at this
-    batch) or ``None`` (it had stopped before).
+    ``indices`` is the batch all racers trained on. ``racers[i]`` is racer i's own report: a ``StepReport``,
+    a ``DivergedReport`` (it stopped at this batch) or ``None`` (it had stopped before).
     """
 
+    step: int
+    epoch: int
+    batch: int
+    batches_per_epoch: int
+    indices: np.ndarray
+    params_before: np.ndarray
+    params_after: np.ndarray
     racers: tuple[StepReport | DivergedReport | None, ...]
 
+    kind = "batch"  # what this report ends (not a field)
 
-class RaceEpochReport(EpochReport):
+    @property
+    def params(self) -> np.ndarray:
+        """The racers' parameters after this batch (n_racers, n_params)."""
+        return self.params_after
+
+
+class RaceEpochReport(NamedTuple):
     """The end of an epoch of the race; ``params`` stacked (n_racers, n_params); ``racers[i]`` an
-    :class:`~engine.trainer.EpochReport` or ``None`` (racer i had stopped); ``loss`` is NaN."""
+    :class:`~fitscope.engine.trainer.EpochReport` or ``None`` (racer i had stopped)."""
 
+    epoch: int
+    step: int
+    params: np.ndarray
     racers: tuple[EpochReport | None, ...]
 
-
-def _tagged(cls, racers: tuple, *fields):
-    """A report of type ``cls`` (a subclass of a trainer report) with ``racers`` attached."""
-    report = cls(*fields)
-    object.__setattr__(report, "racers", racers)  # reports are frozen; this is their one extra attribute
-    return report
+    kind = "epoch"  # what this report ends (not a field)
 
 
 class Race:
@@ -173,6 +185,17 @@ class Race:
     def clear_divergence(self) -> None:
         """Nothing to clear: a racer that diverged stays out of this race (a new race starts afresh)."""
 
+    def allow_another_epoch(self) -> None:
+        """Raise the epoch limit by one if every running racer has reached it (a step taken by hand)."""
+        if self.diverged is None and self.finished:
+            self.epochs = self.epoch + 1
+
+    def configure(self, epochs: int) -> None:
+        """A new epoch limit for every racer (never below the epochs they have done); from any thread."""
+        self._epochs = int(epochs)
+        for t in self.trainers:
+            t.configure(epochs=self._epochs)
+
     def state(self) -> dict:
         """The race's progress and every racer's :meth:`~engine.trainer.Trainer.state`, JSON-safe."""
         return {"step": self.step, "epoch": self.epoch, "epochs": self._epochs,
@@ -246,21 +269,15 @@ class Race:
             epoch, batch, per_epoch, indices = ref.epoch, ref.batch, 0, np.empty(0, dtype=np.intp)
             self.diverged = ref
         self.step += 1
-        return _tagged(
-            RaceStepReport, tuple(reports), Phase.UPDATE, self.step, epoch, batch, per_epoch, indices,
-            self._stacked(reports, "params_before"), None, None, None, self._stacked(reports, "params_after"),
-            float("nan"),
-        )
+        return RaceStepReport(self.step, epoch, batch, per_epoch, indices, self._stacked(reports, "params_before"),
+                              self._stacked(reports, "params_after"), tuple(reports))
 
     def _end_epoch(self) -> RaceEpochReport:
         reports: list[EpochReport | None] = [None] * len(self.trainers)
         for i in self.running:
             reports[i] = self._next(i)
         self.epoch += 1
-        return _tagged(
-            RaceEpochReport, tuple(reports), self.epoch, self.step, float("nan"), None, None,
-            self._stacked(reports, "params"),
-        )
+        return RaceEpochReport(self.epoch, self.step, self._stacked(reports, "params"), tuple(reports))
 
 
 # --- the finish line ---

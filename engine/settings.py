@@ -17,6 +17,22 @@ ACTIVATIONS = ("sigmoid", "relu", "tanh", "linear")
 #: ``'adam'`` and ``'rmsprop'`` mean 0.001.
 DEFAULT_LEARNING_RATE = {"sgd": 0.01, "momentum": 0.01, "rmsprop": 0.001, "adam": 0.001}
 
+# --- The ranges of the settings: one place for the app's controls, the CLI and sessions ---
+#: Learning rates the app's fields take (the CLI and the engine take any positive finite rate).
+LEARNING_RATE_RANGE = (1e-6, 1000.0)
+#: The log-scale learning-rate slider's span (the field beside it goes further).
+LEARNING_RATE_SLIDER = (1e-4, 1000.0)
+#: The largest seed (NumPy takes larger ones; the app's fields and sessions stop here, as tfjs's seeds do).
+SEED_MAX = 2**31 - 1
+#: The most epochs one run may be set to.
+EPOCHS_MAX = 1_000_000
+#: The largest validation split the app offers.
+VALIDATION_SPLIT_MAX = 0.9
+#: The largest momentum (and decay rate) the app's fields take: 1 would never forget.
+MOMENTUM_MAX = 0.999
+#: The largest MLP: hidden layers, and units per hidden layer.
+MAX_LAYERS, MAX_UNITS = 8, 4096
+
 
 @dataclass(frozen=True, slots=True)
 class FitSettings:
@@ -57,16 +73,19 @@ class FitSettings:
             raise ValueError(f"the momentum must be a number >= 0, not {self.momentum!r}")
         if self.batch_size < 1:
             raise ValueError(f"the batch size must be at least 1, not {self.batch_size}")
-        if self.epochs < 0:
-            raise ValueError(f"the number of epochs must be at least 0, not {self.epochs}")
+        if not 0 <= self.epochs <= EPOCHS_MAX:
+            raise ValueError(f"the number of epochs must be from 0 to {EPOCHS_MAX:,}, not {self.epochs}")
         if not 0 <= self.validation_split < 1:
             raise ValueError(f"the validation split must be in [0, 1), not {self.validation_split}")
-        if self.seed < 0:
-            raise ValueError(f"the seed must be a whole number >= 0, not {self.seed}")
+        if not 0 <= self.seed <= SEED_MAX:
+            raise ValueError(f"the seed must be a whole number from 0 to {SEED_MAX}, not {self.seed}")
         if self.init is not None and self.model != "linear":
             raise ValueError("an initial (kernel, bias) applies to a one-feature linear model only")
         if any(h < 1 for h in self.hidden) or (self.model == "mlp" and not self.hidden):
             raise ValueError("each hidden layer needs at least one unit")
+        if len(self.hidden) > MAX_LAYERS or any(h > MAX_UNITS for h in self.hidden):
+            raise ValueError(f"the model is larger than fitscope builds ({MAX_LAYERS} hidden layers of "
+                             f"{MAX_UNITS:,} units at most)")
         if n_rows is not None:
             n_train = n_train_rows(n_rows, self.validation_split)
             if n_train < 1:

@@ -16,8 +16,14 @@ Reports are named tuples (cheap to make, one per batch) and every array in them 
 report never changes after it is yielded.
 
 The trainer's hyperparameters (``batch_size``, ``epochs``, ``loss``, ``optimizer`` and its learning rate)
-may be changed between two reports; the change applies from the next batch. ``run()`` may be called again
-after the generator ends (for more epochs, say): training continues where it stopped.
+are changed with :meth:`Trainer.configure`, from any thread, even while another thread runs the trainer: the
+change applies before the next batch (a new learning rate or optimizer also before the update of a batch
+shown phase by phase).
+
+The trainer is a resumable state machine: every report is yielded with the trainer's state already
+consistent, so a consumer may drop a :meth:`run` generator after any report and call ``run()`` again later
+(for the next step, or for more epochs): training continues exactly where it stopped, even in the middle of
+a batch shown phase by phase.
 
 :meth:`Trainer.state` is all of that as JSON-safe values (parameters, progress, the epoch's order, the
 shuffling generator, the optimizer's accumulators, the hyperparameters), and :meth:`Trainer.restore` takes
@@ -27,9 +33,10 @@ it back: a trainer restored between two reports goes on bit for bit as the saved
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Iterator
 from enum import IntEnum
-from typing import NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
@@ -79,6 +86,11 @@ class StepReport(NamedTuple):
         """The parameters as they stand at this phase."""
         return self.params_before if self.params_after is None else self.params_after
 
+    @property
+    def kind(self) -> str:
+        """What this report ends: ``"batch"`` (the update) or ``"phase"`` (an earlier phase)."""
+        return "batch" if self.phase is Phase.UPDATE else "phase"
+
 
 class EpochReport(NamedTuple):
     """The end of an epoch (1-based ``epoch``), after ``step`` updates in all."""
@@ -89,6 +101,8 @@ class EpochReport(NamedTuple):
     val_loss: float | None
     test_loss: float | None
     params: np.ndarray
+
+    kind = "epoch"  # what this report ends (not a field)
 
 
 class DivergedReport(NamedTuple):
@@ -102,6 +116,8 @@ class DivergedReport(NamedTuple):
     params: np.ndarray  # the parameters kept, from before that step
     how: str = "became infinite or NaN"
 
+    kind = "diverged"  # what this report ends (not a field)
+
     @property
     def message(self) -> str:
         return (
@@ -112,6 +128,31 @@ class DivergedReport(NamedTuple):
 
 
 Report = StepReport | EpochReport | DivergedReport
+
+
+class Trainable(Protocol):
+    """What :mod:`fitscope.gui.worker` drives: a :class:`Trainer`, or a :class:`~fitscope.engine.race.Race`.
+
+    Its reports have a ``kind``: ``"phase"``, ``"batch"``, ``"epoch"`` or ``"diverged"`` (what the report
+    ends). ``run()`` may be dropped after any report and called again: it goes on where it stopped.
+    """
+
+    phases: bool  # report the phases of each batch (read when a batch starts)
+
+    @property
+    def finished(self) -> bool: ...
+
+    @property
+    def diverged(self) -> Any: ...
+
+    @property
+    def at_epoch_end(self) -> bool: ...
+
+    def run(self) -> Iterator[Any]: ...
+
+    def clear_divergence(self) -> None: ...
+
+    def allow_another_epoch(self) -> None: ...
 
 #: A batch loss this many times the first (positive) one counts as divergence.
 BLOWUP = 1e8
@@ -171,6 +212,12 @@ class Trainer:
         self._loss_sum = 0.0
         self.diverged: DivergedReport | None = None
         self._first_loss = 0.0
+        # A batch shown phase by phase: the last phase reported (-1: none) and the batch's row count.
+        self._shown = -1
+        self._shown_rows = 0
+        # Changes asked for by configure(), from any thread, applied before the next batch.
+        self._requests: dict[str, Any] = {}
+        self._requests_lock = threading.Lock()
 
     @property
     def n_rows(self) -> int:
@@ -183,13 +230,65 @@ class Trainer:
 
     @property
     def finished(self) -> bool:
-        """True when ``epochs`` epochs are done, or training diverged."""
-        return self.diverged is not None or (self._order is None and self.epoch >= self.epochs)
+        """True when ``epochs`` epochs are done (counting a new limit asked for with :meth:`configure`), or
+        training diverged."""
+        epochs = self._requests.get("epochs", self.epochs)
+        return self.diverged is not None or (self._order is None and self.epoch >= epochs)
 
     @property
     def at_epoch_end(self) -> bool:
         """True between the last batch of an epoch and its :class:`EpochReport`."""
         return self._order is not None and self._cursor >= self.n_rows
+
+    @property
+    def phase_shown(self) -> Phase | None:
+        """The last phase reported of a batch shown phase by phase and not yet updated (None: between batches)."""
+        return None if self._shown < 0 else Phase(self._shown)
+
+    def allow_another_epoch(self) -> None:
+        """Raise the epoch limit by one if it is reached (a step taken by hand may go past the limit)."""
+        if self.diverged is None and self._order is None and self.epoch >= self.epochs:
+            self.epochs = self.epoch + 1
+
+    # --- hyperparameters, from any thread ---
+    CONFIGURABLE = ("learning_rate", "batch_size", "loss", "optimizer", "epochs")
+
+    def configure(self, **changes: Any) -> None:
+        """Ask for new hyperparameters; safe to call from any thread, also while another runs :meth:`run`.
+
+        ``learning_rate`` (float), ``batch_size`` (int), ``loss`` (``"mse"``/``"mae"`` or a loss class),
+        ``optimizer`` (an :class:`~fitscope.engine.optimizers.Optimizer`, which starts with its own state),
+        ``epochs`` (int; never below the epochs already done). They apply before the next batch; a learning
+        rate or an optimizer also before the update of a batch shown phase by phase. Later requests of the
+        same name replace earlier ones.
+        """
+        unknown = set(changes) - set(self.CONFIGURABLE)
+        if unknown:
+            raise TypeError(f"cannot configure {', '.join(sorted(unknown))}")
+        if "loss" in changes and isinstance(changes["loss"], str):
+            changes["loss"] = get_loss(changes["loss"])
+        with self._requests_lock:
+            if "optimizer" in changes:
+                self._requests.pop("learning_rate", None)  # the new optimizer carries its own rate
+            self._requests.update(changes)
+
+    def apply_requests(self) -> None:
+        """Apply what :meth:`configure` asked for now (done by :meth:`run` before each batch, and by
+        :meth:`state`); only from the thread that runs the trainer, or while nobody runs it."""
+        if not self._requests:
+            return
+        with self._requests_lock:
+            requests, self._requests = self._requests, {}
+        if "optimizer" in requests:
+            self.optimizer = requests["optimizer"]
+        if "learning_rate" in requests:
+            self.optimizer.learning_rate = float(requests["learning_rate"])
+        if "batch_size" in requests:
+            self.batch_size = int(requests["batch_size"])
+        if "loss" in requests:
+            self.loss = requests["loss"]
+        if "epochs" in requests:
+            self.epochs = max(int(requests["epochs"]), self.epoch)
 
     def set_params(self, flat: np.ndarray) -> None:
         """Start from the flat parameters ``flat`` (e.g. a point clicked on a loss slice) instead.
@@ -204,9 +303,11 @@ class Trainer:
     def state(self) -> dict:
         """The trainer's whole state as JSON-safe values (see :meth:`restore`).
 
-        Taken between two reports (not while :meth:`run` is inside a batch), it holds everything the next
-        reports depend on apart from the model's structure and the data.
+        Taken between two reports, while no other thread runs the trainer (changes asked for with
+        :meth:`configure` are applied first), it holds everything the next reports depend on apart from the
+        model's structure and the data.
         """
+        self.apply_requests()
         d = self.diverged
         return {
             "params": floats_to_json(self._params),
@@ -223,6 +324,8 @@ class Trainer:
             "batch_size": self.batch_size,
             "epochs": self.epochs,
             "shuffle": self.shuffle,
+            "shown_phase": self._shown,
+            "shown_rows": self._shown_rows,
             "diverged": None if d is None else {
                 "step": d.step, "epoch": d.epoch, "batch": d.batch, "what": d.what,
                 "learning_rate": float_to_json(d.learning_rate), "params": floats_to_json(d.params), "how": d.how,
@@ -271,6 +374,13 @@ class Trainer:
             shuffle = state["shuffle"]
             if not isinstance(shuffle, bool):
                 raise ValueError("shuffle is not true or false")
+            # A batch shown phase by phase (absent from states saved before phases were kept here: none).
+            shown = int_from_json(state.get("shown_phase", -1), "the phase shown", minimum=-1)
+            shown_rows = int_from_json(state.get("shown_rows", 0), "the rows of the batch shown")
+            if shown > Phase.GRADIENT:
+                raise ValueError("the phase shown is not one before the update")
+            if shown >= 0 and (order is None or not 0 < shown_rows <= n - cursor):
+                raise ValueError("the batch shown does not fit the epoch under way")
             diverged = None
             if state["diverged"] is not None:
                 d = state["diverged"]
@@ -297,6 +407,9 @@ class Trainer:
         self.loss = loss
         self.batch_size, self.epochs, self.shuffle = batch_size, epochs, shuffle
         self.diverged = diverged
+        self._shown, self._shown_rows = shown, (shown_rows if shown >= 0 else 0)
+        with self._requests_lock:
+            self._requests = {}
 
     def clear_divergence(self) -> None:
         """Go on after a divergence (with a smaller learning rate, say): the failed batch is tried again.
@@ -308,6 +421,7 @@ class Trainer:
             self.diverged = None
             self.optimizer.reset()
             self._first_loss = 0.0  # the blow-up test starts again from here
+            self._shown = -1
 
     def evaluate(self, X: np.ndarray, y: np.ndarray) -> float:
         """The loss of the current model on ``(X, y)`` (NaN where it overflows)."""
@@ -315,13 +429,20 @@ class Trainer:
             return self.loss.loss(self.model.predict(X), y)
 
     def run(self) -> Iterator[Report]:
-        """Train until ``epochs`` epochs are done or training diverges, yielding reports."""
+        """Train until ``epochs`` epochs are done or training diverges, yielding reports.
+
+        The generator may be dropped after any report; a new ``run()`` goes on from there.
+        """
         n = self.n_rows
         while not self.finished:
+            if self._shown < 0:
+                self.apply_requests()
+                if self.finished:
+                    return
             if self._order is None:
                 self._start_epoch()
             if self._cursor < n:  # a consumer may have stopped between a last batch and its epoch
-                if self.phases:
+                if self.phases or self._shown >= 0:  # a batch begun phase by phase ends so
                     yield from self._phased_batch()
                 else:
                     yield self._batch_step()
@@ -342,7 +463,12 @@ class Trainer:
 
     # --- one batch: the same computation, in one go or phase by phase ---
     def _next_indices(self) -> np.ndarray:
-        return self._order[self._cursor : self._cursor + self.batch_size]
+        size = self._shown_rows if self._shown >= 0 else self.batch_size  # a batch under way keeps its rows
+        return self._order[self._cursor : self._cursor + size]
+
+    def in_flight_indices(self) -> np.ndarray | None:
+        """The rows of the batch shown phase by phase and not yet updated (None between batches)."""
+        return None if self._shown < 0 else self._next_indices()
 
     def _header(self, idx: np.ndarray) -> tuple:
         """The fields every report of this batch starts with: step, epoch, batch, batches per epoch, rows."""
@@ -381,24 +507,39 @@ class Trainer:
         return self._commit(idx, pred, loss, gradient, after, lr)
 
     def _phased_batch(self) -> Iterator[StepReport | DivergedReport]:
-        """One batch, with a report before each of its five phases is complete."""
+        """One batch, with a report before each of its five phases is complete.
+
+        Resumable: the phases already reported (:attr:`phase_shown`, after a dropped generator or a restored
+        state) are computed again but not reported again; nothing changes before the update.
+        """
         idx = self._next_indices()
         header = self._header(idx)
         before, lr, flat = self._params, self.optimizer.learning_rate, self.model.flat
-        yield StepReport(Phase.BATCH, *header, learning_rate=lr)
+        shown = self._shown
+        self._shown_rows = len(idx)
+        if shown < Phase.BATCH:
+            self._shown = Phase.BATCH
+            yield StepReport(Phase.BATCH, *header, learning_rate=lr)
         with np.errstate(all="ignore"):
             pred, loss, gradient, problem = self._forward_backward(idx)
             gradient_finite = math.isfinite(gradient @ gradient)
-        yield StepReport(Phase.FORWARD, *header, pred, learning_rate=lr)
+        if shown < Phase.FORWARD:
+            self._shown = Phase.FORWARD
+            yield StepReport(Phase.FORWARD, *header, pred, learning_rate=lr)
         if problem is not None:
             yield self._diverge("loss", lr, problem)
             return
-        yield StepReport(Phase.LOSS, *header, pred, loss, learning_rate=lr)
+        if shown < Phase.LOSS:
+            self._shown = Phase.LOSS
+            yield StepReport(Phase.LOSS, *header, pred, loss, learning_rate=lr)
         if not gradient_finite:
             yield self._diverge("gradient", lr)
             return
-        yield StepReport(Phase.GRADIENT, *header, pred, loss, gradient, learning_rate=lr)
-        lr = self.optimizer.learning_rate  # it may have been changed while the phases were shown
+        if shown < Phase.GRADIENT:
+            self._shown = Phase.GRADIENT
+            yield StepReport(Phase.GRADIENT, *header, pred, loss, gradient, learning_rate=lr)
+        self.apply_requests()  # a new rate or optimizer, chosen while the phases were shown, makes this update
+        lr = self.optimizer.learning_rate
         with np.errstate(all="ignore"):
             self.optimizer.step([flat], [gradient])
             after = flat.copy()
@@ -414,6 +555,7 @@ class Trainer:
         header = self._header(idx)
         after.flags.writeable = False
         self._params = after
+        self._shown = -1
         self.step += 1
         self._cursor += len(idx)
         self._batch += 1
@@ -432,5 +574,6 @@ class Trainer:
         return EpochReport(self.epoch, self.step, self._loss_sum / self.n_rows, val, test, self._params)
 
     def _diverge(self, what: str, lr: float, how: str = "became infinite or NaN") -> DivergedReport:
+        self._shown = -1
         self.diverged = DivergedReport(self.step + 1, self.epoch + 1, self._batch, what, lr, self._params, how)
         return self.diverged

@@ -71,10 +71,12 @@ def test_all_racers_train_on_the_same_batches_in_lockstep(data):
     assert all(isinstance(own, EpochReport) for r in epochs for own in r.racers)
 
 
-def test_reports_are_the_trainer_report_types_the_worker_knows(data):
-    r = next(Race.build(data, settings(data), ALL).run())
-    assert isinstance(r, StepReport) and r.phase.name == "UPDATE"
-    assert not r.params_after.flags.writeable
+def test_race_reports_say_what_they_end_as_the_trainers_do(data):
+    reports = list(Race.build(data, replace(settings(data), epochs=1), ALL).run())
+    assert [r.kind for r in reports] == ["batch"] * (len(reports) - 1) + ["epoch"]
+    assert all(not r.params_after.flags.writeable for r in reports[:-1])
+    own = reports[0].racers[0]
+    assert own.kind == "batch" and isinstance(own, StepReport)
 
 
 def test_options_and_rates_reach_the_optimizer(data):

@@ -284,6 +284,77 @@ def test_loss_change_applies_from_the_next_batch():
     ])
 
 
+def test_configure_applies_before_the_next_batch():
+    t = _trainer(n=10, batch_size=4, epochs=2, seed=3)
+    perm = np.random.default_rng(3).permutation(10)
+    gen = t.run()
+    next(gen)
+    t.configure(batch_size=3, learning_rate=0.02, loss="mae")
+    assert t.batch_size == 4 and t.loss is MSE  # asked for, not yet applied
+    second = next(gen)
+    np.testing.assert_array_equal(second.indices, perm[4:7])
+    assert second.learning_rate == 0.02 and t.loss is MAE
+    assert second.loss == MAE.loss(second.predictions, t.y[second.indices])
+
+
+def test_configure_refuses_what_it_cannot_change():
+    with pytest.raises(TypeError, match="seed"):
+        _trainer().configure(seed=3)
+
+
+def test_a_new_optimizer_replaces_a_rate_asked_for_before_it():
+    t = _trainer()
+    t.configure(learning_rate=0.5)
+    t.configure(optimizer=make_optimizer("adam", 0.003))
+    first = next(iter(t.run()))
+    assert t.optimizer.name == "adam" and first.learning_rate == 0.003
+
+
+def test_a_new_rate_chosen_between_phases_makes_that_batchs_update():
+    t = _trainer(epochs=1)
+    t.phases = True
+    gen = t.run()
+    for _ in range(4):  # batch, forward, loss, gradient
+        gradient = next(gen)
+    t.configure(learning_rate=0.5)
+    update = next(gen)
+    assert update.phase is Phase.UPDATE and update.learning_rate == 0.5
+    np.testing.assert_allclose(update.params_after, gradient.params_before - 0.5 * gradient.gradient, rtol=1e-15)
+
+
+def test_a_pending_epoch_limit_counts_for_finished():
+    t = _trainer(epochs=1)
+    list(t.run())
+    assert t.finished
+    t.configure(epochs=2)
+    assert not t.finished
+    assert [e.epoch for e in _epochs(t.run())] == [2]
+
+
+def test_configure_from_another_thread_while_training_runs():
+    import threading
+
+    t = _trainer(n=10, batch_size=1, epochs=2000)
+    started = threading.Event()
+
+    def change():
+        started.wait()
+        t.configure(learning_rate=0.001)
+
+    thread = threading.Thread(target=change)
+    thread.start()
+    rates = []
+    for r in t.run():
+        if isinstance(r, StepReport):
+            rates.append(r.learning_rate)
+            started.set()
+            if r.learning_rate == 0.001:
+                break
+    thread.join()
+    assert rates[0] == 0.01 and rates[-1] == 0.001
+    assert rates == sorted(rates, reverse=True)  # each batch has one rate: the old, then the new
+
+
 # --- resuming ---
 
 
@@ -315,6 +386,43 @@ def test_run_resumes_where_a_consumer_stopped():
     assert [type(r) for r in resumed] == [type(r) for r in straight]
     for a, b in zip(resumed, straight, strict=True):
         assert np.array_equal(a.params, b.params)
+
+
+@pytest.mark.parametrize("switch_off", [False, True])
+def test_a_batch_shown_phase_by_phase_resumes_after_a_dropped_generator(switch_off):
+    """Stepping by phase, a consumer that takes one report per run() call gets the very reports of one that
+    never stopped; switching phases off in the middle of a batch finishes that batch's phases first."""
+    straight = _trainer(n=10, batch_size=4, epochs=1)
+    straight.phases = True
+    expected = list(straight.run())
+    t = _trainer(n=10, batch_size=4, epochs=1)
+    t.phases = True
+    got = []
+    while not t.finished:
+        r = next(t.run())
+        got.append(r)
+        if switch_off and len(got) == 2:
+            t.phases = False  # the batch under way still shows its remaining phases
+            got.extend(r for r in t.run())
+    if switch_off:
+        assert [getattr(r, "phase", None) for r in got[:5]] == list(Phase)
+        assert all(getattr(r, "phase", Phase.UPDATE) is Phase.UPDATE for r in got[5:])
+        got = [r for r in got if r.kind != "phase"]
+        expected = [r for r in expected if r.kind != "phase"]
+    assert [r.kind for r in got] == [r.kind for r in expected]
+    for a, b in zip(got, expected, strict=True):
+        assert np.array_equal(a.params, b.params)
+
+
+def test_a_batch_under_way_keeps_its_rows_when_the_batch_size_changes():
+    t = _trainer(n=10, batch_size=4, epochs=1, seed=5)
+    t.phases = True
+    first = next(t.run())
+    t.configure(batch_size=2)
+    rest = list(t.run())
+    update = next(r for r in rest if r.kind == "batch")
+    np.testing.assert_array_equal(update.indices, first.indices)
+    assert len(update.indices) == 4 and t.phase_shown is None
 
 
 # --- divergence ---

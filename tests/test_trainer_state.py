@@ -127,6 +127,25 @@ def test_phases_continue_alike_after_a_restore(download):
                  [r for r in b if not isinstance(r, StepReport) or r.phase is Phase.UPDATE])
 
 
+@pytest.mark.parametrize("phases_shown", [1, 2, 3, 4])
+def test_a_state_taken_between_two_phases_goes_on_with_the_next_phase(download, phases_shown):
+    settings = replace(download.defaults, batch_size=5, epochs=1, init=(1.0, 0.0))
+    original = Experiment(download, settings)
+    original.trainer.phases = True
+    it = original.trainer.run()
+    advance(it, 5 + phases_shown)  # one whole batch, then some phases of the next
+    state = through_json(original.trainer.state())
+    assert state["shown_phase"] == phases_shown - 1 and state["shown_rows"] == 5
+    fresh = Experiment(download, settings)
+    fresh.trainer.restore(state)
+    fresh.trainer.phases = True
+    assert fresh.trainer.phase_shown == Phase(phases_shown - 1)
+    a, b = list(it), list(fresh.trainer.run())
+    assert [getattr(r, "phase", None) for r in a] == [getattr(r, "phase", None) for r in b]
+    assert b[0].phase == Phase(phases_shown)
+    same_reports([r for r in a if r.kind != "phase"], [r for r in b if r.kind != "phase"])
+
+
 def test_a_diverged_trainer_is_restored_diverged_and_recovers_alike(boston):
     settings = replace(boston.defaults, normalize=False, learning_rate=0.5, epochs=2)
     original = Experiment(boston, settings)
