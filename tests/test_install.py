@@ -29,7 +29,8 @@ SHIPPED = [
     "fitscope/data/download-time/test.csv",
 ]
 #: Where each folder of the checkout lands in the wheel: one import package, ``fitscope``.
-PACKAGED = {"package": "fitscope", "engine": "fitscope/engine", "gui": "fitscope/gui",
+PACKAGED = {"package": "fitscope", "engine": "fitscope/engine", "engine/cli": "fitscope/engine/cli",
+            "gui": "fitscope/gui",
             "gui/panels": "fitscope/gui/panels", "gui/views": "fitscope/gui/views",
             "gui/dialogs": "fitscope/gui/dialogs", "resources": "fitscope/resources", "data": "fitscope/data"}
 
@@ -66,7 +67,8 @@ def test_the_wheel_holds_the_data_files(installed):
     _, _, wheel = installed
     names = set(zipfile.ZipFile(wheel).namelist())
     assert set(SHIPPED) <= names
-    assert {"fitscope/__main__.py", "fitscope/engine/cli.py", "fitscope/gui/app.py"} <= names
+    assert {"fitscope/__main__.py", "fitscope/engine/cli/__init__.py", "fitscope/engine/cli/fit.py",
+            "fitscope/gui/app.py"} <= names
     # Every package and resource of the checkout ships: the app's views and panels, its texts and style.
     for folder, packaged in PACKAGED.items():
         for source in (ROOT / folder).glob("*.py"):

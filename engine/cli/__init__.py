@@ -1,0 +1,67 @@
+"""The ``fitscope`` commands: ``fitscope COMMAND [options]``.
+
+Each command is a module of this package with
+
+- ``add_parser(subparsers)``: adds its sub-parser (its name, help and options) to ``fitscope``'s, and
+- ``run(args, out, err) -> int``: does the work with the parsed options, printing to ``out`` and ``err``,
+  and returns the exit status;
+
+and is listed once in :data:`COMMANDS`, which both :func:`main` and the ``fitscope`` command
+(``package/__main__.py``) read. Options shared by the commands that train live in :mod:`.common`.
+
+Exit status: 0 done; 2 bad input (one ``error:`` line on stderr); 3 training diverged; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from types import ModuleType
+from typing import TextIO
+
+from ..export import ExportError
+from . import fit
+from .common import EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, Parser, UsageError
+
+__all__ = ["COMMANDS", "EXIT_DIVERGED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "UsageError", "build_parser",
+           "main"]
+
+#: The subcommands of ``fitscope`` (the word after it), each a module with ``add_parser`` and ``run``.
+COMMANDS: dict[str, ModuleType] = {
+    "fit": fit,
+}
+
+
+def build_parser() -> Parser:
+    """The ``fitscope`` parser, with a sub-parser per command of :data:`COMMANDS`."""
+    parser = Parser(prog="fitscope", description="A microscope on model.fit().")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in COMMANDS.values():
+        module.add_parser(subparsers)
+    return parser
+
+
+def _command_parser(parser: Parser, command: str) -> Parser:
+    """The sub-parser of ``command``."""
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return action.choices[command]
+
+
+def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Entry point of ``fitscope COMMAND …``: ``argv`` starts after the program name (``["fit", …]``)."""
+    out = sys.stdout if out is None else out
+    err = sys.stderr if err is None else err
+    try:
+        parser = build_parser()
+        args, unknown = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
+        if unknown:  # said by the command's parser, so that the message points to the command's help
+            _command_parser(parser, args.command).error(f"unrecognized arguments: {' '.join(unknown)}")
+        return COMMANDS[args.command].run(args, out, err)
+    except SystemExit as e:  # from argparse: --help (0) or a usage error (2, already reported)
+        return 0 if e.code is None else int(e.code)
+    except (UsageError, ExportError) as e:  # bad input, or a file that cannot be written
+        print(f"error: {e}", file=err)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("interrupted", file=err)
+        return EXIT_INTERRUPTED
