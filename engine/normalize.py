@@ -23,11 +23,17 @@ class Standardizer:
 
     @classmethod
     def fit(cls, X: np.ndarray) -> Standardizer:
-        """Statistics of ``X`` (n, n_features): mean, population std (ddof 0)."""
+        """Statistics of ``X`` (n, n_features): mean, population std (ddof 0).
+
+        A column is constant when all its values are equal (its computed std need not be exactly 0: the mean
+        of 0.1 repeated is not exactly 0.1); its mean is that value and its std 1, so it becomes exactly 0.
+        """
         mean = X.mean(axis=0)
         std = X.std(axis=0)
-        constant = tuple(int(i) for i in np.flatnonzero(std == 0))
-        std = np.where(std == 0, 1.0, std)
+        is_constant = (X == X[:1]).all(axis=0)
+        mean = np.where(is_constant, X[0], mean)
+        std = np.where(is_constant, 1.0, std)
+        constant = tuple(int(i) for i in np.flatnonzero(is_constant))
         return cls(mean=mean, std=std, constant=constant)
 
     def transform(self, X: np.ndarray) -> np.ndarray:

@@ -73,3 +73,12 @@ def test_fit_is_frozen():
     s = Standardizer.fit(X)
     with pytest.raises(AttributeError):
         s.mean = np.zeros(3)
+
+
+def test_constant_column_of_an_inexact_value_is_found():
+    # The mean of 333 copies of 0.1 is not exactly 0.1, so its computed std is about 1e-17, not 0.
+    Xc = np.column_stack([np.full(333, 0.1), np.arange(333.0)])
+    assert Xc[:, 0].std() != 0  # the premise: the naive test (std == 0) misses this column
+    s = Standardizer.fit(Xc)
+    assert s.constant == (0,)
+    np.testing.assert_array_equal(s.transform(Xc)[:, 0], 0.0)
