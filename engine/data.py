@@ -27,7 +27,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fitscope.engine.settings import FitSettings
+from fitscope.engine.files import FileError, read_regular, shown
+from fitscope.engine.settings import MAX_CSV_BYTES, FitSettings
 
 __all__ = [
     "BUILTIN",
@@ -319,24 +320,17 @@ def read_table(path: str | os.PathLike[str]) -> tuple[list[str], np.ndarray]:
     Raises
     ------
     DataError
-        If the file is missing, unreadable, not UTF-8 text, empty, has a header that is missing, numeric,
-        duplicated or has an empty name, has rows of unequal length, fewer than two data rows, or a cell
-        that is empty, not a number, NaN or infinite.
+        If the file is missing, unreadable, not a regular file, larger than :data:`MAX_CSV_BYTES` (checked
+        before reading), not UTF-8 text, empty, has a header that is missing, numeric, duplicated or has an
+        empty name, has rows of unequal length, a field longer than the csv module's limit, a quote that is
+        never closed, fewer than two data rows, or a cell that is empty, not a number, NaN or infinite.
     """
     path = Path(path).expanduser()
-    name = path.name or str(path)
-    if path.is_dir():
-        raise DataError(f"{name}: is a folder, not a file")
-    if path.exists() and not path.is_file():
-        raise DataError(f"{name}: is not a regular file")
+    name = shown(path.name or str(path), 60)
     try:
-        raw = path.read_bytes()
-    except FileNotFoundError as err:
-        raise DataError(f"{name}: no such file ({os.path.abspath(path)})") from err
-    except PermissionError as err:
-        raise DataError(f"{name}: permission denied (the file cannot be read)") from err
-    except OSError as err:
-        raise DataError(f"{name}: cannot be read ({err.strerror or err})") from err
+        raw = read_regular(path, MAX_CSV_BYTES, name=name)
+    except FileError as err:
+        raise DataError(str(err)) from None
     return _parse_table(raw, name)
 
 
@@ -359,15 +353,19 @@ def _parse_table(raw: bytes, name: str) -> tuple[list[str], np.ndarray]:
         # Field count of every record after the header; 0 for a blank line.
         lengths = np.fromiter(map(len, reader), dtype=np.intp)
     except csv.Error as err:
-        raise DataError(f"{name}: line {reader.line_num}: {err}") from err
+        raise DataError(f"{name}: line {reader.line_num}: {_csv_problem(err)}") from None
+    if header_record + 1 + lengths.size != reader.line_num:  # a quoted field ran over a line break
+        _unclosed_quote(lines, sep, name)
 
     names = [column.strip() for column in header]
     _check_header(names, name, _line_of(lines, sep, header_record))
     rows = np.flatnonzero(lengths)
+    wrong = np.flatnonzero((lengths != len(names)) & (lengths != 0))
+    if rows.size < 2 or wrong.size:
+        _unclosed_quote(lines, sep, name)  # the likeliest cause, and then the line to name
     if rows.size < 2:
         found = "no data rows below the header" if rows.size == 0 else "only 1 data row"
         raise DataError(f"{name}: {found}; at least 2 are needed")
-    wrong = np.flatnonzero((lengths != len(names)) & (lengths != 0))
     if wrong.size:
         line = _line_of(lines, sep, header_record + 1 + wrong[0])
         raise DataError(
@@ -375,6 +373,28 @@ def _parse_table(raw: bytes, name: str) -> tuple[list[str], np.ndarray]:
         )
 
     return names, _numbers(text, lines, sep, names, header_record + 1 + rows, name)
+
+
+def _csv_problem(err: csv.Error) -> str:
+    """What a :class:`csv.Error` means, for people."""
+    if "field limit" in str(err):
+        return (f"a field is longer than {csv.field_size_limit():,} characters, which no CSV of numbers holds "
+                "(is a quote missing, or is this not a CSV file?)")
+    return str(err)
+
+
+def _unclosed_quote(lines: list[str], sep: str, name: str) -> None:
+    """Raise a :class:`DataError` naming the line of a quote that is never closed, if there is one (the
+    reader then swallows the rest of the file into one field); return if the quoted fields that run over
+    line breaks are all closed (their cells are then reported as they are)."""
+    reader = csv.reader(lines, delimiter=sep, skipinitialspace=True, strict=True)
+    start = 1
+    try:
+        for _ in reader:
+            start = reader.line_num + 1
+    except csv.Error as err:
+        if "unexpected end of data" in str(err):
+            raise DataError(f"{name}: line {start}: a quote opened on this line is never closed") from None
 
 
 def _decode(raw: bytes, name: str) -> str:
@@ -403,7 +423,14 @@ def _sniff_separator(text: str) -> str:
     """
     header = re.search(r"(?m)^.*[^\s,;].*$", text)
     line = header.group() if header else ""
-    return max(_SEPARATORS, key=lambda sep: len(next(csv.reader([line], delimiter=sep))))
+
+    def fields(sep: str) -> int:
+        try:
+            return len(next(csv.reader([line], delimiter=sep)))
+        except csv.Error:  # a field over the csv module's limit: reported, with its line, by the real reading
+            return 0
+
+    return max(_SEPARATORS, key=fields)
 
 
 def _check_header(names: list[str], name: str, line: int) -> None:
@@ -485,6 +512,13 @@ def _cell_problem(cell: str) -> str:
     return f"{shown} is not a number"
 
 
+def _some(names: Sequence[str], limit: int = 12) -> str:
+    """``names`` joined with commas, each shortened, the list cut after ``limit`` with "…and N more"."""
+    shown_names = [n if len(n) <= 40 and n.isprintable() else _quote(n) for n in names[:limit]]
+    more = f", …and {len(names) - limit:,} more" if len(names) > limit else ""
+    return ", ".join(shown_names) + more
+
+
 def _quote(text: str, limit: int = 40) -> str:
     """``text`` in double quotes, escaped to one line and shortened to about ``limit`` characters."""
     if len(text) > limit:
@@ -506,7 +540,7 @@ def _choose_columns(
     name: str, names: Sequence[str], target: str | None, features: Sequence[str] | None
 ) -> tuple[int, list[int]]:
     """Indices of the target and of the features in ``names``; defaults: the last column, all others."""
-    listed = f"(the columns are: {', '.join(names)})"
+    listed = f"(the columns are: {_some(names)})"
 
     def index(column: str) -> int:
         if column not in names:

@@ -20,7 +20,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from .data import Dataset
+from .data import DataError, Dataset
 from .losses import get_loss
 from .models import MLP, Linear, Model
 from .normalize import Standardizer
@@ -40,6 +40,28 @@ def build_model(settings: FitSettings, n_features: int) -> Model:
         k, b = settings.init
         return Linear(1, kernel=[k], bias=b)
     return Linear(n_features, seed=settings.seed)
+
+
+def _largest(a: np.ndarray) -> str:
+    return f"{float(np.max(np.abs(a))):.3g}" if a.size else "0"
+
+
+def _check_magnitude(dataset: Dataset, settings: FitSettings) -> None:
+    """A :class:`DataError` if the data overflows float64 by itself: the loss of always predicting the mean
+    target, or the features' statistics, are not finite (values near 1e308, or whose squares overflow)."""
+    y = dataset.y_train
+    with np.errstate(all="ignore"):
+        baseline = get_loss(settings.loss).loss(np.full(len(y), y.mean()), y)
+        if not np.isfinite(baseline):
+            raise DataError(f"{dataset.name}: the target {dataset.target_name!r} has values too large to compute a "
+                            f"loss with in 64-bit floating point (up to {_largest(y)}): rescale them")
+        if settings.normalize:
+            X = dataset.X_train
+            bad = ~(np.isfinite(X.mean(axis=0)) & np.isfinite(X.std(axis=0)))
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                raise DataError(f"{dataset.name}: the feature {dataset.feature_names[i]!r} has values too large "
+                                f"to normalize in 64-bit floating point (up to {_largest(X[:, i])}): rescale them")
 
 
 def build_optimizer(settings: FitSettings) -> Optimizer:
@@ -66,7 +88,8 @@ class Experiment:
 
     def __init__(self, dataset: Dataset, settings: FitSettings | None = None) -> None:
         settings = dataset.defaults if settings is None else settings
-        settings.validate(len(dataset.y_train))
+        n_test = 0 if dataset.y_test is None else len(dataset.y_test)
+        settings.validate(len(dataset.y_train), dataset.n_features, n_test)
         self.dataset = dataset
         self.settings = settings
         X_all, y_all, X_test = dataset.X_train, dataset.y_train, dataset.X_test
@@ -75,6 +98,7 @@ class Experiment:
             X_all, y_all = X_all[order], y_all[order]
         self.standardizer: Standardizer | None = None
         self.notice = ""
+        _check_magnitude(dataset, settings)
         if settings.normalize:
             self.standardizer = Standardizer.fit(X_all)
             X_all = self.standardizer.transform(X_all)
@@ -100,6 +124,20 @@ class Experiment:
             seed=settings.seed,
         )
         self._stats: QuadraticStats | None = None
+        self._check_start()
+
+    def _check_start(self) -> None:
+        """A :class:`DataError` (or, for a start point the user gave, a :class:`ValueError`) if the loss at the
+        start cannot be computed in float64: no learning rate could train from there."""
+        start = self.trainer.evaluate(self.X, self.y)
+        if np.isfinite(start):
+            return
+        if self.settings.init is not None:
+            raise ValueError(f"the loss at the start {self.settings.init!r} is not finite in 64-bit floating "
+                             "point: start from a smaller kernel and bias")
+        where = "normalize the features or rescale them" if self.standardizer is None else "rescale them"
+        raise DataError(f"{self.dataset.name}: the loss at the start is not finite in 64-bit floating point "
+                        f"(features up to {_largest(self.dataset.X_train)}): {where}")
 
     def with_settings(self, **changes) -> Experiment:
         """A fresh experiment on the same data with some settings changed."""

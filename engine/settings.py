@@ -6,7 +6,11 @@ Each built-in data set carries the book's settings as its :attr:`Dataset.default
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass, field
+
+from .files import human_size
 
 LOSSES = ("mse", "mae")
 OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adam")
@@ -32,6 +36,16 @@ VALIDATION_SPLIT_MAX = 0.9
 MOMENTUM_MAX = 0.999
 #: The largest MLP: hidden layers, and units per hidden layer.
 MAX_LAYERS, MAX_UNITS = 8, 4096
+#: The largest batch size (a batch larger than the training rows is all of them, as in tfjs).
+BATCH_SIZE_MAX = 1_000_000_000
+#: The most parameters (weights and biases) a model may have: 8 MB for each copy of them.
+MAX_PARAMS = 1_000_000
+#: The most memory a model may need (estimated by :func:`model_size`, before anything is allocated).
+MAX_MODEL_BYTES = 2_000_000_000
+#: The largest CSV file read (checked from its size before reading; parsing takes several times as much memory).
+MAX_CSV_BYTES = 200_000_000
+#: The largest session file read (checked from its size before reading).
+MAX_SESSION_BYTES = 200_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +71,18 @@ class FitSettings:
     #: Initial (kernel, bias) of a one-feature linear model; ``None`` draws them (Glorot uniform, zero bias).
     init: tuple[float, float] | None = field(default=None)
 
-    def validate(self, n_rows: int | None = None) -> None:
-        """Raise :class:`ValueError` with a one-line message if a setting is out of range."""
+    def validate(self, n_rows: int | None = None, n_features: int | None = None, n_test_rows: int = 0) -> None:
+        """Raise :class:`ValueError` with a one-line message if a setting is out of range.
+
+        The model's size is checked too (:func:`model_size` against :data:`MAX_PARAMS` and
+        :data:`MAX_MODEL_BYTES`), before anything is built: on the data's shape (``n_rows`` training-file rows,
+        ``n_features``, ``n_test_rows``) when given, else on one feature and one row.
+        """
+        for name in ("batch_size", "epochs", "seed"):
+            if not _whole(getattr(self, name)):
+                raise ValueError(f"the setting {name} must be a whole number, not {getattr(self, name)!r}")
+        if not isinstance(self.hidden, tuple) or not all(_whole(h) for h in self.hidden):
+            raise ValueError("the hidden layers must be whole numbers of units")
         if self.model not in MODELS:
             raise ValueError(f"unknown model {self.model!r} (choose {', '.join(MODELS)})")
         if self.loss not in LOSSES:
@@ -71,8 +95,8 @@ class FitSettings:
             raise ValueError(f"the learning rate must be a positive number, not {self.learning_rate!r}")
         if not (0 <= self.momentum < float("inf")):
             raise ValueError(f"the momentum must be a number >= 0, not {self.momentum!r}")
-        if self.batch_size < 1:
-            raise ValueError(f"the batch size must be at least 1, not {self.batch_size}")
+        if not 1 <= self.batch_size <= BATCH_SIZE_MAX:
+            raise ValueError(f"the batch size must be from 1 to {BATCH_SIZE_MAX:,}, not {self.batch_size}")
         if not 0 <= self.epochs <= EPOCHS_MAX:
             raise ValueError(f"the number of epochs must be from 0 to {EPOCHS_MAX:,}, not {self.epochs}")
         if not 0 <= self.validation_split < 1:
@@ -81,17 +105,47 @@ class FitSettings:
             raise ValueError(f"the seed must be a whole number from 0 to {SEED_MAX}, not {self.seed}")
         if self.init is not None and self.model != "linear":
             raise ValueError("an initial (kernel, bias) applies to a one-feature linear model only")
+        if self.init is not None and not (len(self.init) == 2 and all(math.isfinite(v) for v in self.init)):
+            raise ValueError(f"the initial (kernel, bias) must be two finite numbers, not {self.init!r}")
         if any(h < 1 for h in self.hidden) or (self.model == "mlp" and not self.hidden):
             raise ValueError("each hidden layer needs at least one unit")
-        if len(self.hidden) > MAX_LAYERS or any(h > MAX_UNITS for h in self.hidden):
+        if self.model == "mlp" and (len(self.hidden) > MAX_LAYERS or any(h > MAX_UNITS for h in self.hidden)):
             raise ValueError(f"the model is larger than fitscope builds ({MAX_LAYERS} hidden layers of "
                              f"{MAX_UNITS:,} units at most)")
+        # Without the data's shape, at least one feature and one row: the hidden layers alone can be too many.
+        params, size = model_size(self, n_features or 1, max(n_rows or 0, n_test_rows))
+        if params > MAX_PARAMS:
+            raise ValueError(f"the model would have {params:,} parameters, more than the {MAX_PARAMS:,} "
+                             "fitscope builds: use fewer or smaller hidden layers")
+        if size > MAX_MODEL_BYTES:
+            raise ValueError(f"the model would need about {human_size(size)} of memory, more than the "
+                             f"{human_size(MAX_MODEL_BYTES)} fitscope allows: use fewer or smaller hidden layers, "
+                             "or fewer rows")
         if n_rows is not None:
             n_train = n_train_rows(n_rows, self.validation_split)
             if n_train < 1:
                 raise ValueError(
                     f"a validation split of {self.validation_split} leaves no training rows out of {n_rows}"
                 )
+
+
+def model_size(settings: FitSettings, n_features: int, n_rows: int) -> tuple[int, int]:
+    """The number of parameters of the model ``settings`` describe, and the bytes training it may take.
+
+    The bytes: the parameters and the arrays of their size (gradient, optimizer accumulators, the copies
+    reports hold: ten in all), plus the activations of a forward and backward pass over ``n_rows`` rows
+    (the largest set evaluated at once) or a batch, whichever is larger; all float64. Pure arithmetic on the
+    sizes: nothing is allocated.
+    """
+    widths = [int(n_features), *(settings.hidden if settings.model == "mlp" else ()), 1]
+    params = sum((a + 1) * b for a, b in zip(widths[:-1], widths[1:], strict=False))
+    activations = max(int(n_rows), 1) * (sum(widths[1:]) + 2 * max(widths[1:]))  # a batch is never larger
+    return params, 8 * (10 * params + activations)
+
+
+def _whole(value: object) -> bool:
+    """An integer, and not a bool."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def n_train_rows(n_rows: int, validation_split: float) -> int:

@@ -7,9 +7,13 @@
   steps of the book's training loop (batch drawn → forward pass → loss → gradient → update);
 - an :class:`EpochReport` after the last batch of each epoch, with the epoch's training loss (the mean of
   its batch losses weighted by batch size, as tfjs logs it), the validation loss and the test loss;
-- a :class:`DivergedReport` if a loss, gradient or parameter is not finite, or a batch loss grows to more
-  than :data:`BLOWUP` times the first one (left alone, such a run overflows a few steps later, far from
-  anything worth drawing); the parameters from before that step are kept, and the generator ends.
+- a :class:`DivergedReport` if a loss, gradient or parameter is not finite, or if the loss grows so much that
+  the epoch's loss is sure to be over :data:`BLOWUP` times the reference (for MAE, over its square root):
+  the larger of the loss at the start and the loss of always predicting the mean target, both on the training
+  rows. The test needs no tuning to the data's scale, and it catches optimizers whose bounded steps (Adam,
+  RMSProp at a huge rate) make the loss explode without ever overflowing. The parameters from before that
+  step are kept, and the generator ends. Data too large for float64 by itself is a :class:`DivergedReport`
+  whose ``what`` is ``"data"`` (no learning rate can help).
 
 Parameters in reports are flat float64 vectors in the model's :meth:`~engine.models.Model.get_flat` order.
 Reports are named tuples (cheap to make, one per batch) and every array in them is a read-only copy: a
@@ -106,7 +110,8 @@ class EpochReport(NamedTuple):
 
 
 class DivergedReport(NamedTuple):
-    """Training stopped: ``what`` ("loss", "gradient" or "parameters") was not finite at update ``step``."""
+    """Training stopped before update ``step``: ``what`` ("loss", "gradient" or "parameters") ``how`` (became
+    infinite or NaN, or grew too large); ``what == "data"`` when the data cannot be trained on at all."""
 
     step: int
     epoch: int
@@ -120,6 +125,9 @@ class DivergedReport(NamedTuple):
 
     @property
     def message(self) -> str:
+        if self.what == "data":
+            return (f"Training cannot go on: {self.how}. A smaller learning rate cannot help: rescale the data "
+                    "(or normalize the features).")
         return (
             f"Training diverged at step {self.step} (epoch {self.epoch}): the {self.what} {self.how} "
             f"at learning rate {self.learning_rate:g}, so the weights stay as they were after step "
@@ -154,8 +162,12 @@ class Trainable(Protocol):
 
     def allow_another_epoch(self) -> None: ...
 
-#: A batch loss this many times the first (positive) one counts as divergence.
-BLOWUP = 1e8
+#: An epoch's loss this many times the reference (the larger of the loss at the start and the loss of always
+#: predicting the mean target, on the training rows) counts as divergence, for MSE; for MAE (whose errors are
+#: not squared) the square root of it: errors a hundred times larger either way. The test is made at every
+#: batch on what the epoch has summed so far, a lower bound of the epoch's loss, so it fires as soon as the
+#: epoch is sure to cross the line.
+BLOWUP = 1e4
 
 
 class Trainer:
@@ -211,7 +223,9 @@ class Trainer:
         self._batch = 0
         self._loss_sum = 0.0
         self.diverged: DivergedReport | None = None
-        self._first_loss = 0.0
+        # The divergence test's reference loss (None: to be computed at the next batch, from the parameters then).
+        self._reference: float | None = None
+        self._reference_of = ""  # what the reference is, for the message
         # A batch shown phase by phase: the last phase reported (-1: none) and the batch's row count.
         self._shown = -1
         self._shown_rows = 0
@@ -299,6 +313,7 @@ class Trainer:
         self.model.set_flat(flat)
         self._params = _frozen(self.model.get_flat())
         self.optimizer.reset()
+        self._reference = None  # a new start
 
     def state(self) -> dict:
         """The trainer's whole state as JSON-safe values (see :meth:`restore`).
@@ -317,7 +332,8 @@ class Trainer:
             "cursor": self._cursor,
             "batch": self._batch,
             "loss_sum": float_to_json(self._loss_sum),
-            "first_loss": float_to_json(self._first_loss),
+            "reference": None if self._reference is None else float_to_json(self._reference),
+            "reference_of": self._reference_of,
             "rng": self._rng.bit_generator.state,
             "optimizer": self.optimizer.state(),
             "loss": self.loss.name,
@@ -358,7 +374,11 @@ class Trainer:
                 raise ValueError("the position in the epoch is past its end")
             batch = int_from_json(state["batch"], "the batch number")
             loss_sum = float_from_json(state["loss_sum"], "the epoch's loss sum")
-            first_loss = float_from_json(state["first_loss"], "the first loss")
+            reference = state.get("reference")  # absent from states saved before the test had a reference
+            reference = None if reference is None else float_from_json(reference, "the reference loss")
+            reference_of = state.get("reference_of", "")
+            if not isinstance(reference_of, str) or len(reference_of) > 100:
+                raise ValueError("the reference loss's description is not a short text")
             rng_state = state["rng"]
             bit_generator = type(self._rng.bit_generator)()
             try:
@@ -401,7 +421,7 @@ class Trainer:
         self._params = _frozen(self.model.get_flat())
         self.epoch, self.step = epoch, step
         self._order, self._cursor, self._batch = order, cursor, batch
-        self._loss_sum, self._first_loss = loss_sum, first_loss
+        self._loss_sum, self._reference, self._reference_of = loss_sum, reference, reference_of
         self._rng = np.random.Generator(bit_generator)
         self.optimizer = optimizer
         self.loss = loss
@@ -420,7 +440,7 @@ class Trainer:
         if self.diverged is not None:
             self.diverged = None
             self.optimizer.reset()
-            self._first_loss = 0.0  # the blow-up test starts again from here
+            self._reference = None  # the blow-up test starts again from here
             self._shown = -1
 
     def evaluate(self, X: np.ndarray, y: np.ndarray) -> float:
@@ -474,31 +494,60 @@ class Trainer:
         """The fields every report of this batch starts with: step, epoch, batch, batches per epoch, rows."""
         return self.step + 1, self.epoch + 1, self._batch, -(-self.n_rows // self.batch_size), idx, self._params
 
-    def _forward_backward(self, idx: np.ndarray) -> tuple[np.ndarray, float, np.ndarray, str | None]:
-        """Predictions, loss and flat gradient of the batch, and why the loss means divergence (or None).
+    def _reference_loss(self) -> tuple[float, str, str | None]:
+        """The divergence test's reference, what it is, and why the data cannot be trained on (or None).
+
+        The reference is the larger of the loss of the current parameters and the loss of always predicting
+        the mean target, on the training rows. Call inside ``np.errstate(all="ignore")``.
+        """
+        baseline = self.loss.loss(np.full(self.n_rows, self.y.mean()), self.y)
+        if not math.isfinite(baseline):
+            return math.inf, "", ("the targets are too large for 64-bit floating point: even always predicting "
+                                   "their mean gives a loss that is not finite")
+        start = self.loss.loss(self.model.predict(self.X), self.y)
+        if not math.isfinite(start):
+            if self.step == 0:  # before any update: the data (or the start point), not the rate
+                return math.inf, "", ("the loss at the start is not finite in 64-bit floating point (the "
+                                      "features or the start point are too large)")
+            return math.inf, "", None  # no finite reference here: only overflow counts
+        if baseline >= start:
+            return baseline, "the loss of always predicting the mean target", None
+        return start, "the loss at the start" if self.step == 0 else "the loss where training resumed", None
+
+    def _forward_backward(self, idx: np.ndarray) -> tuple[np.ndarray, float, np.ndarray, str, str | None]:
+        """Predictions, loss and flat gradient of the batch, and what diverged and how (or None).
 
         Call inside ``np.errstate(all="ignore")``: overflow is what the checks are there to catch.
         """
+        bad_data = None
+        if self._reference is None:
+            self._reference, self._reference_of, bad_data = self._reference_loss()
         pred = self.model.forward(self.X[idx])
         loss, d_pred = self.loss.loss_and_grad(pred, self.y[idx])
         gradient = self.model.backward_flat(d_pred)
         pred.flags.writeable = False
         gradient.flags.writeable = False
-        problem = None
+        reference = self._reference
+        if bad_data is not None:
+            self._reference = None  # the data may be fixed by then: look again when training goes on
+            return pred, loss, gradient, "data", bad_data
         if not math.isfinite(loss):
-            problem = "became infinite or NaN"
-        elif self._first_loss > 0 and loss > BLOWUP * self._first_loss:
-            problem = f"grew to {loss:.3g}, over {BLOWUP:.0e} times its first value"
-        return pred, loss, gradient, problem
+            return pred, loss, gradient, "loss", "became infinite or NaN"
+        factor = BLOWUP if self.loss.name == "mse" else math.sqrt(BLOWUP)
+        if 0 < reference < math.inf and (self._loss_sum + loss * len(idx)) / self.n_rows > factor * reference:
+            return pred, loss, gradient, "loss", (
+                f"grew to {loss:.3g}, which puts the epoch's loss over {factor:g} times "
+                f"{self._reference_of or 'its reference'} ({reference:.3g})")
+        return pred, loss, gradient, "loss", None
 
     def _batch_step(self) -> StepReport | DivergedReport:
         """One batch without stopping at its phases (the fast path: one error-state block, one check)."""
         idx = self._next_indices()
         before, lr, flat = self._params, self.optimizer.learning_rate, self.model.flat
         with np.errstate(all="ignore"):
-            pred, loss, gradient, problem = self._forward_backward(idx)
+            pred, loss, gradient, what, problem = self._forward_backward(idx)
             if problem is not None:
-                return self._diverge("loss", lr, problem)
+                return self._diverge(what, lr, problem)
             self.optimizer.step([flat], [gradient])
             after = flat.copy()
             if not math.isfinite(after @ after):  # a non-finite gradient shows up here too
@@ -521,13 +570,13 @@ class Trainer:
             self._shown = Phase.BATCH
             yield StepReport(Phase.BATCH, *header, learning_rate=lr)
         with np.errstate(all="ignore"):
-            pred, loss, gradient, problem = self._forward_backward(idx)
+            pred, loss, gradient, what, problem = self._forward_backward(idx)
             gradient_finite = math.isfinite(gradient @ gradient)
         if shown < Phase.FORWARD:
             self._shown = Phase.FORWARD
             yield StepReport(Phase.FORWARD, *header, pred, learning_rate=lr)
         if problem is not None:
-            yield self._diverge("loss", lr, problem)
+            yield self._diverge(what, lr, problem)
             return
         if shown < Phase.LOSS:
             self._shown = Phase.LOSS
@@ -560,8 +609,6 @@ class Trainer:
         self._cursor += len(idx)
         self._batch += 1
         self._loss_sum += loss * len(idx)
-        if self._first_loss == 0.0:
-            self._first_loss = loss
         return StepReport(Phase.UPDATE, *header, pred, loss, gradient, after, lr)
 
     def _end_epoch(self) -> EpochReport:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import re
 from dataclasses import replace
@@ -11,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from fitscope.engine import files
 from fitscope.engine.data import (
     BUILTIN,
     DataError,
@@ -462,10 +464,14 @@ def test_not_a_regular_file(tmp_path):
 def test_permission_denied(tmp_path, monkeypatch):
     path = write(tmp_path, "x,y\n1,2\n3,4\n", "secret.csv")
 
-    def deny(self):
-        raise PermissionError(13, "Permission denied", str(self))
+    real_open = files.os.open
 
-    monkeypatch.setattr(Path, "read_bytes", deny)
+    def deny(name, *args, **kwargs):
+        if os.fspath(name) == str(path):
+            raise PermissionError(13, "Permission denied", str(name))
+        return real_open(name, *args, **kwargs)
+
+    monkeypatch.setattr(files.os, "open", deny)
     refusal(path, "permission denied")
 
 
@@ -479,10 +485,17 @@ def test_permission_denied_for_real(tmp_path):
 def test_other_read_error(tmp_path, monkeypatch):
     path = write(tmp_path, "x,y\n1,2\n3,4\n", "flaky.csv")
 
-    def fail(self):
-        raise OSError(5, "Input/output error")
+    class Flaky(io.BytesIO):
+        def read(self, *args):
+            raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr(Path, "read_bytes", fail)
+    real_fdopen = files.os.fdopen
+
+    def flaky(fd, *args, **kwargs):
+        real_fdopen(fd, *args, **kwargs).close()
+        return Flaky()
+
+    monkeypatch.setattr(files.os, "fdopen", flaky)
     refusal(path, "cannot be read (Input/output error)")
 
 
