@@ -20,7 +20,7 @@ from types import ModuleType
 from typing import TextIO
 
 from ..export import ExportError
-from . import fit
+from . import fit, sweep
 from .common import EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, Parser, UsageError
 
 __all__ = ["COMMANDS", "EXIT_DIVERGED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "UsageError", "build_parser",
@@ -29,6 +29,7 @@ __all__ = ["COMMANDS", "EXIT_DIVERGED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USA
 #: The subcommands of ``fitscope`` (the word after it), each a module with ``add_parser`` and ``run``.
 COMMANDS: dict[str, ModuleType] = {
     "fit": fit,
+    "sweep": sweep,
 }
 
 
