@@ -9,7 +9,7 @@ TSTAMP := $(VENV)/.installed-test
 
 export QT_API := pyside6
 
-.PHONY: run test bench lint screenshots clean
+.PHONY: run test slow bench lint screenshots clean
 
 $(PY):
 	@py=$$(sh scripts/find-python.sh) || exit 1; \
@@ -31,6 +31,11 @@ run: $(STAMP)
 test: $(TSTAMP)
 	$(VENV)/bin/ruff check .
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
+
+# The slow tests: real TensorFlow.js (installed with npm into a temporary folder; skipped without Node.js
+# and npm) runs the exact code of runs and must print the engine's losses; Keras too where it is installed.
+slow: $(TSTAMP)
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -m slow
 
 bench: $(TSTAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) -m benchmarks
