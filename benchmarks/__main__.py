@@ -16,7 +16,7 @@ from . import Result
 
 #: Modules with a ``run() -> list[Result]``, in the order their rows are printed.
 MODULES = ("benchmarks.engine_bench", "benchmarks.gui_bench", "benchmarks.boston_bench", "benchmarks.data_bench",
-           "benchmarks.monkey_bench")
+           "benchmarks.monkey_bench", "benchmarks.sweep_bench")
 
 
 def _value(x: float, unit: str) -> str:
