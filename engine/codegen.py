@@ -186,7 +186,7 @@ class _Run:
     @classmethod
     def make(cls, dataset: Dataset, settings: FitSettings, exact: bool, start) -> _Run:
         n_rows = len(dataset.y_train)
-        settings.validate(n_rows)
+        settings.validate(n_rows, dataset.n_features, 0 if dataset.y_test is None else len(dataset.y_test))
         n_train = n_train_rows(n_rows, settings.validation_split)
         kind = dataset.source if dataset.source in ("download-time", "boston-housing") else "csv"
         inline = kind == "download-time" or (exact and kind == "boston-housing")

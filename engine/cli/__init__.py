@@ -20,7 +20,7 @@ from types import ModuleType
 from typing import TextIO
 
 from ..export import ExportError
-from . import fit, sweep
+from . import code, fit, sweep
 from .common import EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, Parser, UsageError
 
 __all__ = ["COMMANDS", "EXIT_DIVERGED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "UsageError", "build_parser",
@@ -30,6 +30,7 @@ __all__ = ["COMMANDS", "EXIT_DIVERGED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USA
 COMMANDS: dict[str, ModuleType] = {
     "fit": fit,
     "sweep": sweep,
+    "code": code,
 }
 
 
