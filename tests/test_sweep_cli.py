@@ -103,6 +103,7 @@ def test_no_limit_for_an_mlp(capsys, tmp_path):
         ("--num", 30.5),
         ("--lr", 0.1),
         ("--lr-min", "abc"),
+        ("--epochs", 0),
     ],
 )
 def test_a_bad_range_is_one_error_line_and_exit_2(capsys, tmp_path, args):
@@ -129,3 +130,22 @@ def test_the_installed_command_runs_a_sweep(tmp_path):
     assert "stability limit 2/λmax = 0.04637" in done.stdout
     rows = _rows(path)
     assert len(rows) == 21 and all(math.isfinite(float(r[0])) for r in rows[1:])
+
+
+def test_ctrl_c_keeps_the_rates_done_in_the_file(capsys, tmp_path, monkeypatch):
+    from fitscope.engine import sweep as sweep_module
+
+    original = sweep_module.Sweep._run_one
+
+    def interrupted_at_the_fourth(self, index, progress, total):
+        if index == 3:
+            raise KeyboardInterrupt
+        return original(self, index, progress, total)
+
+    monkeypatch.setattr(sweep_module.Sweep, "_run_one", interrupted_at_the_fourth)
+    path = tmp_path / "part.csv"
+    code, out, err = _run(capsys, *FULL_BATCH_DT, "--num", 20, "--csv", path)
+    assert code == 130
+    assert err == "interrupted after 3 of 20 rates (the file holds them)\n"
+    assert len([line for line in out.splitlines() if line.startswith("lr ")]) == 3
+    assert len(_rows(path)) == 4

@@ -66,7 +66,10 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except ValueError as e:
         raise UsageError(str(e)) from None
     exp = experiment_from_args(args)
-    sweep = Sweep(exp, rates)
+    try:
+        sweep = Sweep(exp, rates)
+    except ValueError as e:  # no epoch to run
+        raise UsageError(str(e)) from None
     if exp.notice:
         print(f"note: {exp.notice}", file=out)
     s = exp.settings
