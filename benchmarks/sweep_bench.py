@@ -3,7 +3,8 @@
 (a) A sweep of the Boston linear model with the book's settings (SGD, batch 40, validation split 0.2,
     z-scored features): 30 rates log-spaced from 1e-3 to 1, 200 epochs each, through :class:`Sweep` (a fresh
     :class:`Trainer` per rate), against the same 30 runs as a bare NumPy loop written out below (the same
-    order of operations and the same divergence test; the final losses are checked to agree bit for bit).
+    order of operations and the same divergence test; the final losses and the steps where runs diverge are
+    checked to agree bit for bit).
     Target: at most 2 s. The ratio to the bare loop is the trainer's per-step overhead (see engine_bench); the
     sweep's own is its ratio to the same 30 runs through ``Experiment(...).trainer.run()``: at most 1.2 times.
 (b) A 60 × 60 loss slice of the 2-layer Boston MLP (12 → 50 → 50 → 1 sigmoid, 266 training rows) over two
@@ -32,22 +33,27 @@ from . import Result, best_of
 RATES, EPOCHS, GRID = 30, 200, 60
 
 
-def bare_sweep(exp: Experiment, rates: np.ndarray, epochs: int) -> list[tuple[float, float | None, bool]]:
-    """The sweep as a bare NumPy loop: per rate, (final training loss, final validation loss, stopped).
+def bare_sweep(exp: Experiment, rates: np.ndarray, epochs: int) -> list[tuple[float, float, int | None]]:
+    """The sweep as a bare NumPy loop: per rate, (final training loss, final validation loss, the step that
+    diverged or None).
 
     The experiment gives the rows (shuffled once, normalized, split) and the start; each run shuffles every
-    epoch with a fresh ``default_rng(seed)``, and stops when a batch loss is not finite or grows to
-    ``BLOWUP`` times the first, or the weights are not finite, as the trainer does.
+    epoch with a fresh ``default_rng(seed)``, and stops as the trainer does: when a batch loss or the weights
+    are not finite, or when the epoch's loss summed so far passes ``BLOWUP`` times the reference (the larger of
+    the loss at the start and that of always predicting the mean target, on the training rows).
     """
     X, y, X_val, y_val = exp.X, exp.y, exp.X_val, exp.y_val
     n, batch_size, seed = len(y), exp.settings.batch_size, exp.settings.seed
     start = exp.model.get_flat()
+    r0 = X @ start[:-1] + start[-1] - y
+    baseline = y - y.mean()
+    reference = max(float(baseline @ baseline) / n, float(r0 @ r0) / n)
     out = []
     with np.errstate(all="ignore"):
         for lr in rates:
             kernel, bias = start[:-1].copy(), float(start[-1])
             rng = np.random.default_rng(seed)
-            first, stopped, loss_sum = 0.0, False, 0.0
+            stopped, loss_sum, step = False, 0.0, 0
             for _ in range(epochs):
                 order = rng.permutation(n)
                 loss_sum = 0.0
@@ -56,7 +62,7 @@ def bare_sweep(exp: Experiment, rates: np.ndarray, epochs: int) -> list[tuple[fl
                     Xb, yb = X[idx], y[idx]
                     r = Xb @ kernel + bias - yb
                     loss = float(r @ r) / len(idx)
-                    if not math.isfinite(loss) or (first > 0 and loss > BLOWUP * first):
+                    if not math.isfinite(loss) or (loss_sum + loss * len(idx)) / n > BLOWUP * reference:
                         stopped = True
                         break
                     d = (2.0 / len(idx)) * r
@@ -65,15 +71,15 @@ def bare_sweep(exp: Experiment, rates: np.ndarray, epochs: int) -> list[tuple[fl
                     if not (math.isfinite(kernel @ kernel) and math.isfinite(bias)):
                         stopped = True
                         break
-                    first = first or loss
                     loss_sum += loss * len(idx)
+                    step += 1
                 if stopped:
                     break
             if stopped:
-                out.append((math.nan, math.nan, True))
+                out.append((math.nan, math.nan, step + 1))
             else:
                 r_val = X_val @ kernel + bias - y_val
-                out.append((loss_sum / n, float(r_val @ r_val) / len(y_val), False))
+                out.append((loss_sum / n, float(r_val @ r_val) / len(y_val), None))
     return out
 
 
@@ -89,9 +95,10 @@ def sweep_results() -> list[Result]:
     results = engine()
     bare_results = bare_sweep(exp, rates, EPOCHS)
     same = all(
-        (r.stopped and b[2]) or (not r.stopped and not b[2] and r.final_loss == b[0] and r.val_loss == b[1])
+        r.diverged_step == b[2] and (r.stopped or (r.final_loss == b[0] and r.val_loss == b[1]))
         for r, b in zip(results, bare_results, strict=True)
     )
+
     def fits():
         for lr in rates:
             for _ in exp.with_settings(learning_rate=float(lr), epochs=EPOCHS).trainer.run():
@@ -108,7 +115,7 @@ def sweep_results() -> list[Result]:
         Result(f"sweep: boston linear, {RATES} rates x {EPOCHS} epochs", t_engine, target=2.0,
                note=f"{steps:,} steps, {stopped} rates stopped by divergence"),
         Result("sweep: engine / bare NumPy loop", t_engine / t_bare, unit="x",
-               note=("same final losses bit for bit" if same else "RESULTS DIFFER from the bare loop")
+               note=("same losses and divergence steps, bit for bit" if same else "RESULTS DIFFER from the bare loop")
                + f"; bare loop {t_bare * 1e3:.0f} ms"),
         Result("sweep: engine / 30 separate fits", t_engine / t_fits, unit="x", target=1.2,
                note=f"the fits {t_fits * 1e3:.0f} ms (each an Experiment and its trainer)"),

@@ -6,12 +6,12 @@ Each run is a fresh :class:`~engine.trainer.Trainer`, so its numbers are exactly
 rate (``fitscope fit --lr RATE`` prints the same final losses): the final training loss is the last epoch's,
 as tfjs logs it (the mean of that epoch's batch losses), and the validation loss is that of the final weights.
 
-A run *diverges* when the trainer stops it (a loss, gradient or weight becomes infinite or NaN, or a batch
-loss grows to :data:`~engine.trainer.BLOWUP` times the first one; its losses are then NaN, as tfjs reports
-them), or when it runs all its epochs but ends with a training loss above the loss at its start. A rate
-just above the stability limit grows slowly, for hundreds of steps before the trainer would stop it; the
-second test counts it as diverged all the same (below the limit, full-batch gradient descent on a quadratic
-lowers the loss at every step, so it never ends above its start).
+A run *diverges* when the trainer stops it (a loss, gradient or weight becomes infinite or NaN, or the loss
+explodes past :data:`~engine.trainer.BLOWUP` times its reference: see :mod:`engine.trainer`; the run's losses
+are then NaN, as tfjs reports them), or when it runs all its epochs but ends with a training loss above the
+loss at its start. A rate just above the stability limit grows slowly, for many steps before the trainer
+would stop it; the second test counts it as diverged all the same (below the limit, full-batch gradient
+descent on a quadratic lowers the loss at every step, so it never ends above its start).
 
 For a linear model with MSE, the sweep knows the exact stability limit ``2/λmax`` of full-batch gradient
 descent (:mod:`engine.curvature`; ``2(1 + m)/λmax`` with momentum). It is exact for the run when every batch
