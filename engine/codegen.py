@@ -37,6 +37,7 @@ import difflib
 import json
 import re
 import textwrap
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -68,6 +69,7 @@ EXACT_MAX_NUMBERS = 1_000_000
 BOSTON_URL = "https://storage.googleapis.com/tfjs-examples/multivariate-linear-regression/data/"
 
 _WIDTH = 110  # lines of written-out numbers wrap at about this many characters
+_DIFF_MAX_PAIRS = 250_000  # changed_lines compares line by line up to this many pairs of lines (~500 × 500)
 
 
 # --- the public functions ---------------------------------------------------------------------------
@@ -113,10 +115,32 @@ def changed_lines(old: str, new: str) -> list[int]:
 
     Returns 0-based indices into ``new.splitlines()`` (a Qt text block's number), in increasing order;
     ``[]`` when nothing changed. Lines that were only deleted leave no index behind.
+
+    The lines both texts begin and end with are set aside first; what is left between is compared line by
+    line (:class:`difflib.SequenceMatcher`), or, when both sides are long (a new seed rewrites every epoch's
+    row order in exact code), by content alone: a line of ``new`` is then touched unless ``old`` has that
+    line too (counted with multiplicity), which keeps a change of settings fast to highlight.
     """
     a, b = old.splitlines(), new.splitlines()
-    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
-    return [j for tag, _, _, j1, j2 in matcher.get_opcodes() if tag in ("replace", "insert") for j in range(j1, j2)]
+    start = 0
+    while start < min(len(a), len(b)) and a[start] == b[start]:
+        start += 1
+    end = 0
+    while end < min(len(a), len(b)) - start and a[-1 - end] == b[-1 - end]:
+        end += 1
+    a, b = a[start : len(a) - end], b[start : len(b) - end]
+    if len(a) * len(b) <= _DIFF_MAX_PAIRS:
+        matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+        return [start + j for tag, _, _, j1, j2 in matcher.get_opcodes() if tag in ("replace", "insert")
+                for j in range(j1, j2)]
+    left = Counter(a)
+    touched = []
+    for j, line in enumerate(b):
+        if left[line] > 0:
+            left[line] -= 1
+        else:
+            touched.append(start + j)
+    return touched
 
 
 def file_name(dataset: Dataset, lang: str) -> str:

@@ -280,6 +280,21 @@ def test_changed_lines_count_inserted_lines_and_not_deleted_ones(datasets):
     assert changed_lines("a\nb\n", "a\nB\n") == [1]  # 0-based
 
 
+def test_changed_lines_of_a_new_seed_are_the_written_out_numbers(datasets):
+    # A new seed rewrites the start weights and every epoch's row order: thousands of lines, compared by content.
+    ds = datasets["boston-housing"]
+    old = code(ds, ds.defaults, "tfjs", exact=True)
+    new = code(ds, replace(ds.defaults, seed=1), "tfjs", exact=True)
+    lines, old_lines = new.splitlines(), set(old.splitlines())
+    touched = changed_lines(old, new)
+    assert len(touched) > 1000
+    numbers = lines.index("const DATA_ORDER = [")  # the program and the data above it stay as they were
+    assert min(touched) > numbers
+    assert all(lines[i] not in old_lines or lines[i].strip() in ("[", "],") for i in touched)
+    untouched = [i for i in range(numbers, len(lines)) if i not in set(touched)]
+    assert all(lines[i] in old_lines for i in untouched)
+
+
 # --- exact code: the numbers it writes out are the run's ---------------------------------------------
 
 
