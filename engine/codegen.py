@@ -197,8 +197,9 @@ class _Run:
     features: tuple[str, ...]
     target: str
     inline: bool  # the data are written out in the code
-    train: np.ndarray  # (n_rows, n_features + 1): features then target, in file order
-    test: np.ndarray | None
+    has_test: bool
+    train: np.ndarray | None  # inline only: (n_rows, n_features + 1), features then target, in file order
+    test: np.ndarray | None  # inline only, for a data set with test rows
     settings: FitSettings
     n_rows: int
     n_train: int
@@ -240,8 +241,8 @@ class _Run:
                 weights.append(flat[i : i + array.size].reshape(array.shape))
                 i += array.size
 
-        def table(X: np.ndarray, y: np.ndarray) -> np.ndarray:
-            return np.column_stack([X, y])
+        def table(X: np.ndarray | None, y: np.ndarray | None) -> np.ndarray | None:
+            return np.column_stack([X, y]) if inline and X is not None else None
 
         return cls(
             exact=exact,
@@ -252,8 +253,9 @@ class _Run:
             features=dataset.feature_names,
             target=dataset.target_name,
             inline=inline,
+            has_test=dataset.has_test,
             train=table(dataset.X_train, dataset.y_train),
-            test=None if dataset.X_test is None else table(dataset.X_test, dataset.y_test),
+            test=table(dataset.X_test, dataset.y_test),
             settings=settings,
             n_rows=n_rows,
             n_train=n_train,
@@ -393,7 +395,7 @@ def _tfjs_optimizer(run: _Run) -> str:
 def _tfjs(run: _Run) -> list[str]:
     s = run.settings
     F = run.n_features
-    test = run.test is not None
+    test = run.has_test
     out = [
         *(f"// {line}" for line in _header(run, "TensorFlow.js")),
         "const tf = require('@tensorflow/tfjs');",
@@ -659,7 +661,7 @@ def _keras_optimizer(run: _Run) -> str:
 def _keras(run: _Run) -> list[str]:
     s = run.settings
     F = run.n_features
-    test = run.test is not None
+    test = run.has_test
     out = [f"# {line}" for line in _header(run, "Keras 3")]
     if not run.inline:
         out.append("import csv")
