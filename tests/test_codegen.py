@@ -98,6 +98,21 @@ def test_keras_code_parses(datasets, data, model, loss, optimizer, exact):
     assert any(isinstance(node, ast.FunctionDef) and node.name == "main" for node in tree.body)
 
 
+@pytest.mark.skipif(shutil.which("ruff", path=os.path.dirname(sys.executable)) is None and shutil.which("ruff") is None,
+                    reason="ruff is not installed")
+@pytest.mark.parametrize("data", DATA)
+@modes
+def test_keras_code_has_no_undefined_or_unused_names(datasets, data, exact, tmp_path):
+    ds = datasets[data]
+    for n, (model, optimizer) in enumerate([("linear", "sgd"), ("mlp2", "adam")]):
+        (tmp_path / f"run{n}.py").write_text(code(ds, settings_for(ds, model, "mae", optimizer), "keras", exact=exact),
+                                            encoding="utf-8")
+    ruff = shutil.which("ruff", path=os.path.dirname(sys.executable)) or shutil.which("ruff")
+    result = subprocess.run([ruff, "check", "--no-cache", "--isolated", "--select", "E,F,W,I,B", "--ignore", "E501",
+                             str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout
+
+
 @needs_node
 @combinations
 @modes
