@@ -514,9 +514,18 @@ def _cell_problem(cell: str) -> str:
 
 def _some(names: Sequence[str], limit: int = 12) -> str:
     """``names`` joined with commas, each shortened, the list cut after ``limit`` with "…and N more"."""
-    shown_names = [n if len(n) <= 40 and n.isprintable() else _quote(n) for n in names[:limit]]
+    shown_names = [_column_name(n) for n in names[:limit]]
     more = f", …and {len(names) - limit:,} more" if len(names) > limit else ""
     return ", ".join(shown_names) + more
+
+
+def _column_name(name: str) -> str:
+    """A column name in a list, as ``--features`` takes it: CSV-quoted if it holds a comma or a quote."""
+    if len(name) > 40 or not name.isprintable():
+        return _quote(name)
+    if "," in name or '"' in name:
+        return '"' + name.replace('"', '""') + '"'
+    return name
 
 
 def _quote(text: str, limit: int = 40) -> str:

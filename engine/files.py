@@ -113,6 +113,8 @@ def open_regular(path: str | os.PathLike[str], max_bytes: int, *, name: str | No
         raise FileError("no file name given")
     full = os.path.expanduser(raw)
     label = name if name is not None else shown(os.path.basename(full) or full, 60)
+    if "\0" in (full if isinstance(full, str) else os.fsdecode(full)):
+        raise FileError(f"{label}: the name holds a NUL character, which no file name can")
     try:
         info = os.stat(full)
     except OSError as err:

@@ -7,9 +7,15 @@ PySide6 and pyqtgraph), the texts it shows (:mod:`fitscope.resources`) and the b
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
 
-try:
-    __version__ = version("fitscope")
-except PackageNotFoundError:  # run from a checkout that is not installed
-    __version__ = "0+unknown"
+def __getattr__(name: str) -> str:
+    # ``__version__`` is looked up when asked for: importing the package stays instant, so that the
+    # ``fitscope`` command handles Ctrl-C from its first moments (importlib.metadata takes a tenth of a second).
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return version("fitscope")
+        except PackageNotFoundError:  # run from a checkout that is not installed
+            return "0+unknown"
+    raise AttributeError(f"module 'fitscope' has no attribute {name!r}")

@@ -7,6 +7,7 @@ that a typo never opens a window (or, on a machine without a display, aborts in 
 from __future__ import annotations
 
 import os
+import signal
 import sys
 
 USAGE = """\
@@ -32,11 +33,65 @@ def app() -> int:
 def main(argv: list[str] | None = None) -> int:
     _one_blas_thread()
     args = sys.argv[1:] if argv is None else list(argv)
+    if not args:
+        return app()
+    # A command line: Ctrl-C and SIGTERM end it cleanly (exit 130 or 143, one line, no traceback) from here
+    # on, through the imports of NumPy and pandas too: first with a handler of this module's own, until
+    # fitscope.engine.interrupts (which imports nothing heavy) takes over.
+    _first_signal.clear()
+    previous = {s: signal.signal(s, _early) for s in _SIGNALS}
+    restore = None
+    try:
+        from fitscope.engine import interrupts
+
+        restore = interrupts.install()
+        return _command(args)
+    except KeyboardInterrupt:
+        return _interrupted()
+    except Exception:
+        if not _first_signal and ("fitscope.engine.interrupts" not in sys.modules
+                                  or sys.modules["fitscope.engine.interrupts"].pending() is None):
+            raise
+        return _interrupted()  # an error a signal caused on its way (NumPy's import makes it an ImportError)
+    finally:
+        if argv is None:  # the process ends now: a signal this late changes nothing any more
+            for s in _SIGNALS:
+                signal.signal(s, signal.SIG_IGN)
+        else:
+            if restore is not None:
+                restore()
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+
+
+_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM") if hasattr(signal, name))
+_first_signal: list[int] = []
+
+
+def _early(signum: int, frame: object) -> None:
+    """Until fitscope.engine.interrupts takes over: the first signal raises KeyboardInterrupt, the next are
+    ignored (the command is stopping)."""
+    if not _first_signal:
+        _first_signal.append(signum)
+        raise KeyboardInterrupt
+
+
+def _interrupted() -> int:
+    """Ctrl-C or SIGTERM before the command had anything to write: one line, 130 or 143."""
+    signum = _first_signal[0] if _first_signal else signal.SIGINT
+    if "fitscope.engine.interrupts" in sys.modules:
+        interrupts = sys.modules["fitscope.engine.interrupts"]
+        signum = interrupts.pending() or signum
+        interrupts.acknowledge()
+    verb = "terminated" if signum == getattr(signal, "SIGTERM", None) else "interrupted"
+    print(f"{verb}: nothing was written", file=sys.stderr)
+    return 128 + signum
+
+
+def _command(args: list[str]) -> int:
     from fitscope.engine.cli import COMMANDS
 
     usage = USAGE.format(commands=", ".join(COMMANDS))
-    if not args:
-        return app()
     if args[0] in ("-h", "--help"):
         print(usage)
         return 0

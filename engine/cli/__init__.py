@@ -19,9 +19,20 @@ import sys
 from types import ModuleType
 from typing import TextIO
 
+from .. import interrupts
 from ..export import ExportError
 from . import code, fit, sweep
-from .common import EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, Parser, UsageError
+from .common import (
+    EXIT_CLOSED,
+    EXIT_DIVERGED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    Parser,
+    UsageError,
+    one_line,
+    silence,
+)
 
 __all__ = ["COMMANDS", "EXIT_DIVERGED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "UsageError", "build_parser",
            "main"]
@@ -50,20 +61,52 @@ def _command_parser(parser: Parser, command: str) -> Parser:
 
 
 def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
-    """Entry point of ``fitscope COMMAND …``: ``argv`` starts after the program name (``["fit", …]``)."""
+    """Entry point of ``fitscope COMMAND …``: ``argv`` starts after the program name (``["fit", …]``).
+
+    Ctrl-C (SIGINT) and SIGTERM are handled for the whole call (:mod:`engine.interrupts`): exit status 130 or
+    143, one line on stderr, never a traceback. Bad input and files that cannot be written or read: one
+    ``error:`` line, exit status 2.
+    """
     out = sys.stdout if out is None else out
     err = sys.stderr if err is None else err
+    restore = interrupts.install()
+    try:
+        return _main(sys.argv[1:] if argv is None else argv, out, err)
+    except KeyboardInterrupt:  # while parsing, or anything a command does not catch itself
+        return _interrupted(err)
+    except Exception:
+        if interrupts.pending() is None:
+            raise
+        return _interrupted(err)  # an error a signal caused on its way (NumPy's import makes it an ImportError)
+    finally:
+        restore()
+
+
+def _interrupted(err: TextIO) -> int:
+    stop = interrupts.acknowledge() or interrupts.Interrupted()
+    print(f"{stop.verb}: nothing was written", file=err)
+    return stop.status
+
+
+def _main(argv: list[str], out: TextIO, err: TextIO) -> int:
     try:
         parser = build_parser()
-        args, unknown = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
+        args, unknown = parser.parse_known_args(argv)
         if unknown:  # said by the command's parser, so that the message points to the command's help
             _command_parser(parser, args.command).error(f"unrecognized arguments: {' '.join(unknown)}")
         return COMMANDS[args.command].run(args, out, err)
     except SystemExit as e:  # from argparse: --help (0) or a usage error (2, already reported)
         return 0 if e.code is None else int(e.code)
     except (UsageError, ExportError) as e:  # bad input, or a file that cannot be written
-        print(f"error: {e}", file=err)
+        print(f"error: {one_line(str(e))}", file=err)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("interrupted", file=err)
-        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # the reader of the output went away (``fitscope fit … | head -1``)
+        silence(out)
+        print("stopped: the output was closed", file=err)
+        return EXIT_CLOSED
+    except MemoryError:
+        print("error: out of memory (try a smaller model, fewer rows or a smaller batch)", file=err)
+        return EXIT_USAGE
+    except OSError as e:  # the terminal or a pipe failing under us
+        print(f"error: {one_line(e.strerror or str(e))}", file=err)
+        return EXIT_USAGE

@@ -8,16 +8,18 @@ Options left out take the data set's own settings (:attr:`Dataset.defaults`: the
 data). One line per epoch, then a summary: the final training and validation losses, the test loss and the
 baseline loss (always predicting the training target's mean).
 
-Files (written atomically, through a temporary file in the same folder; the formats are
-:mod:`engine.export`'s, which the app's File > Export writes too):
+Files (the formats are :mod:`engine.export`'s, which the app's File > Export writes too; written by its
+writer: checked before anything is read, into temporary files beside them, all renamed into place together
+at the end, never onto the data file or onto each other):
 
 - ``--history FILE``: ``epoch,loss,val_loss``, one row per epoch (``val_loss`` empty without a split);
 - ``--trace FILE``: ``step,epoch,batch,loss,<parameter names>``; row 0 holds the initial parameters, row
   ``s`` the parameters after update ``s``, its epoch (1-based), batch (0-based) and the batch's loss before
   the update. Numbers are written in full (``repr``), so they read back bit for bit.
 
-Exit status: 0 done; 2 bad input (one ``error:`` line on stderr); 3 training diverged (the files hold what
-was done until then); 130 interrupted with Ctrl-C (likewise).
+Exit status: 0 done; 2 bad input or a file that cannot be written (one ``error:`` line on stderr); 3
+training diverged (the files hold what was done until then); 130 interrupted with Ctrl-C, 143 with SIGTERM:
+one line on stderr says whether the files were written (with what was done until then) or left as they were.
 """
 
 from __future__ import annotations
@@ -25,11 +27,23 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, TextIO
 
-from .common import EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_OK, add_training_options, experiment_from_args, fmt
+from .common import (
+    EXIT_CLOSED,
+    EXIT_DIVERGED,
+    EXIT_OK,
+    add_training_options,
+    check_args,
+    data_files,
+    experiment_from_args,
+    file_name,
+    fmt,
+    silence,
+)
 
 if TYPE_CHECKING:
     from ..experiment import Experiment
-    from ..trainer import EpochReport
+    from ..export import Output, Outputs
+    from ..trainer import DivergedReport, EpochReport
 
 NAME = "fit"
 
@@ -43,64 +57,120 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "defaults (the book's settings for the built-in data).",
     )
     add_training_options(fit)
-    fit.add_argument("--history", metavar="FILE", help="write epoch,loss,val_loss as CSV")
-    fit.add_argument("--trace", metavar="FILE", help="write the parameters after every step as CSV")
+    fit.add_argument("--history", metavar="FILE", type=file_name("--history"),
+                     help="write epoch,loss,val_loss as CSV")
+    fit.add_argument("--trace", metavar="FILE", type=file_name("--trace"),
+                     help="write the parameters after every step as CSV")
     fit.add_argument("--quiet", action="store_true", help="print the summary only, not every epoch")
     return fit
 
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    """Train as the options say; return the exit status."""
-    return train(experiment_from_args(args), args, out, err)
+    """Train as the options say; return the exit status.
+
+    Every check that needs no data comes first, then the output files are checked and their temporary files
+    made, then the data is read and the model built, then training; the files are put in place together at
+    the end (also after a divergence or an interruption, with what was done until then).
+    """
+    from .. import interrupts
+    from ..export import Outputs
+
+    check_args(args)
+    outputs = Outputs(inputs=data_files(args))
+    progress = _Progress()
+    try:
+        history = None if args.history is None else outputs.open(args.history, role="the --history file")
+        trace = None if args.trace is None else outputs.open(args.trace, role="the --trace file")
+        exp = experiment_from_args(args)
+        interrupts.check()  # a signal whose exception a library swallowed while the data was read
+        progress.exp = exp
+        return train(exp, args, out, err, outputs, history, trace, progress)
+    except KeyboardInterrupt as stop:
+        interrupts.acknowledge()  # stopping: further signals change nothing
+        print(progress.interrupted(stop, outputs), file=err)
+        return getattr(stop, "status", 130)
+    except BrokenPipeError:  # the reader of the progress went away: stop as if killed by SIGPIPE
+        silence(out)
+        written = f"{outputs.names} {_were(outputs)} written" if outputs.state == "committed" else (
+            "nothing was written" if outputs.files else "")
+        print(f"stopped: the output was closed{f' ({written})' if written else ''}", file=err)
+        return EXIT_CLOSED
+    finally:
+        outputs.discard()  # whatever was not put in place: its temporary file goes
 
 
-def train(exp: Experiment, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    """Run the experiment, print its progress and summary, write the files; return the exit status."""
-    from ..export import HISTORY_HEADER, AtomicCsv, history_row, trace_header, trace_row, trace_start_row
-    from ..trainer import DivergedReport, EpochReport, Phase, StepReport
+class _Progress:
+    """Where a run stands, for the line an interruption prints."""
 
+    def __init__(self) -> None:
+        self.exp: Experiment | None = None
+        self.training = False
+
+    def interrupted(self, stop: KeyboardInterrupt, outputs: Outputs) -> str:
+        from ..export import ExportError
+
+        verb = getattr(stop, "verb", "interrupted")
+        if not outputs.files:
+            return verb if self.exp is None or not self.training else (
+                f"{verb} in epoch {self.exp.trainer.epoch + 1}, after {self.exp.trainer.step} steps")
+        if outputs.state == "committed":  # the signal came while the files were put in place
+            return f"{verb} after training: {outputs.names} {_were(outputs)} written completely"
+        if not self.training or self.exp is None:
+            return f"{verb}: nothing was written"
+        trainer = self.exp.trainer
+        where = f"{verb} in epoch {trainer.epoch + 1}, after {trainer.step} steps"
+        try:
+            outputs.commit()
+        except ExportError as e:
+            return f"{where}; {e}"
+        held = "holds" if len(outputs.files) == 1 else "hold"
+        return f"{where} ({outputs.names} {held} what was done until then)"
+
+
+def _were(outputs: Outputs) -> str:
+    return "was" if len(outputs.files) == 1 else "were"
+
+
+def train(exp: Experiment, args: argparse.Namespace, out: TextIO, err: TextIO, outputs: Outputs,
+          history: Output | None, trace: Output | None, progress: _Progress | None = None) -> int:
+    """Run the experiment, print its progress and summary, write the files; return the exit status.
+
+    Signals are held off while training (a row is never half written) and taken between two reports.
+    """
+    from .. import interrupts
+    from ..export import HISTORY_HEADER, history_row, trace_header, trace_row, trace_start_row
+    from ..trainer import EpochReport, Phase, StepReport
+
+    progress = _Progress() if progress is None else progress
     if exp.notice:
         print(f"note: {exp.notice}", file=out)
-    files: list[AtomicCsv] = []
-    try:
-        history = trace = None
-        if args.history:
-            history = AtomicCsv(args.history, HISTORY_HEADER)
-            files.append(history)
-        if args.trace:
-            trace = AtomicCsv(args.trace, trace_header(exp.param_names))
-            files.append(trace)
-            trace.write(trace_start_row(exp.trainer.params))
+    if history is not None:
+        history.write_row(HISTORY_HEADER)
+    if trace is not None:
+        trace.write_row(trace_header(exp.param_names))
+        trace.write_row(trace_start_row(exp.trainer.params))
 
-        last: EpochReport | None = None
-        diverged: DivergedReport | None = None
-        try:
-            for report in exp.trainer.run():
-                if isinstance(report, StepReport):
-                    if trace is not None and report.phase == Phase.UPDATE:
-                        trace.write(trace_row(report.step, report.epoch, report.batch, report.loss,
+    last: EpochReport | None = None
+    diverged: DivergedReport | None = None
+    progress.training = True
+    with interrupts.deferred():
+        interrupts.check()
+        for report in exp.trainer.run():
+            if isinstance(report, StepReport):
+                if trace is not None and report.phase == Phase.UPDATE:
+                    trace.write_row(trace_row(report.step, report.epoch, report.batch, report.loss,
                                               report.params_after))
-                elif isinstance(report, EpochReport):
-                    last = report
-                    if history is not None:
-                        history.write(history_row(report.epoch, report.loss, report.val_loss))
-                    if not args.quiet:
-                        print(_epoch_line(report, exp.settings.epochs), file=out, flush=True)
-                else:
-                    diverged = report
-        except KeyboardInterrupt:
-            for f in files:
-                f.commit()
-            saved = " (the files hold what was done until then)" if files else ""
-            print(f"interrupted in epoch {exp.trainer.epoch + 1}, after {exp.trainer.step} steps{saved}",
-                  file=err)
-            return EXIT_INTERRUPTED
-        for f in files:
-            f.commit()
-    except BaseException:
-        for f in files:
-            f.discard()
-        raise
+            elif isinstance(report, EpochReport):
+                last = report
+                if history is not None:
+                    history.write_row(history_row(report.epoch, report.loss, report.val_loss))
+                if not args.quiet:
+                    print(_epoch_line(report, exp.settings.epochs), file=out, flush=True)
+            else:
+                diverged = report
+            interrupts.check()
+    progress.training = False
+    outputs.commit()
 
     if diverged is not None:
         print(diverged.message, file=err)
