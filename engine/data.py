@@ -278,7 +278,7 @@ def table_dataset(
     """
     path = Path(path).expanduser()
     names = list(names)
-    target_index, feature_indices = _choose_columns(path.name, names, target, features)
+    target_index, feature_indices = _choose_columns(shown(path.name, 60), names, target, features)
     feature_names = tuple(names[i] for i in feature_indices)
     return Dataset(
         name=path.name,

@@ -21,6 +21,7 @@ from dataclasses import replace
 import numpy as np
 
 from .data import DataError, Dataset
+from .files import shown
 from .losses import get_loss
 from .models import MLP, Linear, Model
 from .normalize import Standardizer
@@ -53,15 +54,16 @@ def _check_magnitude(dataset: Dataset, settings: FitSettings) -> None:
     with np.errstate(all="ignore"):
         baseline = get_loss(settings.loss).loss(np.full(len(y), y.mean()), y)
         if not np.isfinite(baseline):
-            raise DataError(f"{dataset.name}: the target {dataset.target_name!r} has values too large to compute a "
-                            f"loss with in 64-bit floating point (up to {_largest(y)}): rescale them")
+            raise DataError(f"{shown(dataset.name, 60)}: the target {dataset.target_name!r} has values too large to "
+                            f"compute a loss with in 64-bit floating point (up to {_largest(y)}): rescale them")
         if settings.normalize:
             X = dataset.X_train
             bad = ~(np.isfinite(X.mean(axis=0)) & np.isfinite(X.std(axis=0)))
             if bad.any():
                 i = int(np.flatnonzero(bad)[0])
-                raise DataError(f"{dataset.name}: the feature {dataset.feature_names[i]!r} has values too large "
-                                f"to normalize in 64-bit floating point (up to {_largest(X[:, i])}): rescale them")
+                raise DataError(f"{shown(dataset.name, 60)}: the feature {dataset.feature_names[i]!r} has values "
+                                f"too large to normalize in 64-bit floating point (up to {_largest(X[:, i])}): "
+                                "rescale them")
 
 
 def build_optimizer(settings: FitSettings) -> Optimizer:
@@ -136,7 +138,7 @@ class Experiment:
             raise ValueError(f"the loss at the start {self.settings.init!r} is not finite in 64-bit floating "
                              "point: start from a smaller kernel and bias")
         where = "normalize the features or rescale them" if self.standardizer is None else "rescale them"
-        raise DataError(f"{self.dataset.name}: the loss at the start is not finite in 64-bit floating point "
+        raise DataError(f"{shown(self.dataset.name, 60)}: the loss at the start is not finite in 64-bit floating point "
                         f"(features up to {_largest(self.dataset.X_train)}): {where}")
 
     def with_settings(self, **changes) -> Experiment:

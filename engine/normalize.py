@@ -12,6 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+#: The most column names a notice lists (the rest are counted).
+_LISTED = 12
+
 
 @dataclass(frozen=True)
 class Standardizer:
@@ -44,5 +47,7 @@ class Standardizer:
         """A one-line notice for the user, or ``""`` when no column is constant."""
         if not self.constant:
             return ""
-        names = ", ".join(feature_names[i] for i in self.constant)
+        names = ", ".join(feature_names[i] for i in self.constant[:_LISTED])
+        if len(self.constant) > _LISTED:
+            names += f", …and {len(self.constant) - _LISTED:,} more"
         return f"constant column(s) {names}: centred, not divided (their standard deviation is 0)"

@@ -73,7 +73,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     the end (also after a divergence or an interruption, with what was done until then).
     """
     from .. import interrupts
-    from ..export import Outputs
+    from ..export import ExportError, Outputs
 
     check_args(args)
     outputs = Outputs(inputs=data_files(args))
@@ -89,6 +89,11 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         interrupts.acknowledge()  # stopping: further signals change nothing
         print(progress.interrupted(stop, outputs), file=err)
         return getattr(stop, "status", 130)
+    except ExportError as e:  # a file failed while it was written (a full disk): none is put in place
+        if len(outputs.files) > 1 and outputs.state == "open":
+            outputs.discard()
+            raise ExportError(f"{e} (nothing was written)") from None
+        raise
     except BrokenPipeError:  # the reader of the progress went away: stop as if killed by SIGPIPE
         silence(out)
         written = f"{outputs.names} {_were(outputs)} written" if outputs.state == "committed" else (
