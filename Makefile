@@ -9,7 +9,7 @@ TSTAMP := $(VENV)/.installed-test
 
 export QT_API := pyside6
 
-.PHONY: run test slow bench lint screenshots clean
+.PHONY: run test slow stress bench lint screenshots clean
 
 $(PY):
 	@py=$$(sh scripts/find-python.sh) || exit 1; \
@@ -36,6 +36,10 @@ test: $(TSTAMP)
 # and npm) runs the exact code of runs and must print the engine's losses; Keras too where it is installed.
 slow: $(TSTAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -m slow
+
+# The long hostile cases: big files near the size cap, signals at many random moments of real runs.
+stress: $(TSTAMP)
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -m stress
 
 bench: $(TSTAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) -m benchmarks

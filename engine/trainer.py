@@ -60,6 +60,12 @@ class Phase(IntEnum):
     UPDATE = 4
 
 
+def _finite(v: np.ndarray) -> bool:
+    """Whether every number in the vector ``v`` is finite: its squared norm, the fast test, overflows only when
+    one is not, or when one is beyond 1e154, which the exact test then tells apart."""
+    return math.isfinite(v @ v) or bool(np.isfinite(v).all())
+
+
 def _frozen(a: np.ndarray) -> np.ndarray:
     a.flags.writeable = False
     return a
@@ -550,9 +556,9 @@ class Trainer:
                 return self._diverge(what, lr, problem)
             self.optimizer.step([flat], [gradient])
             after = flat.copy()
-            if not math.isfinite(after @ after):  # a non-finite gradient shows up here too
+            if not _finite(after):  # a non-finite gradient shows up here too
                 flat[...] = before
-                return self._diverge("parameters" if math.isfinite(gradient @ gradient) else "gradient", lr)
+                return self._diverge("parameters" if _finite(gradient) else "gradient", lr)
         return self._commit(idx, pred, loss, gradient, after, lr)
 
     def _phased_batch(self) -> Iterator[StepReport | DivergedReport]:
@@ -571,7 +577,7 @@ class Trainer:
             yield StepReport(Phase.BATCH, *header, learning_rate=lr)
         with np.errstate(all="ignore"):
             pred, loss, gradient, what, problem = self._forward_backward(idx)
-            gradient_finite = math.isfinite(gradient @ gradient)
+            gradient_finite = _finite(gradient)
         if shown < Phase.FORWARD:
             self._shown = Phase.FORWARD
             yield StepReport(Phase.FORWARD, *header, pred, learning_rate=lr)
@@ -592,7 +598,7 @@ class Trainer:
         with np.errstate(all="ignore"):
             self.optimizer.step([flat], [gradient])
             after = flat.copy()
-            finite = math.isfinite(after @ after)
+            finite = _finite(after)
         if not finite:
             flat[...] = before
             yield self._diverge("parameters", lr)
