@@ -262,15 +262,15 @@ class Output:
         raise _error(self.path, "no temporary file could be made beside it")
 
     def write(self, text: str) -> None:
-        """Append ``text`` (UTF-8) to the file."""
+        """Append ``text`` (UTF-8) to the file; a signal (:mod:`engine.interrupts`) never cuts it short."""
+        interrupts.hold()
         try:
             self._file.write(text)
         except OSError as err:
             self.discard()
             raise _error(self.path, _why(self.destination.target, err)) from None
-        except BaseException:
-            self.discard()
-            raise
+        finally:
+            interrupts.release()
 
     def write_bytes(self, raw: bytes) -> None:
         """Append ``raw`` bytes (a picture) to the file."""
@@ -306,6 +306,8 @@ class Output:
 
     def put_in_place(self) -> None:
         """Rename the finished temporary file onto the destination (keeping the old file's permissions)."""
+        if self.state != "finished":
+            raise _error(self.path, "it was not written completely")
         d = self.destination
         if d.mode is not None:
             try:
