@@ -143,6 +143,19 @@ def _error(path: str, why: str) -> ExportError:
     return ExportError(f"cannot write {shown(path, _SHOWN)}: {why}")
 
 
+def _stream_of(info: os.stat_result) -> str:
+    """ "standard output" or "standard error" if the file of ``info`` is where that stream goes (replacing it
+    would pull the file from under the stream), else ""."""
+    for fd, name in ((1, "standard output"), (2, "standard error")):
+        try:
+            other = os.fstat(fd)
+        except OSError:
+            continue
+        if (other.st_dev, other.st_ino) == (info.st_dev, info.st_ino):
+            return name
+    return ""
+
+
 def _same(a: str, b: str) -> bool:
     """Whether the paths ``a`` and ``b`` name one file (its real path, or the same file where both exist)."""
     if os.path.normcase(os.path.realpath(a)) == os.path.normcase(os.path.realpath(b)):
@@ -169,8 +182,10 @@ class Destination:
         self.path = given
         if not given:
             raise ExportError("cannot write '': no file name given")
-        if any(not ch.isprintable() and ch != " " for ch in given):
+        if any(ch < " " or "\x7f" <= ch <= "\x9f" for ch in given):
             raise _error(given, "the name holds a line break or another control character")
+        if given.endswith((os.sep, "/", os.sep + ".", os.sep + "..")) or given in (".", ".."):
+            raise _error(given, "it names a folder, not a file")
         expanded = os.path.expanduser(given)
         self.target = target = os.path.realpath(expanded)
         for place in (os.path.abspath(expanded), target):
@@ -191,6 +206,9 @@ class Destination:
                 raise _error(given, "it is a folder")
             if not stat.S_ISREG(info.st_mode):
                 raise _error(given, f"it is {file_kind(info.st_mode)}, and only regular files are written")
+            stream = _stream_of(info)
+            if stream:
+                raise _error(given, f"it is where the {stream} goes")
             self.mode = stat.S_IMODE(info.st_mode)
         self.folder = folder = os.path.dirname(target)
         try:

@@ -186,6 +186,33 @@ def test_control_characters_in_an_output_name_are_refused_on_one_line(folder, na
     refused(folder, "--history", name, fragment="control character")
 
 
+@pytest.mark.parametrize("name", ["newdir/", ".", "..", "sub/."])
+def test_a_name_that_can_only_be_a_folder_is_refused(folder, name):
+    refused(folder, "--history", name, fragment="names a folder, not a file")
+
+
+def test_a_path_over_the_system_limit_is_one_line(folder):
+    refused(folder, "--trace", "d/" * 3000 + "x.csv", fragment="the path is too long")
+
+
+@pytest.mark.skipif(sys.platform == "darwin", reason="file names must be UTF-8 there")
+def test_a_name_that_is_not_utf8_is_written(folder):
+    name = os.fsdecode(b"\xff\xfe.csv")  # as Python hands such an argument over
+    trained(folder, "--history", name)
+    assert os.path.exists(os.path.join(os.fsencode(folder), b"\xff\xfe.csv"))
+
+
+def test_an_output_that_is_where_standard_output_goes_is_refused(folder):
+    before = snapshot(folder)
+    with open(folder / "out.txt", "w") as out:
+        run = subprocess.run([sys.executable, "-m", "fitscope", "fit", "--quiet", "--history", "out.txt"],
+                             cwd=folder, stdout=out, stderr=subprocess.PIPE, text=True, timeout=120)
+    assert run.returncode == 2
+    assert one_line(run.stderr) == "error: cannot write out.txt: it is where the standard output goes"
+    assert {k: v for k, v in snapshot(folder).items() if k != "out.txt"} == before
+    assert (folder / "out.txt").read_text() == ""
+
+
 def _mount_tmpfs(where: Path, *options: str) -> bool:
     """Mount a small tmpfs (as root, where allowed); False if it cannot be done here."""
     where.mkdir(exist_ok=True)
