@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from fitscope.engine.files import FileError, read_regular, shown
-from fitscope.engine.settings import MAX_CSV_BYTES, FitSettings
+from fitscope.engine.settings import MAX_CSV_BYTES, MAX_CSV_LINES, FitSettings
 
 __all__ = [
     "BUILTIN",
@@ -336,6 +336,9 @@ def read_table(path: str | os.PathLike[str]) -> tuple[list[str], np.ndarray]:
 
 def _parse_table(raw: bytes, name: str) -> tuple[list[str], np.ndarray]:
     """:func:`read_table` on the bytes of a file called ``name``."""
+    lines = raw.count(b"\n") + (not raw.endswith(b"\n")) if raw else 0
+    if lines > MAX_CSV_LINES:
+        raise DataError(f"{name}: has {lines:,} lines, more than the {MAX_CSV_LINES:,} fitscope reads")
     text = _decode(raw, name)
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")

@@ -44,6 +44,8 @@ MAX_PARAMS = 1_000_000
 MAX_MODEL_BYTES = 2_000_000_000
 #: The largest CSV file read (checked from its size before reading; parsing takes several times as much memory).
 MAX_CSV_BYTES = 200_000_000
+#: The most lines a CSV file may have (counted before parsing: each line costs memory while it is parsed).
+MAX_CSV_LINES = 10_000_000
 #: The largest session file read (checked from its size before reading).
 MAX_SESSION_BYTES = 200_000_000
 

@@ -447,6 +447,13 @@ def test_a_file_over_the_size_cap_is_refused_from_its_size(folder):
     assert "is 200 MB" in line
 
 
+@pytest.mark.stress
+def test_a_file_of_too_many_short_lines_is_refused_before_parsing(tmp_path):
+    with open(tmp_path / "long.csv", "w") as f:
+        f.write("x,y\n" + "1,2\n" * 10_000_000)
+    refused(tmp_path, "--data", "long.csv", fragment="has 10,000,001 lines, more than the 10,000,000 fitscope reads")
+
+
 def test_read_regular_takes_exactly_the_cap(tmp_path):
     path = tmp_path / "f"
     path.write_bytes(b"x" * 100)
