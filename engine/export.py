@@ -250,7 +250,11 @@ class Output:
         self.label = label or shown(os.path.basename(self.path) or self.path, 60)
         self.role = f"the output {self.label}"
         self.state = "open"  # then "finished" (complete on disk), "committed" or "discarded"
-        self._tmp, self._file = self._create()
+        interrupts.hold()  # the temporary file is made and registered for removal in one piece
+        try:
+            self._tmp, self._file = self._create()
+        finally:
+            interrupts.release()
 
     def _create(self) -> tuple[str, TextIO]:
         d = self.destination
