@@ -13,7 +13,8 @@ The writer (:class:`Outputs` for the files of one run, :func:`atomic_write` and 
 
 - refuses, before writing anything, a destination that is one of the run's inputs or another output of
   the same run (same real path, or the same file under another name: a hard or symbolic link), a folder,
-  a FIFO, a device or a socket (``/dev/null``, ``/dev/stdout``: only regular files are written), a path
+  a FIFO, a device or a socket (``/dev/null``, ``/dev/stdout``, anything in ``/dev`` or ``/proc``: only
+  regular files are written), the file standard output or error goes to, a path
   whose folder is missing or is a file (``afile/h.csv``), a name over the system's limit (255 bytes) and a
   name holding a line break or another control character;
 - writes through a symbolic link to its target (the link stays a link);
@@ -50,8 +51,6 @@ HISTORY_HEADER = ("epoch", "loss", "val_loss")
 
 #: How long a path may be in a message before its middle is cut.
 _SHOWN = 160
-#: Folders of devices and streams, never written to (``/dev/stdout``, ``/proc/self/fd/1``).
-_SPECIAL = ("/dev/", "/proc/")
 
 
 class ExportError(OSError):
@@ -189,11 +188,11 @@ class Destination:
         expanded = os.path.expanduser(given)
         self.target = target = os.path.realpath(expanded)
         for place in (os.path.abspath(expanded), target):
-            if os.name == "posix" and place.startswith(_SPECIAL):
+            if os.name == "posix" and (os.path.dirname(place) == "/dev" or place.startswith("/proc/")):
                 # /dev/stdout is a link to /proc/self/fd/1, which may be a link to the file a shell redirects
-                # to: replacing that file would pull it from under the shell.
-                raise _error(given, f"it is under {place[:place.index('/', 1)]}, a device or a stream, and only "
-                                    "regular files are written")
+                # to: replacing that file would pull it from under the shell. (/dev/shm/… is a folder of files.)
+                where = "/dev" if os.path.dirname(place) == "/dev" else "/proc"
+                raise _error(given, f"it is in {where}, a device or a stream, and only regular files are written")
         self.mode: int | None = None  # the permissions of the file replaced, if any
         try:
             info = os.stat(target)

@@ -136,6 +136,16 @@ def test_devices_and_streams_are_refused(folder, device):
     refused(folder, "--history", device, fragment="a device or a stream, and only regular files are written")
 
 
+@pytest.mark.skipif(not Path("/dev/shm").is_dir(), reason="needs /dev/shm")
+def test_a_file_in_dev_shm_is_an_ordinary_file(folder):
+    target = Path("/dev/shm") / f"fitscope-{os.getpid()}.csv"
+    try:
+        trained(folder, "--history", target)
+        assert target.read_text().startswith("epoch,loss,val_loss\n")
+    finally:
+        target.unlink(missing_ok=True)
+
+
 def test_a_socket_output_is_refused(tmp_path):
     folder = Path("/tmp") / f"fitscope-sock-{os.getpid()}"  # a socket path must be short
     folder.mkdir()
