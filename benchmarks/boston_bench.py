@@ -41,10 +41,9 @@ def with_view(view, model: str, hidden, runs: int) -> tuple[float, float, object
     """(seconds for 200 epochs, longest stall in seconds, the settings) with ``view`` training at full speed."""
     from PySide6.QtCore import QEventLoop, QTimer
 
-    index = next(k for k in range(view.model_choice.count()) if view.model_choice.itemData(k) == (model, hidden))
-    view.model_choice.setCurrentIndex(index)
-    view.epochs.setValue(200)
-    settings = view.settings
+    view.change(model=model, **({} if hidden is None else {"hidden": hidden}))
+    view.control("epochs").setValue(200)
+    settings = view.model.settings
     best_time, best_stall = float("inf"), float("inf")
     for _ in range(runs):
         view.reset()
@@ -79,8 +78,8 @@ def with_view(view, model: str, hidden, runs: int) -> tuple[float, float, object
         elapsed = end[0] - start
         ticker.stop()
         view.controller.stopped.disconnect(stopped)
-        if len(view.history.epochs) != 200:
-            raise RuntimeError(f"the view stopped after {len(view.history.epochs)} epochs, not 200")
+        if len(view.model.history.epochs) != 200:
+            raise RuntimeError(f"the view stopped after {len(view.model.history.epochs)} epochs, not 200")
         best_time = min(best_time, elapsed)
         best_stall = min(best_stall, max(gaps, default=elapsed) - TICK_MS / 1000)
     return best_time, max(best_stall, 0.0), settings
@@ -101,8 +100,8 @@ def run() -> list[Result]:
     try:
         for label, model, hidden, runs in MODELS:
             gui_time, stall, settings = with_view(view, model, hidden, runs)
-            headless = headless_seconds(view.dataset, replace(settings))
-            steps = 200 * -(-len(view.experiment.y) // settings.batch_size)
+            headless = headless_seconds(view.model.dataset, replace(settings))
+            steps = 200 * -(-len(view.model.experiment.y) // settings.batch_size)
             rows += [
                 Result(f"boston {label}: 200 epochs headless", headless,
                        note=f"{steps / headless:,.0f} steps/s"),

@@ -47,7 +47,7 @@ def _stall(view) -> tuple[float, int]:
     from PySide6.QtCore import QTimer
 
     view.speed.setValue(view.speed.maximum())
-    view.epochs.setValue(max(view.epochs.value(), 1000))
+    view.control("epochs").setValue(max(view.control("epochs").value(), 1000))
     gaps: list[float] = []
     last = [time.perf_counter()]
 
@@ -58,7 +58,7 @@ def _stall(view) -> tuple[float, int]:
 
     ticker = QTimer(interval=5)
     ticker.timeout.connect(tick)
-    start_steps = view.history.steps
+    start_steps = view.model.history.steps
     view.commands["run"].trigger()
     last[0] = time.perf_counter()
     ticker.start()
@@ -66,7 +66,7 @@ def _stall(view) -> tuple[float, int]:
     ticker.stop()
     view.controller.pause()
     _wait(200)
-    return (max(gaps) - 0.005 if gaps else float("inf")), view.history.steps - start_steps
+    return (max(gaps) - 0.005 if gaps else float("inf")), view.model.history.steps - start_steps
 
 
 def run() -> list[Result]:
@@ -97,12 +97,12 @@ def run() -> list[Result]:
     stall = {}
     stall["mse"] = _stall(view)
     start = time.perf_counter()
-    view.loss_function.setCurrentIndex(view.loss_function.findData("mae"))
+    view.set_control("loss", "mae")
     to_mae = time.perf_counter() - start
     _wait(300)
 
     def uncached() -> None:  # the worst frame: its training MAE computed afresh over every row
-        view._loss_cache = None
+        view.model.forget_loss_cache()
         view.redraw()
 
     frame["mae"] = best_of(uncached, repeat=20)

@@ -64,9 +64,9 @@ def gui_run() -> tuple[float, float, object, object]:
     window = MainWindow()
     window.show()
     view = next(v for v in window.views if isinstance(v, SurfaceView))
-    view.epochs.setValue(10_000_000)
+    view.control("epochs").setValue(10_000_000)
     view.speed.setValue(view.speed.maximum())
-    settings, dataset = replace(view.settings, epochs=10_000_000), view.dataset
+    settings, dataset = replace(view.model.settings, epochs=10_000_000), view.model.dataset
     settle = QEventLoop()  # let the window finish its first layout and paints before measuring
     QTimer.singleShot(1000, settle.quit)
     settle.exec()
@@ -82,13 +82,13 @@ def gui_run() -> tuple[float, float, object, object]:
     ticker.timeout.connect(tick)
     loop = QEventLoop()
     QTimer.singleShot(int(RUN_SECONDS * 1000), loop.quit)
-    start_steps = view.history.steps
+    start_steps = view.model.history.steps
     view.commands["run"].trigger()
     start = last[0] = time.perf_counter()
     ticker.start()
     loop.exec()
     elapsed = time.perf_counter() - start
-    steps = view.history.steps - start_steps
+    steps = view.model.history.steps - start_steps
     ticker.stop()
     view.controller.pause()
     window.close()

@@ -6,11 +6,14 @@ Each built-in data set carries the book's settings as its :attr:`Dataset.default
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import numbers
 from dataclasses import dataclass, field
+from typing import Any
 
 from .files import human_size
+from .serial import float_from_json, float_to_json, int_from_json
 
 LOSSES = ("mse", "mae")
 OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adam")
@@ -47,7 +50,7 @@ MAX_CSV_BYTES = 200_000_000
 #: The most lines a CSV file may have (counted before parsing: each line costs memory while it is parsed).
 MAX_CSV_LINES = 10_000_000
 #: The largest session file read (checked from its size before reading).
-MAX_SESSION_BYTES = 200_000_000
+MAX_SESSION_BYTES = 512 * 2**20  # three tabs; a trajectory alone may hold 192 MiB (256 MiB as base64)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,3 +158,74 @@ def n_train_rows(n_rows: int, validation_split: float) -> int:
     if validation_split <= 0:
         return n_rows
     return int(n_rows * (1 - validation_split))
+
+
+def check_app_ranges(settings: FitSettings) -> None:
+    """:class:`ValueError` (one line) for a setting beyond what the app's fields take (a remembered or saved
+    value from elsewhere): the learning rate, the validation split, the momentum."""
+    lo, hi = LEARNING_RATE_RANGE
+    if not lo <= settings.learning_rate <= hi:
+        raise ValueError(f"the learning rate {settings.learning_rate:g} is outside the app's {lo:g} to {hi:g}")
+    if settings.validation_split > VALIDATION_SPLIT_MAX:
+        raise ValueError(f"the validation split {settings.validation_split:g} is above {VALIDATION_SPLIT_MAX:g}")
+    if settings.momentum > MOMENTUM_MAX:
+        raise ValueError(f"the momentum {settings.momentum:g} is above {MOMENTUM_MAX:g}")
+
+
+def settings_values(settings: FitSettings) -> dict[str, Any]:
+    """The settings as a plain mapping of field name to value."""
+    return {f.name: getattr(settings, f.name) for f in dataclasses.fields(settings)}
+
+
+def settings_to_json(settings: FitSettings) -> dict[str, Any]:
+    """The settings as a JSON object (every field; floats exact, non-finite ones as strings)."""
+    out = dataclasses.asdict(settings)
+    out["hidden"] = list(settings.hidden)
+    out["init"] = None if settings.init is None else [float_to_json(v) for v in settings.init]
+    for key in ("learning_rate", "momentum", "validation_split"):
+        out[key] = float_to_json(out[key])
+    return out
+
+
+def settings_from_json(value: Any) -> FitSettings:
+    """Validated :class:`FitSettings` from :func:`settings_to_json`'s object.
+
+    :class:`ValueError` (one line) if a field is missing, of the wrong type, or out of range; the model's size
+    is checked before anything is built from it.
+    """
+    if not isinstance(value, dict):
+        raise ValueError("the settings are not a JSON object")
+    fields = {f.name: f for f in dataclasses.fields(FitSettings)}
+    if set(value) != set(fields):
+        raise ValueError("the settings do not have the fields they should")
+    kwargs: dict[str, Any] = {}
+    for name, v in value.items():
+        default = fields[name].default
+        if name == "hidden":
+            if not isinstance(v, list) or not all(type(h) is int for h in v):
+                raise ValueError("the hidden layers are not a list of whole numbers")
+            if len(v) > MAX_LAYERS or any(h > MAX_UNITS for h in v):
+                raise ValueError(f"the model is larger than fitscope builds ({MAX_LAYERS} hidden layers of "
+                                 f"{MAX_UNITS:,} units at most)")
+            kwargs[name] = tuple(v)
+        elif name == "init":
+            if v is not None and not (isinstance(v, list) and len(v) == 2):
+                raise ValueError("the start point is not two numbers")
+            kwargs[name] = None if v is None else tuple(float_from_json(x, "the start point") for x in v)
+        elif isinstance(default, bool):
+            if not isinstance(v, bool):
+                raise ValueError(f"the setting {name} is not true or false")
+            kwargs[name] = v
+        elif isinstance(default, int):
+            kwargs[name] = int_from_json(v, f"the setting {name}", minimum=None)
+        elif isinstance(default, float):
+            kwargs[name] = float_from_json(v, f"the setting {name}")
+        else:
+            if not isinstance(v, str):
+                raise ValueError(f"the setting {name} is not a name")
+            kwargs[name] = v
+    settings = FitSettings(**kwargs)
+    settings.validate()
+    if settings.init is not None and not all(math.isfinite(x) for x in settings.init):
+        raise ValueError("the start point is not finite")
+    return settings

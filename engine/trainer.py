@@ -292,6 +292,20 @@ class Trainer:
                 self._requests.pop("learning_rate", None)  # the new optimizer carries its own rate
             self._requests.update(changes)
 
+    def next_hyperparameters(self) -> dict[str, Any]:
+        """What the next batch trains with, counting what :meth:`configure` asked for: ``learning_rate``,
+        ``batch_size``, ``loss`` (its name), ``optimizer`` (the optimizer object) and ``epochs``."""
+        with self._requests_lock:
+            requests = dict(self._requests)
+        optimizer = requests.get("optimizer", self.optimizer)
+        return {
+            "learning_rate": float(requests.get("learning_rate", optimizer.learning_rate)),
+            "batch_size": int(requests.get("batch_size", self.batch_size)),
+            "loss": requests.get("loss", self.loss).name,
+            "optimizer": optimizer,
+            "epochs": max(int(requests.get("epochs", self.epochs)), self.epoch),
+        }
+
     def apply_requests(self) -> None:
         """Apply what :meth:`configure` asked for now (done by :meth:`run` before each batch, and by
         :meth:`state`); only from the thread that runs the trainer, or while nobody runs it."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
+import os
 import sys
 
 from PySide6.QtCore import QByteArray, QCoreApplication, QSettings, Qt, Slot
@@ -10,18 +10,15 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QApplication, QMainWindow, QMessageBox, QTabWidget
 
 from fitscope import resources
-from fitscope.engine.data import Dataset, load_builtin
+from fitscope.engine.data import BUILTIN, Dataset, load_builtin
+from fitscope.gui import export
 from fitscope.gui.dialogs.open_csv import CsvOpener
 from fitscope.gui.files import FileActions
-from fitscope.gui.views.base import View
-
-#: The tabs, in order: (module, class). Each is a :class:`~gui.views.base.View`.
-VIEWS: list[tuple[str, str]] = [
-    ("fitscope.gui.views.surface_view", "SurfaceView"),
-    ("fitscope.gui.views.boston_view", "BostonView"),
-    ("fitscope.gui.views.backprop_view", "BackpropView"),
-    ("fitscope.gui.views.race_view", "RaceView"),
-]
+from fitscope.gui.views.backprop_view import BackpropView
+from fitscope.gui.views.base import TrainingView, View
+from fitscope.gui.views.boston_view import BostonView
+from fitscope.gui.views.race_view import RaceView
+from fitscope.gui.views.surface_view import SurfaceView
 
 ABOUT = (
     "<h3>fitscope</h3><p>A microscope on <code>model.fit()</code>: gradient descent batch by batch, on a loss "
@@ -34,26 +31,28 @@ ABOUT = (
 class MainWindow(QMainWindow):
     def __init__(self) -> None:
         super().__init__()
-        self.setWindowTitle("fitscope")
+        export.install_patches()
         self.tabs = QTabWidget()
         self.tabs.setObjectName("centralTabs")
         self.tabs.setDocumentMode(True)
         self.setCentralWidget(self.tabs)
-        self.views: list[View] = []
-        for module, name in VIEWS:
-            view = getattr(importlib.import_module(module), name)(self)
-            self.views.append(view)
+        self.surface_view = SurfaceView(self)
+        self.boston_view = BostonView(self)
+        self.backprop_view = BackpropView(self)
+        self.race_view = RaceView(self)
+        self.views: list[View] = [self.surface_view, self.boston_view, self.backprop_view, self.race_view]
+        for view in self.views:
             self.tabs.addTab(view, view.title)
             view.titleChanged.connect(self._on_view_title)
             view.hand_back_keys()
-        by_class = {type(view).__name__: view for view in self.views}
-        if "SurfaceView" in by_class and "BackpropView" in by_class:  # the graph follows the surface's example
-            by_class["SurfaceView"].sampleChanged.connect(by_class["BackpropView"].set_sample)
-            by_class["BackpropView"].set_sample(by_class["SurfaceView"].sample)
+        # The backpropagation graph follows the example the loss-surface tab trains on.
+        self.surface_view.sampleChanged.connect(self.backprop_view.set_sample)
+        self.backprop_view.set_sample(self.surface_view.sample)
         self.opener = CsvOpener(self)  # File > Open CSV… and files dropped on the window
         self.opener.datasetReady.connect(self.show_dataset)
         self.setAcceptDrops(True)
         self._build_menus()
+        self.update_title()
         self.tabs.currentChanged.connect(self._on_tab_changed)
         self._on_tab_changed(self.tabs.currentIndex())
         self.resize(1400, 880)
@@ -95,18 +94,31 @@ class MainWindow(QMainWindow):
         for name, text in (("download-time", "&Download time (1 feature)"),
                            ("boston-housing", "&Boston Housing (12 features)")):
             action = QAction(text, self)
-            action.triggered.connect(lambda _=False, name=name: self.show_dataset(load_builtin(name)))
+            action.setStatusTip("The book's data set, with the book's settings")
+            action.triggered.connect(lambda _=False, name=name: self.show_dataset(load_builtin(name), book=True))
             builtin.addAction(action)
         self.file_menu.addSeparator()
 
     @Slot(object)
-    def show_dataset(self, dataset: Dataset) -> None:
-        """Show ``dataset`` in the view that fits it, and switch to it: one feature → the loss surface,
-        several → the multi-feature (Boston Housing) view. That view's run starts afresh."""
-        kind = "SurfaceView" if dataset.n_features == 1 else "BostonView"
-        view = next(v for v in self.views if type(v).__name__ == kind)
-        view.set_dataset(dataset)
+    def show_dataset(self, dataset: Dataset, book: bool = False) -> None:
+        """Show ``dataset`` in the tab that fits it, and switch to it: one feature → the loss surface, several
+        → the multi-feature tab. That tab's run starts afresh, with the settings last used for this data set
+        (or, with ``book`` or if none were remembered, the data set's own: the book's for its data sets)."""
+        view = self.surface_view if dataset.n_features == 1 else self.boston_view
+        view.show_dataset(dataset, book=book)
         self.tabs.setCurrentWidget(view)
+        self.files.forget_session()
+        self.update_title()
+
+    def update_title(self) -> None:
+        """The window's title: the session's file, or else the user's data shown, then "fitscope"."""
+        path = self.files.session_path
+        if path:
+            self.setWindowTitle(f"{os.path.basename(path)} — fitscope")
+            return
+        names = [v.model.dataset.name for v in self.views if isinstance(v, TrainingView)
+                 and v.model.dataset.source not in BUILTIN]
+        self.setWindowTitle(f"{names[0]} — fitscope" if names else "fitscope")
 
     @Slot(str)
     def _on_view_title(self, title: str) -> None:

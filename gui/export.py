@@ -24,13 +24,19 @@ from PySide6.QtGui import QAction, QImage, QPainter
 from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import QFileDialog, QGraphicsView, QMenu, QMessageBox, QWidget
 
+from fitscope.engine.data import BUILTIN
 from fitscope.engine.export import ExportError, atomic_write, write_history, write_trace
+from fitscope.engine.run import FitRun
 from fitscope.gui import prefs
-from fitscope.gui.history import History
 
 FORMATS = {"png": "PNG image (*.png)", "svg": "SVG drawing (*.svg)"}
 SCALE = 2  # a PNG has twice the plot's size on screen, in pixels: sharp when printed or on a HiDPI screen
 _MENU_PROPERTY = "fitscopeExportMenu"
+
+
+def install_patches() -> None:
+    """Fixes to pyqtgraph the exports need; applied once, when the main window is made (idempotent)."""
+    _patch_svg_exporter()
 
 
 def _patch_svg_exporter() -> None:
@@ -64,8 +70,6 @@ def _patch_svg_exporter() -> None:
     correct._fitscope = True
     module.correctCoordinates = correct
 
-
-_patch_svg_exporter()
 
 
 # --------------------------------------------------------------------------- finding and naming plots
@@ -237,24 +241,28 @@ def install_view_menus(top: QWidget) -> None:
 
 
 # --------------------------------------------------------------------------- the run's numbers
-def run_of(view: QWidget) -> tuple[History, object] | None:
-    """The history and experiment of a view that trains one model (the surface and Boston views), or None."""
-    history, experiment = getattr(view, "history", None), getattr(view, "experiment", None)
-    if isinstance(history, History) and experiment is not None and hasattr(experiment, "param_names"):
-        return history, experiment
-    return None
+def run_of(view: QWidget) -> FitRun | None:
+    """The run of a tab that trains one model (the surface and multi-feature tabs), or None."""
+    model = getattr(view, "model", None)
+    return model if isinstance(model, FitRun) else None
 
 
 def export_history_csv(view: QWidget, path: str | os.PathLike[str]) -> None:
     """``epoch,loss,val_loss``: as ``fitscope fit --history``."""
-    history, experiment = run_of(view)
-    write_history(path, history.epochs, experiment.X_val is not None)
+    run = run_of(view)
+    write_history(path, run.history.epochs, run.experiment.X_val is not None, inputs=data_files(run))
 
 
 def export_trajectory_csv(view: QWidget, path: str | os.PathLike[str]) -> None:
     """``step,epoch,batch,loss,<parameters>``: as ``fitscope fit --trace``."""
-    history, experiment = run_of(view)
-    write_trace(path, experiment.param_names, history.params, history.batch_loss, history.epoch_steps)
+    run = run_of(view)
+    h = run.history
+    write_trace(path, run.experiment.param_names, h.params, h.batch_loss, h.epoch_steps, inputs=data_files(run))
+
+
+def data_files(run: FitRun) -> list[str]:
+    """The files a run reads (a user's CSV): no export may overwrite them."""
+    return [] if run.dataset.source in BUILTIN else [run.dataset.source]
 
 
 def ask_and_export_csv(view: QWidget, what: str) -> str | None:

@@ -1,61 +1,37 @@
-"""The File menu's sessions and exports, and the settings the app remembers between runs.
+"""The File menu's sessions and exports.
 
 :class:`FileActions` belongs to the main window. It adds to the File menu:
 
 - **Open session…** (Ctrl+Shift+O), **Save session** (Ctrl+S), **Save session as…** (Ctrl+Shift+S);
-- **Export ▸** the current view's plots by name (PNG or SVG), **History as CSV…**, **Trajectory as CSV…**.
+- **Export ▸** the current tab's plots by name (PNG or SVG), **History as CSV…**, **Trajectory as CSV…**.
 
-Saving pauses any training for the moment it takes (the saved state is exact: taken between two batches,
-with every change of a setting applied), then lets it go on. Opening builds every view's part first and
-swaps them in only when all are good: a bad file changes nothing and gets a one-line message.
+Saving pauses any training and waits for it without running an event loop, so nothing the user does can
+happen in the middle of a save: the states are taken, the file is written (atomically: a crash mid-write
+leaves the old file whole), and the runs that were going go on. Opening reads and checks every tab's part
+first and swaps them in only when all are good: a bad file changes nothing and gets a one-line message; a
+fault of fitscope's own while swapping puts every tab back as it was and says so.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 
-from PySide6.QtCore import QEventLoop, QObject, QTimer
+from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QMessageBox
 
+from fitscope.engine.run import StateError
 from fitscope.gui import export, prefs
 from fitscope.gui.session import FILTER, SUFFIX, SessionError, read_session, write_session
+from fitscope.gui.views.base import TrainingView
+from fitscope.gui.worker import one_line
 
-PAUSE_TIMEOUT_MS = 5000
-
-
-def _trainer_of(view):
-    """What the view's controller trains: a race, or the experiment's trainer (None for views without)."""
-    if hasattr(view, "race"):
-        return view.race
-    experiment = getattr(view, "experiment", None)
-    return None if experiment is None else experiment.trainer
-
-
-def pause(view) -> bool:
-    """Stop the view's training at its next report and wait until the worker is idle; True if it was running."""
-    controller = getattr(view, "controller", None)
-    if controller is None:
-        return False
-    was_running = controller.running
-    if controller.busy:
-        controller.pause()
-        loop = QEventLoop()
-        timer = QTimer(singleShot=True, interval=PAUSE_TIMEOUT_MS)
-        timer.timeout.connect(loop.quit)
-        controller.stopped.connect(loop.quit)
-        timer.start()
-        try:
-            while controller.busy and timer.isActive():
-                loop.exec()
-        finally:
-            controller.stopped.disconnect(loop.quit)
-            timer.stop()
-    return was_running
+log = logging.getLogger(__name__)
 
 
 class FileActions(QObject):
-    """Sessions, exports and remembered settings for ``window`` (a :class:`gui.app.MainWindow`)."""
+    """Sessions and exports for ``window`` (a :class:`fitscope.gui.app.MainWindow`)."""
 
     def __init__(self, window: QMainWindow) -> None:
         super().__init__(window)
@@ -82,13 +58,17 @@ class FileActions(QObject):
         action.triggered.connect(lambda _=False: slot())
         return action
 
-    def add_to_menu(self, menu: QMenu, before: QAction | None = None) -> None:
-        """Open, Save, Save as, Export ▸ and a separator, inserted before ``before`` (or at the end)."""
+    def add_to_menu(self, menu: QMenu) -> None:
+        """Open, Save, Save as, Export ▸ and a separator, at the end of ``menu``."""
         for action in (self.open_action, self.save_action, self.save_as_action):
-            menu.insertAction(before, action)
-        menu.insertSeparator(before)
-        menu.insertMenu(before, self.export_menu)
-        menu.insertSeparator(before)
+            menu.addAction(action)
+        menu.addSeparator()
+        menu.addMenu(self.export_menu)
+        menu.addSeparator()
+
+    @property
+    def training_views(self) -> list[TrainingView]:
+        return [v for v in self.window.views if isinstance(v, TrainingView)]
 
     # ------------------------------------------------------------------ messages
     def _warn(self, title: str, text: str, capital: bool = False) -> None:
@@ -99,12 +79,11 @@ class FileActions(QObject):
 
     def _set_path(self, path: str | None) -> None:
         self.session_path = path
-        name = os.path.basename(path) if path else ""
-        self.window.setWindowTitle(f"{name} — fitscope" if name else "fitscope")
+        self.window.update_title()
 
     # ------------------------------------------------------------------ sessions
     def save_session(self, path: str | None = None, ask: bool = False) -> bool:
-        """Save every view to ``path`` (default: the session's file, or ask for one). True if saved."""
+        """Save every tab to ``path`` (default: the session's file, or ask for one). True if saved."""
         if path is None:
             path = self.session_path if self.session_path and not ask else None
         if path is None:
@@ -115,26 +94,19 @@ class FileActions(QObject):
             if not os.path.splitext(path)[1]:
                 path += SUFFIX
         prefs.remember_folder(path)
-        views = [v for v in self.window.views if hasattr(v, "session_state")]
-        resume = []
+        views = self.training_views
+        was_running = [v for v in views if v.controller.running]
         try:
-            for view in views:
-                if pause(view):
-                    resume.append(view)
-                trainer = _trainer_of(view)
-                if trainer is not None and not view.controller.busy:
-                    view.controller.settle(trainer)
-            if any(v.controller.busy for v in views):
+            if not all(v.pause(wait=True) for v in views):
                 self._warn("Save session", "Cannot save now: training did not pause. Try again in a moment.")
                 return False
             states = {v.objectName(): v.session_state() for v in views}
-            current = self.window.current_view().objectName()
-            write_session(path, current, states)
+            write_session(path, self.window.current_view().objectName(), states)
         except SessionError as e:
             self._warn("Save session", str(e), capital=True)
             return False
         finally:
-            for view in resume:
+            for view in was_running:
                 view.toggle_run()
         self._set_path(path)
         self._status(f"Session saved to {path}")
@@ -153,27 +125,40 @@ class FileActions(QObject):
         except SessionError as e:
             self._warn("Open session", str(e))
             return False
-        applies = []
-        for view in self.window.views:
-            key = view.objectName()
-            if key not in doc["views"] or not hasattr(view, "prepare_session"):
-                continue
+        views = [v for v in self.training_views if v.objectName() in doc["views"]]
+        prepared = []
+        for view in views:
             try:
-                state = doc["views"][key]
-                if not isinstance(state, dict):
-                    raise ValueError(f"its part for the {view.title} tab is not a JSON object")
-                applies.append(view.prepare_session(state))
-            except SessionError as e:
+                prepared.append((view, view.prepare(doc["views"][view.objectName()])))
+            except (SessionError, StateError) as e:
                 self._warn("Open session", f"Cannot open {name}: {e}")
                 return False
-            except KeyError as e:
-                self._warn("Open session", f"{name} is damaged: the {view.title} tab's part lacks {e.args[0]!r}")
+            except (ValueError, KeyError, TypeError) as e:
+                what = f"lacks {e.args[0]!r}" if isinstance(e, KeyError) else str(e) or "is malformed"
+                self._warn("Open session", f"{name} is damaged: the {view.title} tab's part: {what}")
                 return False
-            except Exception as e:  # noqa: BLE001 (nothing has changed yet: any failure is a damaged file)
-                self._warn("Open session", f"{name} is damaged: {str(e) or type(e).__name__}")
+            except Exception as e:  # noqa: BLE001 (a fault of fitscope's, not of the file; nothing has changed)
+                log.exception("opening a session")
+                self._warn("Open session", f"Cannot open {name}: fitscope failed while reading it ({one_line(e)}); "
+                           "nothing has changed")
                 return False
-        for apply in applies:
-            apply()
+        for view in views:
+            view.pause(wait=True)
+        before = [(view, view.model, view.view_state()) for view in views]
+        try:
+            for view, part in prepared:
+                view.apply(part)
+        except Exception as e:  # noqa: BLE001 (a fault of fitscope's: put every tab back as it was)
+            log.exception("swapping in a session")
+            for view, model, state in before:
+                view.bind(model)
+                try:
+                    view.apply_view_state(view.check_view_state(state, model))
+                except Exception:  # noqa: BLE001 (the model is back; a view's own state is a detail)
+                    log.exception("putting a tab back")
+            self._warn("Open session", f"Cannot open {name}: fitscope failed while showing it ({one_line(e)}); "
+                       "every tab is as it was")
+            return False
         current = doc.get("current_view")
         for i, view in enumerate(self.window.views):
             if view.objectName() == current:
@@ -182,9 +167,14 @@ class FileActions(QObject):
         self._status(f"Session opened from {path}")
         return True
 
+    def forget_session(self) -> None:
+        """The window no longer shows the session's file (other data was opened)."""
+        if self.session_path is not None:
+            self._set_path(None)
+
     # ------------------------------------------------------------------ exports
     def fill_export_menu(self) -> None:
-        """The current view's plots, by name, then the run's numbers as CSV."""
+        """The current tab's plots, by name, then the run's numbers as CSV."""
         menu = self.export_menu
         menu.clear()
         view = self.window.current_view()
@@ -206,21 +196,11 @@ class FileActions(QObject):
 
     # ------------------------------------------------------------------ remembered settings
     def recall(self) -> None:
-        """Set each view's controls as they were when the app last closed (damaged values are ignored)."""
-        for view in self.window.views:
-            if not hasattr(view, "recall_controls"):
-                continue
-            values = prefs.view_settings(view.objectName())
-            if values:
-                try:
-                    view.recall_controls(values)
-                except Exception:  # noqa: BLE001 (a remembered value must never stop the app from starting)
-                    pass
+        """Each tab takes up what it used when the app last closed (damaged values are ignored)."""
+        for view in self.training_views:
+            view.recall()
 
     def remember(self) -> None:
-        """Remember each view's controls for the next run."""
-        from fitscope.gui.session import read_controls
-
-        for view in self.window.views:
-            if hasattr(view, "controls"):
-                prefs.save_view_settings(view.objectName(), read_controls(view.controls()))
+        """Each tab remembers its settings for its data set, for the next launch."""
+        for view in self.training_views:
+            view.remember()

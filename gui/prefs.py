@@ -1,4 +1,5 @@
-"""What the app remembers between runs (QSettings): the last folder of any file dialog, each view's settings.
+"""What the app remembers between runs (QSettings): the last folder of any file dialog, each tab's own values
+(its speed, say), and the settings each tab used for each data set.
 
 Every reader here survives a damaged or foreign value: it is ignored (the default is used), never a crash.
 Window geometry and the current tab are kept by :class:`gui.app.MainWindow` itself, with the same care.
@@ -6,6 +7,7 @@ Window geometry and the current tab are kept by :class:`gui.app.MainWindow` itse
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from typing import Any
@@ -55,3 +57,42 @@ def view_settings(key: str) -> dict[str, Any]:
     except (ValueError, RecursionError):
         return {}
     return values if isinstance(values, dict) else {}
+
+
+# --------------------------------------------------------------------------- settings per data set
+def _data_key(tab: str, dataset_key: str) -> str:
+    return f"runs/{tab}/{hashlib.sha1(dataset_key.encode()).hexdigest()[:16]}"
+
+
+def save_for_data(tab: str, dataset_key: str, values: dict[str, Any]) -> None:
+    """Remember what a tab used for one data set (``dataset_key``: :func:`fitscope.engine.run.dataset_key`)."""
+    try:
+        text = json.dumps({"data": dataset_key, "values": values}, allow_nan=False)
+    except (TypeError, ValueError):
+        return
+    QSettings().setValue(_data_key(tab, dataset_key), text)
+
+
+def for_data(tab: str, dataset_key: str) -> dict[str, Any] | None:
+    """What a tab last used for this data set, or None (nothing remembered, or damaged)."""
+    value = QSettings().value(_data_key(tab, dataset_key))
+    if not isinstance(value, str):
+        return None
+    try:
+        saved = json.loads(value, parse_constant=lambda _: None)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(saved, dict) or saved.get("data") != dataset_key or not isinstance(saved.get("values"), dict):
+        return None
+    return saved["values"]
+
+
+def forget(tab: str | None = None) -> None:
+    """Forget what a tab (or, with None, every tab) remembers; the window's place and the last folder stay."""
+    settings = QSettings()
+    if tab is None:
+        for group in ("runs", "views"):
+            settings.remove(group)
+    else:
+        settings.remove(f"runs/{tab}")
+        settings.remove(f"views/{tab}")

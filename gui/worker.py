@@ -1,6 +1,6 @@
-"""Training in a worker thread: a :class:`TrainingWorker` (a QObject living in a QThread) drives a
-:class:`~engine.trainer.Trainer` and sends every report to the GUI thread; a :class:`TrainingController`
-in the GUI thread owns the thread and is the only way views talk to the worker.
+"""Training in a worker thread: a :class:`TrainingWorker` (a QObject living in a QThread) drives anything
+:class:`~fitscope.engine.trainer.Trainable` (a trainer, a race) and sends its reports to the GUI thread; a
+:class:`TrainingController` in the GUI thread owns the thread and is the only way views talk to the worker.
 
 Delivery: each report is signalled as soon as it is made, unless the GUI thread has not yet taken the
 previous delivery (it is drawing, say); then the reports made meanwhile go out together with the next
@@ -11,25 +11,30 @@ Threading rules (see DESIGN.md):
 
 - Reports cross threads through ``Signal(object)``; the engine's reports are frozen and their arrays are
   read-only copies, so sharing them is safe.
-- The worker's loop checks a stop flag once per batch; settings changed from the GUI are queued under a
-  lock and applied by the worker before its next batch.
-- Every report is tagged with the generation of the trainer that made it. Replacing the trainer (a click
-  on the surface, Reset) starts a new generation, and reports still in flight from the old one are dropped.
+- The worker's loop checks a stop flag once per batch. Settings never travel through the worker: the run
+  asks its trainer for them with ``configure()``, which is thread-safe, and the trainer takes them on before
+  its next batch.
+- Every report is tagged with the generation of the trainable that made it. Handing over another one (a
+  click on the surface, Reset) starts a new generation, and reports still in flight from the old one are
+  dropped.
+- Whatever raises in the worker thread ends that request with ``stopped("error", one line)``; the
+  traceback goes to the log, and the next request starts afresh.
 - Shutdown: stop flag → ``quit()`` → ``wait()``, on window close and at ``aboutToQuit``.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
-from typing import Any
 
-from PySide6.QtCore import QElapsedTimer, QObject, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QElapsedTimer, QObject, QThread, QTimer, Signal, Slot
 
-from fitscope.engine.trainer import DivergedReport, EpochReport, Phase, Report, StepReport, Trainer
+from fitscope.engine.trainer import Trainable
+
+log = logging.getLogger(__name__)
 
 
 class Unit(StrEnum):
@@ -50,40 +55,40 @@ YIELD_EVERY = 0.004
 YIELD_FOR = 0.0003
 
 
+def one_line(error: BaseException) -> str:
+    """An exception as one line for the user: what it is and what it says, cut to a reasonable length."""
+    text = " ".join(str(error).split()) or type(error).__name__
+    if len(text) > 200:
+        text = text[:199] + "…"
+    return f"{type(error).__name__}: {text}" if not isinstance(error, ValueError) else text
+
+
 class TrainingWorker(QObject):
     """Runs in the worker thread. Only :class:`TrainingController` talks to it."""
 
     reports = Signal(int, object)  # generation, a tuple of reports in order
-    stopped = Signal(int, str)  # generation, why: "step" | "paused" | "done" | "diverged"
+    stopped = Signal(int, str, str)  # generation, why ("step" | "paused" | "done" | "diverged" | "error"), message
 
     def __init__(self) -> None:
         super().__init__()
         self._stop_upto = 0  # requests numbered up to this one are to stop (an int write is atomic)
         self._wake = threading.Event()
-        self._lock = threading.Lock()
-        self._pending: list[tuple[int, Callable[[Trainer], None]]] = []  # (generation, change)
-        self._trainer: Trainer | None = None
+        self._trainable: Trainable | None = None
         self._gen = 0
-        self._iter: Iterator[Report] | None = None
-        self._mid_batch = False
         self.delay = 0.0  # seconds to wait after each batch while running
-        self._outbox: list[Report] = []
+        self._outbox: list = []
         self._taken = threading.Event()  # the GUI thread has taken the last delivery
         self._taken.set()
-        self._gui_free = threading.Event()  # cleared while the GUI thread draws
-        self._gui_free.set()
+        self.gui_free = threading.Event()  # cleared while the GUI thread draws
+        self.gui_free.set()
+        self.ended = 0  # the number of the last request handled (requests are handled in order)
+        self.ended_changed = threading.Condition()
 
     # --- called from the GUI thread (thread-safe) ---
     def request_stop(self, upto: int) -> None:
         """Stop every request numbered ``upto`` or less, at its next report."""
         self._stop_upto = upto
         self._wake.set()
-
-    def post(self, generation: int, change: Callable[[Trainer], None]) -> None:
-        """Queue ``change(trainer)`` to run in the worker thread before the next batch of the trainer of
-        ``generation`` (never on an earlier trainer still finishing its last request)."""
-        with self._lock:
-            self._pending.append((generation, change))
 
     def set_delay(self, seconds: float) -> None:
         self.delay = max(0.0, float(seconds))
@@ -94,12 +99,8 @@ class TrainingWorker(QObject):
         self._taken.set()
 
     # --- delivery: every report, in order, with at most one delivery waiting in the GUI's queue ---
-    def _deliver(self, report: Report) -> None:
-        """Send ``report`` now if the GUI has taken the last delivery, else keep it for the next one.
-
-        At full speed the reports made while the GUI thread draws go out together: the event queue never
-        floods, the GUI stays responsive, and no report is lost or reordered.
-        """
+    def _deliver(self, report) -> None:
+        """Send ``report`` now if the GUI has taken the last delivery, else keep it for the next one."""
         self._outbox.append(report)
         if self._taken.is_set():
             self._flush()
@@ -112,58 +113,55 @@ class TrainingWorker(QObject):
 
     # --- slots: run in the worker thread ---
     @Slot(int, object)
-    def set_trainer(self, generation: int, trainer: Trainer) -> None:
-        self._trainer, self._gen, self._iter, self._mid_batch = trainer, generation, None, False
-
-    @Slot(int, object)
-    def resume_in_batch(self, generation: int, reports: Iterator[Report]) -> None:
-        """Go on with ``reports``: the current trainer's ``run()``, already inside a batch (an opened session)."""
-        if generation == self._gen:
-            self._iter, self._mid_batch = reports, True
+    def set_trainable(self, generation: int, trainable: Trainable | None) -> None:
+        self._trainable, self._gen = trainable, generation
+        self._outbox = []
 
     @Slot(int, int, str)
     def advance(self, generation: int, request: int, unit: str) -> None:
-        if generation != self._gen or self._trainer is None:
-            return
-        self._trainer.clear_divergence()  # going on after a divergence retries the failed batch
-        unit = Unit(unit)
-        trainer = self._trainer
-        why = self._run(trainer, request) if unit is Unit.RUN else self._advance(trainer, request, unit)
-        self._flush()
-        self.stopped.emit(generation, why)
+        try:
+            if generation != self._gen or self._trainable is None:
+                return
+            trainable = self._trainable
+            why, message = "error", ""
+            try:
+                trainable.clear_divergence()  # going on after a divergence retries the failed batch
+                unit = Unit(unit)
+                why = self._run(trainable, request) if unit is Unit.RUN else self._advance(trainable, request, unit)
+            except Exception as e:  # noqa: BLE001 (any failure ends this request; the tab stays usable)
+                log.exception("training stopped by an error")
+                why, message = "error", one_line(e)
+            self._flush()
+            self.stopped.emit(generation, why, message)
+        finally:
+            with self.ended_changed:
+                self.ended = max(self.ended, request)
+                self.ended_changed.notify_all()
 
-    def _run(self, trainer: Trainer, request: int) -> str:
+    def _run(self, trainable: Trainable, request: int) -> str:
         """Train until the epoch limit, divergence or a stop request, in slices of YIELD_EVERY seconds.
 
         Between slices: deliver what the GUI thread is ready to take, give way while it draws, check for a
-        stop, apply queued changes, and sleep (briefly, or for the chosen delay after each batch).
+        stop, and sleep (briefly, or for the chosen delay after each batch).
         """
+        trainable.phases = False
         while True:
-            self._apply_pending(trainer)
-            if self._iter is None:
-                if trainer.finished:
-                    return "diverged" if trainer.diverged is not None else "done"
-                self._iter = trainer.run()
-            trainer.phases = False
+            if trainable.finished:
+                return "diverged" if trainable.diverged is not None else "done"
             outbox, slow = self._outbox, self.delay > 0
             deadline = time.perf_counter() + YIELD_EVERY
-            for report in self._iter:
+            for report in trainable.run():  # dropped after this slice: the next run() goes on from there
                 outbox.append(report)
-                if isinstance(report, DivergedReport):
-                    self._iter = None
+                if report.kind == "diverged" or trainable.diverged is not None:
                     return "diverged"
-                if slow and (isinstance(report, EpochReport) or (
-                    isinstance(report, StepReport) and report.phase is Phase.UPDATE and not trainer.at_epoch_end
-                )):
+                if slow and (report.kind == "epoch" or (report.kind == "batch" and not trainable.at_epoch_end)):
                     break  # one batch per delay (a batch that ends an epoch: once its epoch's report is out)
                 if time.perf_counter() > deadline:
                     break
-            else:
-                self._iter = None  # the epoch limit: the next round says "done"
             if self._taken.is_set():
                 self._flush()
-            if not self._gui_free.is_set():
-                self._gui_free.wait(0.25)  # the GUI thread is drawing: leave it the interpreter lock
+            if not self.gui_free.is_set():
+                self.gui_free.wait(0.25)  # the GUI thread is drawing: leave it the interpreter lock
             if self._stop_upto >= request:
                 return "paused"
             if slow:
@@ -177,64 +175,50 @@ class TrainingWorker(QObject):
                 # the lock are not enough, as this thread wins it back before the GUI thread wakes.
                 time.sleep(YIELD_FOR)
 
-    def _advance(self, trainer: Trainer, request: int, unit: Unit) -> str:
+    def _advance(self, trainable: Trainable, request: int, unit: Unit) -> str:
         """One phase, batch or epoch, each report delivered as soon as the GUI thread can take it."""
+        trainable.phases = unit is Unit.PHASE  # read by the trainer when it starts a batch
         while True:
-            self._apply_pending(trainer)
-            if self._iter is None:
-                if trainer.finished and trainer.diverged is None:
-                    trainer.epochs = trainer.epoch + 1  # a step by hand may go past the epoch limit
-                if trainer.finished:
+            if trainable.finished:
+                trainable.allow_another_epoch()  # a step by hand may go past the epoch limit
+                if trainable.finished:
+                    return "diverged" if trainable.diverged is not None else "done"
+            made = False
+            for report in trainable.run():
+                made = True
+                self._deliver(report)
+                if report.kind == "diverged" or trainable.diverged is not None:
                     return "diverged"
-                self._iter = trainer.run()
-            trainer.phases = unit is Unit.PHASE  # read by the trainer when it starts a batch
-            report = next(self._iter, None)
-            if report is None:
-                self._iter = None
-                continue
-            self._deliver(report)
-            if isinstance(report, DivergedReport):
-                self._iter = None
-                return "diverged"
-            if isinstance(report, StepReport):
-                self._mid_batch = report.phase is not Phase.UPDATE
-                if not self._mid_batch and trainer.at_epoch_end:
-                    continue  # the epoch's report belongs to this step: fetch it now
-                if unit is Unit.PHASE or (unit is Unit.BATCH and not self._mid_batch):
+                if report.kind == "phase":
+                    if unit is Unit.PHASE:
+                        return "step"
+                elif report.kind == "batch":
+                    if trainable.at_epoch_end:
+                        continue  # the epoch's report belongs to this step: fetch it now
+                    if unit is not Unit.EPOCH:
+                        return "step"
+                else:  # an epoch's report ends a batch or an epoch step
                     return "step"
-            else:  # an EpochReport ends a batch or an epoch step
-                return "step"
-            if self._stop_upto >= request:
-                return "paused"
-
-    def _apply_pending(self, trainer: Trainer) -> None:
-        """Apply the changes meant for this generation's trainer; keep those for a newer one (posted after a
-        set_trainer this thread has not handled yet), drop those for an older one."""
-        if not self._pending:
-            return
-        with self._lock:
-            changes = [change for gen, change in self._pending if gen == self._gen]
-            self._pending = [(gen, change) for gen, change in self._pending if gen > self._gen]
-        for change in changes:
-            change(trainer)
+                if self._stop_upto >= request:
+                    return "paused"
+            if not made:
+                return "done"
 
 
 class TrainingController(QObject):
-    """GUI-thread owner of one worker thread and its trainer.
+    """GUI-thread owner of one worker thread and the trainable it drives.
 
-    Views call :meth:`set_trainer`, :meth:`step`, :meth:`run`, :meth:`pause` and :meth:`change`; they
-    receive every report of the current trainer, in order, either one at a time (:attr:`report`) or as the
-    tuples the worker delivered (:attr:`reports`, cheaper at full speed), and :attr:`runningChanged`.
+    Views call :meth:`set_trainable`, :meth:`step`, :meth:`run` and :meth:`pause`; they receive every report
+    of the current trainable, in order, as the tuples the worker delivered (:attr:`reports`), why each
+    request ended (:attr:`stopped`: why, and a one-line message for an error), and :attr:`runningChanged`.
     """
 
-    report = Signal(object)  # one report
-    reports = Signal(object)  # a tuple of reports, in order: the same reports, delivered together
+    reports = Signal(object)  # a tuple of reports, in order
     runningChanged = Signal(bool)
-    stopped = Signal(str)  # why the last request ended: "step", "paused", "done", "diverged"
+    stopped = Signal(str, str)  # why the last request ended ("step", "paused", "done", "diverged", "error"), message
 
-    _setTrainer = Signal(int, object)
+    _setTrainable = Signal(int, object)
     _advance = Signal(int, int, str)
-    _resumeInBatch = Signal(int, object)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -242,8 +226,7 @@ class TrainingController(QObject):
         self._thread.setObjectName("trainingThread")
         self._worker = TrainingWorker()
         self._worker.moveToThread(self._thread)
-        self._setTrainer.connect(self._worker.set_trainer)
-        self._resumeInBatch.connect(self._worker.resume_in_batch)
+        self._setTrainable.connect(self._worker.set_trainable)
         self._advance.connect(self._worker.advance)
         self._worker.reports.connect(self._on_reports)
         self._worker.stopped.connect(self._on_stopped)
@@ -256,6 +239,7 @@ class TrainingController(QObject):
         self._request = 0
         self._busy = False
         self._running = False
+        self.trainable: Trainable | None = None
 
     @property
     def running(self) -> bool:
@@ -267,35 +251,58 @@ class TrainingController(QObject):
         """True while the worker is handling a request (a step or a run)."""
         return self._busy
 
-    def set_trainer(self, trainer: Trainer) -> None:
-        """Hand a fresh trainer to the worker; anything still running stops, its reports are dropped."""
+    @property
+    def thread(self) -> QThread:
+        """The worker's thread (it runs from the controller's creation until :meth:`shutdown`)."""
+        return self._thread
+
+    @property
+    def thread_running(self) -> bool:
+        """True until :meth:`shutdown` has stopped the worker thread."""
+        return self._thread.isRunning()
+
+    def set_trainable(self, trainable: Trainable | None) -> None:
+        """Hand a trainable to the worker; anything still running stops, its reports are dropped."""
         self._worker.request_stop(self._request)
         self._gen += 1
         self._busy = False
         self._set_running(False)
-        self._setTrainer.emit(self._gen, trainer)
+        self.trainable = trainable
+        self._setTrainable.emit(self._gen, trainable)
+
+    def _post(self, unit: Unit) -> bool:
+        if self._busy or self.trainable is None:
+            return False
+        self._busy = True
+        self._request += 1
+        self._advance.emit(self._gen, self._request, str(unit))
+        return True
 
     def step(self, unit: Unit | str) -> bool:
         """Advance by one phase, batch or epoch. Ignored (False) while a step or a run is under way."""
-        if self._busy:
-            return False
-        self._busy = True
-        self._request += 1
-        self._advance.emit(self._gen, self._request, str(Unit(unit)))
-        return True
+        return self._post(Unit(unit))
 
     def run(self) -> bool:
-        if self._busy:
+        """Train until the epoch limit (False if a request is under way or there is nothing to train)."""
+        if not self._post(Unit.RUN):
             return False
-        self._busy = True
-        self._request += 1
         self._set_running(True)
-        self._advance.emit(self._gen, self._request, str(Unit.RUN))
         return True
 
     def pause(self) -> None:
         """Stop the run (or step) under way at its next report."""
         self._worker.request_stop(self._request)
+
+    def pause_and_wait(self, timeout_ms: int = 5000) -> bool:
+        """Stop whatever is under way and wait for it, without running an event loop (no input is handled
+        meanwhile); its last reports are delivered before this returns. True if the worker is idle."""
+        if self._busy:
+            worker, request = self._worker, self._request
+            worker.request_stop(request)
+            with worker.ended_changed:
+                worker.ended_changed.wait_for(lambda: worker.ended >= request, timeout_ms / 1000)
+            QCoreApplication.sendPostedEvents(self)  # the reports and the stop notice it sent meanwhile
+        return not self._busy
 
     def set_delay(self, seconds: float) -> None:
         """Seconds to wait after each batch while running (0: as fast as possible)."""
@@ -308,49 +315,17 @@ class TrainingController(QObject):
         Training in pure Python competes with the GUI thread for the interpreter lock; a frame that must win
         it back at every step of its paint would take many times longer.
         """
-        self._worker._gui_free.clear()
+        self._worker.gui_free.clear()
         try:
             yield
         finally:
-            self._worker._gui_free.set()
-
-    def change(self, fn: Callable[[Trainer], Any]) -> None:
-        """Apply ``fn(trainer)`` in the worker thread before its next batch (e.g. a new learning rate).
-
-        The change is for the trainer handed over last: a request of an earlier one, still finishing in the
-        worker, never takes it.
-        """
-        self._worker.post(self._gen, fn)
-
-    def settle(self, trainer: Trainer) -> None:
-        """Apply the queued changes to ``trainer`` now, in this thread (before saving its state, say).
-
-        Only while no step or run is under way (not :attr:`busy`): the worker is idle then, and the changes
-        would otherwise wait for its next batch.
-        """
-        if self._busy:
-            raise RuntimeError("settle() while the worker is busy")
-        with self._worker._lock:
-            changes, self._worker._pending = self._worker._pending, []
-        for gen, change in changes:
-            if gen == self._gen:  # older ones were meant for a trainer since replaced
-                change(trainer)
-
-    def set_trainer_in_batch(self, trainer: Trainer, reports: Iterator[Report]) -> None:
-        """As :meth:`set_trainer`, then go on with ``reports``: ``trainer.run()`` already advanced to a phase
-        inside a batch (a session saved between two phases), so that the next step shows the next phase."""
-        self.set_trainer(trainer)
-        self._resumeInBatch.emit(self._gen, reports)
-
-    def discard_pending(self) -> None:
-        """Forget the queued changes (they were meant for a trainer being replaced by a restored one)."""
-        with self._worker._lock:
-            self._worker._pending = []
+            self._worker.gui_free.set()
 
     def shutdown(self, timeout_ms: int = 5000) -> None:
         """Stop training and the thread; safe to call twice."""
         if self._thread.isRunning():
             self._worker.request_stop(self._request)
+            self._worker.gui_free.set()
             self._thread.quit()
             self._thread.wait(timeout_ms)
 
@@ -367,19 +342,16 @@ class TrainingController(QObject):
             self._ack_timer.start(int(wait_ms))
         else:
             self._worker.taken()
-        if generation != self._gen:
-            return
-        self.reports.emit(reports)
-        for report in reports:
-            self.report.emit(report)
+        if generation == self._gen:
+            self.reports.emit(reports)
 
-    @Slot(int, str)
-    def _on_stopped(self, generation: int, why: str) -> None:
+    @Slot(int, str, str)
+    def _on_stopped(self, generation: int, why: str, message: str) -> None:
         if generation != self._gen:
             return
         self._busy = False
         self._set_running(False)
-        self.stopped.emit(why)
+        self.stopped.emit(why, message)
 
     def _set_running(self, running: bool) -> None:
         if running != self._running:

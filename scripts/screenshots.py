@@ -34,8 +34,8 @@ def surface_tour(view, step, wait, until) -> None:
     phases of the next step up to its gradient."""
     from fitscope.gui.worker import Unit
 
-    view.loss_function.setCurrentIndex(view.loss_function.findData("mse"))
-    view.learning_rate.setValue(0.03)
+    view.set_control("loss", "mse")
+    view.control("learning_rate").setValue(0.03)
     view.start_at(1.0, 0.6)
     for _ in range(30):
         step(view, Unit.BATCH)
@@ -61,7 +61,7 @@ def race_tour(view, step, wait, until) -> None:
     """The four optimizers raced for 100 epochs with rates that let each of them get somewhere."""
     for key, rate in (("rmsprop", 0.02), ("adam", 0.05)):
         view.rates[key].setValue(rate)
-    view.epochs.setValue(100)
+    view.control("epochs").setValue(100)
     view.commands["run"].trigger()
     until(lambda: not view.controller.busy)
 

@@ -21,12 +21,10 @@ import math
 import random
 import re
 import sys
-import threading
 import time
 import traceback
 import weakref
 from collections.abc import Callable, Iterator
-from copy import deepcopy
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +34,6 @@ from PySide6.QtCore import (
     QPointF,
     Qt,
     QThread,
-    QTimer,
     QtMsgType,
     QUrl,
     qInstallMessageHandler,
@@ -460,32 +457,35 @@ class Monkey:
             s.surface, self._inside(s.surface), Qt.MouseButton.RightButton)))
         add("surface wheel", 1, lambda: (self._show(s), self._wheel(s.surface)))
         add("surface drag", 1, lambda: (self._show(s), self._drag(s.surface)))
-        add("surface lr", 3, lambda: s.learning_rate.setValue(self._lr()))
-        add("surface lr slider", 1, lambda: s.lr_slider.setValue(rng.randint(0, s.lr_slider.maximum())))
-        add("surface batch", 2, lambda: s.batch_size.setValue(self._int(1, s.batch_size.maximum())))
-        add("surface epochs", 1, lambda: s.epochs.setValue(self._epochs(s.epochs.maximum())))
-        add("surface seed", 1, lambda: s.seed.setValue(self._int(0, s.seed.maximum())))
-        add("surface loss", 1, lambda: s.loss_function.setCurrentIndex(rng.randrange(s.loss_function.count())))
-        add("surface optimizer", 1, lambda: s.optimizer.setCurrentIndex(rng.randrange(s.optimizer.count())))
+        add("surface lr", 3, lambda: s.control("learning_rate").setValue(self._lr()))
+        add("surface lr slider", 1, lambda: (lambda w: w.setValue(rng.randint(0, w.maximum())))(
+            s.control("learning_rate.slider")))
+        add("surface batch", 2, lambda: (lambda w: w.setValue(self._int(1, w.maximum())))(s.control("batch_size")))
+        add("surface epochs", 1, lambda: s.control("epochs").setValue(self._epochs(s.control("epochs").maximum())))
+        add("surface seed", 1, lambda: s.control("seed").setValue(self._int(0, s.control("seed").maximum())))
+        add("surface loss", 1, lambda: s.control("loss").setCurrentIndex(rng.randrange(s.control("loss").count())))
+        add("surface optimizer", 1, lambda: (lambda w: w.setCurrentIndex(rng.randrange(w.count())))(
+            s.control("optimizer")))
         add("surface speed", 1, lambda: s.speed.setValue(rng.choice([s.speed.maximum()] * 3 + [0, 3, 5])))
         add("surface kernel", 1, lambda: s.kernel_edit.setValue(rng.choice([rng.uniform(-3, 3), 1e9, -1e9, 0.0])))
         add("surface bias", 1, lambda: s.bias_edit.setValue(rng.choice([rng.uniform(-3, 3), 1e9, -1e9, 0.0])))
-        add("surface sample", 1, lambda: s.choose_sample(rng.randrange(len(s.dataset.y_train))))
+        add("surface sample", 1, lambda: s.choose_sample(rng.randrange(len(s.model.dataset.y_train))))
 
         # Boston.
         add("boston slice click", 3, lambda: (self._show(bo), self._click_panel(bo.slice_panel,
                                                                                self._inside(bo.slice_panel))))
         add("boston click anywhere", 1, lambda: (self._show(bo), self._click_panel(bo.slice_panel, None)))
         add("boston wheel", 0.5, lambda: (self._show(bo), self._wheel(bo.slice_panel)))
-        add("boston model", 1, lambda: bo.model_choice.setCurrentIndex(rng.randrange(bo.model_choice.count())))
-        add("boston normalize", 1, lambda: bo.normalize.toggle())
-        add("boston optimizer", 1, lambda: bo.optimizer.setCurrentIndex(rng.randrange(bo.optimizer.count())))
-        add("boston lr", 3, lambda: bo.learning_rate.setValue(self._lr(bo.learning_rate.maximum())))
-        add("boston batch", 2, lambda: bo.batch_size.setValue(self._int(1, bo.batch_size.maximum())))
-        add("boston epochs", 1, lambda: bo.epochs.setValue(self._epochs(bo.epochs.maximum())))
-        add("boston split", 1, lambda: bo.validation_split.setValue(rng.choice([0.0, 0.2, 0.5, 0.9,
+        add("boston model", 1, lambda: bo.control("model").setCurrentIndex(rng.randrange(bo.control("model").count())))
+        add("boston normalize", 1, lambda: bo.control("normalize").toggle())
+        add("boston optimizer", 1, lambda: (lambda w: w.setCurrentIndex(rng.randrange(w.count())))(
+            bo.control("optimizer")))
+        add("boston lr", 3, lambda: (lambda w: w.setValue(self._lr(w.maximum())))(bo.control("learning_rate")))
+        add("boston batch", 2, lambda: (lambda w: w.setValue(self._int(1, w.maximum())))(bo.control("batch_size")))
+        add("boston epochs", 1, lambda: bo.control("epochs").setValue(self._epochs(bo.control("epochs").maximum())))
+        add("boston split", 1, lambda: bo.control("validation_split").setValue(rng.choice([0.0, 0.2, 0.5, 0.9,
                                                                                    rng.uniform(0, 0.9)])))
-        add("boston seed", 1, lambda: bo.seed.setValue(self._int(0, bo.seed.maximum())))
+        add("boston seed", 1, lambda: bo.control("seed").setValue(self._int(0, bo.control("seed").maximum())))
         add("boston slice x", 1, lambda: bo.slice.x_param.setCurrentIndex(rng.randrange(bo.slice.x_param.count())))
         add("boston slice y", 1, lambda: bo.slice.y_param.setCurrentIndex(rng.randrange(bo.slice.y_param.count())))
 
@@ -502,12 +502,12 @@ class Monkey:
             spin.setValue(rng.choice([spin.minimum(), spin.maximum(), rng.uniform(spin.minimum(), spin.maximum())]))
 
         add("race option", 1, race_option)
-        add("race loss", 1, lambda: ra.loss_function.setCurrentIndex(rng.randrange(ra.loss_function.count())))
-        add("race batch", 1, lambda: ra.batch_size.setValue(self._int(1, ra.batch_size.maximum())))
-        add("race epochs", 1, lambda: ra.epochs.setValue(self._epochs(ra.epochs.maximum())))
-        add("race seed", 1, lambda: ra.seed.setValue(self._int(0, ra.seed.maximum())))
-        add("race tolerance", 0.5, lambda: ra.tolerance.setValue(rng.choice([ra.tolerance.minimum(),
-                                                                              ra.tolerance.maximum(), 0.05])))
+        add("race loss", 1, lambda: ra.control("loss").setCurrentIndex(rng.randrange(ra.control("loss").count())))
+        add("race batch", 1, lambda: (lambda w: w.setValue(self._int(1, w.maximum())))(ra.control("batch_size")))
+        add("race epochs", 1, lambda: ra.control("epochs").setValue(self._epochs(ra.control("epochs").maximum())))
+        add("race seed", 1, lambda: ra.control("seed").setValue(self._int(0, ra.control("seed").maximum())))
+        add("race tolerance", 0.5, lambda: (lambda w: w.setValue(rng.choice([w.minimum(), w.maximum(), 0.05])))(
+            ra.control("tolerance")))
         add("race speed", 0.5, lambda: ra.speed.setValue(rng.choice([ra.speed.maximum()] * 3 + [0, 4])))
 
         # Backpropagation: its commands by QAction and by key.
@@ -552,7 +552,7 @@ class Monkey:
         """File > Open CSV (or a drop on the window) with a bad file: a message, and nothing else changes."""
         path = self.rng.choice(self.files)
         self._say(f"{'drop' if drop else 'open'} {path.name}")
-        before = [(v.dataset, v.history) for v in (self.surface, self.boston)]
+        before = [(v.model, v.model.history) for v in (self.surface, self.boston)]
         opener = getattr(self.window, "opener", None)
         with no_modal_dialogs(iter([str(path)])) as shown:
             if drop:
@@ -570,7 +570,7 @@ class Monkey:
             preview = getattr(opener, "preview", None)
             close_stray_windows(self.window)
             pump()
-        after = [(v.dataset, v.history) for v in (self.surface, self.boston)]
+        after = [(v.model, v.model.history) for v in (self.surface, self.boston)]
         if any(a[0] is not b[0] or a[1] is not b[1] for a, b in zip(after, before, strict=True)):
             self._fail(f"opening the bad file {path.name} changed what was open")
         if not shown and preview is None:
@@ -658,11 +658,11 @@ class Monkey:
         bad = saved.parent / "bad.fitscope.json"
         bad.write_bytes(self.rng.choice([b"", b"{", text[: len(text) // 2], bytes(range(256)), b'{"format": "x"}',
                                          b"[1, 2, 3]", text.replace(b'"steps"', b'"stops"')]))
-        before = [(v.history, v.experiment) for v in (self.surface, self.boston)]
+        before = [(v.model, v.model.history) for v in (self.surface, self.boston)]
         with no_modal_dialogs(iter([str(bad)])) as shown:
             self.sessions.open_action.trigger()
             pump()
-        after = [(v.history, v.experiment) for v in (self.surface, self.boston)]
+        after = [(v.model, v.model.history) for v in (self.surface, self.boston)]
         changed = any(x is not y for pair in zip(after, before, strict=True) for x, y in zip(*pair, strict=True))
         if shown and changed:
             self._fail(f"a damaged session was refused ({shown}) yet changed the window")
@@ -709,7 +709,6 @@ class Monkey:
                 view.controller.pause()
         for view in self.training_views:
             wait_until(lambda view=view: not view.controller.busy, 30, f"{type(view).__name__} to go idle")
-            worker_barrier(view.controller)
         pump(20)
 
     def check(self) -> None:
@@ -730,25 +729,9 @@ class Monkey:
 
 
 # --------------------------------------------------------------------------- invariants
-def worker_barrier(controller, timeout: float = 10.0) -> None:
-    """Wait until the controller's worker thread has handled everything queued to it so far (a request of a
-    replaced trainer still finishing, say): after this, and while not busy, the worker is truly idle."""
-    reached = threading.Event()
-    QTimer.singleShot(0, controller._worker, reached.set)
-    wait_until(reached.is_set, timeout, "the worker thread to handle its queue")
-
-
-def effective(controller, trainer):
-    """A copy of ``trainer`` with the changes queued for it applied: what its next batch will train with."""
-    running = [it for it in getattr(trainer, "_iters", []) if it is not None]  # a race's generators
-    copy = deepcopy(trainer, {id(it): None for it in running})
-    with controller._worker._lock:
-        pending = list(controller._worker._pending)
-    for item in pending:
-        gen, change = item if isinstance(item, tuple) else (controller._gen, item)
-        if gen == controller._gen:
-            change(copy)
-    return copy
+def effective(trainer) -> dict:
+    """What ``trainer``'s next batch trains with, counting the settings asked of it and not yet applied."""
+    return trainer.next_hyperparameters()
 
 
 def _history_ok(h, label: str) -> None:
@@ -772,9 +755,9 @@ def _curve_finite(item, label: str) -> None:
 
 
 def check_surface(view) -> None:
-    h = view.history
+    h = view.model.history
     _history_ok(h, "surface")
-    _trainer_ok(view.experiment.trainer, h, "surface")
+    _trainer_ok(view.model.experiment.trainer, h, "surface")
     assert view.readouts.text("stepValue") == str(h.steps), (
         f"surface: step readout {view.readouts.text('stepValue')!r}, history {h.steps}")
     for box, value, name in ((view.kernel_edit, h.current[0], "kernel"), (view.bias_edit, h.current[1], "bias")):
@@ -786,7 +769,7 @@ def check_surface(view) -> None:
     assert len(cx) == 1 and cx[0] == h.current[0] and cy[0] == h.current[1], "surface: current point not drawn"
     if h.diverged is not None:
         assert view.message.isVisibleTo(view) and view.message.text(), "surface: divergence not explained"
-    train = view.experiment.loss_at(h.current, "train")
+    train = view.model.experiment.loss_at(h.current, "train")
     shown = view.readouts.text("trainLossValue")
     assert shown == (f"{train:.5g}" if math.isfinite(train) else "–"), f"surface: training loss shows {shown!r}"
     step = h.last_step
@@ -794,19 +777,33 @@ def check_surface(view) -> None:
     lx, ly = view.data_panel.line.getData()
     with np.errstate(all="ignore"):
         assert np.array_equal(ly, k * lx + b), "surface: the fitted line is not the current weights'"
-    t = effective(view.controller, view.experiment.trainer)
-    assert t.optimizer.name == view.optimizer.currentData(), f"surface: trains with {t.optimizer.name}"
-    assert t.optimizer.learning_rate == view.learning_rate.value(), (
-        f"surface: trains at rate {t.optimizer.learning_rate}, the box says {view.learning_rate.value()}")
-    assert t.batch_size == view.batch_size.value(), f"surface: trains in batches of {t.batch_size}"
-    assert t.loss.name == view.loss_function.currentData() == view.experiment.loss.name, (
-        f"surface: trains on {t.loss.name}, shows {view.experiment.loss.name}")
+    _settings_ok(view, "surface")
+
+
+def _settings_ok(view, label: str) -> None:
+    """The settings are in one place: what the next batch trains with is what the model says, and what the
+    controls show."""
+    t, s = effective(view.model.trainer), view.model.settings
+    assert t["optimizer"].name == s.optimizer == view.control("optimizer").currentData(), (
+        f"{label}: trains with {t['optimizer'].name}, the model says {s.optimizer}")
+    rate = view.control("learning_rate").value()
+    assert t["learning_rate"] == s.learning_rate == rate, (
+        f"{label}: trains at rate {t['learning_rate']}, the model says {s.learning_rate}, the box {rate}")
+    assert t["batch_size"] == s.batch_size == view.control("batch_size").value(), (
+        f"{label}: trains in batches of {t['batch_size']}, the model says {s.batch_size}")
+    assert t["loss"] == s.loss == view.model.experiment.loss.name, (
+        f"{label}: trains on {t['loss']}, the model says {s.loss}")
+    if label == "surface":  # the multi-feature tab trains on MSE only, and has no loss box
+        assert view.control("loss").currentData() == s.loss, f"{label}: the loss box says otherwise"
+    assert view.control("epochs").value() == s.epochs, f"{label}: the epochs box says otherwise"
+    assert view.control("seed").value() == s.seed == view.model.experiment.settings.seed, (
+        f"{label}: the seed box says {view.control('seed').value()}, the run's seed is {s.seed}")
 
 
 def check_boston(view) -> None:
-    h = view.history
+    h = view.model.history
     _history_ok(h, "boston")
-    _trainer_ok(view.experiment.trainer, h, "boston")
+    _trainer_ok(view.model.experiment.trainer, h, "boston")
     assert view.readouts.text("bostonStep") == str(h.steps), (
         f"boston: step readout {view.readouts.text('bostonStep')!r}, history {h.steps}")
     assert view.progress.value() == len(h.epochs), f"boston: progress {view.progress.value()}, {len(h.epochs)} epochs"
@@ -821,38 +818,36 @@ def check_boston(view) -> None:
     assert len(cx) == 1 and cx[0] == h.current[i] and cy[0] == h.current[j], "boston: current point not drawn"
     if h.diverged is not None:
         assert view.message.isVisibleTo(view) and view.message.text(), "boston: divergence not explained"
-    t = effective(view.controller, view.experiment.trainer)
-    assert t.optimizer.name == view.optimizer.currentData(), f"boston: trains with {t.optimizer.name}"
-    assert t.optimizer.learning_rate == view.learning_rate.value(), (
-        f"boston: trains at rate {t.optimizer.learning_rate}, the box says {view.learning_rate.value()}")
-    assert t.batch_size == view.batch_size.value(), f"boston: trains in batches of {t.batch_size}"
-    shown, used = view.settings_from_controls(), view.experiment.settings
+    _settings_ok(view, "boston")
+    shown, used = view.model.settings, view.model.experiment.settings
     for name in ("model", "hidden", "normalize", "validation_split", "seed"):
         assert getattr(shown, name) == getattr(used, name), (
-            f"boston: {name} is {getattr(used, name)!r}, the controls say {getattr(shown, name)!r}")
+            f"boston: {name} is {getattr(used, name)!r} in the run, {getattr(shown, name)!r} in the model")
+    assert view.control("normalize").isChecked() == shown.normalize, "boston: the Normalize box says otherwise"
 
 
 def check_race(view) -> None:
-    assert len(view.histories) == len(view.keys) == view.table.rowCount(), "race: one row per racer"
-    if view.race is None:
-        assert not view.keys, "race: racers without a race"
+    assert len(view.model.histories) == len(view.model.keys) == view.table.rowCount(), "race: one row per racer"
+    if view.model.race is None:
+        assert not view.model.keys, "race: racers without a race"
         return
-    race = effective(view.controller, view.race)
-    for key, trainer in zip(view.keys, race.trainers, strict=True):
-        assert trainer.optimizer.name == key, f"race: racer {key} trains with {trainer.optimizer.name}"
-        assert trainer.optimizer.learning_rate == view.rates[key].value(), (
-            f"race {key}: trains at rate {trainer.optimizer.learning_rate}, its box says {view.rates[key].value()}")
+    for key, trainer in zip(view.model.keys, view.model.race.trainers, strict=True):
+        t = effective(trainer)
+        assert t["optimizer"].name == key, f"race: racer {key} trains with {t['optimizer'].name}"
+        assert t["learning_rate"] == view.rates[key].value() == view.model.racers[key].learning_rate, (
+            f"race {key}: trains at rate {t['learning_rate']}, its box says {view.rates[key].value()}")
         for kw, spin in view.options[key].items():
-            assert getattr(trainer.optimizer, kw) == spin.value(), f"race {key}: {kw} differs from its box"
-        assert trainer.batch_size == view.batch_size.value(), f"race {key}: batches of {trainer.batch_size}"
-        assert trainer.loss.name == view.loss_function.currentData(), f"race {key}: trains on {trainer.loss.name}"
-    for key, history, trainer, items in zip(view.keys, view.histories, view.race.trainers, view._items, strict=True):
+            assert getattr(t["optimizer"], kw) == spin.value(), f"race {key}: {kw} differs from its box"
+        assert t["batch_size"] == view.control("batch_size").value(), f"race {key}: batches of {t['batch_size']}"
+        assert t["loss"] == view.control("loss").currentData(), f"race {key}: trains on {t['loss']}"
+    for key, history, trainer in zip(view.model.keys, view.model.histories, view.model.race.trainers, strict=True):
+        items = view.drawn(key)
         _history_ok(history, f"race {key}")
         _trainer_ok(trainer, history, f"race {key}")
         _curve_finite(items["line"], f"race {key} trajectory")
         dx, dy = items["dot"].getData()
         assert (dx[0], dy[0]) == tuple(history.current), f"race {key}: its dot is not where it is"
-        status = view.table.item(view.keys.index(key), view.table.columnCount() - 1).text()
+        status = view.table.item(view.model.keys.index(key), view.table.columnCount() - 1).text()
         if history.diverged is not None:
             assert status.startswith("diverged"), f"race {key}: diverged, but its status says {status!r}"
         else:
@@ -885,8 +880,8 @@ def check_no_nan_shown(window) -> None:
 
 def own_threads(window) -> list[QThread]:
     """The QThreads the window keeps for its life: each view's training thread, the CSV reader's if any."""
-    threads = [v.controller._thread for v in window.views if hasattr(v, "controller")]
-    reader = getattr(getattr(window, "opener", None), "_thread", None)
+    threads = [v.controller.thread for v in window.views if hasattr(v, "controller")]
+    reader = window.opener.thread
     return threads + ([reader] if isinstance(reader, QThread) else [])
 
 
@@ -895,13 +890,13 @@ def check_sample(surface, backprop) -> None:
     learning rate and loss."""
     from fitscope.gui.views.backprop_view import Example
 
-    sample, h = surface.sample, surface.history
+    sample, h = surface.sample, surface.model.history
     step = h.last_step
     k, b = step.params if step is not None and h.diverged is None else h.current
     assert (sample.kernel, sample.bias) == (k, b), f"surface: the example's weights {sample} are not the view's"
-    assert sample.learning_rate == surface.learning_rate.value(), (
-        f"surface: the example's learning rate {sample.learning_rate} is not {surface.learning_rate.value()}")
-    assert sample.loss == surface.loss_function.currentData(), f"surface: the example's loss is {sample.loss}"
+    rate = surface.model.settings.learning_rate
+    assert sample.learning_rate == rate, f"surface: the example's learning rate {sample.learning_rate} is not {rate}"
+    assert sample.loss == surface.model.settings.loss, f"surface: the example's loss is {sample.loss}"
     if backprop.following and backprop.example.hand_updates == 0:
         assert backprop.example == Example.from_sample(sample), "backprop: not the loss-surface tab's example"
 
@@ -923,9 +918,9 @@ def start_runs(window, rng: random.Random) -> list:
         window.tabs.setCurrentWidget(view)
         if hasattr(view, "speed"):
             view.speed.setValue(view.speed.maximum())
-        if hasattr(view, "model_choice") and rng.random() < 0.5:
-            view.model_choice.setCurrentIndex(rng.randrange(view.model_choice.count()))
-        view.epochs.setValue(view.epochs.maximum())
+        if view is window.boston_view and rng.random() < 0.5:
+            view.control("model").setCurrentIndex(rng.randrange(view.control("model").count()))
+        view.control("epochs").setValue(view.control("epochs").maximum())
         view.commands["run"].trigger()
     return chosen
 
@@ -938,14 +933,14 @@ def close_mid_run(make_window: Callable[[], object], rng: random.Random, trap: E
     wait_until(window.isVisible, 5, "the window to show")
     views = start_runs(window, rng)
     threads = own_threads(window)
-    pool = next((v.slicer._pool for v in window.views if hasattr(v, "slicer")), None)
+    slicer = window.boston_view.slicer
     pump(rng.choice([0, 0, 1, 5, 20, 50, 100, 300]))
     running = [type(v).__name__ for v in views if v.controller.running]
     start = time.perf_counter()
     window.close()
     took = time.perf_counter() - start
     still = [t.objectName() for t in threads if t.isRunning()]
-    jobs = pool.activeThreadCount() if pool is not None else 0
+    jobs = slicer.active_jobs
     window.deleteLater()
     pump()
     if still or jobs:

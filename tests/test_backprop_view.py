@@ -132,8 +132,8 @@ def test_reset_pass_and_forward_pass(qtbot, view):
 
 @pytest.mark.parametrize("loss", ["mse", "mae"])
 def test_gradients_shown_equal_the_trainers_for_a_batch_of_one(qtbot, view, surface, loss):
-    surface.loss_function.setCurrentIndex(surface.loss_function.findData(loss))
-    surface.batch_size.setValue(1)
+    surface.set_control("loss", loss)
+    surface.control("batch_size").setValue(1)
     surface.start_at(0.9, -0.3)
     for _ in range(2):  # one whole step first, so that the next batch starts from trained weights
         surface.commands["step_batch"].trigger()
@@ -141,9 +141,9 @@ def test_gradients_shown_equal_the_trainers_for_a_batch_of_one(qtbot, view, surf
     for _ in range(4):  # batch → forward → loss → gradient: the gradient the trainer is about to use
         surface.commands["step_phase"].trigger()
         idle(qtbot, surface)
-    step = surface.history.last_step
+    step = surface.model.history.last_step
     assert step.phase is Phase.GRADIENT and len(step.indices) == 1
-    assert view.following and view.example.x == surface.experiment.X[step.indices[0], 0]
+    assert view.following and view.example.x == surface.model.experiment.X[step.indices[0], 0]
     assert (view.example.k, view.example.b) == tuple(step.params_before)
     for _ in range(view.n_steps):
         view.commands["backward_step"].trigger()
@@ -161,7 +161,7 @@ def test_gradients_shown_equal_the_trainers_for_a_batch_of_one(qtbot, view, surf
     tr = view.trace
     surface.commands["step_phase"].trigger()
     idle(qtbot, surface)
-    after = surface.history.last_step.params_after
+    after = surface.model.history.last_step.params_after
     assert (tr.new_k, tr.new_b) == pytest.approx(tuple(after), abs=1e-15)
     assert shown.endswith(f"= {number(after[1])}")
     assert view.position == 0 and view.example.k == after[0]  # and the view moved on with the trainer
@@ -175,14 +175,14 @@ def test_the_graph_follows_training_and_starts_each_new_example_afresh(qtbot, vi
     assert view.position == 2
     surface.commands["step_batch"].trigger()
     idle(qtbot, surface)
-    current = surface.history.current
+    current = surface.model.history.current
     assert (view.example.k, view.example.b) == (current[0], current[1])
     assert view.position == 0  # a new example: the pass starts again
     assert view.graph.edge_texts()[("k", "mul")][0] == f"k = {number(current[0])}"
-    assert view.example.learning_rate == surface.learning_rate.value()
+    assert view.example.learning_rate == surface.control("learning_rate").value()
     # A point clicked in the data plot is followed instead of the batch's first.
     surface.choose_sample(7)
-    assert view.example.x == surface.experiment.X[7, 0] and "clicked" in view.source.text()
+    assert view.example.x == surface.model.experiment.X[7, 0] and "clicked" in view.source.text()
 
 
 def test_book_example_stops_following_and_follow_training_returns(qtbot, view, surface):
@@ -193,7 +193,7 @@ def test_book_example_stops_following_and_follow_training_returns(qtbot, view, s
     assert view.example.book  # unchanged by training
     view.commands["follow_training"].trigger()
     assert view.following and not view.example.book
-    current = surface.history.current
+    current = surface.model.history.current
     assert (view.example.k, view.example.b) == (current[0], current[1])
 
 

@@ -96,14 +96,14 @@ def assert_caught_like_the_engine(h, params, diverged):
 
 # --------------------------------------------------------------------------- the loss surface
 def surface_settings(view, lr, loss, optimizer="sgd"):
-    view.loss_function.setCurrentIndex(view.loss_function.findData(loss))
-    view.optimizer.setCurrentIndex(view.optimizer.findData(optimizer))  # sets tfjs's default rate: first
-    view.learning_rate.setValue(lr)
-    view.epochs.setValue(EPOCHS)
+    view.set_control("loss", loss)
+    view.set_control("optimizer", optimizer)  # sets tfjs's default rate: first
+    view.control("learning_rate").setValue(lr)
+    view.control("epochs").setValue(EPOCHS)
     view.speed.setValue(view.speed.maximum())
     view.reset()  # a fresh run with these settings from the start point
-    assert view.learning_rate.value() == lr
-    return view.settings
+    assert view.control("learning_rate").value() == lr
+    return view.model.settings
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "momentum", "rmsprop", "adam"])
@@ -118,7 +118,7 @@ def test_surface_view(qtbot, make_view, datasets, lr, loss, optimizer):
         assert diverged is not None  # the case is worth testing
     view.commands["run"].trigger()
     qtbot.waitUntil(lambda: not view.controller.busy, timeout=30_000)
-    h = view.history
+    h = view.model.history
     assert_caught_like_the_engine(h, params, diverged)
     assert np.isfinite(view.surface.path.getData()[0]).all() and np.isfinite(view.surface.path.getData()[1]).all()
     if diverged is None:
@@ -130,7 +130,7 @@ def test_surface_view(qtbot, make_view, datasets, lr, loss, optimizer):
     assert view.kernel_edit.value() == pytest.approx(h.current[0], rel=1e-15, abs=6e-7)  # the last finite point
 
     # Recover: a small rate, and the next step trains on from the last finite point.
-    view.learning_rate.setValue(1e-4)
+    view.control("learning_rate").setValue(1e-4)
     steps = h.steps
     view.commands["step_batch"].trigger()
     idle(qtbot, view)
@@ -139,7 +139,7 @@ def test_surface_view(qtbot, make_view, datasets, lr, loss, optimizer):
     assert not view.message.isVisibleTo(view) and view.phase_key != "diverged"
     # … and Reset starts afresh.
     view.commands["reset"].trigger()
-    assert view.history.steps == 0 and not view.message.isVisibleTo(view)
+    assert view.model.history.steps == 0 and not view.message.isVisibleTo(view)
 
 
 @pytest.mark.parametrize("lr", RATES)
@@ -152,8 +152,8 @@ def test_surface_view_by_hand(qtbot, make_view, datasets, lr):
         view.commands["step_batch"].trigger()
         idle(qtbot, view)
         assert view.message.isVisibleTo(view) == (press == diverged.step), f"press {press}"
-        assert view.history.steps == min(press, diverged.step - 1)
-    assert view.history.diverged.step == diverged.step
+        assert view.model.history.steps == min(press, diverged.step - 1)
+    assert view.model.history.diverged.step == diverged.step
 
 
 # --------------------------------------------------------------------------- Boston Housing
@@ -162,32 +162,32 @@ def test_surface_view_by_hand(qtbot, make_view, datasets, lr):
 @pytest.mark.parametrize("lr", RATES)
 def test_boston_view(qtbot, make_view, datasets, lr, model, normalize):
     view = make_view(BostonView, "boston-housing")
-    view.model_choice.setCurrentIndex(model)
-    view.normalize.setChecked(normalize)
-    view.epochs.setValue(EPOCHS if model == 0 else 3)
-    view.learning_rate.setValue(lr)
-    assert view.learning_rate.value() == lr
-    settings = view.experiment.settings
+    view.control("model").setCurrentIndex(model)
+    view.control("normalize").setChecked(normalize)
+    view.control("epochs").setValue(EPOCHS if model == 0 else 3)
+    view.control("learning_rate").setValue(lr)
+    assert view.control("learning_rate").value() == lr
+    settings = view.model.experiment.settings
     assert settings.learning_rate == lr  # a change before the first step starts afresh with it
     params, diverged = engine_alone(datasets["boston-housing"], settings)
     assert diverged is not None  # every case here diverges within a few steps
     view.commands["run"].trigger()
     qtbot.waitUntil(lambda: not view.controller.busy, timeout=60_000)
-    h = view.history
+    h = view.model.history
     assert_caught_like_the_engine(h, params, diverged)
     message = one_line(view.message)
     assert f"step {diverged.step}" in message
     assert ("normalization" in message) == (not normalize)  # raw features: the likely cause is named
 
-    view.learning_rate.setValue(1e-6)
+    view.control("learning_rate").setValue(1e-6)
     steps = h.steps
     view.commands["step_batch"].trigger()
     idle(qtbot, view)
-    assert view.history is h and h.steps == steps + 1 and np.isfinite(h.current).all()
+    assert view.model.history is h and h.steps == steps + 1 and np.isfinite(h.current).all()
     assert h.last_step.learning_rate == 1e-6
     assert not view.message.isVisibleTo(view)
     view.commands["reset"].trigger()
-    assert view.history.steps == 0 and not view.message.isVisibleTo(view)
+    assert view.model.history.steps == 0 and not view.message.isVisibleTo(view)
 
 
 # --------------------------------------------------------------------------- the optimizer race
@@ -198,33 +198,33 @@ def test_race_view(qtbot, make_view, datasets, lr, loss):
     others go on; a smaller rate (a fresh race) or Reset brings it back."""
     view = make_view(RaceView, "download-time")
     view.speed.setValue(view.speed.maximum())
-    view.loss_function.setCurrentIndex(view.loss_function.findData(loss))
-    view.epochs.setValue(EPOCHS)
+    view.set_control("loss", loss)
+    view.control("epochs").setValue(EPOCHS)
     view.rates["sgd"].setValue(lr)
     assert view.rates["sgd"].value() == lr
-    sgd = view.keys.index("sgd")
+    sgd = view.model.keys.index("sgd")
     params, diverged = engine_alone(datasets["download-time"],
-                                    replace(view.settings(), optimizer="sgd", learning_rate=lr))
+                                    replace(view.model.settings, optimizer="sgd", learning_rate=lr))
     if loss == "mse":
         assert diverged is not None
     view.commands["run"].trigger()
     qtbot.waitUntil(lambda: not view.controller.busy, timeout=30_000)
-    assert_caught_like_the_engine(view.histories[sgd], params, diverged)
+    assert_caught_like_the_engine(view.model.histories[sgd], params, diverged)
     status = view.table.item(sgd, view.table.columnCount() - 1).text()
-    assert all(np.isfinite(h.params).all() for h in view.histories)
+    assert all(np.isfinite(h.params).all() for h in view.model.histories)
     if diverged is None:
         assert not status.startswith("diverged")
         return
     assert status == f"diverged at step {diverged.step}"
     assert "diverged" in view.text.text()
-    others = [h for i, h in enumerate(view.histories) if i != sgd]
-    assert all(h.diverged is None and h.steps > view.histories[sgd].steps for h in others)
+    others = [h for i, h in enumerate(view.model.histories) if i != sgd]
+    assert all(h.diverged is None and h.steps > view.model.histories[sgd].steps for h in others)
 
     view.rates["sgd"].setValue(0.01)  # a new race at the default rate
-    assert all(h.steps == 0 and h.diverged is None for h in view.histories)
+    assert all(h.steps == 0 and h.diverged is None for h in view.model.histories)
     view.commands["step_batch"].trigger()
     idle(qtbot, view)
-    assert all(h.steps == 1 and np.isfinite(h.current).all() for h in view.histories)
+    assert all(h.steps == 1 and np.isfinite(h.current).all() for h in view.model.histories)
     view.commands["reset"].trigger()
-    assert all(h.steps == 0 for h in view.histories)
+    assert all(h.steps == 0 for h in view.model.histories)
     assert not view.table.item(sgd, view.table.columnCount() - 1).text().startswith("diverged")

@@ -133,7 +133,7 @@ def test_a_left_click_still_starts_there_and_a_right_drag_opens_no_menu(qtbot, w
     pos = view.surface.widget_pos_of(0.5, 0.1)
     qtbot.mouseClick(gv.viewport(), Qt.MouseButton.LeftButton, pos=pos)
     assert QApplication.activePopupWidget() is None
-    assert view.history.current[0] == pytest.approx(0.5, abs=0.02)
+    assert view.model.history.current[0] == pytest.approx(0.5, abs=0.02)
 
 
 def test_the_backprop_graph_has_the_menu_too(qtbot, window, dialogs, tmp_path):
@@ -222,11 +222,11 @@ def app_files(view, tmp_path) -> tuple[bytes, bytes]:
 
 def test_surface_view_csvs_equal_the_clis(qtbot, window, tmp_path):
     view = view_of(window, SurfaceView)
-    view.batch_size.setValue(4)
-    view.learning_rate.setValue(0.005)
-    k, b = view.settings.init
+    view.control("batch_size").setValue(4)
+    view.control("learning_rate").setValue(0.005)
+    k, b = view.model.settings.init
     step(qtbot, view, Unit.EPOCH, 3)
-    s = view.settings
+    s = view.model.settings
     cli = cli_files(tmp_path, "--data", "download-time", "--epochs", "3", "--batch-size", "4", "--lr", "0.005",
                     "--loss", s.loss, "--optimizer", s.optimizer, "--seed", str(s.seed), "--init", f"{k!r},{b!r}")
     assert app_files(view, tmp_path) == cli
@@ -236,10 +236,10 @@ def test_surface_view_csvs_equal_the_clis(qtbot, window, tmp_path):
 def test_boston_view_csvs_equal_the_clis(qtbot, window, tmp_path):
     view = view_of(window, BostonView)
     window.tabs.setCurrentWidget(view)
-    view.epochs.setValue(2)
+    view.control("epochs").setValue(2)
     view.commands["run"].trigger()
     qtbot.waitUntil(lambda: not view.controller.busy, timeout=60_000)
-    s = view.settings
+    s = view.model.settings
     assert s.validation_split > 0  # the history has val_loss values
     cli = cli_files(tmp_path, "--data", "boston-housing", "--epochs", "2")
     assert app_files(view, tmp_path) == cli
@@ -248,12 +248,12 @@ def test_boston_view_csvs_equal_the_clis(qtbot, window, tmp_path):
 
 def test_a_run_paused_mid_epoch_exports_the_steps_so_far(qtbot, window, tmp_path):
     view = view_of(window, SurfaceView)
-    view.batch_size.setValue(3)
+    view.control("batch_size").setValue(3)
     step(qtbot, view, Unit.EPOCH)
     step(qtbot, view, Unit.BATCH, 2)
     _, trace = app_files(view, tmp_path)
     rows = [line.split(b",") for line in trace.splitlines()[1:]]
-    per_epoch = -(-len(view.experiment.y) // 3)
+    per_epoch = -(-len(view.model.experiment.y) // 3)
     assert len(rows) == per_epoch + 3
     assert [(r[1], r[2]) for r in rows[-2:]] == [(b"2", b"0"), (b"2", b"1")]
 

@@ -17,9 +17,9 @@ import fitscope.gui.worker as worker
 from fitscope.engine.data import load_builtin
 from fitscope.engine.trainer import Phase
 from fitscope.gui.app import MainWindow
+from fitscope.gui.models.surface import drawn_init
 from fitscope.gui.views.boston_view import BostonView
 from fitscope.gui.views.surface_view import SurfaceView
-from fitscope.gui.worker import TrainingController
 
 
 @pytest.fixture
@@ -38,26 +38,26 @@ def idle(qtbot, view, timeout=10_000):
 def test_random_init_after_the_largest_seed_starts_again_at_0(surface):
     """Monkey seed 3, action #593 (and seed 4, #213): Random init with the seed at its maximum raised
     OverflowError in the slot (the spin box cannot hold 2**31)."""
-    surface.seed.setValue(surface.seed.maximum())
+    surface.control("seed").setValue(surface.control("seed").maximum())
     surface.commands["random_init"].trigger()
-    assert surface.seed.value() == 0
-    assert np.array_equal(surface.history.current, surface._draw_init(0))
-    assert surface.settings.init == surface._draw_init(0)
+    assert surface.control("seed").value() == 0
+    assert np.array_equal(surface.model.history.current, drawn_init(0))
+    assert surface.model.settings.init == drawn_init(0)
 
 
 def test_a_weight_beyond_a_billion_is_shown_as_it_is(qtbot, surface):
     """Monkey seed 8, action #300: the kernel and bias boxes stopped at ±1e9, so a run that had carried the
     kernel to 1.45e15 (not yet counted as divergent) showed 1e9."""
-    surface.loss_function.setCurrentIndex(surface.loss_function.findData("mse"))
-    surface.learning_rate.setValue(1.0)
+    surface.set_control("loss", "mse")
+    surface.control("learning_rate").setValue(1.0)
     surface.kernel_edit.setValue(1e9)
-    assert surface.history.current[0] == 1e9  # a start typed at the old limit
+    assert surface.model.history.current[0] == 1e9  # a start typed at the old limit
     for _ in range(3):
         surface.commands["step_batch"].trigger()
         idle(qtbot, surface)
-        if surface.history.diverged is not None:
+        if surface.model.history.diverged is not None:
             break
-    k, b = surface.history.current
+    k, b = surface.model.history.current
     assert abs(k) > 1e9 or abs(b) > 1e9  # training went past the old limit before stopping
     assert surface.kernel_edit.value() == pytest.approx(k, rel=1e-15, abs=6e-7)
     assert surface.bias_edit.value() == pytest.approx(b, rel=1e-15, abs=6e-7)
@@ -71,13 +71,14 @@ def test_turning_normalization_off_draws_the_path_in_the_new_pair(qtbot):
     view.show()
     try:
         before = view.slice.pair
-        view.normalize.setChecked(False)
+        view.control("normalize").setChecked(False)
         i, j = view.slice.pair
         assert (i, j) != before
         x, y = view.slice_panel.current.getData()
-        assert (x[0], y[0]) == (view.history.current[i], view.history.current[j])
+        assert (x[0], y[0]) == (view.model.history.current[i], view.model.history.current[j])
         px, py = view.slice_panel.path.getData()
-        assert np.array_equal(px, view.history.params[:, i]) and np.array_equal(py, view.history.params[:, j])
+        params = view.model.history.params
+        assert np.array_equal(px, params[:, i]) and np.array_equal(py, params[:, j])
     finally:
         view.shutdown()
 
@@ -98,36 +99,34 @@ def test_a_change_is_never_taken_by_the_trainer_being_replaced(qtbot, surface, m
 
     monkeypatch.setattr(worker, "time", types.SimpleNamespace(sleep=sleep, perf_counter=time.perf_counter))
     surface.speed.setValue(surface.speed.maximum())
-    surface.epochs.setValue(1_000_000)
+    surface.control("epochs").setValue(1_000_000)
     surface.commands["run"].trigger()
-    qtbot.waitUntil(lambda: surface.history.steps > 3, timeout=5000)
+    qtbot.waitUntil(lambda: surface.model.history.steps > 3, timeout=5000)
     armed.set()
     assert in_sleep.wait(5)
     surface.start_at(0.5, 0.5)  # a click on the surface: a new trainer, the old request told to stop
-    surface.learning_rate.setValue(0.0421)  # … and a new rate, for the new trainer
+    surface.control("learning_rate").setValue(0.0421)  # … and a new rate, for the new trainer
     go.set()
     idle(qtbot, surface)
     surface.commands["step_batch"].trigger()
     idle(qtbot, surface)
-    assert surface.history.last_step.learning_rate == 0.0421
+    assert surface.model.history.last_step.learning_rate == 0.0421
 
 
-def test_settle_applies_only_the_changes_for_the_current_trainer(qtbot):
-    class Trainer:
-        def __init__(self) -> None:
-            self.seen: list[str] = []
-
-    old, new = Trainer(), Trainer()
-    controller = TrainingController()
+def test_a_change_after_a_new_start_reaches_only_the_new_trainer(qtbot):
+    view = SurfaceView(dataset=load_builtin("download-time"))
+    qtbot.addWidget(view)
     try:
-        controller.set_trainer(old)
-        controller.change(lambda t: t.seen.append("for the old one"))
-        controller.set_trainer(new)
-        controller.change(lambda t: t.seen.append("for the new one"))
-        controller.settle(new)
-        assert new.seen == ["for the new one"] and old.seen == []
+        old = view.model.trainer
+        view.start_at(0.5, 0.5)
+        view.control("learning_rate").setValue(0.0421)
+        new = view.model.trainer
+        assert new is not old
+        new.apply_requests()
+        old.apply_requests()
+        assert new.optimizer.learning_rate == 0.0421 and old.optimizer.learning_rate == 0.01
     finally:
-        controller.shutdown()
+        view.shutdown()
 
 
 def test_a_session_saved_mid_batch_after_a_new_batch_size_opens(qtbot, tmp_path):
@@ -142,8 +141,8 @@ def test_a_session_saved_mid_batch_after_a_new_batch_size_opens(qtbot, tmp_path)
         for _ in range(2):
             view.commands["step_phase"].trigger()
             idle(qtbot, view)
-        shown_indices = view.history.last_step.indices.copy()
-        view.batch_size.setValue(3)  # applies from the next batch
+        shown_indices = view.model.history.last_step.indices.copy()
+        view.control("batch_size").setValue(3)  # applies from the next batch
         path = tmp_path / "mid-batch.fitscope.json"
         with no_modal_dialogs(iter([str(path), str(path)])) as shown:
             window.files.save_as_action.trigger()
@@ -152,13 +151,13 @@ def test_a_session_saved_mid_batch_after_a_new_batch_size_opens(qtbot, tmp_path)
         view = next(v for v in window.views if isinstance(v, SurfaceView))
         view.commands["step_phase"].trigger()  # the next phase of the same batch
         idle(qtbot, view)
-        step = view.history.last_step
+        step = view.model.history.last_step
         assert step.phase is Phase.LOSS and np.array_equal(step.indices, shown_indices)
         view.commands["step_batch"].trigger()  # the rest of it, then a batch of the new size
         idle(qtbot, view)
         view.commands["step_batch"].trigger()
         idle(qtbot, view)
-        assert len(view.history.last_step.indices) == 3
+        assert len(view.model.history.last_step.indices) == 3
     finally:
         window.shutdown()
 
@@ -172,11 +171,11 @@ def test_the_backprop_example_takes_a_new_learning_rate_at_once(qtbot):
     try:
         surface = next(v for v in window.views if isinstance(v, SurfaceView))
         backprop = next(v for v in window.views if type(v).__name__ == "BackpropView")
-        surface.learning_rate.setValue(0.25)
+        surface.control("learning_rate").setValue(0.25)
         assert surface.sample.learning_rate == 0.25
         assert backprop.example.learning_rate == 0.25
-        surface.optimizer.setCurrentIndex(surface.optimizer.findData("adam"))  # tfjs's default rate: 0.001
-        assert backprop.example.learning_rate == surface.learning_rate.value() == 0.001
+        surface.set_control("optimizer", "adam")  # tfjs's default rate: 0.001
+        assert backprop.example.learning_rate == surface.control("learning_rate").value() == 0.001
     finally:
         window.shutdown()
 
@@ -186,20 +185,20 @@ def test_a_long_mlp_run_pauses_before_its_trajectory_fills_the_memory(qtbot, mon
     26 kB of parameters a step, 1.3 GB of memory after 13 s, with up to 26.6 million steps to go (100,000
     epochs): the app would run out of memory. Now a run pauses when its trajectory reaches the view's
     budget (made small here), says so in one line, and Reset starts afresh."""
-    import fitscope.gui.views.boston_view as boston_view
+    import fitscope.engine.run as run
 
     view = BostonView(dataset=load_builtin("boston-housing"))
     qtbot.addWidget(view)
     view.show()
     try:
-        view.model_choice.setCurrentIndex(2)
-        n_params = view.experiment.model.n_params
-        monkeypatch.setattr(boston_view, "TRAJECTORY_BYTES", 200 * 8 * n_params)  # 200 steps
-        view.batch_size.setValue(1)
-        view.epochs.setValue(view.epochs.maximum())
+        view.control("model").setCurrentIndex(2)
+        n_params = view.model.experiment.model.n_params
+        monkeypatch.setattr(run, "HISTORY_BUDGET_BYTES", 200 * 8 * n_params)  # 200 steps
+        view.control("batch_size").setValue(1)
+        view.control("epochs").setValue(view.control("epochs").maximum())
         view.commands["run"].trigger()
         qtbot.waitUntil(lambda: not view.controller.busy, timeout=30_000)
-        h = view.history
+        h = view.model.history
         assert 200 <= h.steps < 2200  # paused at the budget (and the reports a delivery or two held beyond it)
         text = view.message.text()
         assert view.message.isVisibleTo(view) and "\n" not in text and f"{n_params:,} parameters" in text
@@ -209,9 +208,49 @@ def test_a_long_mlp_run_pauses_before_its_trajectory_fills_the_memory(qtbot, mon
         qtbot.wait(50)
         assert not view.controller.busy and h.steps == steps and view.message.isVisibleTo(view)
         view.commands["reset"].trigger()
-        assert view.history.steps == 0 and not view.message.isVisibleTo(view)
+        assert view.model.history.steps == 0 and not view.message.isVisibleTo(view)
         view.commands["step_batch"].trigger()
         idle(qtbot, view)
-        assert view.history.steps == 1
+        assert view.model.history.steps == 1
+    finally:
+        view.shutdown()
+
+
+def test_a_failure_in_the_worker_ends_the_request_and_the_tab_goes_on(qtbot, monkeypatch):
+    """Whatever raises in the training thread ends that request with a one-line message in the tab; the tab
+    is not left busy, and Step and Run work again."""
+    from fitscope.engine.trainer import Trainer
+
+    view = SurfaceView(dataset=load_builtin("download-time"))
+    qtbot.addWidget(view)
+    view.show()
+    try:
+        real, calls = Trainer._batch_step, []
+
+        def failing(self):
+            calls.append(1)
+            if len(calls) == 2:
+                raise FloatingPointError("an injected failure")
+            return real(self)
+
+        monkeypatch.setattr(Trainer, "_batch_step", failing)
+        stops = []
+        view.controller.stopped.connect(lambda why, message: stops.append((why, message)))
+        view.commands["step_batch"].trigger()
+        qtbot.waitUntil(lambda: not view.controller.busy, timeout=10_000)
+        view.commands["step_batch"].trigger()
+        qtbot.waitUntil(lambda: len(stops) == 2, timeout=10_000)
+        assert stops[1] == ("error", "FloatingPointError: an injected failure")
+        assert not view.controller.busy and view.message.isVisibleTo(view)
+        text = view.message.text()
+        assert "an injected failure" in text and "\n" not in text
+        view.commands["step_batch"].trigger()  # the next request starts afresh
+        qtbot.waitUntil(lambda: len(stops) == 3, timeout=10_000)
+        assert stops[2][0] == "step" and view.model.history.steps == 2
+        assert not view.message.isVisibleTo(view)
+        view.control("epochs").setValue(3)
+        view.commands["run"].trigger()
+        qtbot.waitUntil(lambda: not view.controller.busy, timeout=10_000)
+        assert stops[-1][0] == "done" and len(view.model.history.epochs) == 3
     finally:
         view.shutdown()

@@ -19,9 +19,10 @@ import fitscope.gui.dialogs.open_csv as open_csv
 from fitscope.engine.data import read_table
 from fitscope.gui.app import MainWindow
 from fitscope.gui.dialogs.open_csv import OpenCsvDialog
+from fitscope.gui.models.surface import MAE_SURFACE_ROWS
 from fitscope.gui.panels.data_plot import MAX_POINTS
 from fitscope.gui.views.boston_view import BostonView
-from fitscope.gui.views.surface_view import MAE_SURFACE_ROWS, SurfaceView
+from fitscope.gui.views.surface_view import SurfaceView
 from fitscope.gui.worker import Unit
 
 
@@ -165,11 +166,11 @@ def test_another_target_swaps_with_its_feature_box(qtbot, window, tmp_path):
 
 def test_cancel_in_the_preview_changes_nothing(qtbot, window, tmp_path):
     surface = view_of(window, SurfaceView)
-    before = surface.dataset
+    before = surface.model.dataset
     dialog = read(qtbot, window, write(tmp_path, "one.csv", "x,y\n1,2\n2,4\n3,7\n"))
     dialog.buttons.button(dialog.buttons.StandardButton.Cancel).click()
     qtbot.waitUntil(lambda: window.opener.preview is None, timeout=5000)
-    assert surface.dataset is before and window.tabs.currentIndex() == 0
+    assert surface.model.dataset is before and window.tabs.currentIndex() == 0
 
 
 # --------------------------------------------------------------------------- where a file opens
@@ -179,16 +180,16 @@ def test_one_feature_opens_on_the_loss_surface(qtbot, window, tmp_path):
     open_csv_file(qtbot, window, path)
     view = view_of(window, SurfaceView)
     assert window.tabs.currentWidget() is view
-    assert view.dataset.name == "rent.csv" and view.dataset.feature_names == ("area",)
+    assert view.model.dataset.name == "rent.csv" and view.model.dataset.feature_names == ("area",)
     assert view.data_panel.plot.getAxis("bottom").labelText == "area"
     assert view.data_panel.plot.getAxis("left").labelText == "rent"
     assert "rent.csv" in view.data_panel.plot.titleLabel.text
-    s = view.settings
+    s = view.model.settings
     assert (s.loss, s.optimizer, s.learning_rate, s.batch_size, s.epochs) == ("mse", "sgd", 0.01, 4, 200)
-    assert view.batch_size.value() == 4  # 32 clamped to the four rows
+    assert view.control("batch_size").value() == 4  # 32 clamped to the four rows
     view.commands["step_batch"].trigger()
     idle(qtbot, view)
-    assert view.history.steps == 1
+    assert view.model.history.steps == 1
 
 
 def test_several_features_open_in_the_multi_feature_view_named_after_the_file(qtbot, window, tmp_path):
@@ -198,12 +199,12 @@ def test_several_features_open_in_the_multi_feature_view_named_after_the_file(qt
     assert window.tabs.currentIndex() == index
     assert window.tabs.tabText(index) == "three.csv (3 features)"
     assert window.findChild(QAction, f"showView{index}").text() == "three.csv (3 features)"
-    d = view.dataset
+    d = view.model.dataset
     assert d.feature_names == ("a", "b", "c") and d.target_name == "y" and not d.has_test
-    s = view.settings_from_controls()
+    s = view.model.settings
     assert (s.loss, s.optimizer, s.learning_rate, s.epochs, s.normalize) == ("mse", "sgd", 0.01, 200, True)
-    assert s.batch_size == 6 and view.batch_size.maximum() == 6  # 32, clamped to the rows
-    assert view.experiment.settings == s
+    assert s.batch_size == 6 and view.control("batch_size").maximum() == 6  # 32, clamped to the rows
+    assert view.model.experiment.settings == s
     assert view.weights.linear.names == ["a", "b", "c"]
     assert view.weights.linear.headers[3] == "lowers ◂ y ▸ raises" and "price" not in view.weights.title.text()
     assert view.weights.table.isColumnHidden(1)  # no descriptions for the user's columns
@@ -217,9 +218,9 @@ def test_several_features_open_in_the_multi_feature_view_named_after_the_file(qt
     assert view.pred_panel.plot.getAxis("bottom").labelText == "actual y"
     view.commands["step_epoch"].trigger()
     idle(qtbot, view)
-    assert len(view.history.epochs) == 1 and view.readouts.text("bostonTestLoss") == "–"
-    view.model_choice.setCurrentIndex(1)  # an MLP on the user's data: its labels name the target
-    assert view._param_labels()[-2] == "output: unit 50 → y"
+    assert len(view.model.history.epochs) == 1 and view.readouts.text("bostonTestLoss") == "–"
+    view.control("model").setCurrentIndex(1)  # an MLP on the user's data: its labels name the target
+    assert view.model.param_labels()[-2] == "output: unit 50 → y"
 
 
 def test_boston_comes_back_from_the_built_in_data_menu(qtbot, window, tmp_path):
@@ -228,14 +229,14 @@ def test_boston_comes_back_from_the_built_in_data_menu(qtbot, window, tmp_path):
     menu = next(a.menu() for a in window.file_menu.actions() if a.menu() is not None and "Built-in" in a.text())
     next(a for a in menu.actions() if "Boston" in a.text()).trigger()
     index = window.tabs.indexOf(view)
-    assert window.tabs.tabText(index) == "Boston Housing" and view.dataset.name == "boston-housing"
-    assert view.settings_from_controls() == view.dataset.defaults
-    names = view.dataset.feature_names
-    assert view._pair == (names.index("rm"), names.index("lstat"))
+    assert window.tabs.tabText(index) == "Boston Housing" and view.model.dataset.name == "boston-housing"
+    assert view.model.settings == view.model.dataset.defaults
+    names = view.model.dataset.feature_names
+    assert view.model.pair == (names.index("rm"), names.index("lstat"))
     assert view.readouts.form.labelForField(view.readouts.labels["bostonBaseline"]).text() == "baseline (test)"
-    assert view.experiment.baseline_loss("test") == pytest.approx(85.58, abs=0.005)
+    assert view.model.experiment.baseline_loss("test") == pytest.approx(85.58, abs=0.005)
     next(a for a in menu.actions() if "Download" in a.text()).trigger()
-    assert view_of(window, SurfaceView).dataset.name == "download-time"
+    assert view_of(window, SurfaceView).model.dataset.name == "download-time"
 
 
 def test_the_multi_feature_view_takes_any_data_set_directly(qtbot, tmp_path):
@@ -247,8 +248,8 @@ def test_the_multi_feature_view_takes_any_data_set_directly(qtbot, tmp_path):
     view.set_dataset(load_csv(path))
     assert view.title == "wide.csv (3 features)"
     assert "const" in view.explanation.text()  # the constant column is centred, not divided: the user is told
-    view.normalize.setChecked(False)
-    i, j = view._pair
+    view.control("normalize").setChecked(False)
+    i, j = view.model.pair
     assert i != j
     with pytest.raises(ValueError):
         view.set_dataset(load_csv(path, features=["p"]))
@@ -274,9 +275,9 @@ def test_unusual_but_valid_files_load_as_a_user_expects(qtbot, window, tmp_path,
     open_csv_file(qtbot, window, write(tmp_path, name, content))
     view = view_of(window, SurfaceView)
     assert warnings == []
-    assert (*view.dataset.feature_names, view.dataset.target_name) == names
-    np.testing.assert_array_equal(view.dataset.X_train[:, 0], [1, 2, 3])
-    np.testing.assert_array_equal(view.dataset.y_train, [2, 4, 6.5])
+    assert (*view.model.dataset.feature_names, view.model.dataset.target_name) == names
+    np.testing.assert_array_equal(view.model.dataset.X_train[:, 0], [1, 2, 3])
+    np.testing.assert_array_equal(view.model.dataset.y_train, [2, 4, 6.5])
 
 
 # --------------------------------------------------------------------------- bad files
@@ -306,12 +307,9 @@ BAD: dict[str, str | bytes] = {
 def snapshot(window: MainWindow) -> list:
     """What a bad file must not change: each view's data set, settings, controls and history."""
     out: list = [window.tabs.currentIndex(), [window.tabs.tabText(k) for k in range(window.tabs.count())]]
-    for v in window.views:
-        if not hasattr(v, "history"):
-            continue
-        settings = v.settings_from_controls() if hasattr(v, "settings_from_controls") else v._current_settings()
-        out.append((v.dataset, v.settings, settings, v.history.steps, v.history.params.copy(),
-                    v.history.batch_loss.copy()))
+    for v in (window.surface_view, window.boston_view):
+        h = v.model.history
+        out.append((v.model, v.model.dataset, v.model.settings, h.steps, h.params.copy(), h.batch_loss.copy()))
     return out
 
 
@@ -327,12 +325,12 @@ def assert_same(before: list, after: list) -> None:
 def trained_window(qtbot, window):
     """A window with some work in it: a batch on the surface, an epoch and a changed setting in the other."""
     surface, boston = view_of(window, SurfaceView), view_of(window, BostonView)
-    surface.learning_rate.setValue(0.02)
+    surface.control("learning_rate").setValue(0.02)
     surface.commands["step_batch"].trigger()
     idle(qtbot, surface)
     boston.step(Unit.EPOCH)
     idle(qtbot, boston)
-    assert surface.history.steps == 1 and len(boston.history.epochs) == 1
+    assert surface.model.history.steps == 1 and len(boston.model.history.epochs) == 1
     return window
 
 
@@ -483,7 +481,7 @@ def test_closing_the_window_during_a_load_leaves_no_thread(qtbot, tmp_path, slow
     threading.Timer(0.2, release.set).start()  # the read ends 0.2 s from now (the GUI thread waits in close)
     start = time.perf_counter()
     w.close()  # waits for the read under way, then stops the reader's thread
-    assert not w.opener._thread.isRunning() and time.perf_counter() - start < 5
+    assert not w.opener.reading and time.perf_counter() - start < 5
     assert w.opener.preview is None and warnings == []
 
 
@@ -512,7 +510,7 @@ def million_rows(tmp_path_factory):
 def test_a_million_row_file_keeps_the_surface_interactive(qtbot, window, million_rows):
     open_csv_file(qtbot, window, million_rows, timeout=60_000)
     view = view_of(window, SurfaceView)
-    assert len(view.dataset.y_train) == 1_000_000 and window.tabs.currentWidget() is view
+    assert len(view.model.dataset.y_train) == 1_000_000 and window.tabs.currentWidget() is view
     # a fixed sample of the points is drawn, and the title says so
     shown = view.data_panel.train_points.data
     assert len(shown) == MAX_POINTS
@@ -529,12 +527,12 @@ def test_a_million_row_file_keeps_the_surface_interactive(qtbot, window, million
     timer.start()
     view.commands["step_batch"].trigger()
     idle(qtbot, view)
-    batch = view.history.last_step.indices
-    np.testing.assert_array_equal(view.data_panel.batch_points.getData()[0], view.dataset.X_train[batch, 0])
+    batch = view.model.history.last_step.indices
+    np.testing.assert_array_equal(view.data_panel.batch_points.getData()[0], view.model.dataset.X_train[batch, 0])
 
     clock = QElapsedTimer()
     clock.start()
-    view.loss_function.setCurrentIndex(view.loss_function.findData("mae"))  # no closed form: a row sample
+    view.set_control("loss", "mae")  # no closed form: a row sample
     assert clock.elapsed() < 5000
     assert f"random {MAE_SURFACE_ROWS:,} of 1,000,000 rows" in view.surface.plot.titleLabel.text
     view.commands["run"].trigger()
@@ -542,7 +540,7 @@ def test_a_million_row_file_keeps_the_surface_interactive(qtbot, window, million
     view.commands["run"].trigger()
     idle(qtbot, view)
     timer.stop()
-    assert view.history.steps > 10
+    assert view.model.history.steps > 10
     gaps = gaps[2:]  # the first ticks include the MAE surface, computed once
     print(f"longest gap between 10 ms ticks: {max(gaps) * 1000:.0f} ms over {len(gaps)} ticks")
     assert gaps and max(gaps) < 1.0, f"the GUI stalled for {max(gaps):.2f} s"
@@ -550,7 +548,8 @@ def test_a_million_row_file_keeps_the_surface_interactive(qtbot, window, million
 
 
 def test_many_rows_in_the_multi_feature_view_are_drawn_as_a_sample(qtbot, window, tmp_path):
-    from fitscope.gui.views.boston_view import MLP_SLICE_ROWS, PRED_POINTS
+    from fitscope.gui.models.multi import PRED_POINTS
+    from fitscope.gui.views.boston_view import MLP_SLICE_ROWS
 
     rng = np.random.default_rng(2)
     X = rng.normal(size=(20_000, 3))
@@ -561,6 +560,6 @@ def test_many_rows_in_the_multi_feature_view_are_drawn_as_a_sample(qtbot, window
     actual, _ = view.pred_panel.data()
     assert len(actual) == PRED_POINTS
     assert f"showing a random {PRED_POINTS:,} of 20,000 rows" in view.pred_panel.plot.titleLabel.text
-    view.model_choice.setCurrentIndex(1)  # an MLP: its slice is computed over a sample of the rows
-    qtbot.waitUntil(lambda: view._slice_grid is not None and not view.slicer.busy, timeout=30_000)
+    view.control("model").setCurrentIndex(1)  # an MLP: its slice is computed over a sample of the rows
+    qtbot.waitUntil(lambda: view.slice_grid is not None and not view.slicer.busy, timeout=30_000)
     assert f"a random {MLP_SLICE_ROWS:,} of the 20,000 rows" in view.slice.caption.text()

@@ -14,7 +14,8 @@ from fitscope.engine.experiment import Experiment
 from fitscope.engine.race import steps_to_within
 from fitscope.engine.trainer import StepReport
 from fitscope.gui.app import MainWindow
-from fitscope.gui.views.race_view import COLUMNS, RACERS, RaceView
+from fitscope.gui.models.race import RACERS
+from fitscope.gui.views.race_view import COLUMNS, RaceView
 
 
 @pytest.fixture
@@ -47,7 +48,7 @@ def click_surface(qtbot, view, k, b):
 
 def engine_alone(view, key, **changes):
     """The engine running one optimizer by itself with the view's seed, start and settings."""
-    settings = replace(view.settings(), optimizer=key, learning_rate=view.rates[key].value(), **changes)
+    settings = replace(view.model.settings, optimizer=key, learning_rate=view.rates[key].value(), **changes)
     exp = Experiment(load_builtin("download-time"), settings)
     start = exp.trainer.params.copy()
     after = [r.params_after for r in exp.trainer.run() if isinstance(r, StepReport)]
@@ -75,15 +76,15 @@ def test_tfjs_defaults_and_mse_by_default(view):
     assert [view.rates[k].value() for k in RACERS] == [0.01, 0.01, 0.001, 0.001]
     assert view.options["momentum"]["momentum"].value() == 0.9
     assert view.options["adam"]["beta2"].value() == 0.999
-    assert view.loss_function.currentData() == "mse"
+    assert view.control("loss").currentData() == "mse"
     assert view.table.rowCount() == 4
     assert view.surface.image.image is not None  # the map is drawn once the tab is shown
 
 
 def test_each_trajectory_is_bit_for_bit_the_optimizer_alone(qtbot, view):
-    view.batch_size.setValue(6)  # several shuffled batches an epoch: "the same batches" means something
-    view.seed.setValue(5)
-    view.epochs.setValue(4)
+    view.control("batch_size").setValue(6)  # several shuffled batches an epoch: "the same batches" means something
+    view.control("seed").setValue(5)
+    view.control("epochs").setValue(4)
     view.rates["adam"].setValue(0.05)
     view.options["momentum"]["momentum"].setValue(0.8)
     click_surface(qtbot, view, 1.0, -0.5)
@@ -95,29 +96,29 @@ def test_each_trajectory_is_bit_for_bit_the_optimizer_alone(qtbot, view):
         got = view.trajectory(key)
         assert got.shape == (4 * 4 + 1, 2), key  # 20 rows in batches of 6: 4 steps an epoch
         assert np.array_equal(got, expected), key
-    assert all(len(h.epochs) == 4 for h in view.histories)
+    assert all(len(h.epochs) == 4 for h in view.model.histories)
 
 
 def test_step_batch_and_epoch_move_every_racer_together(qtbot, view):
-    view.batch_size.setValue(5)
+    view.control("batch_size").setValue(5)
     qtbot.keyClick(view, Qt.Key.Key_Space)
     idle(qtbot, view)
-    assert [h.steps for h in view.histories] == [1, 1, 1, 1]
-    batches = {tuple(h.last_step.indices) for h in view.histories}
+    assert [h.steps for h in view.model.histories] == [1, 1, 1, 1]
+    batches = {tuple(h.last_step.indices) for h in view.model.histories}
     assert len(batches) == 1  # one seed: the same batch for all
     view.commands["step_epoch"].trigger()
     idle(qtbot, view)
-    assert [h.steps for h in view.histories] == [4, 4, 4, 4]
-    assert [len(h.epochs) for h in view.histories] == [1, 1, 1, 1]
+    assert [h.steps for h in view.model.histories] == [4, 4, 4, 4]
+    assert [len(h.epochs) for h in view.model.histories] == [1, 1, 1, 1]
 
 
 def test_unticked_racers_stay_out_and_a_change_restarts_the_race(qtbot, view):
     view.commands["step_batch"].trigger()
     idle(qtbot, view)
     view.enabled["rmsprop"].setChecked(False)
-    assert view.keys == ["sgd", "momentum", "adam"]
+    assert view.model.keys == ["sgd", "momentum", "adam"]
     assert view.table.rowCount() == 3 and len(view.losses.curves) == 3
-    assert all(h.steps == 0 for h in view.histories)
+    assert all(h.steps == 0 for h in view.model.histories)
     for key in RACERS:
         view.enabled[key].setChecked(False)
     assert view.table.rowCount() == 0 and not view.commands["run"].isEnabled()
@@ -129,77 +130,78 @@ def test_unticked_racers_stay_out_and_a_change_restarts_the_race(qtbot, view):
 def test_a_click_on_the_surface_is_everyones_start(qtbot, view):
     click_surface(qtbot, view, -0.8, 0.6)
     px, py = view.surface.pixel_size()
-    k, b = view.start
+    k, b = view.model.start
     assert abs(k + 0.8) <= px and abs(b - 0.6) <= abs(py)
-    assert all(np.array_equal(h.current, [k, b]) for h in view.histories)
+    assert all(np.array_equal(h.current, [k, b]) for h in view.model.histories)
     view.commands["step_batch"].trigger()
     idle(qtbot, view)
-    assert all(np.array_equal(h.params[0], [k, b]) for h in view.histories)
+    assert all(np.array_equal(h.params[0], [k, b]) for h in view.model.histories)
 
 
 def test_table_counts_steps_to_the_tolerance_and_shows_the_loss(qtbot, view):
-    view.epochs.setValue(120)
+    view.control("epochs").setValue(120)
     view.rates["adam"].setValue(0.05)
     view.commands["run"].trigger()
     qtbot.waitUntil(lambda: not view.controller.running, timeout=20_000)
     idle(qtbot, view)
-    tol = view.tolerance.value()
-    for row, key in enumerate(view.keys):
+    tol = view.control("tolerance").value()
+    for row, key in enumerate(view.model.keys):
         path = view.trajectory(key)
-        first = steps_to_within(path, view.optimum, tol)
+        first = steps_to_within(path, view.model.optimum, tol)
         assert cell(view, row, "First step within tolerance") == ("–" if first is None else str(first))
-        loss = view.experiment.loss.loss(view.experiment.X[:, 0] * path[-1, 0] + path[-1, 1], view.experiment.y)
+        exp = view.model.experiment
+        loss = exp.loss.loss(exp.X[:, 0] * path[-1, 0] + path[-1, 1], exp.y)
         assert float(cell(view, row, "Training loss now")) == pytest.approx(loss, rel=1e-4)
         assert cell(view, row, "Status") == "done: epoch limit"
-    assert cell(view, view.keys.index("momentum"), "First step within tolerance") != "–"
+    assert cell(view, view.model.keys.index("momentum"), "First step within tolerance") != "–"
     # A looser finish line is crossed earlier (or at the same step).
-    row = view.keys.index("momentum")
+    row = view.model.keys.index("momentum")
     before = int(cell(view, row, "First step within tolerance"))
-    view.tolerance.setValue(0.2)
+    view.control("tolerance").setValue(0.2)
     assert int(cell(view, row, "First step within tolerance")) <= before
     assert "was first within" in view.text.text()
     # The loss curves: one per racer, the start and every step.
-    for key in view.keys:
+    for key in view.model.keys:
         x, _ = view.losses.curves[key].getData()
-        assert len(x) == view.histories[view.keys.index(key)].steps + 1
+        assert len(x) == view.model.histories[view.model.keys.index(key)].steps + 1
 
 
 def test_a_diverging_racer_is_marked_and_the_others_go_on(qtbot, view):
-    view.epochs.setValue(30)
+    view.control("epochs").setValue(30)
     view.rates["sgd"].setValue(5.0)
     view.commands["run"].trigger()
     qtbot.waitUntil(lambda: not view.controller.running, timeout=20_000)
     idle(qtbot, view)
-    sgd = view.histories[view.keys.index("sgd")]
+    sgd = view.model.histories[view.model.keys.index("sgd")]
     assert sgd.diverged is not None and np.isfinite(sgd.current).all()
     assert cell(view, 0, "Status").startswith("diverged at step")
     assert view.table.item(0, 0).background().color().name() == "#fdecea"
-    assert view._items[0]["cross"].getData()[0].size == 1  # ✕ at the last finite point
+    assert len(view.marker(view.model.keys[0])) == 1  # ✕ at the last finite point
     for key in ("momentum", "rmsprop", "adam"):
-        assert len(view.histories[view.keys.index(key)].epochs) == 30
+        assert len(view.model.histories[view.model.keys.index(key)].epochs) == 30
     assert "SGD diverged" in view.text.text()
 
 
 def test_mae_surface_and_optimum(qtbot, view):
-    view.loss_function.setCurrentIndex(view.loss_function.findData("mae"))
-    assert view.loss.name == "mae"
+    view.set_control("loss", "mae")
+    assert view.model.loss.name == "mae"
     star = view.surface.optimum.getData()
-    assert (star[0][0], star[1][0]) == (view.optimum[0], view.optimum[1])
+    assert (star[0][0], star[1][0]) == (view.model.optimum[0], view.model.optimum[1])
     view.commands["step_batch"].trigger()
     idle(qtbot, view)
-    assert all(h.steps == 1 for h in view.histories)
+    assert all(h.steps == 1 for h in view.model.histories)
 
 
 def test_closing_during_a_race_stops_the_worker(qtbot):
     w = MainWindow()
     w.show()
     view = next(v for v in w.views if isinstance(v, RaceView))
-    view.epochs.setValue(1_000_000)
+    view.control("epochs").setValue(1_000_000)
     view.speed.setValue(view.speed.maximum())
     view.commands["run"].trigger()
-    qtbot.waitUntil(lambda: view.histories[0].steps > 10, timeout=5000)
+    qtbot.waitUntil(lambda: view.model.histories[0].steps > 10, timeout=5000)
     w.close()
-    assert not view.controller._thread.isRunning()
+    assert not view.controller.thread_running
 
 
 def test_the_speed_control_paces_the_race(qtbot, view):
@@ -210,5 +212,5 @@ def test_the_speed_control_paces_the_race(qtbot, view):
     view.commands["run"].trigger()  # pause
     qtbot.waitUntil(lambda: not view.controller.running, timeout=3000)
     idle(qtbot, view)
-    steps = [h.steps for h in view.histories]
+    steps = [h.steps for h in view.model.histories]
     assert len(set(steps)) == 1 and 1 <= steps[0] <= 8  # about 5 at ten a second, all together

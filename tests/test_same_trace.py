@@ -61,16 +61,15 @@ class Updates:
 
     def __init__(self, view) -> None:
         self.seen: list[tuple[int, int]] = []
-        view.controller.report.connect(self.add)
+        view.controller.reports.connect(self.add)
 
-    def add(self, report) -> None:
-        if isinstance(report, StepReport) and report.phase is Phase.UPDATE:
-            self.seen.append((report.epoch, report.batch))
+    def add(self, reports) -> None:
+        self.seen += [(r.epoch, r.batch) for r in reports if isinstance(r, StepReport) and r.phase is Phase.UPDATE]
 
 
 def assert_same(view, updates: Updates, cli, prefix: bool = False) -> None:
     params, losses, epochs, batches = cli
-    h = view.history
+    h = view.model.history
     n = h.steps + 1
     assert n > 1
     if prefix:
@@ -94,12 +93,12 @@ def surface(qtbot):
 
 
 def set_surface(view, loss, optimizer, lr, batch, epochs, seed):
-    view.loss_function.setCurrentIndex(view.loss_function.findData(loss))
-    view.optimizer.setCurrentIndex(view.optimizer.findData(optimizer))
-    view.learning_rate.setValue(lr)
-    view.batch_size.setValue(batch)
-    view.epochs.setValue(epochs)
-    view.seed.setValue(seed)
+    view.set_control("loss", loss)
+    view.set_control("optimizer", optimizer)
+    view.control("learning_rate").setValue(lr)
+    view.control("batch_size").setValue(batch)
+    view.control("epochs").setValue(epochs)
+    view.control("seed").setValue(seed)
     view.speed.setValue(view.speed.maximum())
 
 
@@ -117,7 +116,7 @@ def test_surface_run_traces_as_the_cli(qtbot, surface, tmp_path, loss, optimizer
     view.commands["run"].trigger()
     qtbot.waitUntil(lambda: not view.controller.busy, timeout=30_000)
     assert view.phase_key == "done"
-    settings = view.settings
+    settings = view.model.settings
     assert (settings.loss, settings.optimizer, settings.learning_rate, settings.batch_size, settings.seed) == (
         loss, optimizer, lr, batch, seed)
     assert_same(view, updates, cli_trace(tmp_path, "download-time", settings))
@@ -132,8 +131,9 @@ def test_surface_steps_by_hand_trace_as_the_cli(qtbot, surface, tmp_path):
     for key in ["step_phase"] * 7 + ["step_batch"] * 3 + ["step_epoch"] * 3 + ["step_phase"] * 5:
         view.commands[key].trigger()
         qtbot.waitUntil(lambda: not view.controller.busy, timeout=10_000)
-    assert len(view.history.epochs) > 2  # beyond the limit of 2 epochs
-    assert_same(view, updates, cli_trace(tmp_path, "download-time", replace(view.settings, epochs=10)), prefix=True)
+    assert len(view.model.history.epochs) > 2  # beyond the limit of 2 epochs
+    trace = cli_trace(tmp_path, "download-time", replace(view.model.settings, epochs=10))
+    assert_same(view, updates, trace, prefix=True)
 
 
 @pytest.fixture
@@ -156,18 +156,18 @@ def boston(qtbot):
 def test_boston_run_traces_as_the_cli(qtbot, boston, tmp_path, model, normalize, optimizer, lr, batch, epochs,
                                       split, seed):
     view = boston
-    view.model_choice.setCurrentIndex(model)
-    view.normalize.setChecked(normalize)
-    view.validation_split.setValue(split)
-    view.seed.setValue(seed)
-    view.optimizer.setCurrentIndex(view.optimizer.findData(optimizer))
-    view.learning_rate.setValue(lr)
-    view.batch_size.setValue(batch)
-    view.epochs.setValue(epochs)
-    settings = view.experiment.settings
-    assert settings == view.settings_from_controls()
+    view.control("model").setCurrentIndex(model)
+    view.control("normalize").setChecked(normalize)
+    view.control("validation_split").setValue(split)
+    view.control("seed").setValue(seed)
+    view.set_control("optimizer", optimizer)
+    view.control("learning_rate").setValue(lr)
+    view.control("batch_size").setValue(batch)
+    view.control("epochs").setValue(epochs)
+    settings = view.model.experiment.settings
+    assert settings == view.model.settings
     updates = Updates(view)
     view.commands["run"].trigger()
     qtbot.waitUntil(lambda: not view.controller.busy, timeout=60_000)
-    assert len(view.history.epochs) == epochs
+    assert len(view.model.history.epochs) == epochs
     assert_same(view, updates, cli_trace(tmp_path, "boston-housing", settings))

@@ -97,8 +97,8 @@ def surface_picture(view: SurfaceView) -> dict:
         "message": (view.message.isVisibleTo(view), view.message.text()),
         "path": (path_x.tolist(), path_y.tolist()),
         "loss_curve": _curve(view.loss_panel.batch),
-        "lr": view.learning_rate.value(), "batch": view.batch_size.value(), "loss": view.loss_function.currentData(),
-        "optimizer": view.optimizer.currentData(), "epochs": view.epochs.value(), "seed": view.seed.value(),
+        "controls": {key: view.control(key).currentData() if key in ("loss", "optimizer") else view.control(key).value()
+                     for key in ("learning_rate", "batch_size", "loss", "optimizer", "epochs", "seed")},
         "sample": view.sample,
     }
 
@@ -117,11 +117,11 @@ def same_history(a, b):
 
 
 def diverge(qtbot, view) -> None:
-    view.loss_function.setCurrentIndex(view.loss_function.findData("mse"))
-    view.learning_rate.setValue(1000.0)
+    view.set_control("loss", "mse")
+    view.control("learning_rate").setValue(1000.0)
     for _ in range(30):
         step(qtbot, view, Unit.BATCH)
-        if view.history.diverged is not None:
+        if view.model.history.diverged is not None:
             return
     raise AssertionError("training did not diverge")
 
@@ -140,11 +140,11 @@ def open_in_new_window(qtbot, path) -> MainWindow:
 def test_surface_view_round_trip_then_training_goes_on_bit_for_bit(qtbot, window, dialogs, tmp_path):
     view = view_of(window, SurfaceView)
     step(qtbot, view, Unit.BATCH, 3)
-    view.optimizer.setCurrentIndex(view.optimizer.findData("momentum"))  # a new optimizer, mid-run
+    view.set_control("optimizer", "momentum")  # a new optimizer, mid-run
     step(qtbot, view, Unit.EPOCH)
     step(qtbot, view, Unit.BATCH, 2)
-    view.learning_rate.setValue(0.02)  # queued for the next batch: the session must hold it applied
-    view.batch_size.setValue(5)
+    view.control("learning_rate").setValue(0.02)  # queued for the next batch: the session must hold it applied
+    view.control("batch_size").setValue(5)
     view.choose_sample(3)
     path = tmp_path / "surface.json"
     save(window, path)
@@ -152,15 +152,15 @@ def test_surface_view_round_trip_then_training_goes_on_bit_for_bit(qtbot, window
     other = open_in_new_window(qtbot, path)
     twin = view_of(other, SurfaceView)
     assert surface_picture(twin) == surface_picture(view)
-    same_history(twin.history, view.history)
+    same_history(twin.model.history, view.model.history)
     assert twin.surface.visible_range() == pytest.approx(view.surface.visible_range())
 
     for v in (view, twin):
         step(qtbot, v, Unit.BATCH, 4)
         step(qtbot, v, Unit.EPOCH, 2)
-    same_history(twin.history, view.history)
+    same_history(twin.model.history, view.model.history)
     assert surface_picture(twin) == surface_picture(view)
-    assert twin.history.batch_loss[-1] == view.history.batch_loss[-1]
+    assert twin.model.history.batch_loss[-1] == view.model.history.batch_loss[-1]
 
 
 def test_surface_view_saved_between_phases(qtbot, window, dialogs, tmp_path):
@@ -179,18 +179,18 @@ def test_surface_view_saved_between_phases(qtbot, window, dialogs, tmp_path):
     for v in (view, twin):
         step(qtbot, v, Unit.PHASE)
         step(qtbot, v, Unit.BATCH)
-    same_history(twin.history, view.history)
+    same_history(twin.model.history, view.model.history)
     assert surface_picture(twin) == surface_picture(view)
 
 
 def test_boston_view_round_trip_with_an_mlp(qtbot, window, dialogs, tmp_path):
     view = view_of(window, BostonView)
     window.tabs.setCurrentWidget(view)
-    view.model_choice.setCurrentIndex(1)  # one hidden layer
+    view.control("model").setCurrentIndex(1)  # one hidden layer
     step(qtbot, view, Unit.EPOCH, 2)
     step(qtbot, view, Unit.BATCH, 3)
     view.slice.x_param.setCurrentIndex(5)
-    view.learning_rate.setValue(0.002)
+    view.control("learning_rate").setValue(0.002)
     path = tmp_path / "boston.json"
     save(window, path)
 
@@ -198,20 +198,20 @@ def test_boston_view_round_trip_with_an_mlp(qtbot, window, dialogs, tmp_path):
     twin = view_of(other, BostonView)
     assert other.current_view() is twin
     assert readouts(twin) == readouts(view)
-    same_history(twin.history, view.history)
+    same_history(twin.model.history, view.model.history)
     assert twin.slice.pair == view.slice.pair
-    assert twin.model_choice.currentIndex() == 1 and twin.learning_rate.value() == 0.002
+    assert twin.control("model").currentIndex() == 1 and twin.control("learning_rate").value() == 0.002
     assert twin.progress.value() == view.progress.value()
     assert twin.slice_panel.visible_range() == pytest.approx(view.slice_panel.visible_range())
     for v in (view, twin):
         step(qtbot, v, Unit.EPOCH)
-    same_history(twin.history, view.history)
+    same_history(twin.model.history, view.model.history)
     assert readouts(twin) == readouts(view)
 
 
 def test_boston_view_round_trip_after_training_to_the_end(qtbot, window, dialogs, tmp_path):
     view = view_of(window, BostonView)
-    view.epochs.setValue(3)
+    view.control("epochs").setValue(3)
     view.commands["run"].trigger()
     idle(qtbot, view, 60_000)
     assert view.final_losses.isVisibleTo(view)
@@ -220,7 +220,7 @@ def test_boston_view_round_trip_after_training_to_the_end(qtbot, window, dialogs
     twin = view_of(open_in_new_window(qtbot, path), BostonView)
     assert twin.final_losses.isVisibleTo(twin) and twin.final_losses.text() == view.final_losses.text()
     assert readouts(twin) == readouts(view)
-    same_history(twin.history, view.history)
+    same_history(twin.model.history, view.model.history)
 
 
 def test_race_view_round_trip(qtbot, window, dialogs, tmp_path):
@@ -232,17 +232,17 @@ def test_race_view_round_trip(qtbot, window, dialogs, tmp_path):
     path = tmp_path / "race.json"
     save(window, path)
     twin = view_of(open_in_new_window(qtbot, path), RaceView)
-    assert twin.keys == view.keys == ["sgd", "momentum", "adam"]
+    assert twin.model.keys == view.model.keys == ["sgd", "momentum", "adam"]
 
     def table(v):
         return [[v.table.item(r, c).text() for c in range(v.table.columnCount())] for r in range(v.table.rowCount())]
 
     assert table(twin) == table(view)
-    for h1, h2 in zip(view.histories, twin.histories, strict=True):
+    for h1, h2 in zip(view.model.histories, twin.model.histories, strict=True):
         same_history(h1, h2)
     for v in (view, twin):
         step(qtbot, v, Unit.EPOCH, 2)
-    for h1, h2 in zip(view.histories, twin.histories, strict=True):
+    for h1, h2 in zip(view.model.histories, twin.model.histories, strict=True):
         same_history(h1, h2)
     assert table(twin) == table(view)
 
@@ -253,7 +253,7 @@ def test_a_diverged_run_comes_back_diverged(qtbot, window, dialogs, tmp_path):
     path = tmp_path / "diverged.json"
     save(window, path)
     twin = view_of(open_in_new_window(qtbot, path), SurfaceView)
-    assert twin.history.diverged is not None
+    assert twin.model.history.diverged is not None
     assert twin.message.isVisibleTo(twin) and twin.message.text() == view.message.text()
     assert surface_picture(twin) == surface_picture(view)
 
@@ -269,7 +269,7 @@ def test_own_csv_data_round_trip_and_a_vanished_file(qtbot, window, dialogs, tmp
     path = tmp_path / "mine.json"
     save(window, path)
     twin = view_of(open_in_new_window(qtbot, path), SurfaceView)
-    assert twin.dataset.source == str(csv) and twin.dataset.name == "mine.csv"
+    assert twin.model.dataset.source == str(csv) and twin.model.dataset.name == "mine.csv"
     assert surface_picture(twin) == surface_picture(view)
 
     # The data file changed since: refused, with a message naming it; the window is as it was.
@@ -309,7 +309,7 @@ def test_save_asks_once_then_saves_to_the_same_file(qtbot, window, dialogs, tmp_
     window.files.save_action.trigger()  # Ctrl+S again: no dialog, same file, new contents
     assert len(dialogs.starts) == 1
     doc = read_session(tmp_path / "first.json")
-    assert doc["views"]["surfaceView"]["trainer"]["step"] == 1
+    assert doc["views"]["surfaceView"]["model"]["trainer"]["step"] == 1
     dialogs.answers = [str(tmp_path / "second.json")]
     window.files.save_as_action.trigger()
     assert (tmp_path / "second.json").exists() and len(dialogs.starts) == 2
@@ -320,22 +320,22 @@ def test_save_asks_once_then_saves_to_the_same_file(qtbot, window, dialogs, tmp_
 
 def test_saving_while_training_runs_pauses_and_goes_on(qtbot, window, dialogs, tmp_path):
     view = view_of(window, SurfaceView)
-    view.epochs.setValue(100_000)
+    view.control("epochs").setValue(100_000)
     view.speed.setValue(view.speed.maximum())
     view.toggle_run()
-    qtbot.waitUntil(lambda: view.history.steps > 20, timeout=10_000)
+    qtbot.waitUntil(lambda: view.model.history.steps > 20, timeout=10_000)
     path = tmp_path / "running.json"
     save(window, path)
     assert view.controller.running  # it went on
     saved = read_session(path)["views"]["surfaceView"]
     view.toggle_run()
     idle(qtbot, view)
-    steps = saved["trainer"]["step"]
+    steps = saved["model"]["trainer"]["step"]
     assert steps > 20
     # What was saved is the run at one moment: the trajectory up to the trainer's step, exactly.
     twin = view_of(open_in_new_window(qtbot, path), SurfaceView)
-    assert twin.history.steps == steps
-    assert np.array_equal(twin.history.params, view.history.params[: steps + 1])
+    assert twin.model.history.steps == steps
+    assert np.array_equal(twin.model.history.params, view.model.history.params[: steps + 1])
 
 
 def test_open_dialog_starts_in_the_last_folder(qtbot, window, dialogs, tmp_path):
@@ -359,17 +359,23 @@ def _bad_files(tmp_path, doc) -> dict[str, bytes]:
     text = json.dumps(doc)
     newer = dict(doc, version=VERSION + 1)
     wrong_params = json.loads(text)
-    wrong_params["views"]["surfaceView"]["trainer"]["params"] = [1.0, 2.0, 3.0]
+    wrong_params["views"]["surfaceView"]["model"]["trainer"]["params"] = [1.0, 2.0, 3.0]
     short_history = json.loads(text)
-    short_history["views"]["surfaceView"]["history"]["batch_loss"]["shape"] = [99]
+    short_history["views"]["surfaceView"]["model"]["history"]["batch_loss"]["shape"] = [99]
     no_settings = json.loads(text)
-    del no_settings["views"]["surfaceView"]["settings"]
+    del no_settings["views"]["surfaceView"]["model"]["settings"]
     bad_boston = json.loads(text)  # the surface part is fine; the second view's is not
-    bad_boston["views"]["bostonView"]["trainer"]["order"] = [0, 0, 0]
+    bad_boston["views"]["bostonView"]["model"]["trainer"]["order"] = [0, 0, 0]
     no_units = json.loads(text)
-    no_units["views"]["bostonView"]["settings"]["hidden"] = [0]
+    no_units["views"]["bostonView"]["model"]["settings"]["hidden"] = [0]
     huge_mlp = json.loads(text)
-    huge_mlp["views"]["bostonView"]["settings"].update(model="mlp", hidden=[10**9])
+    huge_mlp["views"]["bostonView"]["model"]["settings"].update(model="mlp", hidden=[10**9])
+    bad_range = json.loads(text)
+    bad_range["views"]["raceView"]["view"]["range"] = [-1e308, 1e308, 0, 1]
+    huge_seed = json.loads(text)
+    huge_seed["views"]["bostonView"]["model"]["settings"]["seed"] = 2**70
+    bad_race = json.loads(text)  # the first two parts are fine; the third's is not
+    bad_race["views"]["raceView"]["model"]["tolerance"] = -1
     return {
         "truncated": text[: len(text) // 2].encode(),
         "garbage": b"{this is not json",
@@ -388,6 +394,9 @@ def _bad_files(tmp_path, doc) -> dict[str, bytes]:
         "no hidden units": json.dumps(no_units).encode(),
         "huge model": json.dumps(huge_mlp).encode(),
         "view not an object": json.dumps(dict(doc, views={"surfaceView": [1]})).encode(),
+        "range too wide": json.dumps(bad_range).encode(),
+        "huge seed": json.dumps(huge_seed).encode(),
+        "bad third view": json.dumps(bad_race).encode(),
     }
 
 
@@ -398,9 +407,9 @@ def test_every_bad_file_gets_one_line_and_changes_nothing(qtbot, window, dialogs
     doc = _valid(tmp_path, qtbot, window)
     step(qtbot, surface, Unit.BATCH, 3)  # the window moves on from what the file holds
     window.tabs.setCurrentIndex(2)
-    before = (surface_picture(surface), readouts(boston), surface.history.params.copy(), window.windowTitle(),
+    before = (surface_picture(surface), readouts(boston), surface.model.history.params.copy(), window.windowTitle(),
               window.tabs.currentIndex())
-    experiment, history = surface.experiment, surface.history
+    experiment, history = surface.model.experiment, surface.model.history
     cases = _bad_files(tmp_path, doc)
     for name, data in cases.items():
         path = tmp_path / f"{name.replace(' ', '_')}.json"
@@ -410,8 +419,8 @@ def test_every_bad_file_gets_one_line_and_changes_nothing(qtbot, window, dialogs
         assert len(dialogs.warnings) == 1, name
         title, text = dialogs.warnings[0]
         assert title == "Open session" and "\n" not in text and path.name in text, (name, text)
-        assert surface.experiment is experiment and surface.history is history, name
-        after = (surface_picture(surface), readouts(boston), surface.history.params, window.windowTitle(),
+        assert surface.model.experiment is experiment and surface.model.history is history, name
+        after = (surface_picture(surface), readouts(boston), surface.model.history.params, window.windowTitle(),
                  window.tabs.currentIndex())
         assert after[0] == before[0] and after[1] == before[1] and np.array_equal(after[2], before[2]), name
         assert after[3:] == before[3:], name
@@ -427,7 +436,7 @@ def test_every_bad_file_gets_one_line_and_changes_nothing(qtbot, window, dialogs
     assert "not a text file" in messages["pickle"]
     # Training still works where it was.
     step(qtbot, surface, Unit.BATCH)
-    assert surface.history.steps == 6
+    assert surface.model.history.steps == 6
 
 
 def test_a_missing_file_or_a_folder(qtbot, window, dialogs, tmp_path):
@@ -491,7 +500,8 @@ def test_a_crash_while_writing_leaves_the_old_file_intact(qtbot, window, dialogs
 
     def dying_open(file, mode="r", *args, **kwargs):
         f = real_open(file, mode, *args, **kwargs)
-        return Dying(f) if "w" in mode and str(file).endswith(".tmp") else f
+        temporary = isinstance(file, int) or str(file).endswith(".tmp")  # the writer opens its temporary file's fd
+        return Dying(f) if "w" in mode and temporary else f
 
     monkeypatch.setattr("builtins.open", dying_open)
     with pytest.raises(Crash):
@@ -522,5 +532,105 @@ def test_the_file_is_plain_strict_json(qtbot, window, dialogs, tmp_path):
     assert doc["format"] == FORMAT and doc["version"] == VERSION
     assert set(doc["views"]) == {"surfaceView", "bostonView", "raceView"}
     part = doc["views"]["surfaceView"]
-    assert part["data"] == {"builtin": "download-time"}
-    assert {"settings", "controls", "trainer", "history"} <= set(part)
+    assert part["model"]["data"] == {"builtin": "download-time"}
+    assert {"settings", "start", "trainer", "history", "finished"} <= set(part["model"])
+    assert {"range", "log_scale", "speed", "chosen"} <= set(part["view"])
+
+
+# --------------------------------------------------------------------------- all or nothing, and old files
+def test_a_fault_while_swapping_in_puts_every_tab_back(qtbot, window, dialogs, tmp_path, monkeypatch):
+    """A fault of fitscope's own (not of the file) while the tabs take the session: every tab is as it was,
+    and the message says it was fitscope that failed."""
+    surface, race = view_of(window, SurfaceView), view_of(window, RaceView)
+    step(qtbot, surface, Unit.BATCH, 2)
+    path = tmp_path / "good.json"
+    save(window, path)
+    step(qtbot, surface, Unit.BATCH, 3)
+    before = (surface.model, surface_picture(surface), race.model, surface.surface.visible_range())
+
+    def broken(self, state):
+        raise RuntimeError("a fault in the race tab")
+
+    monkeypatch.setattr(RaceView, "apply_view_state", broken)
+    assert not window.files.open_session(str(path))
+    title, text = dialogs.warnings[-1]
+    assert "fitscope failed" in text and "RuntimeError" in text and "every tab is as it was" in text
+    assert "\n" not in text and "damaged" not in text
+    assert surface.model is before[0] and race.model is before[2]
+    assert surface_picture(surface) == before[1]
+    assert surface.surface.visible_range() == pytest.approx(before[3])
+    step(qtbot, surface, Unit.BATCH)  # and the tab trains on
+    assert surface.model.history.steps == 6
+
+
+def test_a_fault_while_reading_is_not_called_a_damaged_file(qtbot, window, dialogs, tmp_path, monkeypatch):
+    path = tmp_path / "good.json"
+    save(window, path)
+    from fitscope.gui.models.multi import MultiRun
+
+    def broken(cls, state, current=None):
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(MultiRun, "from_state", classmethod(broken))
+    model = view_of(window, SurfaceView).model
+    assert not window.files.open_session(str(path))
+    text = dialogs.warnings[-1][1]
+    assert "fitscope failed while reading it" in text and "ZeroDivisionError" in text and "damaged" not in text
+    assert view_of(window, SurfaceView).model is model
+
+
+def test_saving_runs_no_nested_event_loop(qtbot, window, dialogs, tmp_path, monkeypatch):
+    """While the file is taken and written, no event loop runs inside the save: no click, key or timer can
+    reach the window in the middle of it (a run that was going is paused, then goes on)."""
+    from PySide6.QtCore import QThread
+
+    import fitscope.gui.files as files
+
+    view = view_of(window, SurfaceView)
+    view.control("epochs").setValue(100_000)
+    view.speed.setValue(view.speed.maximum())
+    view.toggle_run()
+    qtbot.waitUntil(lambda: view.model.history.steps > 5, timeout=10_000)
+    levels = []
+    real = files.write_session
+
+    def write(*args, **kwargs):
+        levels.append(QThread.currentThread().loopLevel())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(files, "write_session", write)
+    outside = QThread.currentThread().loopLevel()
+    save(window, tmp_path / "s.json")
+    assert levels == [outside]
+    assert view.controller.running
+    view.toggle_run()
+    idle(qtbot, view)
+
+
+def test_a_session_saved_by_fitscope_0_1_opens_and_goes_on_as_it_did(qtbot, window, dialogs):
+    """tests/data/session-v1.json was saved by fitscope 0.1 (session version 1) with the surface tab between
+    two phases, a learning rate changed mid-run, Boston with Adam chosen mid-run, and a race of three;
+    session-v1-next.json holds what that app did next. This one does the same, bit for bit."""
+    from pathlib import Path
+
+    data = Path(__file__).parent / "data"
+    expected = json.loads((data / "session-v1-next.json").read_text())
+    assert window.files.open_session(str(data / "session-v1.json")), dialogs.warnings
+    surface, boston, race = (view_of(window, cls) for cls in (SurfaceView, BostonView, RaceView))
+    assert window.current_view() is boston
+    assert surface.model.settings.learning_rate == 0.02 == surface.control("learning_rate").value()
+    assert surface.model.history.last_step.phase.name == "FORWARD" and surface.model.chosen == 4
+    assert boston.model.settings.optimizer == "adam" == boston.control("optimizer").currentData()
+    assert race.model.keys == ["sgd", "momentum", "adam"] and race.model.racers["adam"].learning_rate == 0.05
+    for _ in range(3):
+        step(qtbot, surface, Unit.PHASE)
+    step(qtbot, surface, Unit.BATCH, 2)
+    step(qtbot, boston, Unit.BATCH)
+    step(qtbot, boston, Unit.EPOCH)
+    step(qtbot, race, Unit.BATCH, 2)
+    assert surface.model.history.params.tolist() == expected["surface"]
+    assert int(surface.model.history.last_step.phase) == expected["surface_phase"]
+    assert boston.model.history.params[-1].tolist() == expected["boston"]
+    assert boston.model.history.steps == expected["boston_steps"]
+    assert np.array_equal(boston.model.history.epochs, np.array(expected["boston_epochs"]), equal_nan=True)
+    assert [h.params.tolist() for h in race.model.histories] == expected["race"]

@@ -68,48 +68,48 @@ def test_click_on_surface_sets_weights_to_the_clicked_point(qtbot, view):
     k, b = 0.8, -0.35
     click_surface(qtbot, view, k, b)
     px, py = view.surface.pixel_size()
-    current = view.history.current
+    current = view.model.history.current
     assert abs(current[0] - k) <= px and abs(current[1] - b) <= abs(py)
-    assert view.history.steps == 0
+    assert view.model.history.steps == 0
     assert view.kernel_edit.value() == pytest.approx(current[0], abs=1e-6)
     assert view.bias_edit.value() == pytest.approx(current[1], abs=1e-6)
-    assert view.settings.init == (current[0], current[1])
-    expected_line = current[0] * view.data_panel._line_x + current[1]
-    assert np.allclose(view.data_panel.line.getData()[1], expected_line)
+    assert view.model.settings.init == (current[0], current[1])
+    line_x, line_y = view.data_panel.line.getData()
+    assert np.allclose(line_y, current[0] * line_x + current[1])
 
 
 def test_a_drag_is_not_a_click(qtbot, view):
-    before = view.history.current.copy()
+    before = view.model.history.current.copy()
     start = view.surface.widget_pos_of(0.5, 0.5)
     end = view.surface.widget_pos_of(1.0, 0.2)
     viewport = view.surface.graphics.viewport()
     qtbot.mousePress(viewport, Qt.MouseButton.LeftButton, pos=start)
     qtbot.mouseMove(viewport, pos=end)
     qtbot.mouseRelease(viewport, Qt.MouseButton.LeftButton, pos=end)
-    assert np.array_equal(view.history.current, before)
+    assert np.array_equal(view.model.history.current, before)
 
 
 def test_step_batch_moves_weights_exactly_as_the_engine(qtbot, view):
     click_surface(qtbot, view, 1.2, 0.4)
-    settings = view.settings
+    settings = view.model.settings
     for _ in range(3):
         qtbot.keyClick(view, Qt.Key.Key_Space)
         idle(qtbot, view)
     expected = engine_run(settings, 3)
-    assert view.history.steps == 3
-    for got, want in zip(view.history.params[1:], expected, strict=True):
+    assert view.model.history.steps == 3
+    for got, want in zip(view.model.history.params[1:], expected, strict=True):
         assert np.array_equal(got, want)
     assert view.readouts.text("stepValue") == "3"
 
 
 def test_step_phase_walks_five_phases_per_batch(qtbot, view):
     seen = []
-    view.controller.report.connect(lambda r: seen.append(r.phase) if isinstance(r, StepReport) else None)
+    view.controller.reports.connect(lambda rs: seen.extend(r.phase for r in rs if isinstance(r, StepReport)))
     for _ in range(10):
         view.commands["step_phase"].trigger()
         idle(qtbot, view)
     assert seen == [Phase.BATCH, Phase.FORWARD, Phase.LOSS, Phase.GRADIENT, Phase.UPDATE] * 2
-    assert view.history.steps == 2
+    assert view.model.history.steps == 2
     assert view.phase_key == "update"
 
 
@@ -117,7 +117,7 @@ def test_each_phase_is_visible(qtbot, view):
     view.commands["step_phase"].trigger()
     idle(qtbot, view)
     assert view.phase_key == "batch"
-    assert len(view.data_panel.batch_points.data) == min(view.batch_size.value(), 20)
+    assert len(view.data_panel.batch_points.data) == min(view.control("batch_size").value(), 20)
     assert view.data_panel.residuals.getData()[0] is None or len(view.data_panel.residuals.getData()[0]) == 0
     view.commands["step_phase"].trigger()
     idle(qtbot, view)
@@ -132,32 +132,32 @@ def test_each_phase_is_visible(qtbot, view):
     view.commands["step_phase"].trigger()
     idle(qtbot, view)
     assert view.phase_key == "update"
-    assert view.history.steps == 1
+    assert view.model.history.steps == 1
 
 
 def test_step_epoch_and_epoch_report(qtbot, view):
-    view.batch_size.setValue(6)  # 20 rows → 4 batches
+    view.control("batch_size").setValue(6)  # 20 rows → 4 batches
     view.commands["step_epoch"].trigger()
     idle(qtbot, view)
-    assert view.history.steps == 4
-    assert len(view.history.epochs) == 1
+    assert view.model.history.steps == 4
+    assert len(view.model.history.epochs) == 1
     assert view.readouts.text("epochValue").startswith("1")
 
 
 def test_run_reaches_the_optimum_and_stops_at_the_epoch_limit(qtbot, view):
-    view.loss_function.setCurrentIndex(view.loss_function.findData("mse"))
-    view.learning_rate.setValue(0.02)
-    view.epochs.setValue(300)
-    view.batch_size.setValue(4)
+    view.set_control("loss", "mse")
+    view.control("learning_rate").setValue(0.02)
+    view.control("epochs").setValue(300)
+    view.control("batch_size").setValue(4)
     view.speed.setValue(view.speed.maximum())
     click_surface(qtbot, view, 1.0, 0.5)
     view.commands["run"].trigger()
     assert view.controller.running
     qtbot.waitUntil(lambda: not view.controller.running, timeout=30_000)
-    assert len(view.history.epochs) == 300
-    assert view.history.steps == 300 * 5
-    optimum = view.experiment.stats.optimum()
-    assert np.hypot(*(view.history.current - optimum)) < 0.02
+    assert len(view.model.history.epochs) == 300
+    assert view.model.history.steps == 300 * 5
+    optimum = view.model.experiment.stats.optimum()
+    assert np.hypot(*(view.model.history.current - optimum)) < 0.02
     assert view.phase_key == "done"
     assert not view.commands["run"].isChecked()
 
@@ -165,34 +165,34 @@ def test_run_reaches_the_optimum_and_stops_at_the_epoch_limit(qtbot, view):
 def test_pause_stops_a_run_and_steps_resume(qtbot, view):
     view.speed.setValue(0)  # one batch a second
     view.commands["run"].trigger()
-    qtbot.waitUntil(lambda: view.history.steps >= 1, timeout=10_000)
+    qtbot.waitUntil(lambda: view.model.history.steps >= 1, timeout=10_000)
     view.commands["run"].trigger()  # pause
     qtbot.waitUntil(lambda: not view.controller.running, timeout=10_000)
-    steps = view.history.steps
+    steps = view.model.history.steps
     view.commands["step_batch"].trigger()
     idle(qtbot, view)
-    assert view.history.steps == steps + 1
+    assert view.model.history.steps == steps + 1
 
 
 def test_learning_rate_change_applies_from_the_next_batch(qtbot, view):
     click_surface(qtbot, view, 1.0, 0.0)
     view.commands["step_batch"].trigger()
     idle(qtbot, view)
-    view.learning_rate.setValue(0.05)
+    view.control("learning_rate").setValue(0.05)
     view.commands["step_batch"].trigger()
     idle(qtbot, view)
-    last = view.history.last_step
+    last = view.model.history.last_step
     assert last.learning_rate == 0.05
     assert np.allclose(last.params_after, last.params_before - 0.05 * last.gradient, rtol=0, atol=1e-15)
 
 
 def test_divergence_is_caught_shown_and_recoverable(qtbot, view):
-    view.loss_function.setCurrentIndex(view.loss_function.findData("mse"))
-    view.learning_rate.setValue(10)
+    view.set_control("loss", "mse")
+    view.control("learning_rate").setValue(10)
     view.speed.setValue(view.speed.maximum())
     view.commands["run"].trigger()
     qtbot.waitUntil(lambda: not view.controller.running, timeout=10_000)
-    h = view.history
+    h = view.model.history
     assert h.diverged is not None
     assert view.message.isVisible()
     assert "smaller learning rate" in view.message.text()
@@ -200,7 +200,7 @@ def test_divergence_is_caught_shown_and_recoverable(qtbot, view):
     assert np.array_equal(h.current, h.diverged.params)
     assert view.phase_key == "diverged"
     # Lower the rate and go on from the last finite point.
-    view.learning_rate.setValue(0.001)
+    view.control("learning_rate").setValue(0.001)
     steps = h.steps
     view.commands["step_batch"].trigger()
     idle(qtbot, view)
@@ -211,37 +211,37 @@ def test_divergence_is_caught_shown_and_recoverable(qtbot, view):
 def test_typed_kernel_and_bias_start_there(qtbot, view):
     view.kernel_edit.setValue(0.25)
     view.bias_edit.setValue(-0.5)
-    assert np.array_equal(view.history.current, [0.25, -0.5])
-    assert view.history.steps == 0
+    assert np.array_equal(view.model.history.current, [0.25, -0.5])
+    assert view.model.history.steps == 0
 
 
 def test_reset_returns_to_the_last_start(qtbot, view):
     click_surface(qtbot, view, 0.9, 0.3)
-    start = view.history.current.copy()
+    start = view.model.history.current.copy()
     view.commands["step_epoch"].trigger()
     idle(qtbot, view)
-    assert not np.array_equal(view.history.current, start)
+    assert not np.array_equal(view.model.history.current, start)
     view.commands["reset"].trigger()
-    assert np.array_equal(view.history.current, start)
-    assert view.history.steps == 0
+    assert np.array_equal(view.model.history.current, start)
+    assert view.model.history.steps == 0
 
 
 def test_random_init_draws_from_the_next_seed(view):
-    seed = view.seed.value()
+    seed = view.control("seed").value()
     view.commands["random_init"].trigger()
-    assert view.seed.value() == seed + 1
-    k, b = view.history.current
+    assert view.control("seed").value() == seed + 1
+    k, b = view.model.history.current
     assert -np.sqrt(3) <= k <= np.sqrt(3) and b == 0.0
-    expected = Experiment(load_builtin("download-time"), replace(view.settings, init=None)).trainer.params
-    assert np.array_equal(view.history.current, expected)
+    expected = Experiment(load_builtin("download-time"), replace(view.model.settings, init=None)).trainer.params
+    assert np.array_equal(view.model.history.current, expected)
 
 
 def test_loss_change_recomputes_the_surface(view):
     before = view.surface.image.image.copy()
-    view.loss_function.setCurrentIndex(view.loss_function.findData("mse"))
+    view.set_control("loss", "mse")
     assert not np.array_equal(view.surface.image.image, before)
     star = view.surface.optimum.getData()
-    opt = view.experiment.stats.optimum()
+    opt = view.model.experiment.stats.optimum()
     assert star[0][0] == pytest.approx(opt[0]) and star[1][0] == pytest.approx(opt[1])
 
 
@@ -250,12 +250,12 @@ def test_closing_during_a_run_stops_the_worker(qtbot):
         w = MainWindow()
         w.show()
         view = w.views[0]
-        view.epochs.setValue(1_000_000)
+        view.control("epochs").setValue(1_000_000)
         view.speed.setValue(view.speed.maximum())
         view.commands["run"].trigger()
-        qtbot.waitUntil(lambda view=view: view.history.steps > 10, timeout=5000)
+        qtbot.waitUntil(lambda view=view: view.model.history.steps > 10, timeout=5000)
         w.close()
-        assert not view.controller._thread.isRunning()
+        assert not view.controller.thread_running
 
 
 def test_unit_enum_round_trips():
@@ -265,15 +265,15 @@ def test_unit_enum_round_trips():
 def test_enter_in_a_field_gives_the_keys_back_to_training(qtbot, window, view):
     window.activateWindow()
     qtbot.waitUntil(window.isActiveWindow)
-    view.learning_rate.setFocus()
-    view.learning_rate.lineEdit().selectAll()
-    qtbot.keyClicks(view.learning_rate.lineEdit(), "0.02")
-    qtbot.keyClick(view.learning_rate.lineEdit(), Qt.Key.Key_Return)
-    assert view.learning_rate.value() == 0.02
-    assert not view.learning_rate.hasFocus()
+    view.control("learning_rate").setFocus()
+    view.control("learning_rate").lineEdit().selectAll()
+    qtbot.keyClicks(view.control("learning_rate").lineEdit(), "0.02")
+    qtbot.keyClick(view.control("learning_rate").lineEdit(), Qt.Key.Key_Return)
+    assert view.control("learning_rate").value() == 0.02
+    assert not view.control("learning_rate").hasFocus()
     qtbot.keyClick(window.focusWidget() or window, Qt.Key.Key_Space)
     idle(qtbot, view)
-    assert view.history.steps == 1 and view.history.last_step.learning_rate == 0.02
+    assert view.model.history.steps == 1 and view.model.history.last_step.learning_rate == 0.02
 
 
 def test_frame_the_path_shows_a_point_far_off_the_map(view):
@@ -283,5 +283,5 @@ def test_frame_the_path_shows_a_point_far_off_the_map(view):
     view.commands["frame"].trigger()
     k_lo, k_hi, b_lo, b_hi = view.surface.visible_range()
     assert k_lo <= 40.0 <= k_hi and b_lo <= -25.0 <= b_hi
-    opt = view.experiment.stats.optimum()
+    opt = view.model.experiment.stats.optimum()
     assert k_lo <= opt[0] <= k_hi and b_lo <= opt[1] <= b_hi

@@ -356,6 +356,16 @@ class CsvOpener(QObject):
             self._reader.wanted = 0
         self._close_progress()
 
+    @property
+    def thread(self) -> QThread | None:
+        """The background reader's thread, once a file has been read."""
+        return self._thread
+
+    @property
+    def reading(self) -> bool:
+        """True while a file is read in the background thread."""
+        return self._thread is not None and self._thread.isRunning()
+
     def shutdown(self) -> None:
         """Close the dialogs and stop the reader's thread (after the read under way; safe to call twice)."""
         self._drop_current()

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QVBox
 from fitscope.gui.panels.surface import SurfacePanel
 
 
-def _nice_ticks(lo: float, hi: float, most: int = 6) -> list[tuple[float, str]]:
+def nice_ticks(lo: float, hi: float, most: int = 6) -> list[tuple[float, str]]:
     """(value, label) pairs of round values between ``lo`` and ``hi`` (> 0) for a log-scaled colour bar:
     1-2-5 × 10^k over several decades, evenly spaced round numbers within one. Labels stay short enough
     for the bar's narrow axis: ``25``, ``0.31``, ``2·10⁴``."""
@@ -52,7 +52,7 @@ def _tick_label(v: float, decimals: int | None = None) -> str:
     return f"10{exponent}" if m == 1 else f"{m:g}·10{exponent}"
 
 
-def _smooth(a: np.ndarray, b: np.ndarray, grid: np.ndarray, points: int = 80):
+def smooth(a: np.ndarray, b: np.ndarray, grid: np.ndarray, points: int = 80):
     """A coarse grid drawn finer (about ``points`` per axis): interpolated linearly in log(loss), for the
     picture only. Finer would cost more in drawing the isolines than it shows."""
     factor = max(1, round((points - 1) / max(len(a) - 1, len(b) - 1, 1)))
@@ -159,10 +159,10 @@ class LossSlicePanel(QWidget):
              coarse: bool = False) -> None:
         """The loss ``grid[ia, ib]`` at ``(a[ia], b[ib])``, its minimum ``optimum`` (★) and a caption; a
         ``coarse`` grid is drawn interpolated."""
-        self.surface.set_surface(*(_smooth(a, b, grid) if coarse else (a, b, grid)))
+        self.surface.set_surface(*(smooth(a, b, grid) if coarse else (a, b, grid)))
         self.surface.set_optimum(float(optimum[0]), float(optimum[1]))
         finite = grid[np.isfinite(grid) & (grid > 0)]
         if finite.size:  # a log axis spanning less than a decade shows no labels by itself
-            ticks = _nice_ticks(float(finite.min()), float(finite.max()))
+            ticks = nice_ticks(float(finite.min()), float(finite.max()))
             self.surface.colorbar.axis.setTicks([[(math.log10(v), label) for v, label in ticks]])
         self.caption.setText(caption)

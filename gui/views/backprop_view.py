@@ -20,7 +20,6 @@ from dataclasses import dataclass, replace
 
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import (
-    QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -34,25 +33,7 @@ from fitscope import resources
 from fitscope.engine.backprop import Trace, trace
 from fitscope.gui.panels.graph import ACCENT, FORWARD, GRADIENT, GraphPanel, number, pretty
 from fitscope.gui.panels.readouts import ReadoutsPanel
-from fitscope.gui.views.base import COMMANDS, View
-
-COMMANDS.update({
-    "forward_pass": ("&Forward pass", "F", "forwardButton", "Compute every value of the graph, left to right"),
-    "backward_step": (
-        "&Backward step", "B", "backwardStepButton", "Work out the gradient on one more edge, right to left"
-    ),
-    "reset_pass": ("Reset &pass", "Ctrl+R", "resetPassButton", "Forget the pass: only inputs and parameters known"),
-    "apply_update": (
-        "Apply &update", "U", "applyUpdateButton", "Take the gradient-descent step on this example, then pass again"
-    ),
-    "book_example": (
-        "Boo&k example", "K", "bookExampleButton", "The book's example (§2.2.2): x = 2, y = 5, v = 0, no bias"
-    ),
-    "follow_training": (
-        "Follow &training", "T", "followTrainingButton",
-        "Show the example the loss-surface tab is training on, and follow it step by step",
-    ),
-})
+from fitscope.gui.views.base import Command, View
 
 LOSS_NAMES = {"mse": "squared error", "mae": "absolute error"}
 
@@ -79,7 +60,7 @@ class Example:
 
     @classmethod
     def from_sample(cls, sample) -> Example:
-        """From the loss-surface tab's :class:`~gui.views.surface_view.Sample`."""
+        """From the loss-surface tab's :class:`~gui.models.surface.Sample`."""
         how = "the point you clicked in the data plot" if sample.chosen else "the first of the current batch"
         return cls(sample.x, sample.y, sample.kernel, sample.bias, sample.learning_rate, sample.loss, "k",
                    f"Training example {sample.index + 1}: {how}, with the loss-surface tab's current weights")
@@ -100,6 +81,20 @@ class BackpropView(View):
     """
 
     title = "Backpropagation"
+    COMMANDS = {
+        "forward_pass": Command("&Forward pass", "F", "forwardButton",
+                                "Compute every value of the graph, left to right"),
+        "backward_step": Command("&Backward step", "B", "backwardStepButton",
+                                 "Work out the gradient on one more edge, right to left"),
+        "reset_pass": Command("Reset &pass", "Ctrl+R", "resetPassButton",
+                              "Forget the pass: only inputs and parameters known"),
+        "apply_update": Command("Apply &update", "U", "applyUpdateButton",
+                                "Take the gradient-descent step on this example, then pass again"),
+        "book_example": Command("Boo&k example", "K", "bookExampleButton",
+                                "The book's example (§2.2.2): x = 2, y = 5, v = 0, no bias"),
+        "follow_training": Command("Follow &training", "T", "followTrainingButton",
+                                   "Show the example the loss-surface tab is training on, and follow it step by step"),
+    }
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -123,7 +118,8 @@ class BackpropView(View):
         self.add_command("reset_pass", self.reset_pass)
         self.add_command("apply_update", self.apply_update)
         self.add_command("book_example", self.book_example)
-        self.add_command("follow_training", self.set_following, checkable=True)
+        self.add_command("follow_training", lambda: self.set_following(self.commands["follow_training"].isChecked()),
+                         checkable=True)
 
     def _build_ui(self) -> None:
         self.formula = QLabel()
@@ -180,7 +176,8 @@ class BackpropView(View):
         side.setObjectName("backpropSidebar")
         column = QVBoxLayout(side)
         column.setContentsMargins(6, 6, 6, 6)
-        column.addWidget(self._build_pass_box())
+        column.addWidget(self.command_box("Backpropagation", [["forward_pass", "backward_step"],
+                                                              ["reset_pass", "apply_update"]]))
         column.addWidget(self._build_example_box())
         update_box = QGroupBox("Update")
         self.update_text = QLabel()
@@ -191,25 +188,10 @@ class BackpropView(View):
         QVBoxLayout(update_box).addWidget(self.update_text)
         column.addWidget(update_box)
         what = QGroupBox("What is happening")
-        self.text = QLabel()
-        self.text.setObjectName("backpropText")
-        self.text.setAccessibleName("What is happening")
-        self.text.setWordWrap(True)
-        self.text.setTextFormat(Qt.TextFormat.RichText)
-        self.text.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.text = self.text_label("backpropText", "What is happening")
         QVBoxLayout(what).addWidget(self.text)
         column.addWidget(what, 1)
         self.lay_out(left, side, width=(330, 400))
-
-    def _build_pass_box(self) -> QGroupBox:
-        box = QGroupBox("Backpropagation")
-        grid = QGridLayout(box)
-        grid.setSpacing(4)
-        grid.addWidget(self.command_button("forward_pass"), 0, 0)
-        grid.addWidget(self.command_button("backward_step"), 0, 1)
-        grid.addWidget(self.command_button("reset_pass"), 1, 0)
-        grid.addWidget(self.command_button("apply_update"), 1, 1)
-        return box
 
     def _build_example_box(self) -> QGroupBox:
         box = QGroupBox("Example")

@@ -1,42 +1,69 @@
-"""What every tab of the main window shares: its training actions and its clean shutdown."""
+"""What every tab shares (:class:`View`), and what every training tab shares (:class:`TrainingView`).
+
+A :class:`TrainingView` shows one model (a :class:`~fitscope.engine.run.FitRun`, or the race's
+:class:`~fitscope.gui.models.race.RaceRun`): it hands the model's trainer to its
+:class:`~fitscope.gui.worker.TrainingController`, records the reports the worker delivers into the model, and
+redraws from the model when it tells what changed, at most ~60 times a second and never while the tab is
+hidden. Run, Step (phase, batch, epoch), Reset, the speed slider, the messages, the error a worker reports,
+and the session part (the model's state and the view's own) are written here once; a subclass lays out its
+panels and controls, implements :meth:`TrainingView.redraw`, and keeps no copy of a setting.
+
+The data path of one batch: trainer → report → worker (batched while the GUI thread is busy) →
+:meth:`TrainingView._on_reports` → ``model.record`` → the model says ``"history"`` → a frame is scheduled →
+:meth:`TrainingView.redraw` draws from the model.
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEventLoop, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
+    QApplication,
+    QCheckBox,
+    QComboBox,
+    QGridLayout,
+    QGroupBox,
     QHBoxLayout,
+    QLabel,
     QScrollArea,
     QSizePolicy,
     QSlider,
     QToolButton,
+    QVBoxLayout,
     QWidget,
 )
 
-# key: (menu text, shortcut, object name of its button, tooltip)
-COMMANDS: dict[str, tuple[str, str, str, str]] = {
-    "step_phase": ("Step &phase", "P", "stepPhaseButton", "Show the next of the five phases of one training step"),
-    "step_batch": ("Step &batch", "Space", "stepBatchButton", "Train on one batch: one update of the weights"),
-    "step_epoch": ("Step &epoch", "E", "stepEpochButton", "Train on every batch of one pass over the data"),
-    "run": ("&Run", "R", "runButton", "Train until the epoch limit; press again to pause"),
-    "reset": ("Rese&t", "Ctrl+R", "resetButton", "Back to the start point, forgetting the training so far"),
-    "frame": ("&Frame the path", "Ctrl+0", "frameButton", "Zoom the map to the start, the whole path and the optimum"),
-    "random_init": (
-        "Random &init", "I", "randomInitButton", "Draw new start weights as TensorFlow.js does, from the next seed"
-    ),
-}
+from fitscope.engine.run import HISTORY, NEW_RUN, SETTINGS, STATUS, dataset_key
+from fitscope.gui import prefs
+from fitscope.gui.views.controls import SettingsForm
+from fitscope.gui.worker import TrainingController, Unit
+
+
+@dataclass(frozen=True)
+class Command:
+    """A command of a tab: menu text (with its & mnemonic), shortcut, object name of its button, tooltip."""
+
+    text: str
+    shortcut: str
+    name: str
+    tip: str
 
 
 class View(QWidget):
-    """A tab: subclasses set :attr:`title`, call :meth:`add_command` and implement :meth:`shutdown`.
+    """A tab: subclasses set :attr:`title` and :attr:`COMMANDS` (their own table), call :meth:`add_command`
+    and implement :meth:`shutdown`.
 
     ``titleChanged(str)``: the tab's title changed (:meth:`set_title`, e.g. to the name of the user's file).
     """
 
     title = ""
+    COMMANDS: ClassVar[dict[str, Command]] = {}
     titleChanged = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -44,14 +71,15 @@ class View(QWidget):
         self.commands: dict[str, QAction] = {}
 
     def add_command(self, key: str, slot: Callable[[], None], checkable: bool = False) -> QAction:
-        """A QAction for one of :data:`COMMANDS`: shortcut active while this view is shown."""
-        text, shortcut, _, tip = COMMANDS[key]
-        action = QAction(text, self)
-        action.setShortcut(QKeySequence(shortcut))
+        """A QAction for one of this tab's :attr:`COMMANDS`: its shortcut works while this tab is shown."""
+        command = self.COMMANDS[key]
+        action = QAction(command.text, self)
+        action.setShortcut(QKeySequence(command.shortcut))
         action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-        action.setToolTip(f"{tip} ({QKeySequence(shortcut).toString(QKeySequence.SequenceFormat.NativeText)})")
+        keys = QKeySequence(command.shortcut).toString(QKeySequence.SequenceFormat.NativeText)
+        action.setToolTip(f"{command.tip} ({keys})")
         action.setCheckable(checkable)
-        action.triggered.connect(slot)
+        action.triggered.connect(lambda _=False: slot())
         self.addAction(action)
         self.commands[key] = action
         return action
@@ -62,15 +90,37 @@ class View(QWidget):
         button.setDefaultAction(self.commands[key])
         button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
         button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        name = COMMANDS[key][2]
-        button.setObjectName(name)
+        button.setObjectName(self.COMMANDS[key].name)
         button.setAccessibleName(self.commands[key].text().replace("&", ""))
         return button
+
+    def command_box(self, title: str, rows: list[list[str]]) -> QGroupBox:
+        """A group box of command buttons, one row of the grid per list of command keys."""
+        box = QGroupBox(title)
+        grid = QGridLayout(box)
+        grid.setSpacing(4)
+        for r, keys in enumerate(rows):
+            for c, key in enumerate(keys):
+                grid.addWidget(self.command_button(key), r, c)
+        return box
+
+    @staticmethod
+    def text_label(name: str, accessible: str) -> QLabel:
+        """A label of rich text that wraps, aligned to its top left: the tabs' explanations."""
+        label = QLabel()
+        label.setObjectName(name)
+        label.setAccessibleName(accessible)
+        label.setWordWrap(True)
+        label.setTextFormat(Qt.TextFormat.RichText)
+        label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        return label
 
     def lay_out(self, main: QWidget, sidebar: QWidget, width: tuple[int, int] = (330, 400)) -> None:
         """The layout every tab shares: ``main`` (the plots) taking the room, ``sidebar`` on the right in a
         vertical scroll area between ``width`` pixels wide."""
         scroll = QScrollArea()
+        scroll.setObjectName(f"{sidebar.objectName() or 'sidebar'}Scroll")
+        scroll.setAccessibleName(f"{self.title} controls")
         scroll.setWidget(sidebar)
         scroll.setWidgetResizable(True)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -80,16 +130,6 @@ class View(QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(main, 1)
         layout.addWidget(scroll)
-
-    def speed_slider(self, object_name: str, steps: int) -> QSlider:
-        """The Run speed slider: ``steps`` positions, from one batch a second to as fast as possible."""
-        slider = QSlider(Qt.Orientation.Horizontal)
-        slider.setObjectName(object_name)
-        slider.setAccessibleName("Run speed")
-        slider.setRange(0, steps - 1)
-        slider.setPageStep(1)
-        slider.setToolTip("How fast Run goes: from one batch a second to as fast as the machine can")
-        return slider
 
     def hand_back_keys(self) -> None:
         """After Enter in any number field of this view, give the keyboard back to the view.
@@ -108,4 +148,418 @@ class View(QWidget):
             self.titleChanged.emit(title)
 
     def shutdown(self) -> None:
-        """Stop any training thread; called when the window closes."""
+        """Stop any thread of this tab; called when the window closes."""
+
+
+#: The commands of every training tab.
+TRAINING_COMMANDS: dict[str, Command] = {
+    "step_phase": Command("Step &phase", "P", "stepPhaseButton", "Show the next of the five phases of one training "
+                          "step"),
+    "step_batch": Command("Step &batch", "Space", "stepBatchButton", "Train on one batch: one update of the weights"),
+    "step_epoch": Command("Step &epoch", "E", "stepEpochButton", "Train on every batch of one pass over the data"),
+    "run": Command("&Run", "R", "runButton", "Train until the epoch limit; press again to pause"),
+    "reset": Command("Rese&t", "Ctrl+R", "resetButton", "Back to the start point, forgetting the training so far"),
+    "book_settings": Command("Boo&k settings", "Ctrl+Shift+B", "bookSettingsButton",
+                             "The data set's own settings (the book's, for its data sets), and a fresh start"),
+}
+
+#: Run speeds: (label, seconds to wait after each batch).
+SPEEDS = [
+    ("1 batch/s", 1.0), ("2 batches/s", 0.5), ("5 batches/s", 0.2), ("10 batches/s", 0.1),
+    ("30 batches/s", 1 / 30), ("100 batches/s", 0.01), ("as fast as possible", 0.0),
+]
+DEFAULT_SPEED = len(SPEEDS) - 2
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A tab's part of a session, read and checked, ready to be swapped in (:meth:`TrainingView.apply`)."""
+
+    model: Any
+    view: dict
+
+
+class TrainingView(View):
+    """A tab that trains its model (see the module's docstring).
+
+    Subclasses build their widgets, then call :meth:`bind` with their first model, and implement
+    :meth:`redraw`; they may override :meth:`model_bound` (a new model, perhaps of other data),
+    :meth:`run_started` (a fresh trainer of the same model), :meth:`view_state`, :meth:`check_view_state` and
+    :meth:`apply_view_state` (what a session keeps of the view itself).
+    """
+
+    COMMANDS = TRAINING_COMMANDS
+    MODEL: ClassVar[type] = object  # the model class: its from_state() reads this tab's part of a session
+    FRAME_MS = 16  # at most ~60 redraws a second when stepping
+    RUN_FRAME_MS = 40  # and ~25 while running: more would only take time from training
+    RUN_TEXT = "&Run"  # the Run button's text while it does not pause
+    DEFAULT_SPEED = DEFAULT_SPEED  # the speed slider's first position
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model: Any = None
+        self.controller = TrainingController(self)
+        self.controller.reports.connect(self._on_reports)
+        self.controller.stopped.connect(self._on_stopped)
+        self.controller.runningChanged.connect(self._on_running_changed)
+        self._frame = QTimer(self, singleShot=True, interval=self.FRAME_MS)
+        self._frame.timeout.connect(self._on_frame)
+        self._behind = False  # frames were skipped while the tab was hidden
+        self._shut = False
+        self._note = ""  # a passing message (an error, a refused setting) until training goes on
+        self.message = QLabel()
+        self.message.setObjectName("message")
+        self.message.setAccessibleName("Message")
+        self.message.setWordWrap(True)
+        self.message.hide()
+
+    # ------------------------------------------------------------------ the model
+    def bind(self, model: Any) -> None:
+        """Show ``model`` (a new one, or one put back by a session): its trainer goes to the worker."""
+        if self.model is not None:
+            self.model.unlisten(self._on_model)
+        self.model = model
+        model.listen(self._on_model)
+        self.controller.set_trainable(model.trainable)
+        self._note = ""
+        self.model_bound()
+        self.run_started()
+        self.model_changed(NEW_RUN)
+        self.refresh()
+
+    def _on_model(self, what: str) -> None:
+        self.model_changed(what)
+        if what == NEW_RUN:
+            self.controller.set_trainable(self.model.trainable)
+            self._note = ""
+            self.run_started()
+            self.refresh()
+        elif what == SETTINGS:
+            self.settings_changed()
+            self.request_frame()
+        elif what in (HISTORY, STATUS):
+            self.request_frame()
+
+    def model_changed(self, what: str) -> None:
+        """The model said what changed (before anything is drawn; also while the tab is hidden)."""
+
+    def model_bound(self) -> None:
+        """A model was bound (perhaps of other data): names, labels and controls follow it."""
+
+    def run_started(self) -> None:
+        """The model has a fresh trainer (a new start, Reset, a setting that starts afresh)."""
+
+    def settings_changed(self) -> None:
+        """The model's settings changed on the fly: controls and texts follow them."""
+
+    def redraw(self) -> None:
+        """Draw the model's state on every panel."""
+        raise NotImplementedError
+
+    def status_text(self) -> str:
+        """A message the model's state calls for (a divergence, say), or ""."""
+        return ""
+
+    def refresh(self) -> None:
+        """Redraw, and show the message that applies now."""
+        self.redraw()
+        text = self._note or (self.full_text() if getattr(self.model, "full", False) else "") or self.status_text()
+        if text != self.message.text() or self.message.isHidden() == bool(text):
+            self.message.setText(text)
+            self.message.setVisible(bool(text))
+
+    def control(self, key: str) -> QWidget:
+        """The widget that edits the setting ``key`` (a rate's log slider: ``"<key>.slider"``)."""
+        for form in self.findChildren(SettingsForm):
+            if key in form.widgets:
+                return form.widgets[key]
+        raise KeyError(key)
+
+    def set_control(self, key: str, value: Any) -> None:
+        """Set the control of ``key`` as a user would (its signal fires): a choice by its value."""
+        w = self.control(key)
+        if isinstance(w, QComboBox):
+            index = w.findData(value)
+            if index < 0:
+                raise ValueError(f"{value!r} is not a choice of {key}")
+            w.setCurrentIndex(index)
+        elif isinstance(w, QCheckBox):
+            w.setChecked(bool(value))
+        else:
+            w.setValue(value)
+
+    def change(self, **changes: Any) -> None:
+        """Ask the model for new settings; one that is out of range is refused with a message."""
+        try:
+            self.model.update(**changes)
+        except ValueError as e:
+            self.show_message(str(e).rstrip(".") + ".")
+            self.settings_changed()  # the controls show the settings in use again
+
+    # ------------------------------------------------------------------ commands
+    def add_training_commands(self, *keys: str) -> None:
+        """The commands of :data:`TRAINING_COMMANDS` this tab offers, bound to this base's methods."""
+        slots = {"step_phase": lambda: self.step(Unit.PHASE), "step_batch": lambda: self.step(Unit.BATCH),
+                 "step_epoch": lambda: self.step(Unit.EPOCH), "run": self.toggle_run, "reset": self.reset,
+                 "book_settings": self.book_settings}
+        for key in keys:
+            action = self.add_command(key, slots[key], checkable=key == "run")
+            if key == "run":
+                action.setText(self.RUN_TEXT)
+
+    def step(self, unit: Unit | str) -> None:
+        """One phase, batch or epoch (not while a run goes, nor when the trajectory is full)."""
+        if self._refuse_full() or self.controller.running:
+            return
+        self.controller.step(unit)
+
+    def toggle_run(self) -> None:
+        """Run, or pause the run under way."""
+        if self.controller.running:
+            self.controller.pause()
+            return
+        if self._refuse_full() or not self.may_run() or not self.controller.run():
+            self.commands["run"].setChecked(False)
+
+    def may_run(self) -> bool:
+        """Whether Run may start now (a subclass may say why not in its message)."""
+        return True
+
+    def reset(self) -> None:
+        """Back to the start point, forgetting the training so far."""
+        self.model.reset()
+
+    def book_settings(self) -> None:
+        """The data set's own settings (the book's for its data sets), and a fresh start."""
+        self.model.restart(self.model.dataset.defaults)
+
+    def pause(self, wait: bool = False) -> bool:
+        """Pause any training; with ``wait``, until the worker is idle (no event loop runs). True if idle."""
+        if wait:
+            return self.controller.pause_and_wait()
+        self.controller.pause()
+        return not self.controller.busy
+
+    def _refuse_full(self) -> bool:
+        if getattr(self.model, "full", False):
+            self.refresh()
+            return True
+        return False
+
+    def full_text(self) -> str:
+        return "The trajectory is full: Reset to train again."
+
+    def explanation_box(self, title: str, text: QLabel) -> QGroupBox:
+        """The sidebar's last box: the message (when there is one) above the tab's explanation ``text``."""
+        box = QGroupBox(title)
+        layout = QVBoxLayout(box)
+        layout.addWidget(self.message)
+        layout.addWidget(text, 1)
+        return box
+
+    # ------------------------------------------------------------------ speed
+    def speed_row(self, object_name: str = "speed") -> QHBoxLayout:
+        """The Run speed slider in a row with its caption and its label."""
+        slider, label = self.speed_slider(object_name)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Speed"))
+        row.addWidget(slider, 1)
+        row.addWidget(label)
+        return row
+
+    def speed_slider(self, object_name: str = "speed") -> tuple[QSlider, QLabel]:
+        """The Run speed slider and its label: from one batch a second to as fast as possible."""
+        slider = QSlider(Qt.Orientation.Horizontal)
+        slider.setObjectName(object_name)
+        slider.setAccessibleName("Run speed")
+        slider.setRange(0, len(SPEEDS) - 1)
+        slider.setPageStep(1)
+        slider.setToolTip("How fast Run goes: from one batch a second to as fast as the machine can")
+        label = QLabel()
+        label.setMinimumWidth(label.fontMetrics().horizontalAdvance("as fast as possible"))
+        self.speed, self.speed_label = slider, label
+        slider.valueChanged.connect(self._on_speed)
+        slider.setValue(self.DEFAULT_SPEED)
+        self._on_speed(slider.value())
+        return slider, label
+
+    def _on_speed(self, position: int) -> None:
+        text, delay = SPEEDS[position]
+        self.speed_label.setText(text)
+        self.speed.setAccessibleDescription(text)
+        self.controller.set_delay(delay)
+
+    # ------------------------------------------------------------------ messages
+    def show_message(self, text: str) -> None:
+        """A passing message (shown until training goes on or starts afresh)."""
+        self._note = text
+        self.message.setText(text)
+        self.message.show()
+
+    # ------------------------------------------------------------------ the worker's news
+    @Slot(object)
+    def _on_reports(self, reports: tuple) -> None:
+        self._note = ""  # training went on
+        self.model.record(reports)
+        if getattr(self.model, "full", False) and self.controller.busy:
+            self.controller.pause()
+
+    @Slot(str, str)
+    def _on_stopped(self, why: str, message: str) -> None:
+        self.model.stopped(why)
+        if why == "error":
+            self.show_message(f"Training stopped by an error: {message}. The tab is ready to step or run again.")
+        self._frame.stop()
+        self.refresh()  # the end of a step or run: its numbers at once (shown or not: once a request)
+
+    @Slot(bool)
+    def _on_running_changed(self, running: bool) -> None:
+        run = self.commands["run"]
+        run.setChecked(running)
+        run.setText("Pause" if running else self.RUN_TEXT)
+        name = "Pause" if running else self.RUN_TEXT.replace("&", "")
+        for button in self.findChildren(QToolButton):
+            if button.defaultAction() is run:
+                button.setAccessibleName(name)
+        self._frame.setInterval(self.RUN_FRAME_MS if running else self.FRAME_MS)
+        for key in ("step_phase", "step_batch", "step_epoch"):
+            if key in self.commands:
+                self.commands[key].setEnabled(not running and self.model.trainable is not None)
+        self.request_frame()
+
+    # ------------------------------------------------------------------ frames
+    def request_frame(self) -> None:
+        """Redraw soon: at most one frame per :attr:`FRAME_MS` (:attr:`RUN_FRAME_MS` while running)."""
+        if not self._frame.isActive() and not self._shut:
+            self._frame.start()
+
+    def _on_frame(self) -> None:
+        """A frame: draw, and while training runs, paint it at once with the worker held."""
+        if not self.isVisible():
+            self._behind = True  # a hidden tab draws nothing: it catches up when shown
+            return
+        if not self.controller.running:
+            self.refresh()
+            return
+        with self.frame_hold():
+            self.refresh()
+            # pyqtgraph's updates and the paints they cause arrive as events; outside the hold, each of
+            # them would have to win the interpreter lock back from the training thread.
+            QApplication.processEvents(QEventLoop.ProcessEventsFlag.ExcludeUserInputEvents)
+
+    def frame_hold(self):
+        """What waits while a frame is drawn during a run (the training thread)."""
+        return self.controller.holding()
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        super().showEvent(event)
+        if self._behind:
+            self._behind = False
+            self.refresh()
+
+    def shutdown(self) -> None:
+        if self._shut:
+            return
+        self._shut = True
+        self._frame.stop()
+        self.controller.shutdown()
+
+    # ------------------------------------------------------------------ remembered between launches
+    def remember(self) -> None:
+        """Remember this tab's settings for its data set, and its own values (the speed)."""
+        prefs.save_for_data(self.objectName(), dataset_key(self.model.dataset), self.model.preferences())
+        prefs.save_view_settings(self.objectName(), {"speed": self.speed.value()})
+
+    def recall(self) -> None:
+        """Take up what was remembered: the speed, and the settings last used for the data set shown."""
+        speed = prefs.view_settings(self.objectName()).get("speed")
+        if type(speed) is int and 0 <= speed < len(SPEEDS):
+            self.speed.setValue(speed)
+        self.recall_for(self.model)
+
+    def recall_for(self, model: Any) -> None:
+        """``model`` takes the settings last used for its data set, if any were remembered (and still apply)."""
+        values = prefs.for_data(self.objectName(), dataset_key(model.dataset))
+        if values is not None:
+            try:
+                model.apply_preferences(values)
+            except ValueError:
+                pass  # remembered values that no longer apply are ignored
+
+    def set_dataset(self, dataset: Any) -> None:
+        """Show ``dataset`` afresh with its own settings (the book's, for its data sets)."""
+        self.show_dataset(dataset, book=True)
+
+    def show_dataset(self, dataset: Any, book: bool = False) -> None:
+        """Show ``dataset`` afresh: with the settings last used for it, or its own (the book's) if ``book``
+        or none were remembered. What this tab used for the data set it showed is remembered first."""
+        self.remember()
+        model = self.MODEL(dataset)
+        if not book:
+            self.recall_for(model)
+        self.bind(model)
+
+    # ------------------------------------------------------------------ sessions
+    def session_state(self) -> dict:
+        """This tab's part of a session: its model's state and its own (take it while training is paused)."""
+        return {"model": self.model.state(), "view": self.view_state()}
+
+    def prepare(self, part: Any) -> Prepared:
+        """Read and check this tab's part of a session; nothing changes (:class:`ValueError` if bad)."""
+        if not isinstance(part, dict) or not isinstance(part.get("view"), dict):
+            raise ValueError(f"its part for the {self.title} tab is malformed")
+        model = self.MODEL.from_state(part.get("model"), self.model.dataset)
+        return Prepared(model, self.check_view_state(part["view"], model))
+
+    def apply(self, prepared: Prepared) -> None:
+        """Swap in a prepared part (cannot fail for a reason of the file's: everything was checked)."""
+        self.bind(prepared.model)
+        self.apply_view_state(prepared.view)
+
+    #: The tab's map (a SurfacePanel) and loss chart (a panel with a Log scale box), whose range and log scale
+    #: a session keeps; set by the subclass.
+    map_panel: Any = None
+    loss_chart: Any = None
+
+    def view_state(self) -> dict:
+        """What a session keeps of this tab besides its model: the map's range, the log scale, the speed."""
+        return {"speed": self.speed.value(), "range": list(self.map_panel.visible_range()),
+                "log_scale": self.loss_chart.log_scale.isChecked()}
+
+    def check_view_state(self, state: dict, model: Any) -> dict:
+        """``state`` checked for ``model`` (:class:`ValueError` if bad); returns what :meth:`apply_view_state`
+        takes."""
+        speed = state.get("speed", self.DEFAULT_SPEED)
+        if type(speed) is not int or not 0 <= speed < len(SPEEDS):
+            raise ValueError("the speed is out of range")
+        return {"speed": speed, "range": range_field(state.get("range")),
+                "log_scale": bool_value(state.get("log_scale"), "the log scale")}
+
+    def apply_view_state(self, state: dict) -> None:
+        """Put the view's own state back (the model is bound already)."""
+        self.speed.setValue(state["speed"])
+        self.loss_chart.log_scale.setChecked(state["log_scale"])
+        self.map_panel.set_range(*state["range"])
+        self.range_restored()
+        self.refresh()
+
+    def range_restored(self) -> None:
+        """The map's range was set from a session: recompute what depends on it."""
+
+
+# --------------------------------------------------------------------------- checking a view's saved state
+def range_field(value: Any, what: str = "the plot's range") -> tuple[float, float, float, float]:
+    """A visible range ``(x0, x1, y0, y1)``: four finite numbers, each pair increasing."""
+    if not isinstance(value, list) or len(value) != 4 or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in value):
+        raise ValueError(f"{what} is not four numbers")
+    x0, x1, y0, y1 = (float(v) for v in value)
+    if not all(math.isfinite(v) and abs(v) < 1e150 for v in (x0, x1, y0, y1)) or not (x0 < x1 and y0 < y1):
+        raise ValueError(f"{what} is not a valid window")
+    return x0, x1, y0, y1
+
+
+def bool_value(value: Any, what: str) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{what} is not true or false")
+    return value

@@ -89,6 +89,11 @@ class BackgroundSlicer(QObject):
     def busy(self) -> bool:
         return self._busy
 
+    @property
+    def active_jobs(self) -> int:
+        """Jobs running in the pool's thread now (0 once :meth:`shutdown` has returned)."""
+        return self._pool.activeThreadCount()
+
     def cancelled(self, token: int) -> bool:
         """Called from the pool's thread: stop this job?"""
         return self._stop.is_set() or token != self.token

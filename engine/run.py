@@ -1,0 +1,398 @@
+"""A training run as one object: its data, settings, trainer and history, what follows from them, its state.
+
+A :class:`FitRun` is what a training tab of the app holds and what ``fitscope fit`` trains: the data set,
+the settings (always the ones the run uses now), the :class:`~fitscope.engine.experiment.Experiment` and its
+trainer, the start point, the :class:`~fitscope.engine.history.History` of the reports it made, and the
+numbers that follow from them (the losses now, the baseline, where the run stands). It has no widgets and
+no threads of its own:
+
+- Settings change through :meth:`FitRun.update`. A change the trainer can take on the fly (learning rate,
+  batch size, loss, optimizer, epochs) is asked of it with
+  :meth:`~fitscope.engine.trainer.Trainer.configure`, which is safe while another thread trains; any other
+  change (model, normalization, split, seed…) starts the run afresh, and so does every change made before
+  the first step. Whatever changed, :attr:`FitRun.settings` describe the run.
+- Reports come back through :meth:`FitRun.record` (from whoever drives the trainer) and go into the history.
+- Whoever shows the run :meth:`~Observable.listen`\\ s to it and is told what changed: :data:`NEW_RUN` (a new
+  trainer and history: hand the trainer to the driver), :data:`SETTINGS`, :data:`HISTORY`, :data:`STATUS`.
+- :meth:`FitRun.state` is the run as JSON-safe values (for a session) and :meth:`FitRun.from_state` builds a
+  run back from it, checking everything before anything is built.
+
+Only the thread that owns the run calls its methods; the trainer is read by the driving thread meanwhile,
+and :meth:`FitRun.state` is taken while nobody drives it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import math
+import os
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from .data import BUILTIN, DataError, Dataset, load_builtin, load_csv
+from .experiment import Experiment, build_optimizer
+from .history import History
+from .losses import get_loss
+from .serial import floats_from_json, floats_to_json
+from .settings import DEFAULT_LEARNING_RATE, FitSettings, check_app_ranges, settings_from_json, settings_to_json
+from .trainer import Phase, Report, Trainer
+
+#: What a run tells its listeners (see :meth:`Observable.notify`).
+NEW_RUN = "run"  # a new trainer and history: the old trainer is no longer this run's
+SETTINGS = "settings"  # the settings changed (the trainer takes them on before its next batch)
+HISTORY = "history"  # reports were recorded
+STATUS = "status"  # the run finished, stopped or can go on again
+
+#: Settings a trainer takes on while it trains; any other change starts the run afresh.
+LIVE = frozenset({"learning_rate", "batch_size", "loss", "optimizer", "momentum", "epochs"})
+#: Settings that change what the parameters mean: a start point chosen before does not carry over.
+SHAPE = frozenset({"model", "hidden", "activation", "normalize"})
+
+#: The most memory a run's trajectory reserves at once, and the most it may hold: beyond that, training
+#: stops with a message instead of running the machine out of memory (an MLP's 3,251 parameters a step fill
+#: a gigabyte in a minute at batch size 1).
+HISTORY_ROOM_BYTES = 64 * 2**20
+HISTORY_BUDGET_BYTES = 192 * 2**20
+
+
+class StateError(ValueError):
+    """A saved run cannot be used; ``str(e)`` is one line for the user (its data file is gone, say)."""
+
+
+class Observable:
+    """Listeners told, in the owner's thread, what changed: ``listener(what)``."""
+
+    def __init__(self) -> None:
+        self._listeners: list[Callable[[str], None]] = []
+
+    def listen(self, listener: Callable[[str], None]) -> None:
+        if listener not in self._listeners:
+            self._listeners.append(listener)
+
+    def unlisten(self, listener: Callable[[str], None]) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    def notify(self, what: str) -> None:
+        for listener in list(self._listeners):
+            listener(what)
+
+
+# --------------------------------------------------------------------------- where the data comes from
+def digest(dataset: Dataset) -> str:
+    """A fingerprint of the numbers trained on (so that a CSV changed since it was saved is noticed)."""
+    h = hashlib.sha256()
+    for a in (dataset.X_train, dataset.y_train):
+        h.update(np.ascontiguousarray(a, dtype="<f8").tobytes())
+    return h.hexdigest()
+
+
+def data_source(dataset: Dataset) -> dict[str, Any]:
+    """Where ``dataset`` comes from: ``{"builtin": name}`` or ``{"csv": path, "target", "features", "sha256"}``."""
+    if dataset.source in BUILTIN:
+        return {"builtin": dataset.source}
+    return {"csv": dataset.source, "target": dataset.target_name, "features": list(dataset.feature_names),
+            "sha256": digest(dataset)}
+
+
+def dataset_key(dataset: Dataset) -> str:
+    """A short name of the data set for what is remembered about it: ``builtin:NAME`` or ``csv:PATH#DIGEST``."""
+    if dataset.source in BUILTIN:
+        return f"builtin:{dataset.source}"
+    return f"csv:{dataset.source}#{digest(dataset)[:16]}"
+
+
+def load_source(source: Any, current: Dataset | None = None) -> Dataset:
+    """The data set ``source`` names: ``current`` itself if it is that one, else loaded afresh.
+
+    :class:`StateError` if it names nothing, or its file is gone, unreadable or changed.
+    """
+    if not isinstance(source, dict):
+        raise StateError("the session names no data")
+    if "builtin" in source:
+        name = source["builtin"]
+        if name not in BUILTIN:
+            raise StateError(f"the session names an unknown built-in data set, {str(name)[:40]!r}")
+        if current is not None and current.source == name:
+            return current
+        return load_builtin(name)
+    path, target, features = source.get("csv"), source.get("target"), source.get("features")
+    if not (isinstance(path, str) and isinstance(target, str) and isinstance(features, list)
+            and all(isinstance(f, str) for f in features) and isinstance(source.get("sha256"), str)):
+        raise StateError("the session's data source is malformed")
+    if (current is not None and current.source == path and current.target_name == target
+            and list(current.feature_names) == features and digest(current) == source["sha256"]):
+        return current
+    if not os.path.exists(path):
+        raise StateError(f"its data file {path} is gone (moved or deleted)")
+    try:
+        dataset = load_csv(path, target=target, features=features)
+    except DataError as e:
+        raise StateError(f"its data file cannot be read: {e}") from None
+    if digest(dataset) != source["sha256"]:
+        raise StateError(f"its data file {path} has changed since the session was saved")
+    return dataset
+
+
+def bool_field(value: Any, what: str) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{what} is not true or false")
+    return value
+
+
+# --------------------------------------------------------------------------- the run
+class FitRun(Observable):
+    """One training run of a data set, as its settings describe (see the module's docstring).
+
+    Parameters
+    ----------
+    dataset : Dataset
+    settings : FitSettings, optional
+        Default: the data set's own (:attr:`Dataset.defaults`). :meth:`constrain` fits them to the run's kind.
+    start : ndarray (n_params,), optional
+        Start from these flat parameters instead of the seed's initial weights (or ``settings.init``).
+
+    Attributes
+    ----------
+    dataset, settings, experiment, history
+    start : ndarray or None
+        The start point chosen (None: the settings' own); :meth:`reset` goes back to it.
+    finished : bool
+        The run reached its epoch limit (a new limit lets it go on).
+    """
+
+    def __init__(self, dataset: Dataset, settings: FitSettings | None = None, start: np.ndarray | None = None
+                 ) -> None:
+        super().__init__()
+        self.dataset = dataset
+        self._build(self.constrain(dataset, dataset.defaults if settings is None else settings), start)
+
+    # --- for subclasses: the kind of run ---
+    @classmethod
+    def constrain(cls, dataset: Dataset, settings: FitSettings) -> FitSettings:
+        """The settings this kind of run uses for ``dataset`` (a subclass may fix some of them)."""
+        return settings
+
+    # --- building ---
+    def _build(self, settings: FitSettings, start: np.ndarray | None) -> None:
+        """A fresh experiment (:class:`ValueError` from bad settings, before anything changes or is allocated)."""
+        d = self.dataset
+        settings.validate(len(d.y_train), d.n_features, 0 if d.y_test is None else len(d.y_test))
+        experiment = Experiment(self.dataset, settings)
+        if start is not None:
+            start = np.array(start, dtype=np.float64)
+            if start.shape != (experiment.model.n_params,) or not np.isfinite(start).all():
+                raise ValueError(f"a start point needs {experiment.model.n_params} finite numbers")
+            experiment.trainer.set_params(start)
+        self.settings, self.experiment, self.start = settings, experiment, start
+        self.history = History(experiment.trainer.params, steps=self._room())
+        self.finished = False
+
+    def _room(self) -> int:
+        """Updates to make room for at once: the whole run (growing a wide trajectory copies it), up to
+        :data:`HISTORY_ROOM_BYTES`."""
+        s = self.settings
+        per_epoch = -(-len(self.experiment.y) // s.batch_size)
+        return max(1023, min(max(s.epochs, 1) * per_epoch, HISTORY_ROOM_BYTES // (8 * self.n_params)))
+
+    def restart(self, settings: FitSettings | None = None, start: np.ndarray | None = None) -> None:
+        """Start afresh: with ``settings`` (default: the current ones), from ``start`` (default: none chosen,
+        the settings' own start)."""
+        settings = self.constrain(self.dataset, self.settings if settings is None else settings)
+        self._build(settings, start)
+        self.notify(NEW_RUN)
+
+    def reset(self) -> None:
+        """Back to the start point, forgetting the training so far."""
+        self.restart(self.settings, self.start)
+
+    # --- settings ---
+    def update(self, **changes: Any) -> None:
+        """Change settings: on the fly where the trainer can take them, else by starting afresh.
+
+        Choosing an optimizer without a learning rate takes TensorFlow.js's default rate for it. Raises
+        :class:`ValueError` (one line; nothing changes) for settings out of range.
+        """
+        if "optimizer" in changes and "learning_rate" not in changes:
+            changes["learning_rate"] = DEFAULT_LEARNING_RATE[changes["optimizer"]]
+        new = self.constrain(self.dataset, replace(self.settings, **changes))
+        new.validate(len(self.dataset.y_train))
+        changed = {f.name for f in dataclasses.fields(FitSettings)
+                   if getattr(new, f.name) != getattr(self.settings, f.name)}
+        if not changed:
+            return
+        if changed - LIVE or self.untouched:
+            self.restart(new, None if changed & SHAPE else self.start)
+            return
+        requests: dict[str, Any] = {}
+        if changed & {"optimizer", "momentum"}:
+            requests["optimizer"] = build_optimizer(new)  # its state starts afresh
+        elif "learning_rate" in changed:
+            requests["learning_rate"] = new.learning_rate
+        if "batch_size" in changed:
+            requests["batch_size"] = new.batch_size
+        if "loss" in changed:
+            requests["loss"] = new.loss
+            self.experiment.loss = get_loss(new.loss)  # for the numbers drawn in this thread
+        if "epochs" in changed:
+            requests["epochs"] = new.epochs
+            self.finished = False
+        self.trainer.configure(**requests)
+        self.settings = new
+        self.notify(SETTINGS)
+
+    # --- reports ---
+    def record(self, reports: tuple[Report, ...] | list[Report]) -> None:
+        """Add the trainer's reports, in order, to the history."""
+        add = self.history.add
+        for report in reports:
+            add(report)
+        if reports:
+            self.notify(HISTORY)
+
+    def stopped(self, why: str) -> None:
+        """The driver stopped: ``"done"`` (the epoch limit), ``"paused"``, ``"step"``, ``"diverged"``…"""
+        finished = why == "done"
+        if finished != self.finished:
+            self.finished = finished
+            self.notify(STATUS)
+
+    # --- what follows ---
+    @property
+    def trainer(self) -> Trainer:
+        return self.experiment.trainer
+
+    @property
+    def trainable(self) -> Trainer:
+        """What a driver trains: the trainer (see :class:`~fitscope.engine.trainer.Trainable`)."""
+        return self.experiment.trainer
+
+    @property
+    def n_params(self) -> int:
+        return self.experiment.model.n_params
+
+    @property
+    def untouched(self) -> bool:
+        """Nothing has been reported yet: no step, not even a phase."""
+        return self.history.steps == 0 and self.history.last_step is None and self.history.diverged is None
+
+    @property
+    def current(self) -> np.ndarray:
+        """The parameters now (after the last update recorded)."""
+        return self.history.current
+
+    @property
+    def full(self) -> bool:
+        """The trajectory holds :data:`HISTORY_BUDGET_BYTES`: training must stop."""
+        return self.history.params.nbytes >= HISTORY_BUDGET_BYTES
+
+    @property
+    def eval_split(self) -> str:
+        """Where the baseline and the predictions are measured: the test rows, or the training rows if none."""
+        return "test" if self.dataset.has_test else "train"
+
+    def baseline(self, split: str | None = None) -> float:
+        """The loss of always predicting the mean training target (on :attr:`eval_split` by default)."""
+        return self.experiment.baseline_loss(split or self.eval_split)
+
+    def loss_now(self, split: str = "train") -> float | None:
+        """The loss of the current parameters on ``split`` (None if the data has no such rows)."""
+        if split == "val" and self.experiment.X_val is None or split == "test" and self.experiment.X_test is None:
+            return None
+        return self.experiment.loss_at(self.current, split)
+
+    @property
+    def epochs_done(self) -> int:
+        return len(self.history.epochs)
+
+    def last_epoch(self) -> tuple[float, float | None, float | None] | None:
+        """(training, validation, test) loss of the last epoch ended, None where there is none."""
+        if not self.epochs_done:
+            return None
+        _, _, loss, val, test = self.history.epochs[-1]
+        return float(loss), (float(val) if math.isfinite(val) else None), (float(test) if math.isfinite(test)
+                                                                           else None)
+
+    def epoch_text(self) -> str:
+        """Where the run stands: ``"3 (batch 2 of 7)"``, or ``"0 of 200"`` before the first step."""
+        step = self.history.last_step
+        if step is None:
+            return f"{self.epochs_done} of {self.settings.epochs}"
+        return f"{step.epoch} (batch {step.batch + 1} of {step.batches_per_epoch})"
+
+    # --- what is remembered of the run between two launches of the app ---
+    def preferences(self) -> dict[str, Any]:
+        """The settings to take up again next time for this data set (JSON-safe; the start is not kept)."""
+        return {"settings": settings_to_json(replace(self.settings, init=None))}
+
+    def apply_preferences(self, values: Any) -> None:
+        """Start afresh with remembered :meth:`preferences` (:class:`ValueError` if they do not apply)."""
+        if not isinstance(values, dict):
+            raise ValueError("the remembered settings are malformed")
+        settings = settings_from_json(values.get("settings"))
+        check_app_ranges(settings)
+        self.constrain(self.dataset, settings).validate(len(self.dataset.y_train))
+        self.restart(settings)
+
+    # --- the saved state ---
+    def state(self) -> dict[str, Any]:
+        """The run as JSON-safe values; take it while nobody drives the trainer."""
+        return {
+            "data": data_source(self.dataset),
+            "settings": settings_to_json(self.settings),
+            "start": None if self.start is None else floats_to_json(self.start),
+            "trainer": self.trainer.state(),
+            "history": self.history.to_json(),
+            "finished": self.finished,
+        }
+
+    @classmethod
+    def from_state(cls, state: Any, current: Dataset | None = None) -> FitRun:
+        """A run built from :meth:`state`'s values, everything checked first.
+
+        ``current``: the data set shown now, used as it is if the state names it. :class:`StateError` for
+        data that cannot be had; :class:`ValueError` (one line) for anything malformed or out of range.
+        """
+        if not isinstance(state, dict):
+            raise ValueError("the run is not a JSON object")
+        try:
+            dataset = load_source(state["data"], current)
+            settings = settings_from_json(state["settings"])
+            check_app_ranges(settings)
+            if cls.constrain(dataset, settings) != settings:
+                raise ValueError("the settings are not those of this tab")
+            run = cls.__new__(cls)
+            Observable.__init__(run)
+            run.dataset = dataset
+            run._build(settings, None)
+            if state["start"] is not None:
+                start = floats_from_json(state["start"], "the start", run.n_params)
+                if not np.isfinite(start).all():
+                    raise ValueError("the start is not finite")
+                run.start = start
+            run.trainer.restore(state["trainer"])
+            run.experiment.loss = run.trainer.loss
+            run.history = History.from_json(state["history"], run.n_params, len(run.experiment.y),
+                                            room=run._room())
+            run.finished = bool_field(state["finished"], "finished")
+        except KeyError as e:
+            raise ValueError(f"the run has no {e.args[0]!r}") from None
+        run._check_consistent()
+        return run
+
+    def _check_consistent(self) -> None:
+        """The history must end where the trainer stands, also inside a batch shown phase by phase."""
+        h, t = self.history, self.trainer
+        if not np.array_equal(h.current, t.params):
+            raise ValueError("the trajectory does not end at the trainer's parameters")
+        last = h.last_step
+        shown = t.phase_shown
+        if shown is not None:
+            if last is None or last.phase != shown or not np.array_equal(last.indices, t.in_flight_indices()):
+                raise ValueError("the batch under way does not follow from the trainer's state")
+        elif last is not None and last.phase is not Phase.UPDATE and h.diverged is None:
+            raise ValueError("the last phase shown is not part of the trainer's state")

@@ -1,0 +1,228 @@
+"""The loss-surface tab's model: a one-feature linear run, started from a (kernel, bias) on the map.
+
+On top of :class:`~fitscope.engine.run.FitRun`: the start as a point of the map (``settings.init``), a
+start drawn as TensorFlow.js draws one, the loss over a grid of (kernel, bias) and its optimum, the training
+loss readout (cheap even on a million rows), the example the backpropagation tab follows, and the numbers
+the texts of the five phases quote.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import time
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from fitscope.engine.data import Dataset
+from fitscope.engine.models import Linear
+from fitscope.engine.run import NEW_RUN, FitRun
+from fitscope.engine.settings import SEED_MAX, FitSettings
+from fitscope.engine.surface import default_window, linear_slice
+
+#: With more training rows than this, the MAE surface (which has no closed form) is computed over a fixed
+#: random sample of this many rows, and the plot says so; 200 × 200 points × 1,000 rows ≈ 0.1 s.
+MAE_SURFACE_ROWS = 1000
+#: With more training rows than this, the MAE training-loss readout (one pass over the rows) is refreshed at
+#: most every LOSS_READOUT_S seconds while training runs.
+EXACT_LOSS_ROWS = 20_000
+LOSS_READOUT_S = 0.25
+LOSS_NAMES = {"mse": "MSE (mean squared error)", "mae": "MAE (mean absolute error)"}
+
+
+def fmt(v: float | None, digits: int = 5) -> str:
+    """A number for the texts and readouts: ``digits`` significant digits, "–" for none or non-finite."""
+    return "–" if v is None or not math.isfinite(v) else f"{v:.{digits}g}"
+
+
+def drawn_init(seed: int) -> tuple[float, float]:
+    """(kernel, bias) as tfjs initialises a 1→1 dense layer from ``seed``: Glorot uniform, zero bias."""
+    model = Linear(1, seed=seed)
+    return float(model.kernel[0, 0]), float(model.bias[0])
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One training example and the model's state, for the backpropagation tab."""
+
+    index: int  # row of the training data
+    x: float
+    y: float
+    kernel: float
+    bias: float
+    learning_rate: float
+    loss: str  # "mse" or "mae"
+    chosen: bool  # True if the user clicked the point; False for the first of the current batch
+
+
+class SurfaceRun(FitRun):
+    """A one-feature linear model's run; the start is ``settings.init``, a point of the (kernel, bias) map.
+
+    Attributes
+    ----------
+    chosen : int or None
+        A training row picked in the data plot for the backpropagation tab (None: the batch's first).
+    """
+
+    def __init__(self, dataset: Dataset, settings: FitSettings | None = None) -> None:
+        self.chosen: int | None = None
+        self._surface_rows = None
+        self._loss_cache: tuple | None = None
+        super().__init__(dataset, settings)
+        self.listen(self._forget_cache)
+
+    @classmethod
+    def constrain(cls, dataset: Dataset, settings: FitSettings) -> FitSettings:
+        """Linear, one feature, no normalization or validation split; the seed's start if none is chosen."""
+        if dataset.n_features != 1:
+            raise ValueError("the loss-surface tab needs a data set with exactly one feature")
+        init = settings.init if settings.init is not None else drawn_init(settings.seed)
+        return replace(settings, model="linear", normalize=False, validation_split=0.0,
+                       batch_size=min(settings.batch_size, len(dataset.y_train)), init=init)
+
+    @classmethod
+    def from_state(cls, state, current=None) -> SurfaceRun:
+        run = super().from_state(state, current)
+        run.chosen, run._surface_rows, run._loss_cache = None, None, None
+        run.listen(run._forget_cache)
+        return run
+
+    def _forget_cache(self, what: str) -> None:
+        if what == NEW_RUN:
+            self.forget_loss_cache()
+
+    def forget_loss_cache(self) -> None:
+        """Compute the next training-loss readout afresh (it is kept a moment while training runs)."""
+        self._loss_cache = None
+
+    # --- the start ---
+    @property
+    def init(self) -> tuple[float, float]:
+        """The start (kernel, bias)."""
+        return self.settings.init
+
+    def start_at(self, kernel: float, bias: float) -> None:
+        """A fresh run from (kernel, bias): the trajectory restarts there."""
+        if not (math.isfinite(kernel) and math.isfinite(bias)):
+            raise ValueError("a start point needs finite numbers")
+        self.restart(replace(self.settings, init=(float(kernel), float(bias))))
+
+    def random_init(self) -> None:
+        """The next seed (after the largest comes 0), and a start drawn from it as tfjs would."""
+        seed = 0 if self.settings.seed >= SEED_MAX else self.settings.seed + 1
+        self.restart(replace(self.settings, seed=seed, init=drawn_init(seed)))
+
+    def choose(self, index: int | None) -> None:
+        """Follow training row ``index`` in the backpropagation tab (None: the first of the current batch)."""
+        if index is not None and not 0 <= index < len(self.experiment.y):
+            raise ValueError("no such training row")
+        self.chosen = index
+
+    # --- the map ---
+    def home_window(self) -> tuple[float, float, float, float]:
+        """The usual window around the optimum, widened to take in the whole path if it strays outside."""
+        exp = self.experiment
+        k_lo, k_hi, b_lo, b_hi = default_window(exp.X, exp.y, exp.stats.optimum())
+        path = self.history.params[np.isfinite(self.history.params).all(axis=1)]
+        if len(path):
+            lo, hi = path.min(axis=0), path.max(axis=0)
+            pad = 0.1 * (hi - lo)
+            k_lo, k_hi = min(k_lo, lo[0] - pad[0]), max(k_hi, hi[0] + pad[0])
+            b_lo, b_hi = min(b_lo, lo[1] - pad[1]), max(b_hi, hi[1] + pad[1])
+        return k_lo, k_hi, b_lo, b_hi
+
+    def surface(self, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, str | None]:
+        """The training loss over kernel ``a`` × bias ``b`` (shape (len(a), len(b))), and a note when it is
+        computed over a sample of the rows (MAE on many rows), else None."""
+        exp = self.experiment
+        n = len(exp.y)
+        if exp.loss.name == "mae" and n > MAE_SURFACE_ROWS:  # no closed form: a fixed sample of the rows
+            if self._surface_rows is None:
+                self._surface_rows = np.sort(np.random.default_rng(0).choice(n, MAE_SURFACE_ROWS, replace=False))
+            rows = self._surface_rows
+            grid = linear_slice(exp.X[rows], exp.y[rows], exp.loss, np.zeros(2), 0, 1, a, b)
+            return grid, f"from a random {len(rows):,} of {n:,} rows"
+        return exp.loss_slice(np.zeros(2), 0, 1, a, b), None
+
+    def optimum(self, a: np.ndarray | None = None, b: np.ndarray | None = None, grid: np.ndarray | None = None
+                ) -> tuple[float, float]:
+        """The best (kernel, bias): least squares for MSE; for MAE the lowest point of ``grid`` over a × b."""
+        if self.experiment.loss.name == "mse" or grid is None:
+            k, b0 = self.experiment.stats.optimum()
+            return float(k), float(b0)
+        ia, ib = np.unravel_index(np.argmin(np.where(np.isfinite(grid), grid, np.inf)), grid.shape)
+        return float(a[ia]), float(b[ib])
+
+    # --- readouts ---
+    def train_loss(self, params: np.ndarray | None = None, running: bool = False) -> float:
+        """The training loss at ``params`` (default: now): MSE in closed form; MAE over every row, but with many
+        rows at most every LOSS_READOUT_S seconds while ``running`` (in between, the last value)."""
+        params = self.current if params is None else params
+        exp = self.experiment
+        if exp.loss.name == "mse" or len(exp.y) <= EXACT_LOSS_ROWS:
+            return exp.loss_at(params, "train")
+        now = time.perf_counter()
+        cache = self._loss_cache
+        if cache is not None and cache[0] == exp.loss.name and (
+            np.array_equal(cache[1], params) or (running and now - cache[2] < LOSS_READOUT_S)
+        ):
+            return cache[3]
+        value = exp.loss_at(params, "train")
+        self._loss_cache = (exp.loss.name, np.array(params), now, value)
+        return value
+
+    def shown_params(self) -> np.ndarray:
+        """The (kernel, bias) the last phase shows (the current ones after an update or a divergence)."""
+        step = self.history.last_step
+        return step.params if step is not None and self.history.diverged is None else self.current
+
+    def sample(self) -> Sample:
+        """The example the backpropagation tab shows: the chosen row, or the first of the current batch."""
+        step = self.history.last_step
+        index = self.chosen if self.chosen is not None else (int(step.indices[0]) if step is not None else 0)
+        k, b = self.shown_params()
+        return Sample(index, float(self.experiment.X[index, 0]), float(self.experiment.y[index]), float(k),
+                      float(b), self.settings.learning_rate, self.settings.loss, self.chosen is not None)
+
+    def axis_names(self) -> dict[str, str]:
+        """The names the texts give x and y: the book's words for its data set, the columns' for the user's."""
+        d = self.dataset
+        if d.name == "download-time":
+            return {"x_name": "size", "y_name": "time", "a_y": "a time"}
+        x, y = (html.escape(n) for n in (d.feature_names[0], d.target_name))
+        return {"x_name": x, "y_name": y, "a_y": f"<i>{y}</i>"}
+
+    def text_values(self, running: bool = False) -> dict[str, object]:
+        """The numbers the texts of the phases quote, for the state shown now."""
+        h = self.history
+        step = h.last_step
+        current = h.current
+        values: dict[str, object] = {
+            "n": "–", "batch": "–", "per_epoch": "–", "epoch": len(h.epochs), "k": fmt(current[0]),
+            "b": fmt(current[1]), "loss_name": LOSS_NAMES[self.settings.loss], "loss": "–", "gk": "–", "gb": "–",
+            "lr": fmt(self.settings.learning_rate), "step": h.steps, "message": "",
+            "train_loss": fmt(self.train_loss(current, running)), **self.axis_names(),
+        }
+        if step is not None:
+            shown = step.params
+            values.update(n=len(step.indices), batch=step.batch + 1, per_epoch=step.batches_per_epoch,
+                          epoch=step.epoch, k=fmt(shown[0]), b=fmt(shown[1]), loss=fmt(step.loss),
+                          step=step.step, lr=fmt(step.learning_rate))
+            if step.gradient is not None:
+                values.update(gk=fmt(step.gradient[0]), gb=fmt(step.gradient[1]))
+        if h.diverged is not None:
+            values["message"] = h.diverged.message
+        return values
+
+    def moment(self, running: bool) -> str | None:
+        """Which text describes the state: ``diverged``, ``running``, ``done``, a phase's name, or None (the
+        start)."""
+        step = self.history.last_step
+        if self.history.diverged is not None:
+            return "diverged"
+        if running:
+            return "running"
+        if self.finished:
+            return "done"
+        return None if step is None else step.phase.name.lower()
