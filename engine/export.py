@@ -255,6 +255,11 @@ class Output:
         finally:
             interrupts.release()
 
+    @property
+    def temporary(self) -> str:
+        """The temporary file this output is written into until it is put in place."""
+        return self._tmp
+
     def _create(self) -> tuple[str, TextIO]:
         d = self.destination
         name = os.fsencode(os.path.basename(d.target))

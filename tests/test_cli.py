@@ -301,14 +301,15 @@ def test_divergence_exits_3_and_keeps_the_files_up_to_that_step(capsys, tmp_path
 def test_ctrl_c_exits_130_with_one_line_and_the_files_so_far(capsys, tmp_path, monkeypatch):
     from fitscope.engine.trainer import Trainer
 
-    end_epoch = Trainer._end_epoch
+    real_run = Trainer.run
 
     def interrupted_in_epoch_3(self):
-        if self.epoch == 2:
-            raise KeyboardInterrupt
-        return end_epoch(self)
+        for report in real_run(self):
+            if report.kind == "epoch" and report.epoch == 3:
+                raise KeyboardInterrupt
+            yield report
 
-    monkeypatch.setattr(Trainer, "_end_epoch", interrupted_in_epoch_3)
+    monkeypatch.setattr(Trainer, "run", interrupted_in_epoch_3)
     history = tmp_path / "h.csv"
     code, _, err = _run(capsys, "--epochs", 10, "--history", history)
     assert code == 130

@@ -225,15 +225,15 @@ def test_a_failure_in_the_worker_ends_the_request_and_the_tab_goes_on(qtbot, mon
     qtbot.addWidget(view)
     view.show()
     try:
-        real, calls = Trainer._batch_step, []
+        real, calls = Trainer.run, []
 
         def failing(self):
             calls.append(1)
             if len(calls) == 2:
                 raise FloatingPointError("an injected failure")
-            return real(self)
+            yield from real(self)
 
-        monkeypatch.setattr(Trainer, "_batch_step", failing)
+        monkeypatch.setattr(Trainer, "run", failing)
         stops = []
         view.controller.stopped.connect(lambda why, message: stops.append((why, message)))
         view.commands["step_batch"].trigger()

@@ -350,7 +350,7 @@ def test_a_replaced_file_keeps_its_permissions_and_a_new_one_follows_the_umask(f
 def test_temporary_files_are_unique_and_gone(folder):
     a, b = Outputs(), Outputs()
     one, two = a.csv(folder / "same.csv", ["a"]), b.csv(folder / "same.csv", ["b"])
-    assert one._tmp != two._tmp and len(temporary_files(folder)) == 2
+    assert one.temporary != two.temporary and len(temporary_files(folder)) == 2
     a.commit()
     b.commit()
     assert (folder / "same.csv").read_text() == "b\n" and temporary_files(folder) == []

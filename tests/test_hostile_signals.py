@@ -300,14 +300,15 @@ def test_a_signal_in_the_middle_of_the_renames_in_process(folder, monkeypatch):
 def test_a_signal_in_the_middle_of_training_in_process(folder, monkeypatch):
     from fitscope.engine.trainer import Trainer
 
-    real_end = Trainer._end_epoch
+    real_run = Trainer.run
 
-    def end_epoch(self):
-        if self.epoch == 4:
-            os.kill(os.getpid(), signal.SIGTERM)
-        return real_end(self)
+    def run(self):
+        for report in real_run(self):
+            if report.kind == "epoch" and report.epoch == 5:
+                os.kill(os.getpid(), signal.SIGTERM)  # while epoch 5's report is on its way
+            yield report
 
-    monkeypatch.setattr(Trainer, "_end_epoch", end_epoch)
+    monkeypatch.setattr(Trainer, "run", run)
     code, _, err = fit("--data", "d.csv", "--epochs", 50, "--quiet", "--history", "h.csv", "--trace", "t.csv",
                        cwd=folder)
     assert code == 143

@@ -135,14 +135,15 @@ def test_the_installed_command_runs_a_sweep(tmp_path):
 def test_ctrl_c_keeps_the_rates_done_in_the_file(capsys, tmp_path, monkeypatch):
     from fitscope.engine import sweep as sweep_module
 
-    original = sweep_module.Sweep._run_one
+    original = sweep_module.Sweep.run
 
-    def interrupted_at_the_fourth(self, index, progress, total):
-        if index == 3:
-            raise KeyboardInterrupt
-        return original(self, index, progress, total)
+    def interrupted_at_the_fourth(self, *args, **kwargs):
+        for index, result in enumerate(original(self, *args, **kwargs)):
+            yield result
+            if index == 2:
+                raise KeyboardInterrupt  # as the fourth rate starts
 
-    monkeypatch.setattr(sweep_module.Sweep, "_run_one", interrupted_at_the_fourth)
+    monkeypatch.setattr(sweep_module.Sweep, "run", interrupted_at_the_fourth)
     path = tmp_path / "part.csv"
     code, out, err = _run(capsys, *FULL_BATCH_DT, "--num", 20, "--csv", path)
     assert code == 130

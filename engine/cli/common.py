@@ -32,6 +32,7 @@ from ..settings import (
 
 if TYPE_CHECKING:
     from ..experiment import Experiment
+    from ..run import FitRun
 
 EXIT_OK, EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERRUPTED = 0, 2, 3, 130
 #: Exit status when the reader of the output went away (``fitscope fit … | head -1``): 128 + SIGPIPE.
@@ -261,8 +262,14 @@ def data_files(args: argparse.Namespace) -> list[str]:
 
 def experiment_from_args(args: argparse.Namespace) -> Experiment:
     """Load the data and build the experiment the options describe; bad input raises :class:`UsageError`."""
+    return run_from_args(args).experiment
+
+
+def run_from_args(args: argparse.Namespace) -> FitRun:
+    """Load the data and build the run the options describe (the app's tabs hold the same kind of run); bad
+    input raises :class:`UsageError`."""
     from ..data import BUILTIN, DataError, load
-    from ..experiment import Experiment
+    from ..run import FitRun
 
     check_args(args)
     features = None if args.features is None else split_list(args.features, "--features")
@@ -274,7 +281,7 @@ def experiment_from_args(args: argparse.Namespace) -> Experiment:
             hint = f"; nor is it a built-in data set ({', '.join(BUILTIN)})"
         raise UsageError(f"{one_line(str(e))}{hint}") from None
     try:
-        return Experiment(dataset, settings_from_args(args, dataset.defaults))
+        return FitRun(dataset, settings_from_args(args, dataset.defaults))
     except DataError as e:  # data too large for float64
         raise UsageError(one_line(str(e))) from None
     except ValueError as e:  # the settings' complaints

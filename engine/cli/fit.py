@@ -34,9 +34,9 @@ from .common import (
     add_training_options,
     check_args,
     data_files,
-    experiment_from_args,
     file_name,
     fmt,
+    run_from_args,
     silence,
 )
 
@@ -81,10 +81,10 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:
         history = None if args.history is None else outputs.open(args.history, role="the --history file")
         trace = None if args.trace is None else outputs.open(args.trace, role="the --trace file")
-        exp = experiment_from_args(args)
+        run = run_from_args(args)  # the run the app's tabs hold: the same settings, trainer and numbers
         interrupts.check()  # a signal whose exception a library swallowed while the data was read
-        progress.exp = exp
-        return train(exp, args, out, err, outputs, history, trace, progress)
+        progress.exp = run.experiment
+        return train(run.experiment, args, out, err, outputs, history, trace, progress)
     except KeyboardInterrupt as stop:
         interrupts.acknowledge()  # stopping: further signals change nothing
         print(progress.interrupted(stop, outputs), file=err)

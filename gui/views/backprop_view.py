@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QSplitter,
     QTextBrowser,
     QVBoxLayout,
     QWidget,
@@ -152,30 +151,11 @@ class BackpropView(View):
         self.log.setAccessibleName("The steps of the pass so far")
         self.log.setOpenLinks(False)
 
-        top = QWidget()
-        top_layout = QVBoxLayout(top)
-        top_layout.setContentsMargins(0, 0, 0, 0)
-        top_layout.setSpacing(4)
-        top_layout.addWidget(self.formula)
-        top_layout.addWidget(legend)
-        top_layout.addWidget(self.graph, 1)
-        bottom = QWidget()
-        bottom_layout = QVBoxLayout(bottom)
-        bottom_layout.setContentsMargins(0, 0, 0, 0)
-        bottom_layout.setSpacing(4)
-        bottom_layout.addWidget(self.rule)
-        bottom_layout.addWidget(self.log, 1)
-        left = QSplitter(Qt.Orientation.Vertical)
-        left.addWidget(top)
-        left.addWidget(bottom)
-        left.setStretchFactor(0, 3)
-        left.setStretchFactor(1, 1)
-        left.setSizes([560, 240])
+        top, _ = self.stack([(self.formula, 0), (legend, 0), (self.graph, 1)])
+        bottom, _ = self.stack([(self.rule, 0), (self.log, 1)])
+        left = self.splitter(Qt.Orientation.Vertical, [top, bottom], [560, 240], stretch=[3, 1])
 
-        side = QWidget()
-        side.setObjectName("backpropSidebar")
-        column = QVBoxLayout(side)
-        column.setContentsMargins(6, 6, 6, 6)
+        side, column = self.stack([], "backpropSidebar", margin=6)
         column.addWidget(self.command_box("Backpropagation", [["forward_pass", "backward_step"],
                                                               ["reset_pass", "apply_update"]]))
         column.addWidget(self._build_example_box())

@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QSizePolicy,
     QSlider,
+    QSplitter,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -103,6 +104,31 @@ class View(QWidget):
             for c, key in enumerate(keys):
                 grid.addWidget(self.command_button(key), r, c)
         return box
+
+    @staticmethod
+    def splitter(orientation: Qt.Orientation, widgets: list[QWidget], sizes: list[int],
+                 stretch: list[int] | None = None) -> QSplitter:
+        """``widgets`` side by side (or one above the other) in a splitter, at ``sizes`` pixels to start with."""
+        split = QSplitter(orientation)
+        for k, w in enumerate(widgets):
+            split.addWidget(w)
+            if stretch is not None:
+                split.setStretchFactor(k, stretch[k])
+        split.setSizes(sizes)
+        return split
+
+    @staticmethod
+    def stack(widgets: list[tuple[QWidget, int]], name: str = "", margin: int = 0) -> tuple[QWidget, QVBoxLayout]:
+        """A widget holding ``widgets`` one above the other, each with its stretch; and its layout."""
+        box = QWidget()
+        if name:
+            box.setObjectName(name)
+        column = QVBoxLayout(box)
+        column.setContentsMargins(margin, margin, margin, margin)
+        column.setSpacing(4)
+        for w, stretch in widgets:
+            column.addWidget(w, stretch)
+        return box, column
 
     @staticmethod
     def text_label(name: str, accessible: str) -> QLabel:
@@ -306,6 +332,11 @@ class TrainingView(View):
             action = self.add_command(key, slots[key], checkable=key == "run")
             if key == "run":
                 action.setText(self.RUN_TEXT)
+
+    @Slot(float, float)
+    def start_at(self, x: float, y: float) -> None:
+        """A fresh run from the point (x, y) clicked on the tab's map."""
+        self.model.start_at(x, y)
 
     def step(self, unit: Unit | str) -> None:
         """One phase, batch or epoch (not while a run goes, nor when the trajectory is full)."""

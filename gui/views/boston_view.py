@@ -13,7 +13,7 @@ from functools import partial
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Slot
-from PySide6.QtWidgets import QGroupBox, QLabel, QProgressBar, QSplitter, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGroupBox, QLabel, QProgressBar, QToolButton, QVBoxLayout, QWidget
 
 from fitscope import resources
 from fitscope.engine.data import Dataset, load_builtin
@@ -107,25 +107,13 @@ class BostonView(TrainingView):
         self.weights = WeightsPanel()
         self.pred_panel = PredActualPanel("")
 
-        top = QSplitter(Qt.Orientation.Horizontal)
-        top.addWidget(self.loss_panel)
-        top.addWidget(self.slice)
-        top.setSizes([520, 520])
-        bottom = QSplitter(Qt.Orientation.Horizontal)
-        bottom.addWidget(self.weights)
-        bottom.addWidget(self.pred_panel)
-        bottom.setSizes([600, 440])
-        plots = QSplitter(Qt.Orientation.Vertical)
-        plots.addWidget(top)
-        plots.addWidget(bottom)
-        plots.setSizes([450, 400])
+        top = self.splitter(Qt.Orientation.Horizontal, [self.loss_panel, self.slice], [520, 520])
+        bottom = self.splitter(Qt.Orientation.Horizontal, [self.weights, self.pred_panel], [600, 440])
+        plots = self.splitter(Qt.Orientation.Vertical, [top, bottom], [450, 400])
         for s in (top, bottom, plots):
             s.setChildrenCollapsible(False)
 
-        side = QWidget()
-        side.setObjectName("bostonSidebar")
-        column = QVBoxLayout(side)
-        column.setContentsMargins(6, 6, 6, 6)
+        side, column = self.stack([], "bostonSidebar", margin=6)
         column.addWidget(self._build_training_box())
         self.model_form = controls.SettingsForm("Model", MODEL_FIELDS)
         self.form = controls.SettingsForm("Hyperparameters", FIELDS)
@@ -210,11 +198,6 @@ class BostonView(TrainingView):
         self.model_form.show_values(values)
         self.form.show_values(values)
         self.explanation.setText(self.model.explanation(resources.sections("boston.md")))
-
-    @Slot(float, float)
-    def start_at(self, x: float, y: float) -> None:
-        """A new start: the slice's two parameters at (x, y), every other one as it is now."""
-        self.model.start_at(x, y)
 
     def reset(self) -> None:
         self.model.reset()

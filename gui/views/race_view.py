@@ -22,10 +22,8 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHeaderView,
     QLabel,
-    QSplitter,
     QTableWidget,
     QTableWidgetItem,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -125,23 +123,10 @@ class RaceView(TrainingView):
         self.table.setToolTip("First step within tolerance: the first step after which the racer's distance to "
                               "the optimum was at most the tolerance (0: it started there)")
 
-        top = QSplitter(Qt.Orientation.Horizontal)
-        top.addWidget(self.surface)
-        top.addWidget(self.losses)
-        top.setStretchFactor(0, 3)
-        top.setStretchFactor(1, 2)
-        top.setSizes([600, 400])
-        plots = QSplitter(Qt.Orientation.Vertical)
-        plots.addWidget(top)
-        plots.addWidget(self.table)
-        plots.setStretchFactor(0, 1)
-        plots.setStretchFactor(1, 0)
-        plots.setSizes([660, 170])
+        top = self.splitter(Qt.Orientation.Horizontal, [self.surface, self.losses], [600, 400], stretch=[3, 2])
+        plots = self.splitter(Qt.Orientation.Vertical, [top, self.table], [660, 170], stretch=[1, 0])
 
-        side = QWidget()
-        side.setObjectName("raceSidebar")
-        column = QVBoxLayout(side)
-        column.setContentsMargins(6, 6, 6, 6)
+        side, column = self.stack([], "raceSidebar", margin=6)
         column.addWidget(self._build_race_box())
         column.addWidget(self._build_racers_box())
         self.form = controls.SettingsForm("The course", FIELDS)
@@ -235,15 +220,6 @@ class RaceView(TrainingView):
             self.model.set_tolerance(changes["tolerance"])
         else:
             self.change(**changes)
-
-    @Slot(float, float)
-    def start_at(self, kernel: float, bias: float) -> None:
-        """Every racer starts again from (kernel, bias)."""
-        self.model.start_at(kernel, bias)
-
-    def restart(self) -> None:
-        """A fresh race from the start point with the current settings."""
-        self.model.restart()
 
     def reset(self) -> None:
         self.model.restart()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
-from PySide6.QtWidgets import QDoubleSpinBox, QGroupBox, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDoubleSpinBox, QGroupBox, QVBoxLayout, QWidget
 
 from fitscope import resources
 from fitscope.engine.data import BUILTIN, Dataset, load_builtin
@@ -56,6 +56,7 @@ class SurfaceView(TrainingView):
         self.sample = None
         self.phase_key = "idle"
         self._dataset_shown: Dataset | None = None
+        self._surface_loss: str | None = None  # the loss the map was last drawn for
         self._surface_timer = QTimer(self, singleShot=True, interval=120)
         self._surface_timer.timeout.connect(self.recompute_surface)
         self.add_training_commands("step_phase", "step_batch", "step_epoch", "run", "reset", "book_settings")
@@ -73,21 +74,10 @@ class SurfaceView(TrainingView):
         self.data_panel.pointClicked.connect(self.choose_sample)
         self.loss_panel = LossCurvePanel("Loss")
 
-        right = QSplitter(Qt.Orientation.Vertical)
-        right.addWidget(self.data_panel)
-        right.addWidget(self.loss_panel)
-        right.setSizes([420, 330])
-        plots = QSplitter(Qt.Orientation.Horizontal)
-        plots.addWidget(self.surface)
-        plots.addWidget(right)
-        plots.setStretchFactor(0, 3)
-        plots.setStretchFactor(1, 2)
-        plots.setSizes([640, 430])
+        right = self.splitter(Qt.Orientation.Vertical, [self.data_panel, self.loss_panel], [420, 330])
+        plots = self.splitter(Qt.Orientation.Horizontal, [self.surface, right], [640, 430], stretch=[3, 2])
 
-        side = QWidget()
-        side.setObjectName("surfaceSidebar")
-        column = QVBoxLayout(side)
-        column.setContentsMargins(6, 6, 6, 6)
+        side, column = self.stack([], "surfaceSidebar", margin=6)
         box = self.command_box("Training", [["step_phase", "step_batch", "step_epoch"],
                                             ["run", "reset", "random_init"]])
         box.layout().addLayout(self.speed_row("speed"), 2, 0, 1, 3)
@@ -158,18 +148,8 @@ class SurfaceView(TrainingView):
     def settings_changed(self) -> None:
         self.form.show_values(settings_values(self.model.settings))
         self.loss_panel.plot.setLabel("left", self.model.settings.loss.upper())
-        if self.surface_loss != self.model.experiment.loss.name:
+        if self._surface_loss != self.model.experiment.loss.name:
             self.recompute_surface()
-
-    @property
-    def surface_loss(self) -> str | None:
-        """The loss the map was last drawn for."""
-        return getattr(self, "_surface_loss", None)
-
-    @Slot(float, float)
-    def start_at(self, kernel: float, bias: float) -> None:
-        """Start a fresh run from (kernel, bias): the trajectory restarts there."""
-        self.model.start_at(kernel, bias)
 
     def random_init(self) -> None:
         self.model.random_init()
