@@ -66,7 +66,7 @@ def with_view(view, model: str, hidden, runs: int) -> tuple[float, float, object
         done = QEventLoop()
         end = [0.0]
 
-        def stopped(_why: str, end=end, done=done) -> None:  # after the view's own slot: its last redraw counts
+        def stopped(_why: str, _message: str, end=end, done=done) -> None:  # after the view's slot: its redraw counts
             end[0] = time.perf_counter()
             done.quit()
 

@@ -64,9 +64,9 @@ def gui_run() -> tuple[float, float, object, object]:
     window = MainWindow()
     window.show()
     view = next(v for v in window.views if isinstance(v, SurfaceView))
-    view.control("epochs").setValue(10_000_000)
+    view.control("epochs").setValue(1_000_000)
     view.speed.setValue(view.speed.maximum())
-    settings, dataset = replace(view.model.settings, epochs=10_000_000), view.model.dataset
+    settings, dataset = replace(view.model.settings, epochs=1_000_000), view.model.dataset
     settle = QEventLoop()  # let the window finish its first layout and paints before measuring
     QTimer.singleShot(1000, settle.quit)
     settle.exec()

@@ -236,10 +236,10 @@ def test_random_init_draws_from_the_next_seed(view):
     assert np.array_equal(view.model.history.current, expected)
 
 
-def test_loss_change_recomputes_the_surface(view):
+def test_loss_change_recomputes_the_surface(qtbot, view):
     before = view.surface.image.image.copy()
     view.set_control("loss", "mse")
-    assert not np.array_equal(view.surface.image.image, before)
+    qtbot.waitUntil(lambda: not np.array_equal(view.surface.image.image, before), timeout=300)
     star = view.surface.optimum.getData()
     opt = view.model.experiment.stats.optimum()
     assert star[0][0] == pytest.approx(opt[0]) and star[1][0] == pytest.approx(opt[1])

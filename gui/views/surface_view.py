@@ -57,8 +57,10 @@ class SurfaceView(TrainingView):
         self.phase_key = "idle"
         self._dataset_shown: Dataset | None = None
         self._surface_loss: str | None = None  # the loss the map was last drawn for
-        self._surface_timer = QTimer(self, singleShot=True, interval=120)
+        self._surface_timer = QTimer(self, singleShot=True, interval=120)  # after a zoom or pan settles
         self._surface_timer.timeout.connect(self.recompute_surface)
+        self._surface_due = QTimer(self, singleShot=True, interval=0)  # asks made meanwhile: one map
+        self._surface_due.timeout.connect(self.recompute_surface)
         self.add_training_commands("step_phase", "step_batch", "step_epoch", "run", "reset", "book_settings")
         self.add_command("frame", self.frame_path)
         self.add_command("random_init", lambda: self.model.random_init())
@@ -143,13 +145,13 @@ class SurfaceView(TrainingView):
 
     def run_started(self) -> None:
         self.settings_changed()
-        self.recompute_surface()
+        self._surface_due.start()
 
     def settings_changed(self) -> None:
         self.form.show_values(settings_values(self.model.settings))
         self.loss_panel.plot.setLabel("left", self.model.settings.loss.upper())
         if self._surface_loss != self.model.experiment.loss.name:
-            self.recompute_surface()
+            self._surface_due.start()
 
     def random_init(self) -> None:
         self.model.random_init()
@@ -157,7 +159,7 @@ class SurfaceView(TrainingView):
     def frame_path(self) -> None:
         """Show the usual window around the optimum, widened to take in the whole path if it strays outside."""
         self.surface.set_range(*self.model.home_window())
-        self.recompute_surface()
+        self._surface_due.start()
 
     def _on_param_typed(self, _value: float) -> None:
         if self.controller.running:
@@ -172,6 +174,8 @@ class SurfaceView(TrainingView):
 
     # ------------------------------------------------------------------ drawing
     def recompute_surface(self) -> None:
+        """Compute and draw the map for the range shown (asks made in one go are drawn once)."""
+        self._surface_due.stop()
         k_lo, k_hi, b_lo, b_hi = self.surface.visible_range()
         a = np.linspace(k_lo, k_hi, GRID)
         b = np.linspace(b_lo, b_hi, GRID)
@@ -248,5 +252,5 @@ class SurfaceView(TrainingView):
         super().apply_view_state(state)
 
     def range_restored(self) -> None:
-        self.recompute_surface()
+        self._surface_due.start()
 
