@@ -210,6 +210,10 @@ class FitRun(Observable):
         """Back to the start point, forgetting the training so far."""
         self.restart(self.settings, self.start)
 
+    def restore_defaults(self) -> None:
+        """The data set's own settings (the book's, for its data sets), and a fresh start."""
+        self.restart(self.dataset.defaults)
+
     # --- settings ---
     def update(self, **changes: Any) -> None:
         """Change settings: on the fly where the trainer can take them, else by starting afresh.

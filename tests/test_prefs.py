@@ -172,3 +172,20 @@ def test_out_of_range_remembered_settings_are_ignored_whole(qtbot):
     s = w.surface_view
     assert s.model.settings.learning_rate == 0.01 and s.control("learning_rate").value() == 0.01
     assert s.model.settings.batch_size == 20 == s.control("batch_size").value()
+
+
+def test_remembered_settings_say_so_and_book_settings_are_one_command_away(qtbot):
+    w = new_window(qtbot)
+    w.boston_view.control("learning_rate").setValue(0.05)
+    w.close()
+    again = new_window(qtbot)
+    b = again.boston_view
+    assert b.model.settings.learning_rate == 0.05
+    assert b.message.isVisibleTo(b) and "from last time" in b.message.text() and "Book settings" in b.message.text()
+    s = again.surface_view  # untouched: the book's settings, and nothing said
+    assert not s.message.isVisibleTo(s)
+    b.commands["book_settings"].trigger()
+    assert b.model.settings.learning_rate == 0.01 and not b.message.isVisibleTo(b)
+    r = again.race_view
+    r.commands["book_settings"].trigger()
+    assert r.model.keys == ["sgd", "momentum", "rmsprop", "adam"] and r.model.tolerance == 0.01

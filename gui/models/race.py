@@ -98,12 +98,7 @@ class RaceRun(Observable):
     def __init__(self, dataset: Dataset | None = None) -> None:
         super().__init__()
         self.dataset = dataset or load_builtin("download-time")
-        d = self.dataset.defaults
-        self.settings = self.constrain(replace(d, loss="mse", init=START))  # MSE: the most telling surface
-        self.racers = {key: Racer.default(key) for key in RACERS}
-        self.tolerance = TOLERANCE
-        self._set_context()
-        self.restart()
+        self.restore_defaults()  # MSE: the most telling surface
 
     def constrain(self, settings: FitSettings) -> FitSettings:
         return replace(settings, model="linear", normalize=False, validation_split=0.0, optimizer="sgd",
@@ -154,6 +149,14 @@ class RaceRun(Observable):
         self.race.configure(epochs=new.epochs)
         self.done = False
         self.notify(SETTINGS)
+
+    def restore_defaults(self) -> None:
+        """TensorFlow.js's defaults for every racer, the first course and finish line, a fresh race."""
+        self.settings = self.constrain(replace(self.dataset.defaults, loss="mse", init=START))
+        self.racers = {key: Racer.default(key) for key in RACERS}
+        self.tolerance = TOLERANCE
+        self._set_context()
+        self.restart()
 
     def start_at(self, kernel: float, bias: float) -> None:
         """Every racer starts again from (kernel, bias)."""

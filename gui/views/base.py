@@ -362,7 +362,7 @@ class TrainingView(View):
 
     def book_settings(self) -> None:
         """The data set's own settings (the book's for its data sets), and a fresh start."""
-        self.model.restart(self.model.dataset.defaults)
+        self.model.restore_defaults()
 
     def pause(self, wait: bool = False) -> bool:
         """Pause any training; with ``wait``, until the worker is idle (no event loop runs). True if idle."""
@@ -506,16 +506,24 @@ class TrainingView(View):
         speed = prefs.view_settings(self.objectName()).get("speed")
         if type(speed) is int and 0 <= speed < len(SPEEDS):
             self.speed.setValue(speed)
-        self.recall_for(self.model)
+        if self.recall_for(self.model):
+            self.show_message(self.RECALLED)
 
-    def recall_for(self, model: Any) -> None:
-        """``model`` takes the settings last used for its data set, if any were remembered (and still apply)."""
+    #: What the tab says when it takes up settings remembered from last time that are not the defaults.
+    RECALLED = ("These are your settings from last time for this data set (Training ▸ Book settings brings back the "
+                "book's).")
+
+    def recall_for(self, model: Any) -> bool:
+        """``model`` takes the settings last used for its data set, if any were remembered (and still apply).
+        True if it took settings other than its data set's own."""
         values = prefs.for_data(self.objectName(), dataset_key(model.dataset))
-        if values is not None:
-            try:
-                model.apply_preferences(values)
-            except ValueError:
-                pass  # remembered values that no longer apply are ignored
+        if values is None:
+            return False
+        try:
+            model.apply_preferences(values)
+        except ValueError:
+            return False  # remembered values that no longer apply are ignored
+        return model.preferences() != self.MODEL(model.dataset).preferences()
 
     def set_dataset(self, dataset: Any) -> None:
         """Show ``dataset`` afresh with its own settings (the book's, for its data sets)."""
@@ -526,9 +534,10 @@ class TrainingView(View):
         or none were remembered. What this tab used for the data set it showed is remembered first."""
         self.remember()
         model = self.MODEL(dataset)
-        if not book:
-            self.recall_for(model)
+        recalled = not book and self.recall_for(model)
         self.bind(model)
+        if recalled:
+            self.show_message(self.RECALLED)
 
     # ------------------------------------------------------------------ sessions
     def session_state(self) -> dict:

@@ -71,8 +71,13 @@ def _thinned(path: np.ndarray) -> np.ndarray:
 class RaceView(TrainingView):
     title = "Optimizer race"
     MODEL = RaceRun
-    COMMANDS = {**TRAINING_COMMANDS, "reset": Command("Rese&t", "Ctrl+R", "resetButton",
-                                                      "Start the race again from the start point")}
+    COMMANDS = {**TRAINING_COMMANDS,
+                "reset": Command("Rese&t", "Ctrl+R", "resetButton", "Start the race again from the start point"),
+                "book_settings": Command("&Default settings", "Ctrl+Shift+B", "defaultSettingsButton",
+                                         "TensorFlow.js's defaults for every racer, the first course, a fresh race")}
+
+    RECALLED = ("These are your racers and course from last time (Training ▸ Default settings brings back "
+                "TensorFlow.js's defaults).")
 
     def __init__(self, parent: QWidget | None = None, dataset: Dataset | None = None) -> None:
         super().__init__(parent)
@@ -83,7 +88,7 @@ class RaceView(TrainingView):
         self._surface_loss: str | None = None
         self._items: list[dict[str, pg.GraphicsObject]] = []
         self._keys_drawn: list[str] | None = None
-        self.add_training_commands("step_batch", "step_epoch", "run", "reset")
+        self.add_training_commands("step_batch", "step_epoch", "run", "reset", "book_settings")
         self._build_ui()
         model = RaceRun(dataset)
         self.surface.set_range(*model.home_window())
