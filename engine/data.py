@@ -16,6 +16,7 @@ import csv
 import io
 import itertools
 import json
+import math
 import os
 import re
 from collections.abc import Sequence
@@ -125,6 +126,8 @@ class Dataset:
     descriptions: dict[str, str]
     target_unit: str
     defaults: FitSettings
+    #: Where a default that depends on the data came from (the learning rate of a one-feature file), or "".
+    defaults_note: str = ""
 
     def __post_init__(self) -> None:
         for field in ("X_train", "y_train", "X_test", "y_test"):
@@ -280,6 +283,9 @@ def table_dataset(
     names = list(names)
     target_index, feature_indices = _choose_columns(shown(path.name, 60), names, target, features)
     feature_names = tuple(names[i] for i in feature_indices)
+    rate, note = 0.01, ""
+    if len(feature_indices) == 1:  # no normalization: a rate that suits the data's own scale
+        rate, note = _first_rate(table[:, feature_indices[0]])
     return Dataset(
         name=path.name,
         source=os.path.abspath(path),
@@ -294,12 +300,31 @@ def table_dataset(
         defaults=FitSettings(
             loss="mse",
             optimizer="sgd",
-            learning_rate=0.01,
+            learning_rate=rate,
             batch_size=32,
             epochs=200,
             normalize=len(feature_indices) > 1,
         ),
+        defaults_note=note,
     )
+
+
+def _first_rate(x: np.ndarray) -> tuple[float, str]:
+    """A learning rate for a one-feature linear model with MSE on ``x``, and a note saying where it comes from.
+
+    Gradient descent on the MSE of a line is stable for rates below 2/λmax, λmax the largest eigenvalue of the
+    loss's Hessian ``2/n·ZᵀZ`` (``Z = [x, 1]``). Half of that converges whatever the scale of the numbers
+    (mini-batches included: their own λmax is rarely that much larger), where a fixed 0.01 diverges as soon
+    as x is in the tens.
+    """
+    with np.errstate(all="ignore"):
+        z = np.column_stack([x, np.ones_like(x)])
+        lam = float(np.linalg.eigvalsh(2 / len(x) * (z.T @ z))[-1])
+    if not (math.isfinite(lam) and lam > 0):
+        return 0.01, ""
+    rate = float(f"{1 / lam:.3g}")  # half of 2/λmax, to three digits (what a person would type)
+    return rate, (f"learning rate {rate:g}: half the largest stable rate of gradient descent on these rows "
+                  f"(2/λmax = {2 / lam:.3g}, λmax the largest curvature of the MSE over kernel and bias)")
 
 
 def read_table(path: str | os.PathLike[str]) -> tuple[list[str], np.ndarray]:

@@ -185,7 +185,11 @@ def test_one_feature_opens_on_the_loss_surface(qtbot, window, tmp_path):
     assert view.data_panel.plot.getAxis("left").labelText == "rent"
     assert "rent.csv" in view.data_panel.plot.titleLabel.text
     s = view.model.settings
-    assert (s.loss, s.optimizer, s.learning_rate, s.batch_size, s.epochs) == ("mse", "sgd", 0.01, 4, 200)
+    x = np.array([20.0, 35.0, 50.0, 80.0])  # no normalization here: the rate suits the data's own scale
+    z = np.column_stack([x, np.ones(4)])
+    rate = float(f"{1 / np.linalg.eigvalsh(2 / 4 * z.T @ z)[-1]:.3g}")
+    assert (s.loss, s.optimizer, s.learning_rate, s.batch_size, s.epochs) == ("mse", "sgd", rate, 4, 200)
+    assert view.message.isVisibleTo(view) and "half the largest stable rate" in view.message.text()
     assert view.control("batch_size").value() == 4  # 32 clamped to the four rows
     view.commands["step_batch"].trigger()
     idle(qtbot, view)

@@ -149,6 +149,9 @@ def train(exp: Experiment, args: argparse.Namespace, out: TextIO, err: TextIO, o
     progress = _Progress() if progress is None else progress
     if exp.notice:
         print(f"note: {exp.notice}", file=out)
+    note = exp.dataset.defaults_note
+    if note and getattr(args, "lr", None) is None and exp.settings.learning_rate == exp.dataset.defaults.learning_rate:
+        print(f"note: {note}", file=out)
     if history is not None:
         history.write_row(HISTORY_HEADER)
     if trace is not None:

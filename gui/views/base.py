@@ -536,8 +536,12 @@ class TrainingView(View):
         model = self.MODEL(dataset)
         recalled = not book and self.recall_for(model)
         self.bind(model)
+        d = model.dataset
+        note = getattr(d, "defaults_note", "")
         if recalled:
             self.show_message(self.RECALLED)
+        elif note and model.settings.learning_rate == d.defaults.learning_rate:  # where a default came from
+            self.show_message(note[:1].upper() + note[1:] + ".")
 
     # ------------------------------------------------------------------ sessions
     def session_state(self) -> dict:

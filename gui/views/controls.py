@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QValidator
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -76,7 +77,7 @@ class Field:
 # --- the fields the training tabs share (each tab picks its own object names) ---
 def learning_rate(name: str, slider: bool = False, tip: str = "") -> Field:
     lo, hi = LEARNING_RATE_RANGE
-    return Field("learning_rate", "Learning rate", name, "rate", lo=lo, hi=hi, decimals=6, slider=slider,
+    return Field("learning_rate", "Learning rate", name, "rate", lo=lo, hi=hi, slider=slider,
                  tip=tip or "The step taken is the learning rate times the gradient (applies from the next batch)")
 
 
@@ -106,6 +107,44 @@ def validation_split(name: str) -> Field:
     return Field("validation_split", "Validation split", name, "float", lo=0.0, hi=VALIDATION_SPLIT_MAX, step=0.05,
                  decimals=2, tip="The last fraction of the training rows, kept for validation as tfjs's "
                  "validationSplit (changing it starts again)")
+
+
+class RateBox(QDoubleSpinBox):
+    """A number field for quantities that span decades (a learning rate from 1e-15 to 1000): it shows six
+    significant digits (``0.01``, ``5e-13``), takes scientific notation, keeps a value set to it exactly, and
+    its arrows step by a tenth of the value's decade."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setDecimals(320)  # no rounding of the values set: the text shows them to six digits
+
+    def textFromValue(self, value: float) -> str:  # noqa: N802 (Qt's name)
+        return f"{value:.6g}"
+
+    def valueFromText(self, text: str) -> float:  # noqa: N802 (Qt's name)
+        try:
+            return float(text.strip().replace(self.prefix(), "", 1))
+        except ValueError:
+            return self.value()
+
+    def validate(self, text: str, pos: int):
+        body = text.strip().replace(self.prefix(), "", 1)
+        try:
+            value = float(body)
+        except ValueError:
+            partial = body == "" or all(c in "0123456789.eE+-" for c in body)
+            return (QValidator.State.Intermediate if partial else QValidator.State.Invalid), text, pos
+        ok = self.minimum() <= value <= self.maximum() and math.isfinite(value)
+        return (QValidator.State.Acceptable if ok else QValidator.State.Intermediate), text, pos
+
+    def stepBy(self, steps: int) -> None:  # noqa: N802 (Qt's name)
+        value = self.value()
+        for _ in range(abs(steps)):
+            decade = 10 ** math.floor(math.log10(value) + 1e-9)
+            down = steps < 0 and math.isclose(value, decade)
+            value = value + math.copysign(decade / (100 if down else 10), steps)
+            value = float(f"{value:.6g}")
+        self.setValue(min(max(value, self.minimum()), self.maximum()))
 
 
 class LogSlider(QSlider):
@@ -154,15 +193,17 @@ class SettingsForm(QGroupBox):
             w.setRange(int(f.lo), int(f.hi))
             w.setKeyboardTracking(False)
             w.valueChanged.connect(lambda v, f=f: self._edited(f, int(v)))
-        else:  # "rate", "float"
+        elif f.kind == "rate":
+            w = RateBox()
+            w.setRange(f.lo, f.hi)
+            w.setKeyboardTracking(False)
+            w.valueChanged.connect(lambda v, f=f: self._edited(f, float(v)))
+        else:  # "float"
             w = QDoubleSpinBox()
             w.setDecimals(f.decimals)
             w.setRange(f.lo, f.hi)
             w.setKeyboardTracking(False)
-            if f.kind == "rate":
-                w.setStepType(QDoubleSpinBox.StepType.AdaptiveDecimalStepType)
-            else:
-                w.setSingleStep(f.step)
+            w.setSingleStep(f.step)
             w.valueChanged.connect(lambda v, f=f: self._edited(f, round(float(v), f.decimals)))
         if f.prefix and isinstance(w, QDoubleSpinBox | QSpinBox):
             w.setPrefix(f.prefix)
@@ -230,5 +271,5 @@ class SettingsForm(QGroupBox):
 
 
 def _round_rate(rate: float) -> float:
-    """A rate from the slider, to six decimals (as the field shows it)."""
-    return round(rate, 6)
+    """A rate from the slider, to three significant digits (what a person would type)."""
+    return float(f"{rate:.3g}")
