@@ -285,3 +285,24 @@ def test_frame_the_path_shows_a_point_far_off_the_map(view):
     assert k_lo <= 40.0 <= k_hi and b_lo <= -25.0 <= b_hi
     opt = view.model.experiment.stats.optimum()
     assert k_lo <= opt[0] <= k_hi and b_lo <= opt[1] <= b_hi
+
+
+def test_after_zooming_the_map_shows_what_a_fresh_map_would(qtbot, view):
+    """Four scrolls over the map, 0.1 s apart: 300 ms after the last, the picture is the one a map computed
+    afresh for that range gives (no stale, blocky piece of the old picture, no isolines of another range)."""
+    from PySide6.QtCore import QPoint, QPointF
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    viewport = view.surface.graphics.viewport()
+    pos = QPointF(viewport.width() * 0.4, viewport.height() * 0.5)
+    for _ in range(4):
+        event = QWheelEvent(pos, viewport.mapToGlobal(pos), QPoint(0, 0), QPoint(0, 120), Qt.MouseButton.NoButton,
+                            Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+        QApplication.sendEvent(viewport, event)
+        qtbot.wait(100)
+    qtbot.wait(300)
+    shown = view.surface.grab().toImage()
+    view.recompute_surface()
+    qtbot.wait(50)
+    assert view.surface.grab().toImage() == shown

@@ -166,6 +166,10 @@ class SurfacePanel(QWidget):
             if spot is not None:
                 spots.append((level, spot))
         self.isolines.setData(np.asarray(xs, dtype=float), np.asarray(ys, dtype=float))
+        # Paint the new isolines afresh: Qt keeps the cached picture of the part of a large item that was exposed,
+        # and after a zoom it would show pieces of the old picture, blocky and with seams.
+        self.isolines.setCacheMode(QGraphicsItem.CacheMode.NoCache)
+        self.isolines.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         font = QFont()
         font.setPointSize(7)
         last_x = a_min  # no label on top of the optimum
