@@ -191,6 +191,8 @@ class FitRun(Observable):
         self.settings, self.experiment, self.start = settings, experiment, start
         self.history = History(experiment.trainer.params, steps=self._room())
         self.finished = False
+        #: The losses of steps up to this one were measured with another loss function (changed during the run).
+        self.loss_since = 0
 
     def _room(self) -> int:
         """Updates to make room for at once: the whole run (growing a wide trajectory copies it), up to
@@ -242,6 +244,7 @@ class FitRun(Observable):
         if "loss" in changed:
             requests["loss"] = new.loss
             self.experiment.loss = get_loss(new.loss)  # for the numbers drawn in this thread
+            self.loss_since = self.history.steps  # the losses recorded so far are another loss's
         if "epochs" in changed:
             requests["epochs"] = new.epochs
             self.finished = False
@@ -283,6 +286,13 @@ class FitRun(Observable):
     def untouched(self) -> bool:
         """Nothing has been reported yet: no step, not even a phase."""
         return self.history.steps == 0 and self.history.last_step is None and self.history.diverged is None
+
+    def batch_loss_now(self) -> float | None:
+        """The loss of the batch shown last, if it was measured with the loss function in use (else None)."""
+        step = self.history.last_step
+        if step is None or step.loss is None or step.step <= self.loss_since:
+            return None
+        return step.loss
 
     @property
     def current(self) -> np.ndarray:
@@ -352,6 +362,7 @@ class FitRun(Observable):
             "trainer": self.trainer.state(),
             "history": self.history.to_json(),
             "finished": self.finished,
+            "loss_since": self.loss_since,
         }
 
     @classmethod
@@ -383,6 +394,10 @@ class FitRun(Observable):
             run.history = History.from_json(state["history"], run.n_params, len(run.experiment.y),
                                             room=run._room())
             run.finished = bool_field(state["finished"], "finished")
+            loss_since = state.get("loss_since", 0)  # absent from sessions saved before it was kept: none
+            if type(loss_since) is not int or not 0 <= loss_since <= run.history.steps:
+                raise ValueError("the step the loss changed at is out of range")
+            run.loss_since = loss_since
         except KeyError as e:
             raise ValueError(f"the run has no {e.args[0]!r}") from None
         run._check_consistent()

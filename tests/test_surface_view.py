@@ -306,3 +306,40 @@ def test_after_zooming_the_map_shows_what_a_fresh_map_would(qtbot, view):
     view.recompute_surface()
     qtbot.wait(50)
     assert view.surface.grab().toImage() == shown
+
+
+def test_a_change_of_loss_starts_a_marked_segment_and_no_stale_batch_loss(qtbot, view):
+    for _ in range(4):
+        view.commands["step_batch"].trigger()
+        idle(qtbot, view)
+    assert view.readouts.text("lossValue") != "–"
+    view.set_control("loss", "mse")  # MAE until now: its losses are not drawn under an MSE axis
+    view.refresh()
+    assert view.readouts.text("lossValue") == "–"  # the last batch's MAE is not an MSE
+    x, _ = view.loss_panel.batch.getData()
+    assert (x is None or len(x) == 0) and view.loss_panel.change.isVisible()
+    assert view.loss_panel.change.label.format == "MAE until here" and view.loss_panel.change.value() == 4.5
+    view.commands["step_batch"].trigger()
+    idle(qtbot, view)
+    x, y = view.loss_panel.batch.getData()
+    assert list(x) == [5] and y[0] == pytest.approx(np.log10(view.model.history.batch_loss[-1]))  # a log axis
+    assert float(view.readouts.text("lossValue")) == pytest.approx(view.model.history.batch_loss[-1], rel=1e-4)
+
+
+def test_reset_frames_the_loss_axis_afresh(qtbot, view):
+    view.set_control("loss", "mse")
+    view.control("learning_rate").setValue(10)
+    view.speed.setValue(view.speed.maximum())
+    view.commands["run"].trigger()
+    qtbot.waitUntil(lambda: not view.controller.busy, timeout=10_000)
+    view.commands["reset"].trigger()
+    assert view.loss_panel.plot.getViewBox().autoRangeEnabled()[1]
+
+
+def test_a_new_optimizers_default_rate_is_said(qtbot, view):
+    view.commands["step_batch"].trigger()
+    idle(qtbot, view)
+    view.set_control("optimizer", "adam")
+    assert view.model.settings.learning_rate == 0.001 == view.control("learning_rate").value()
+    text = view.message.text()
+    assert view.message.isVisibleTo(view) and "Adam" in text and "0.001" in text and "0.01" in text

@@ -48,6 +48,12 @@ class LossCurvePanel(QWidget):
         )
         self.baseline.hide()
         self.plot.addItem(self.baseline)
+        self.change = pg.InfiniteLine(  # where the loss function was changed during the run
+            angle=90, movable=False, pen=pg.mkPen("#8e24aa", width=1.5, style=pg.QtCore.Qt.PenStyle.DashLine),
+            label="", labelOpts={"position": 0.95, "color": "#6a1b9a", "anchors": [(1, 0), (1, 0)]},
+        )
+        self.change.hide()
+        self.plot.addItem(self.change)
 
         self.log_scale = QCheckBox("Log scale")
         self.log_scale.setObjectName("logScale")
@@ -88,11 +94,23 @@ class LossCurvePanel(QWidget):
         self.baseline.show()  # before the text: a hidden label ignores a new format
         self.baseline.label.setFormat(f"{label} {value:.4g}")
 
-    def set_history(self, batch_loss: np.ndarray, epochs: np.ndarray) -> None:
-        """``batch_loss`` (steps,) and ``epochs`` (n, 5): epoch, step, loss, val_loss, test_loss."""
+    def set_history(self, batch_loss: np.ndarray, epochs: np.ndarray, since: int = 0, before: str = "") -> None:
+        """``batch_loss`` (steps,) and ``epochs`` (n, 5): epoch, step, loss, val_loss, test_loss.
+
+        ``since``: the losses of the steps up to this one were of another loss function (``before`` names it):
+        they are left out, so that one axis shows one loss, and a marked line says where the new one starts.
+        """
         steps = np.arange(1, len(batch_loss) + 1)
         self._frame_steps(len(batch_loss))
-        self.batch.setData(steps, _positive(batch_loss) if self.log_scale.isChecked() else batch_loss)
+        shown = batch_loss[since:]
+        self.batch.setData(steps[since:], _positive(shown) if self.log_scale.isChecked() else shown)
+        if since > 0:
+            self.change.setPos(since + 0.5)
+            self.change.label.setFormat(f"{before} until here")
+            self.change.show()
+        else:
+            self.change.hide()
+        epochs = epochs[epochs[:, 1] > since]
         at = epochs[:, 1]
         for curve, column in ((self.train, 2), (self.val, 3), (self.test, 4)):
             values = epochs[:, column]
@@ -111,7 +129,9 @@ class LossCurvePanel(QWidget):
             self.plot.setXRange(0, x_max, padding=0.02)
 
     def clear(self) -> None:
+        """No run yet: no curves, and the loss axis framed afresh for the next one."""
         self.set_history(np.empty(0), np.empty((0, 5)))
+        self.plot.enableAutoRange(axis="y")
 
 
 def _positive(v: np.ndarray) -> np.ndarray:

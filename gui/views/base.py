@@ -42,7 +42,7 @@ from PySide6.QtWidgets import (
 
 from fitscope.engine.run import HISTORY, NEW_RUN, SETTINGS, STATUS, dataset_key
 from fitscope.gui import prefs
-from fitscope.gui.views.controls import SettingsForm
+from fitscope.gui.views.controls import OPTIMIZER_NAMES, SettingsForm
 from fitscope.gui.worker import TrainingController, Unit
 
 
@@ -316,11 +316,18 @@ class TrainingView(View):
 
     def change(self, **changes: Any) -> None:
         """Ask the model for new settings; one that is out of range is refused with a message."""
+        rate = getattr(self.model.settings, "learning_rate", None)
         try:
             self.model.update(**changes)
         except ValueError as e:
             self.show_message(str(e).rstrip(".") + ".")
             self.settings_changed()  # the controls show the settings in use again
+            return
+        new = self.model.settings
+        if "optimizer" in changes and "learning_rate" not in changes and new.learning_rate != rate:
+            name = OPTIMIZER_NAMES.get(new.optimizer, new.optimizer)
+            self.show_message(f"{name} starts at TensorFlow.js's default learning rate for it, "
+                              f"{new.learning_rate:g} (it was {rate:g}): set the rate again to keep another.")
 
     # ------------------------------------------------------------------ commands
     def add_training_commands(self, *keys: str) -> None:

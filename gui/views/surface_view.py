@@ -144,6 +144,7 @@ class SurfaceView(TrainingView):
         self.frame_path()
 
     def run_started(self) -> None:
+        self.loss_panel.clear()
         self.settings_changed()
         self._surface_due.start()
 
@@ -202,13 +203,14 @@ class SurfaceView(TrainingView):
         else:
             self.surface.set_step(None, None, None)
             self.data_panel.set_fit(current[0], current[1], None, False)
-        self.loss_panel.set_history(h.batch_loss, h.epochs)
+        other = "MSE" if run.settings.loss == "mae" else "MAE"
+        self.loss_panel.set_history(h.batch_loss, h.epochs, run.loss_since, other)
 
         running = self.controller.running
         r = self.readouts
         r.set("stepValue", h.steps)
         r.set("epochValue", run.epoch_text())
-        r.set("lossValue", fmt(step.loss if step is not None and step.loss is not None else None))
+        r.set("lossValue", fmt(run.batch_loss_now()))  # "–" for a loss of the loss function used before
         r.set("trainLossValue", fmt(run.train_loss(current, running)))
         r.set("testLossValue", fmt(run.loss_now("test")))
         for box, value in ((self.kernel_edit, current[0]), (self.bias_edit, current[1])):
