@@ -96,7 +96,7 @@ def read_session(path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         doc = json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
     except json.JSONDecodeError as e:
-        if e.pos >= len(text.rstrip()):
+        if e.pos >= len(text.rstrip()) or e.msg.startswith("Unterminated string"):  # ends mid-document
             raise SessionError(f"{name} is cut short: the file ends in the middle (it was not saved "
                                "completely).") from None
         raise SessionError(f"{name} is damaged: it is not valid JSON (line {e.lineno}, column {e.colno}).") from None
