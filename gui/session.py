@@ -79,6 +79,26 @@ def _finite_float(text: str) -> float:
     return x
 
 
+def _unclosed(text: str) -> bool:
+    """Whether a JSON text leaves an object, a list or a string open at its end (a file cut short)."""
+    depth, in_string, escaped = 0, False, False
+    for c in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif c == "\\":
+                escaped = True
+            elif c == '"':
+                in_string = False
+        elif c == '"':
+            in_string = True
+        elif c in "{[":
+            depth += 1
+        elif c in "}]":
+            depth -= 1
+    return in_string or depth > 0
+
+
 def read_session(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The session document at ``path``, its header checked and upgraded to this version's form;
     :class:`SessionError` if it is not one we read."""
@@ -96,7 +116,7 @@ def read_session(path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         doc = json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
     except json.JSONDecodeError as e:
-        if e.pos >= len(text.rstrip()) or e.msg.startswith("Unterminated string"):  # ends mid-document
+        if e.pos >= len(text.rstrip()) or _unclosed(text):  # it ends in the middle of the document
             raise SessionError(f"{name} is cut short: the file ends in the middle (it was not saved "
                                "completely).") from None
         raise SessionError(f"{name} is damaged: it is not valid JSON (line {e.lineno}, column {e.colno}).") from None
