@@ -139,6 +139,7 @@ class Race:
         self.step = 0
         self.epoch = 0
         self.diverged: DivergedReport | None = None
+        self._requested: int | None = None  # a new epoch limit asked for by configure()
 
     @classmethod
     def build(cls, dataset: Dataset, settings: FitSettings, racers: Sequence[RacerSpec]) -> Race:
@@ -174,8 +175,14 @@ class Race:
 
     @property
     def finished(self) -> bool:
-        """True when every running racer has done ``epochs`` epochs, or every racer has diverged."""
-        return self.diverged is not None or all(self.trainers[i].finished for i in self.running)
+        """True when every running racer has done ``epochs`` epochs (counting a new limit asked for with
+        :meth:`configure`), or every racer has diverged."""
+        if self.diverged is not None:
+            return True
+        limit = self._requested
+        if limit is None:
+            return all(self.trainers[i].finished for i in self.running)
+        return all(self.trainers[i].between_epochs and self.trainers[i].epoch >= limit for i in self.running)
 
     @property
     def at_epoch_end(self) -> bool:
@@ -187,17 +194,26 @@ class Race:
 
     def allow_another_epoch(self) -> None:
         """Raise the epoch limit by one if every running racer has reached it (a step taken by hand)."""
+        self._apply_request()
         if self.diverged is None and self.finished:
             self.epochs = self.epoch + 1
 
     def configure(self, epochs: int) -> None:
-        """A new epoch limit for every racer (never below the epochs they have done); from any thread."""
-        self._epochs = int(epochs)
-        for t in self.trainers:
-            t.configure(epochs=self._epochs)
+        """Ask for a new epoch limit for every racer (never below the epochs they have done), from any thread;
+        it is taken on by all of them at once, before the race's next batch."""
+        self._requested = int(epochs)  # one assignment: the thread that runs the race reads it whole
+
+    def _apply_request(self) -> None:
+        limit, self._requested = self._requested, None
+        if limit is not None:
+            self._epochs = limit
+            for t in self.trainers:
+                t.epochs = max(limit, t.epoch)
 
     def state(self) -> dict:
-        """The race's progress and every racer's :meth:`~engine.trainer.Trainer.state`, JSON-safe."""
+        """The race's progress and every racer's :meth:`~engine.trainer.Trainer.state`, JSON-safe (taken while
+        nobody runs the race: a new epoch limit asked for is applied first)."""
+        self._apply_request()
         return {"step": self.step, "epoch": self.epoch, "epochs": self._epochs,
                 "racers": [t.state() for t in self.trainers]}
 
@@ -227,7 +243,10 @@ class Race:
 
     def run(self) -> Iterator[RaceStepReport | RaceEpochReport]:
         """Advance every running racer by one batch per report, until :attr:`finished`."""
-        while not self.finished:
+        while True:
+            self._apply_request()
+            if self.finished:
+                return
             yield self._end_epoch() if self.at_epoch_end else self._batch()
 
     __iter__ = run

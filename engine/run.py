@@ -287,6 +287,12 @@ class FitRun(Observable):
         """Nothing has been reported yet: no step, not even a phase."""
         return self.history.steps == 0 and self.history.last_step is None and self.history.diverged is None
 
+    def in_step(self) -> bool:
+        """Whether the history and the trainer agree (steps, epochs, where the parameters stand): false only
+        after a failure left the trainer ahead of what was recorded."""
+        h, t = self.history, self.trainer
+        return h.steps == t.step and len(h.epochs) == t.epoch and np.array_equal(h.current, t.params)
+
     def batch_loss_now(self) -> float | None:
         """The loss of the batch shown last, if it was measured with the loss function in use (else None)."""
         step = self.history.last_step
@@ -349,7 +355,9 @@ class FitRun(Observable):
             raise ValueError("the remembered settings are malformed")
         settings = settings_from_json(values.get("settings"))
         check_app_ranges(settings)
-        self.constrain(self.dataset, settings).validate(len(self.dataset.y_train))
+        if self.constrain(self.dataset, replace(settings, init=self.settings.init)) != replace(
+                settings, init=self.settings.init, batch_size=min(settings.batch_size, len(self.dataset.y_train))):
+            raise ValueError("the remembered settings are not those this tab offers")
         self.restart(settings)
 
     # --- the saved state ---
@@ -384,11 +392,13 @@ class FitRun(Observable):
             Observable.__init__(run)
             run.dataset = dataset
             run._build(settings, None)
+            initial = run.trainer.params  # where a run of these settings starts
             if state["start"] is not None:
                 start = floats_from_json(state["start"], "the start", run.n_params)
                 if not np.isfinite(start).all():
                     raise ValueError("the start is not finite")
                 run.start = start
+                initial = start
             run.trainer.restore(state["trainer"])
             run.experiment.loss = run.trainer.loss
             run.history = History.from_json(state["history"], run.n_params, len(run.experiment.y),
@@ -399,15 +409,35 @@ class FitRun(Observable):
                 raise ValueError("the step the loss changed at is out of range")
             run.loss_since = loss_since
         except KeyError as e:
-            raise ValueError(f"the run has no {e.args[0]!r}") from None
-        run._check_consistent()
+            raise ValueError(f"the run has no {str(e.args[0])[:40]!r}") from None
+        run._check_consistent(initial)
         return run
 
-    def _check_consistent(self) -> None:
-        """The history must end where the trainer stands, also inside a batch shown phase by phase."""
-        h, t = self.history, self.trainer
+    def _check_consistent(self, initial: np.ndarray) -> None:
+        """The settings must be those the trainer trains with, and the history must start where the settings
+        start and end where the trainer stands, also inside a batch shown phase by phase."""
+        h, t, s = self.history, self.trainer, self.settings
+        hp = t.next_hyperparameters()
+        optimizer = hp["optimizer"]
+        if (optimizer.name != s.optimizer or hp["learning_rate"] != s.learning_rate or hp["loss"] != s.loss
+                or hp["batch_size"] != s.batch_size or t.shuffle != s.shuffle
+                or (s.optimizer == "momentum" and optimizer.momentum != s.momentum)):
+            raise ValueError("the trainer's state does not match the settings")
+        if not max(s.epochs, t.epoch) <= t.epochs <= max(s.epochs, t.epoch + 1):
+            raise ValueError("the trainer's epoch limit does not match the settings")
+        if not np.array_equal(h.params[0], initial):
+            raise ValueError("the trajectory does not start where the settings start")
         if not np.array_equal(h.current, t.params):
             raise ValueError("the trajectory does not end at the trainer's parameters")
+        if h.steps != t.step or len(h.epochs) != t.epoch:
+            raise ValueError("the history's steps and epochs are not the trainer's")
+        if (h.diverged is None) != (t.diverged is None):
+            raise ValueError("the history and the trainer disagree on a divergence")
+        if self.finished and not t.finished:
+            raise ValueError("the run is said to be finished, but its trainer has epochs to go")
+        if h.last_step is not None and (h.last_step.step not in (t.step, t.step + 1)
+                                        or h.last_step.epoch not in (t.epoch, t.epoch + 1)):
+            raise ValueError("the last step shown is not one of the trainer's")
         last = h.last_step
         shown = t.phase_shown
         if shown is not None:

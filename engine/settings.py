@@ -25,9 +25,9 @@ ACTIVATIONS = ("sigmoid", "relu", "tanh", "linear")
 DEFAULT_LEARNING_RATE = {"sgd": 0.01, "momentum": 0.01, "rmsprop": 0.001, "adam": 0.001}
 
 # --- The ranges of the settings: one place for the app's controls, the CLI and sessions ---
-#: Learning rates the app's fields take (the CLI and the engine take any positive finite rate); the smallest
-#: suits a line fitted to numbers in the millions (its stable rates are near 1e-12).
-LEARNING_RATE_RANGE = (1e-15, 1000.0)
+#: Learning rates the app's fields take (the CLI and the engine take any positive finite rate): down to what a
+#: line fitted to huge numbers needs (its stable rates are near 1/x², 1e-12 for x in the millions).
+LEARNING_RATE_RANGE = (1e-300, 1000.0)
 #: The log-scale learning-rate slider's span (the field beside it goes further).
 LEARNING_RATE_SLIDER = (1e-4, 1000.0)
 #: The largest seed (NumPy takes larger ones; the app's fields and sessions stop here, as tfjs's seeds do).
@@ -171,6 +171,8 @@ def check_app_ranges(settings: FitSettings) -> None:
         raise ValueError(f"the validation split {settings.validation_split:g} is above {VALIDATION_SPLIT_MAX:g}")
     if settings.momentum > MOMENTUM_MAX:
         raise ValueError(f"the momentum {settings.momentum:g} is above {MOMENTUM_MAX:g}")
+    if settings.epochs < 1:
+        raise ValueError("the app runs at least one epoch")
 
 
 def settings_values(settings: FitSettings) -> dict[str, Any]:

@@ -265,8 +265,16 @@ class Trainer:
         """The last phase reported of a batch shown phase by phase and not yet updated (None: between batches)."""
         return None if self._shown < 0 else Phase(self._shown)
 
+    @property
+    def between_epochs(self) -> bool:
+        """True when no epoch is under way (before the first, or after an epoch's report)."""
+        return self._order is None
+
     def allow_another_epoch(self) -> None:
-        """Raise the epoch limit by one if it is reached (a step taken by hand may go past the limit)."""
+        """Raise the epoch limit by one if it is reached (a step taken by hand may go past the limit); from the
+        thread that runs the trainer (a limit asked for with :meth:`configure` is applied first)."""
+        if self._shown < 0:
+            self.apply_requests()
         if self.diverged is None and self._order is None and self.epoch >= self.epochs:
             self.epochs = self.epoch + 1
 

@@ -105,7 +105,11 @@ class MainWindow(QMainWindow):
         → the multi-feature tab. That tab's run starts afresh, with the settings last used for this data set
         (or, with ``book`` or if none were remembered, the data set's own: the book's for its data sets)."""
         view = self.surface_view if dataset.n_features == 1 else self.boston_view
-        view.show_dataset(dataset, book=book)
+        try:
+            view.show_dataset(dataset, book=book)
+        except ValueError as e:  # numbers the engine cannot train on (too large to compute a loss with, say)
+            QMessageBox.warning(self, "Open data", export.sentence(f"Cannot open {dataset.name}: {e}"))
+            return
         self.tabs.setCurrentWidget(view)
         self.files.forget_session()
         self.update_title()
@@ -168,7 +172,7 @@ class MainWindow(QMainWindow):
             if isinstance(value, QByteArray | bytes):
                 restore(QByteArray(value))
         tab = settings.value("window/tab", 0)
-        if isinstance(tab, int | str) and str(tab).isdigit() and int(tab) < self.tabs.count():
+        if isinstance(tab, int | str) and str(tab) in {str(k) for k in range(self.tabs.count())}:
             self.tabs.setCurrentIndex(int(tab))
         self.files.recall()
 

@@ -21,6 +21,7 @@ from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QMessageBox
 
+from fitscope.engine.data import BUILTIN
 from fitscope.engine.run import StateError
 from fitscope.gui import export, prefs
 from fitscope.gui.session import FILTER, SUFFIX, SessionError, read_session, write_session
@@ -101,16 +102,23 @@ class FileActions(QObject):
                 self._warn("Save session", "Cannot save now: training did not pause. Try again in a moment.")
                 return False
             states = {v.objectName(): v.session_state() for v in views}
-            write_session(path, self.window.current_view().objectName(), states)
+            inputs = [v.model.dataset.source for v in views if v.model.dataset.source not in BUILTIN]
+            write_session(path, self.window.current_view().objectName(), states, inputs=inputs)
         except SessionError as e:
             self._warn("Save session", str(e), capital=True)
             return False
         finally:
-            for view in was_running:
-                view.toggle_run()
+            self._resume(was_running)
         self._set_path(path)
         self._status(f"Session saved to {path}")
         return True
+
+    @staticmethod
+    def _resume(views: list[TrainingView]) -> None:
+        """Let the runs that were going go on (those that did not stop are left alone)."""
+        for view in views:
+            if not view.controller.running:
+                view.toggle_run()
 
     def open_session(self, path: str | None = None) -> bool:
         """Open the session at ``path`` (default: ask). True if opened; else nothing has changed."""
@@ -133,8 +141,14 @@ class FileActions(QObject):
             except (SessionError, StateError) as e:
                 self._warn("Open session", f"Cannot open {name}: {e}")
                 return False
-            except (ValueError, KeyError, TypeError) as e:
-                what = f"lacks {e.args[0]!r}" if isinstance(e, KeyError) else str(e) or "is malformed"
+            except (ValueError, KeyError, TypeError, IndexError, OverflowError, RecursionError) as e:
+                # The file's values: a missing field, a wrong type, a number too large for what it stands for.
+                if isinstance(e, KeyError):
+                    what = f"lacks {str(e.args[0])[:40]!r}"
+                elif isinstance(e, ValueError):
+                    what = str(e) or "is malformed"
+                else:
+                    what = "holds values a session cannot have"
                 self._warn("Open session", f"{name} is damaged: the {view.title} tab's part: {what}")
                 return False
             except Exception as e:  # noqa: BLE001 (a fault of fitscope's, not of the file; nothing has changed)
@@ -142,6 +156,7 @@ class FileActions(QObject):
                 self._warn("Open session", f"Cannot open {name}: fitscope failed while reading it ({one_line(e)}); "
                            "nothing has changed")
                 return False
+        was_running = [view for view in views if view.controller.running]
         for view in views:
             view.pause(wait=True)
         before = [(view, view.model, view.view_state()) for view in views]
@@ -156,6 +171,7 @@ class FileActions(QObject):
                     view.apply_view_state(view.check_view_state(state, model))
                 except Exception:  # noqa: BLE001 (the model is back; a view's own state is a detail)
                     log.exception("putting a tab back")
+            self._resume(was_running)
             self._warn("Open session", f"Cannot open {name}: fitscope failed while showing it ({one_line(e)}); "
                        "every tab is as it was")
             return False

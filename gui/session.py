@@ -31,7 +31,7 @@ import datetime
 import json
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fitscope.engine.export import ExportError, atomic_write
@@ -49,8 +49,10 @@ class SessionError(Exception):
 
 
 # --------------------------------------------------------------------------- the file
-def write_session(path: str | os.PathLike[str], current_view: str, views: Mapping[str, dict]) -> None:
-    """Write a session document to ``path`` atomically (:class:`SessionError` if it cannot be written)."""
+def write_session(path: str | os.PathLike[str], current_view: str, views: Mapping[str, dict],
+                  inputs: Sequence[str] = ()) -> None:
+    """Write a session document to ``path`` atomically (:class:`SessionError` if it cannot be written);
+    ``inputs``: the data files of its tabs, which it must not overwrite."""
     doc = {
         "format": FORMAT,
         "version": VERSION,
@@ -63,7 +65,7 @@ def write_session(path: str | os.PathLike[str], current_view: str, views: Mappin
     except (TypeError, ValueError) as e:  # a value JSON cannot hold: a bug, never a bad file
         raise SessionError(f"cannot save the session: {e}") from None
     try:
-        atomic_write(path, text + "\n")
+        atomic_write(path, text + "\n", inputs=inputs)
     except ExportError as e:
         raise SessionError(str(e)) from None
 
@@ -132,10 +134,12 @@ def read_session(path: str | os.PathLike[str]) -> dict[str, Any]:
                            f"this one reads version {VERSION}. Update fitscope to open it.")
     if not isinstance(doc.get("views"), dict) or not isinstance(doc.get("current_view", ""), str):
         raise SessionError(f"{name} is damaged: it has no views.")
+    if not doc["views"]:
+        raise SessionError(f"{name} holds no tab's part: there is nothing to open.")
     if version == 1:
         try:
             doc = upgrade(doc)
-        except (KeyError, TypeError, AttributeError, ValueError, IndexError):
+        except (KeyError, TypeError, AttributeError, ValueError, IndexError, RecursionError):
             raise SessionError(f"{name} is damaged: its tabs' parts are not those of a fitscope session.") from None
     return doc
 

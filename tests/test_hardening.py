@@ -254,3 +254,76 @@ def test_a_failure_in_the_worker_ends_the_request_and_the_tab_goes_on(qtbot, mon
         assert stops[-1][0] == "done" and len(view.model.history.epochs) == 3
     finally:
         view.shutdown()
+
+
+def test_a_failure_after_the_trainer_moved_on_starts_the_run_afresh_and_says_so(qtbot, monkeypatch):
+    """A failure between a step of the trainer and its report would leave the history behind the trainer:
+    the run starts again from its start point rather than show numbers that are no longer true."""
+    from fitscope.engine.trainer import Trainer
+
+    view = SurfaceView(dataset=load_builtin("download-time"))
+    qtbot.addWidget(view)
+    view.show()
+    try:
+        real = Trainer.run
+
+        def failing_after_a_step(self):
+            for report in real(self):
+                if report.kind == "batch" and report.step == 3:
+                    raise RuntimeError("lost on the way")  # the trainer took step 3; nobody saw its report
+                yield report
+
+        monkeypatch.setattr(Trainer, "run", failing_after_a_step)
+        for _ in range(3):
+            view.commands["step_batch"].trigger()
+            qtbot.waitUntil(lambda: not view.controller.busy, timeout=10_000)
+        assert "started again from its start point" in view.message.text()
+        assert view.model.in_step() and view.model.history.steps == 0
+        monkeypatch.setattr(Trainer, "run", real)
+        view.commands["step_batch"].trigger()
+        qtbot.waitUntil(lambda: not view.controller.busy, timeout=10_000)
+        assert view.model.history.steps == 1 and view.model.in_step()
+    finally:
+        view.shutdown()
+
+
+def test_lowering_epochs_below_those_done_leaves_steps_by_hand_working(qtbot):
+    view = SurfaceView(dataset=load_builtin("download-time"))
+    qtbot.addWidget(view)
+    view.show()
+    try:
+        for _ in range(5):
+            view.commands["step_epoch"].trigger()
+            qtbot.waitUntil(lambda: not view.controller.busy, timeout=10_000)
+        view.control("epochs").setValue(2)
+        view.commands["step_epoch"].trigger()
+        qtbot.waitUntil(lambda: not view.controller.busy, timeout=10_000)
+        assert len(view.model.history.epochs) == 6 and view.model.in_step()
+    finally:
+        view.shutdown()
+
+
+def test_changing_the_races_epochs_while_it_runs_keeps_every_racer_in_step(qtbot):
+    from fitscope.gui.views.race_view import RaceView
+
+    view = RaceView(dataset=load_builtin("download-time"))
+    qtbot.addWidget(view)
+    view.show()
+    try:
+        view.control("batch_size").setValue(1)
+        view.speed.setValue(view.speed.maximum())
+        view.control("epochs").setValue(1_000_000)
+        stops = []
+        view.controller.stopped.connect(lambda why, message: stops.append(why))
+        view.commands["run"].trigger()
+        for k in range(60):
+            done = view.model.epochs_done
+            view.control("epochs").setValue(max(1, done + (k % 3)))  # at, just above, or below the epochs done
+            qtbot.wait(15)
+            if not view.controller.running:
+                view.commands["run"].trigger()
+        view.controller.pause()
+        qtbot.waitUntil(lambda: not view.controller.busy, timeout=10_000)
+        assert "error" not in stops and view.model.in_step()
+    finally:
+        view.shutdown()

@@ -568,3 +568,25 @@ def test_many_rows_in_the_multi_feature_view_are_drawn_as_a_sample(qtbot, window
     view.control("model").setCurrentIndex(1)  # an MLP: its slice is computed over a sample of the rows
     qtbot.waitUntil(lambda: view.slice_grid is not None and not view.slicer.busy, timeout=30_000)
     assert f"a random {MLP_SLICE_ROWS:,} of the 20,000 rows" in view.slice.caption.text()
+
+
+def test_numbers_too_large_to_train_on_are_refused_in_one_line(qtbot, window, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    from fitscope.engine.data import load_csv
+
+    said = []
+    monkeypatch.setattr(QMessageBox, "warning", staticmethod(lambda parent, title, text, *a: said.append(text)))
+    path = write(tmp_path, "huge.csv", "x,y\n1e-300,1\n1e150,2\n1e300,3\n")
+    before = snapshot(window)
+    window.show_dataset(load_csv(path))
+    assert len(said) == 1 and said[0].startswith("Cannot open huge.csv") and "\n" not in said[0]
+    assert_same(before, snapshot(window))
+
+
+def test_a_start_far_out_on_the_map_is_refused_with_a_message(qtbot, window):
+    race = window.race_view
+    model = race.model
+    race.start_at(1e200, 1e200)
+    assert race.model is model and race.model.start == (1.3, -0.6)
+    assert race.message.isVisibleTo(race) and race.message.text().startswith("Cannot start there")

@@ -189,3 +189,19 @@ def test_remembered_settings_say_so_and_book_settings_are_one_command_away(qtbot
     r = again.race_view
     r.commands["book_settings"].trigger()
     assert r.model.keys == ["sgd", "momentum", "rmsprop", "adam"] and r.model.tolerance == 0.01
+
+
+def test_a_tab_number_that_is_no_number_never_stops_the_app(qtbot):
+    QSettings().setValue("window/tab", "³")  # a digit to str.isdigit, no number to int()
+    w = new_window(qtbot)
+    assert w.tabs.currentIndex() == 0
+
+
+def test_remembered_settings_a_tab_cannot_show_are_ignored(qtbot):
+    boston = dataset_key(load_builtin("boston-housing"))
+    good = settings_to_json(load_builtin("boston-housing").defaults)
+    for odd in ({"model": "mlp", "hidden": [3, 3, 3]}, {"activation": "relu"}, {"loss": "mae"}, {"epochs": 0}):
+        prefs.save_for_data("bostonView", boston, {"settings": {**good, **odd}})
+        w = new_window(qtbot)
+        assert w.boston_view.model.settings == load_builtin("boston-housing").defaults, odd
+        w.close()

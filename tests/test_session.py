@@ -376,6 +376,23 @@ def _bad_files(tmp_path, doc) -> dict[str, bytes]:
     huge_seed["views"]["bostonView"]["model"]["settings"]["seed"] = 2**70
     bad_race = json.loads(text)  # the first two parts are fine; the third's is not
     bad_race["views"]["raceView"]["model"]["tolerance"] = -1
+    other_rate = json.loads(text)  # the settings say one rate, the trainer trains with another
+    other_rate["views"]["bostonView"]["model"]["settings"]["learning_rate"] = 0.5
+    other_loss = json.loads(text)
+    other_loss["views"]["bostonView"]["model"]["trainer"]["loss"] = "mae"
+    ahead = json.loads(text)  # the trainer has taken more steps than the history holds
+    ahead["views"]["surfaceView"]["model"]["trainer"]["step"] = 1000
+    not_finished = json.loads(text)
+    not_finished["views"]["surfaceView"]["model"]["finished"] = True
+    racer_rate = json.loads(text)
+    racer_rate["views"]["raceView"]["model"]["racers"]["adam"]["learning_rate"] = 0.5
+    race_start = json.loads(text)
+    race_start["views"]["raceView"]["model"]["settings"]["init"] = [100.0, 100.0]
+    deep: list = []
+    for _ in range(600):  # a nesting deeper than the converter of version-1 files can copy
+        deep = [deep]
+    huge_int = json.loads(text)
+    huge_int["views"]["surfaceView"]["view"]["range"] = [10**400, 1, 2, 3]
     return {
         "truncated": text[: len(text) // 2].encode(),
         "garbage": b"{this is not json",
@@ -397,6 +414,15 @@ def _bad_files(tmp_path, doc) -> dict[str, bytes]:
         "range too wide": json.dumps(bad_range).encode(),
         "huge seed": json.dumps(huge_seed).encode(),
         "bad third view": json.dumps(bad_race).encode(),
+        "settings not the trainer's rate": json.dumps(other_rate).encode(),
+        "settings not the trainer's loss": json.dumps(other_loss).encode(),
+        "trainer ahead of history": json.dumps(ahead).encode(),
+        "finished too early": json.dumps(not_finished).encode(),
+        "racer not its trainer": json.dumps(racer_rate).encode(),
+        "race start moved": json.dumps(race_start).encode(),
+        "huge integer": json.dumps(huge_int).encode(),
+        "no tab": json.dumps(dict(doc, views={})).encode(),
+        "deep version 1": json.dumps(dict(doc, version=1, views={"surfaceView": {"data": deep}})).encode(),
     }
 
 
@@ -634,3 +660,14 @@ def test_a_session_saved_by_fitscope_0_1_opens_and_goes_on_as_it_did(qtbot, wind
     assert boston.model.history.steps == expected["boston_steps"]
     assert np.array_equal(boston.model.history.epochs, np.array(expected["boston_epochs"]), equal_nan=True)
     assert [h.params.tolist() for h in race.model.histories] == expected["race"]
+
+
+def test_a_session_is_never_written_over_the_data_a_tab_reads(qtbot, window, dialogs, tmp_path):
+    csv = tmp_path / "mine.csv"
+    csv.write_text("x,y\n" + "".join(f"{i},{2 * i + 1}\n" for i in range(20)))
+    before = csv.read_bytes()
+    view_of(window, SurfaceView).set_dataset(load_csv(csv))
+    assert not window.files.save_session(str(csv))
+    title, text = dialogs.warnings[-1]
+    assert title == "Save session" and "mine.csv" in text and "\n" not in text
+    assert csv.read_bytes() == before

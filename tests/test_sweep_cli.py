@@ -150,3 +150,12 @@ def test_ctrl_c_keeps_the_rates_done_in_the_file(capsys, tmp_path, monkeypatch):
     assert err == "interrupted after 3 of 20 rates (the file holds them)\n"
     assert len([line for line in out.splitlines() if line.startswith("lr ")]) == 3
     assert len(_rows(path)) == 4
+
+
+def test_the_csv_is_never_written_over_the_data(capsys, tmp_path):
+    data = tmp_path / "d.csv"
+    data.write_text("x,y\n" + "".join(f"{i},{3 * i + 1}\n" for i in range(10)))
+    before = data.read_bytes()
+    code, out, err = _run(capsys, "--data", data, "--num", 20, "--epochs", 2, "--csv", data)
+    assert code == 2 and err.startswith("error:") and err.count("\n") == 1
+    assert data.read_bytes() == before

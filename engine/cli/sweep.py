@@ -23,7 +23,15 @@ from __future__ import annotations
 import argparse
 from typing import TextIO
 
-from .common import EXIT_INTERRUPTED, EXIT_OK, UsageError, add_training_options, experiment_from_args, fmt
+from .common import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    UsageError,
+    add_training_options,
+    data_files,
+    experiment_from_args,
+    fmt,
+)
 
 NAME = "sweep"
 
@@ -80,7 +88,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(sweep.limit_text(), file=out)
     print(f"start loss: {fmt(sweep.start_loss)}", file=out, flush=True)
 
-    csv = AtomicCsv(args.csv, SWEEP_HEADER) if args.csv else None
+    csv = AtomicCsv(args.csv, SWEEP_HEADER, inputs=data_files(args)) if args.csv else None  # never over the data
     try:
         try:
             for result in sweep.run():

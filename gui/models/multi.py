@@ -56,7 +56,10 @@ class MultiRun(FitRun):
     def constrain(cls, dataset: Dataset, settings: FitSettings) -> FitSettings:
         if dataset.n_features < 2:
             raise ValueError("the multi-feature tab needs a data set with at least two features")
-        return replace(settings, init=None, batch_size=min(settings.batch_size, len(dataset.y_train)))
+        if settings.model == "mlp" and settings.hidden not in [m[2] for m in MODELS]:
+            raise ValueError("the multi-feature tab offers MLPs of one or two hidden layers of 50 units")
+        return replace(settings, init=None, loss="mse", activation="sigmoid",
+                       batch_size=min(settings.batch_size, len(dataset.y_train)))
 
     @classmethod
     def from_state(cls, state, current=None) -> MultiRun:

@@ -139,13 +139,18 @@ class RaceRun(Observable):
         if new == self.settings:
             return
         restart = any(getattr(new, k) != getattr(self.settings, k) for k in ("loss", "batch_size", "seed", "init"))
-        old_loss = self.settings.loss
-        self.settings = new
-        if new.loss != old_loss:
-            self._set_context()
         if restart or self.race is None:
-            self.restart()
+            before = (self.settings, self.experiment, self.loss, self.optimum, self.optimum_loss)
+            try:
+                self.settings = new
+                if new.loss != before[0].loss:
+                    self._set_context()
+                self.restart()
+            except ValueError:  # a start no racer can train from: everything as it was
+                self.settings, self.experiment, self.loss, self.optimum, self.optimum_loss = before
+                raise
             return
+        self.settings = new
         self.race.configure(epochs=new.epochs)
         self.done = False
         self.notify(SETTINGS)
@@ -231,6 +236,13 @@ class RaceRun(Observable):
             self._scanned[i] = len(params)
         return self._reached[i]
 
+    def in_step(self) -> bool:
+        """Whether every racer's history agrees with its trainer (false only after a failure)."""
+        if self.race is None:
+            return True
+        return all(h.steps == t.step and len(h.epochs) == t.epoch and np.array_equal(h.current, t.params)
+                   for h, t in zip(self.histories, self.race.trainers, strict=True))
+
     def distance(self, i: int) -> float:
         return float(np.hypot(*(self.histories[i].current - self.optimum)))
 
@@ -307,13 +319,35 @@ class RaceRun(Observable):
             if not isinstance(histories, list) or len(histories) != len(run.keys):
                 raise ValueError("there is not one history per racer")
             run.histories = [History.from_json(h, 2, len(run.experiment.y)) for h in histories]
-            for h, t in zip(run.histories, run.race.trainers if run.race is not None else [], strict=True):
-                if not np.array_equal(h.current, t.params):
-                    raise ValueError("a racer's trajectory does not end at its parameters")
             run.done = bool_field(state["done"], "done")
         except KeyError as e:
-            raise ValueError(f"the race has no {e.args[0]!r}") from None
+            raise ValueError(f"the race has no {str(e.args[0])[:40]!r}") from None
+        run._check_consistent()
         return run
+
+    def _check_consistent(self) -> None:
+        """Each racer trains as its entry says, on the course's batches, and its history is its trainer's."""
+        if self.race is None:
+            return
+        s, running = self.settings, []
+        for key, h, t in zip(self.keys, self.histories, self.race.trainers, strict=True):
+            hp, racer = t.next_hyperparameters(), self.racers[key]
+            optimizer = hp["optimizer"]
+            if (optimizer.name != key or hp["learning_rate"] != racer.learning_rate
+                    or any(getattr(optimizer, kw) != v for kw, v in racer.options.items())
+                    or hp["batch_size"] != s.batch_size or hp["loss"] != s.loss or t.shuffle != s.shuffle):
+                raise ValueError(f"{LABELS[key]}'s trainer does not train as its entry and the course say")
+            if not np.array_equal(h.params[0], self.start) or not np.array_equal(h.current, t.params):
+                raise ValueError(f"{LABELS[key]}'s trajectory is not its trainer's")
+            if h.steps != t.step or len(h.epochs) != t.epoch or (h.diverged is None) != (t.diverged is None):
+                raise ValueError(f"{LABELS[key]}'s history is not its trainer's")
+            if t.diverged is None:
+                state = t.state()
+                running.append((state["order"], state["cursor"], state["rng"]))
+        if any(r != running[0] for r in running[1:]):
+            raise ValueError("the racers are not on the same batches")
+        if self.done and not self.race.finished:
+            raise ValueError("the race is said to be done, but it has epochs to go")
 
 
 
@@ -330,8 +364,8 @@ def _racers_from_json(racers: Any) -> dict[str, Racer]:
         if set(options) != {o.keyword for o in OPTIONS[key]}:
             raise ValueError("a racer's options are not its optimizer's")
         for o in OPTIONS[key]:
-            if not o.lo <= options[o.keyword] <= o.hi:
-                raise ValueError(f"{LABELS[key]}'s {o.keyword} is out of range")
+            if not o.lo <= options[o.keyword] <= o.hi or round(options[o.keyword], o.decimals) != options[o.keyword]:
+                raise ValueError(f"{LABELS[key]}'s {o.keyword} is out of range or finer than its field")
         rate = finite_from_json(r.get("learning_rate"), "a racer's rate")
         if not RATE_RANGE[0] <= rate <= RATE_RANGE[1]:
             raise ValueError(f"{LABELS[key]}'s learning rate is out of range")

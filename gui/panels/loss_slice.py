@@ -23,6 +23,13 @@ def nice_ticks(lo: float, hi: float, most: int = 6) -> list[tuple[float, str]]:
     for the bar's narrow axis: ``25``, ``0.31``, ``2·10⁴``."""
     if not hi > lo:
         return [(lo, f"{lo:.3g}")]
+    try:
+        return _round_ticks(lo, hi, most)
+    except (OverflowError, ValueError):  # numbers near the end of what a float holds: just the two ends
+        return [(lo, f"{lo:.3g}"), (hi, f"{hi:.3g}")]
+
+
+def _round_ticks(lo: float, hi: float, most: int) -> list[tuple[float, str]]:
     if hi / lo > 10:
         for mantissas in ((1,), (1, 3), (1, 2, 5)):
             ticks = [m * 10.0**k for k in range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)

@@ -342,8 +342,12 @@ class TrainingView(View):
 
     @Slot(float, float)
     def start_at(self, x: float, y: float) -> None:
-        """A fresh run from the point (x, y) clicked on the tab's map."""
-        self.model.start_at(x, y)
+        """A fresh run from the point (x, y) clicked on the tab's map (one that cannot be trained from is
+        refused with a message; nothing changes)."""
+        try:
+            self.model.start_at(x, y)
+        except ValueError as e:
+            self.show_message(f"Cannot start there: {str(e).rstrip('.')}.")
 
     def step(self, unit: Unit | str) -> None:
         """One phase, batch or epoch (not while a run goes, nor when the trajectory is full)."""
@@ -446,7 +450,13 @@ class TrainingView(View):
     def _on_stopped(self, why: str, message: str) -> None:
         self.model.stopped(why)
         if why == "error":
-            self.show_message(f"Training stopped by an error: {message}. The tab is ready to step or run again.")
+            text = f"Training stopped by an error: {message}."
+            if self.model.in_step():
+                text += " The tab is ready to step or run again."
+            else:  # the trainer went on past what was recorded: its state cannot be trusted
+                self.model.reset()
+                text += " The run started again from its start point, as it could not go on from where it was."
+            self.show_message(text)
         self._frame.stop()
         self.refresh()  # the end of a step or run: its numbers at once (shown or not: once a request)
 
@@ -539,8 +549,8 @@ class TrainingView(View):
     def show_dataset(self, dataset: Any, book: bool = False) -> None:
         """Show ``dataset`` afresh: with the settings last used for it, or its own (the book's) if ``book``
         or none were remembered. What this tab used for the data set it showed is remembered first."""
+        model = self.MODEL(dataset)  # ValueError (DataError) if this tab cannot train it: nothing changed yet
         self.remember()
-        model = self.MODEL(dataset)
         recalled = not book and self.recall_for(model)
         self.bind(model)
         d = model.dataset

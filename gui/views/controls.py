@@ -110,7 +110,7 @@ def validation_split(name: str) -> Field:
 
 
 class RateBox(QDoubleSpinBox):
-    """A number field for quantities that span decades (a learning rate from 1e-15 to 1000): it shows six
+    """A number field for quantities that span decades (a learning rate from 1e-300 to 1000): it shows six
     significant digits (``0.01``, ``5e-13``), takes scientific notation, keeps a value set to it exactly, and
     its arrows step by a tenth of the value's decade."""
 

@@ -47,8 +47,8 @@ FIELDS = (
     controls.batch_size("raceBatchSize", "Examples per step; every racer gets the same batches"),
     controls.epochs("raceEpochs"),
     controls.seed("raceSeed", "Seeds the shuffling: one seed, so every racer sees the same batches"),
-    controls.Field("tolerance", "Tolerance", "raceTolerance", "float", lo=TOLERANCE_RANGE[0], hi=TOLERANCE_RANGE[1],
-                   step=0.005, decimals=4, accessible="Finish line: distance to the optimum",
+    controls.Field("tolerance", "Tolerance", "raceTolerance", "rate", lo=TOLERANCE_RANGE[0], hi=TOLERANCE_RANGE[1],
+                   accessible="Finish line: distance to the optimum",
                    tip="A racer has finished when its distance to the optimum in (kernel, bias), "
                    "√((k − k*)² + (b − b*)²), is at most this"),
 )
@@ -174,10 +174,9 @@ class RaceView(TrainingView):
             check.toggled.connect(lambda on, key=key: self._set_racer(key, enabled=on))
             self.enabled[key] = check
             grid.addWidget(check, row, 0)
-            rate = self._number(f"{key}LearningRate", f"{LABELS[key]} learning rate", "lr ", 4, *RATE_RANGE,
+            rate = self._number(f"{key}LearningRate", f"{LABELS[key]} learning rate", "lr ", None, *RATE_RANGE,
                                 f"{LABELS[key]}'s learning rate (TensorFlow.js default "
                                 f"{DEFAULT_LEARNING_RATE[key]:g})")
-            rate.setStepType(QDoubleSpinBox.StepType.AdaptiveDecimalStepType)
             rate.valueChanged.connect(lambda v, key=key: self._set_racer(key, learning_rate=v))
             self.rates[key] = rate
             grid.addWidget(rate, row, 1)
@@ -195,13 +194,15 @@ class RaceView(TrainingView):
         return box
 
     @staticmethod
-    def _number(name: str, accessible: str, prefix: str, decimals: int, lo: float, hi: float, tip: str
+    def _number(name: str, accessible: str, prefix: str, decimals: int | None, lo: float, hi: float, tip: str
                 ) -> QDoubleSpinBox:
-        spin = QDoubleSpinBox()
+        """A number field; with ``decimals`` None, a rate (six significant digits, over decades)."""
+        spin = controls.RateBox() if decimals is None else QDoubleSpinBox()
         spin.setObjectName(name)
         spin.setAccessibleName(accessible)
         spin.setPrefix(prefix)
-        spin.setDecimals(decimals)
+        if decimals is not None:
+            spin.setDecimals(decimals)
         spin.setRange(lo, hi)
         spin.setKeyboardTracking(False)
         spin.setToolTip(tip)
