@@ -349,6 +349,11 @@ class FitRun(Observable):
         """The settings to take up again next time for this data set (JSON-safe; the start is not kept)."""
         return {"settings": settings_to_json(replace(self.settings, init=None))}
 
+    def uses_defaults(self) -> bool:
+        """Whether the settings are the data set's own (the start aside)."""
+        defaults = self.constrain(self.dataset, self.dataset.defaults)
+        return replace(self.settings, init=None) == replace(defaults, init=None)
+
     def apply_preferences(self, values: Any) -> None:
         """Start afresh with remembered :meth:`preferences` (:class:`ValueError` if they do not apply)."""
         if not isinstance(values, dict):

@@ -15,10 +15,11 @@ from fitscope.gui import export
 from fitscope.gui.dialogs.open_csv import CsvOpener
 from fitscope.gui.files import FileActions
 from fitscope.gui.views.backprop_view import BackpropView
-from fitscope.gui.views.base import TrainingView, View
+from fitscope.gui.views.base import TrainingView
 from fitscope.gui.views.boston_view import BostonView
 from fitscope.gui.views.race_view import RaceView
 from fitscope.gui.views.surface_view import SurfaceView
+from fitscope.gui.views.tab import View
 
 ABOUT = (
     "<h3>fitscope</h3><p>A microscope on <code>model.fit()</code>: gradient descent batch by batch, on a loss "

@@ -223,3 +223,21 @@ def _race_v1(part: dict) -> dict:
                   "histories": part["histories"], "done": part["done"]},
         "view": {"speed": controls.get("speed", 5), "range": part["range"], "log_scale": part["log_scale"]},
     }
+
+
+# --------------------------------------------------------------------------- a view's own part: its fields
+def range_field(value: Any, what: str = "the plot's range") -> tuple[float, float, float, float]:
+    """A visible range ``(x0, x1, y0, y1)``: four finite numbers, each pair increasing."""
+    if not isinstance(value, list) or len(value) != 4 or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in value):
+        raise ValueError(f"{what} is not four numbers")
+    x0, x1, y0, y1 = (float(v) for v in value)
+    if not all(math.isfinite(v) and abs(v) < 1e150 for v in (x0, x1, y0, y1)) or not (x0 < x1 and y0 < y1):
+        raise ValueError(f"{what} is not a valid window")
+    return x0, x1, y0, y1
+
+
+def bool_value(value: Any, what: str) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{what} is not true or false")
+    return value

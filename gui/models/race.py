@@ -260,6 +260,11 @@ class RaceRun(Observable):
         return {"settings": settings_to_json(self.settings), "racers": self._racers_json(),
                 "tolerance": float_to_json(self.tolerance)}
 
+    def uses_defaults(self) -> bool:
+        """Whether the course, the racers and the finish line are the first ones."""
+        return (self.settings == self.constrain(replace(self.dataset.defaults, loss="mse", init=START))
+                and self.racers == {key: Racer.default(key) for key in RACERS} and self.tolerance == TOLERANCE)
+
     def apply_preferences(self, values: Any) -> None:
         """A fresh race with remembered :meth:`preferences` (:class:`ValueError` if they do not apply)."""
         if not isinstance(values, dict):

@@ -32,7 +32,7 @@ from fitscope import resources
 from fitscope.engine.backprop import Trace, trace
 from fitscope.gui.panels.graph import ACCENT, FORWARD, GRADIENT, GraphPanel, number, pretty
 from fitscope.gui.panels.readouts import ReadoutsPanel
-from fitscope.gui.views.base import Command, View
+from fitscope.gui.views.tab import Command, View
 
 LOSS_NAMES = {"mse": "squared error", "mae": "absolute error"}
 

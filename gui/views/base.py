@@ -1,4 +1,4 @@
-"""What every tab shares (:class:`View`), and what every training tab shares (:class:`TrainingView`).
+"""What every training tab shares: :class:`TrainingView` (a tab of any kind is a :class:`~.tab.View`).
 
 A :class:`TrainingView` shows one model (a :class:`~fitscope.engine.run.FitRun`, or the race's
 :class:`~fitscope.gui.models.race.RaceRun`): it hands the model's trainer to its
@@ -15,26 +15,17 @@ The data path of one batch: trainer → report → worker (batched while the GUI
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from PySide6.QtCore import QEventLoop, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtCore import QEventLoop, QTimer, Slot
 from PySide6.QtWidgets import (
-    QAbstractSpinBox,
     QApplication,
     QCheckBox,
     QComboBox,
-    QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QScrollArea,
-    QSizePolicy,
-    QSlider,
-    QSplitter,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -42,140 +33,10 @@ from PySide6.QtWidgets import (
 
 from fitscope.engine.run import HISTORY, NEW_RUN, SETTINGS, STATUS, dataset_key
 from fitscope.gui import prefs
-from fitscope.gui.views.controls import OPTIMIZER_NAMES, SettingsForm
+from fitscope.gui.session import bool_value, range_field
+from fitscope.gui.views.controls import DEFAULT_SPEED, OPTIMIZER_NAMES, SPEEDS, SettingsForm, speed_row
+from fitscope.gui.views.tab import Command, View
 from fitscope.gui.worker import TrainingController, Unit
-
-
-@dataclass(frozen=True)
-class Command:
-    """A command of a tab: menu text (with its & mnemonic), shortcut, object name of its button, tooltip."""
-
-    text: str
-    shortcut: str
-    name: str
-    tip: str
-
-
-class View(QWidget):
-    """A tab: subclasses set :attr:`title` and :attr:`COMMANDS` (their own table), call :meth:`add_command`
-    and implement :meth:`shutdown`.
-
-    ``titleChanged(str)``: the tab's title changed (:meth:`set_title`, e.g. to the name of the user's file).
-    """
-
-    title = ""
-    COMMANDS: ClassVar[dict[str, Command]] = {}
-    titleChanged = Signal(str)
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.commands: dict[str, QAction] = {}
-
-    def add_command(self, key: str, slot: Callable[[], None], checkable: bool = False) -> QAction:
-        """A QAction for one of this tab's :attr:`COMMANDS`: its shortcut works while this tab is shown."""
-        command = self.COMMANDS[key]
-        action = QAction(command.text, self)
-        action.setShortcut(QKeySequence(command.shortcut))
-        action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-        keys = QKeySequence(command.shortcut).toString(QKeySequence.SequenceFormat.NativeText)
-        action.setToolTip(f"{command.tip} ({keys})")
-        action.setCheckable(checkable)
-        action.triggered.connect(lambda _=False: slot())
-        self.addAction(action)
-        self.commands[key] = action
-        return action
-
-    def command_button(self, key: str) -> QToolButton:
-        """A button that shows and triggers the command ``key``; named as the tests and screen readers know it."""
-        button = QToolButton(self)
-        button.setDefaultAction(self.commands[key])
-        button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        button.setObjectName(self.COMMANDS[key].name)
-        button.setAccessibleName(self.commands[key].text().replace("&", ""))
-        return button
-
-    def command_box(self, title: str, rows: list[list[str]]) -> QGroupBox:
-        """A group box of command buttons, one row of the grid per list of command keys."""
-        box = QGroupBox(title)
-        grid = QGridLayout(box)
-        grid.setSpacing(4)
-        for r, keys in enumerate(rows):
-            for c, key in enumerate(keys):
-                grid.addWidget(self.command_button(key), r, c)
-        return box
-
-    @staticmethod
-    def splitter(orientation: Qt.Orientation, widgets: list[QWidget], sizes: list[int],
-                 stretch: list[int] | None = None) -> QSplitter:
-        """``widgets`` side by side (or one above the other) in a splitter, at ``sizes`` pixels to start with."""
-        split = QSplitter(orientation)
-        for k, w in enumerate(widgets):
-            split.addWidget(w)
-            if stretch is not None:
-                split.setStretchFactor(k, stretch[k])
-        split.setSizes(sizes)
-        return split
-
-    @staticmethod
-    def stack(widgets: list[tuple[QWidget, int]], name: str = "", margin: int = 0) -> tuple[QWidget, QVBoxLayout]:
-        """A widget holding ``widgets`` one above the other, each with its stretch; and its layout."""
-        box = QWidget()
-        if name:
-            box.setObjectName(name)
-        column = QVBoxLayout(box)
-        column.setContentsMargins(margin, margin, margin, margin)
-        column.setSpacing(4)
-        for w, stretch in widgets:
-            column.addWidget(w, stretch)
-        return box, column
-
-    @staticmethod
-    def text_label(name: str, accessible: str) -> QLabel:
-        """A label of rich text that wraps, aligned to its top left: the tabs' explanations."""
-        label = QLabel()
-        label.setObjectName(name)
-        label.setAccessibleName(accessible)
-        label.setWordWrap(True)
-        label.setTextFormat(Qt.TextFormat.RichText)
-        label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        return label
-
-    def lay_out(self, main: QWidget, sidebar: QWidget, width: tuple[int, int] = (330, 400)) -> None:
-        """The layout every tab shares: ``main`` (the plots) taking the room, ``sidebar`` on the right in a
-        vertical scroll area between ``width`` pixels wide."""
-        scroll = QScrollArea()
-        scroll.setObjectName(f"{sidebar.objectName() or 'sidebar'}Scroll")
-        scroll.setAccessibleName(f"{self.title} controls")
-        scroll.setWidget(sidebar)
-        scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(width[0])
-        scroll.setMaximumWidth(width[1])
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(main, 1)
-        layout.addWidget(scroll)
-
-    def hand_back_keys(self) -> None:
-        """After Enter in any number field of this view, give the keyboard back to the view.
-
-        Single-key shortcuts (Space, P, E, R…) type into a field that has the focus; once a value is entered
-        with Enter they should drive training again.
-        """
-        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        for box in self.findChildren(QAbstractSpinBox):
-            box.lineEdit().returnPressed.connect(self.setFocus)
-
-    def set_title(self, title: str) -> None:
-        """A new title for this tab; the main window's tab and View menu follow it."""
-        if title != self.title:
-            self.title = title
-            self.titleChanged.emit(title)
-
-    def shutdown(self) -> None:
-        """Stop any thread of this tab; called when the window closes."""
-
 
 #: The commands of every training tab.
 TRAINING_COMMANDS: dict[str, Command] = {
@@ -189,12 +50,6 @@ TRAINING_COMMANDS: dict[str, Command] = {
                              "The data set's own settings (the book's, for its data sets), and a fresh start"),
 }
 
-#: Run speeds: (label, seconds to wait after each batch).
-SPEEDS = [
-    ("1 batch/s", 1.0), ("2 batches/s", 0.5), ("5 batches/s", 0.2), ("10 batches/s", 0.1),
-    ("30 batches/s", 1 / 30), ("100 batches/s", 0.01), ("as fast as possible", 0.0),
-]
-DEFAULT_SPEED = len(SPEEDS) - 2
 
 
 @dataclass(frozen=True)
@@ -401,35 +256,11 @@ class TrainingView(View):
 
     # ------------------------------------------------------------------ speed
     def speed_row(self, object_name: str = "speed") -> QHBoxLayout:
-        """The Run speed slider in a row with its caption and its label."""
-        slider, label = self.speed_slider(object_name)
-        row = QHBoxLayout()
-        row.addWidget(QLabel("Speed"))
-        row.addWidget(slider, 1)
-        row.addWidget(label)
+        """The Run speed slider (:attr:`speed`) in a row with its caption and its label (:attr:`speed_label`)."""
+        row, self.speed, self.speed_label = speed_row(object_name, self.DEFAULT_SPEED)
+        self.speed.valueChanged.connect(lambda position: self.controller.set_delay(SPEEDS[position][1]))
+        self.controller.set_delay(SPEEDS[self.speed.value()][1])
         return row
-
-    def speed_slider(self, object_name: str = "speed") -> tuple[QSlider, QLabel]:
-        """The Run speed slider and its label: from one batch a second to as fast as possible."""
-        slider = QSlider(Qt.Orientation.Horizontal)
-        slider.setObjectName(object_name)
-        slider.setAccessibleName("Run speed")
-        slider.setRange(0, len(SPEEDS) - 1)
-        slider.setPageStep(1)
-        slider.setToolTip("How fast Run goes: from one batch a second to as fast as the machine can")
-        label = QLabel()
-        label.setMinimumWidth(label.fontMetrics().horizontalAdvance("as fast as possible"))
-        self.speed, self.speed_label = slider, label
-        slider.valueChanged.connect(self._on_speed)
-        slider.setValue(self.DEFAULT_SPEED)
-        self._on_speed(slider.value())
-        return slider, label
-
-    def _on_speed(self, position: int) -> None:
-        text, delay = SPEEDS[position]
-        self.speed_label.setText(text)
-        self.speed.setAccessibleDescription(text)
-        self.controller.set_delay(delay)
 
     # ------------------------------------------------------------------ messages
     def show_message(self, text: str) -> None:
@@ -540,7 +371,7 @@ class TrainingView(View):
             model.apply_preferences(values)
         except ValueError:
             return False  # remembered values that no longer apply are ignored
-        return model.preferences() != self.MODEL(model.dataset).preferences()
+        return not model.uses_defaults()
 
     def set_dataset(self, dataset: Any) -> None:
         """Show ``dataset`` afresh with its own settings (the book's, for its data sets)."""
@@ -607,20 +438,3 @@ class TrainingView(View):
     def range_restored(self) -> None:
         """The map's range was set from a session: recompute what depends on it."""
 
-
-# --------------------------------------------------------------------------- checking a view's saved state
-def range_field(value: Any, what: str = "the plot's range") -> tuple[float, float, float, float]:
-    """A visible range ``(x0, x1, y0, y1)``: four finite numbers, each pair increasing."""
-    if not isinstance(value, list) or len(value) != 4 or not all(
-            isinstance(v, int | float) and not isinstance(v, bool) for v in value):
-        raise ValueError(f"{what} is not four numbers")
-    x0, x1, y0, y1 = (float(v) for v in value)
-    if not all(math.isfinite(v) and abs(v) < 1e150 for v in (x0, x1, y0, y1)) or not (x0 < x1 and y0 < y1):
-        raise ValueError(f"{what} is not a valid window")
-    return x0, x1, y0, y1
-
-
-def bool_value(value: Any, what: str) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError(f"{what} is not true or false")
-    return value

@@ -28,7 +28,8 @@ from fitscope.gui.panels.pred_actual import PredActualPanel
 from fitscope.gui.panels.readouts import ReadoutsPanel
 from fitscope.gui.panels.weights import WeightsPanel
 from fitscope.gui.views import controls
-from fitscope.gui.views.base import SPEEDS, TrainingView
+from fitscope.gui.views.base import TrainingView
+from fitscope.gui.views.controls import SPEEDS
 from fitscope.gui.views.slicer import BackgroundSlicer, SliceResult
 
 SLICE_MS = 250  # the loss slice follows training at most 4 times a second

@@ -22,6 +22,8 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
+    QHBoxLayout,
+    QLabel,
     QSlider,
     QSpinBox,
     QVBoxLayout,
@@ -145,6 +147,40 @@ class RateBox(QDoubleSpinBox):
             value = value + math.copysign(decade / (100 if down else 10), steps)
             value = float(f"{value:.6g}")
         self.setValue(min(max(value, self.minimum()), self.maximum()))
+
+
+#: Run speeds: (label, seconds to wait after each batch).
+SPEEDS = [
+    ("1 batch/s", 1.0), ("2 batches/s", 0.5), ("5 batches/s", 0.2), ("10 batches/s", 0.1),
+    ("30 batches/s", 1 / 30), ("100 batches/s", 0.01), ("as fast as possible", 0.0),
+]
+DEFAULT_SPEED = len(SPEEDS) - 2
+
+
+def speed_row(object_name: str, position: int = DEFAULT_SPEED) -> tuple[QHBoxLayout, QSlider, QLabel]:
+    """The Run speed slider (:data:`SPEEDS`, from one batch a second to as fast as possible) in a row with its
+    caption and a label that names the speed; the layout, the slider and the label."""
+    slider = QSlider(Qt.Orientation.Horizontal)
+    slider.setObjectName(object_name)
+    slider.setAccessibleName("Run speed")
+    slider.setRange(0, len(SPEEDS) - 1)
+    slider.setPageStep(1)
+    slider.setToolTip("How fast Run goes: from one batch a second to as fast as the machine can")
+    label = QLabel()
+    label.setMinimumWidth(label.fontMetrics().horizontalAdvance("as fast as possible"))
+
+    def show(p: int) -> None:
+        label.setText(SPEEDS[p][0])
+        slider.setAccessibleDescription(SPEEDS[p][0])
+
+    slider.valueChanged.connect(show)
+    slider.setValue(position)
+    show(position)
+    row = QHBoxLayout()
+    row.addWidget(QLabel("Speed"))
+    row.addWidget(slider, 1)
+    row.addWidget(label)
+    return row, slider, label
 
 
 class LogSlider(QSlider):

@@ -35,7 +35,8 @@ from fitscope.gui.models.race import OPTIONS, RACERS, RATE_RANGE, TOLERANCE_RANG
 from fitscope.gui.panels.race_losses import RaceLossPanel
 from fitscope.gui.panels.surface import SurfacePanel
 from fitscope.gui.views import controls
-from fitscope.gui.views.base import TRAINING_COMMANDS, Command, TrainingView
+from fitscope.gui.views.base import TRAINING_COMMANDS, TrainingView
+from fitscope.gui.views.tab import Command
 
 GRID = 200
 MAX_DRAWN = 4000  # points of a trajectory drawn on the map (longer ones are thinned, the last point kept)

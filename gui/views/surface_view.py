@@ -20,7 +20,8 @@ from fitscope.gui.panels.loss_curve import LossCurvePanel
 from fitscope.gui.panels.readouts import ReadoutsPanel
 from fitscope.gui.panels.surface import SurfacePanel
 from fitscope.gui.views import controls
-from fitscope.gui.views.base import TRAINING_COMMANDS, Command, TrainingView
+from fitscope.gui.views.base import TRAINING_COMMANDS, TrainingView
+from fitscope.gui.views.tab import Command
 
 GRID = 200  # surface resolution, points per axis
 SURFACE_TITLE = "Training loss over (kernel, bias) — click to start there"
