@@ -76,7 +76,7 @@ def test_controls_start_at_the_books_settings(view, dataset):
     assert view.control("learning_rate").value() == 0.01 and view.control("batch_size").value() == 40
     assert view.control("epochs").value() == 200
     assert view.control("validation_split").value() == pytest.approx(0.2)
-    assert view.progress.text() == "Epoch 0 of 200"
+    assert view.progress.text() == "0 of 200 epochs done"
     assert view.loss_panel.baseline.isVisible()
     assert view.model.experiment.baseline_loss("test") == pytest.approx(85.58, abs=0.005)
 
@@ -99,7 +99,7 @@ def test_training_gives_the_engines_history_bit_for_bit(qtbot, view, dataset, tm
     expected = engine_epochs(dataset, dataset.defaults)
     assert h.epochs.shape == (200, 5)
     assert np.array_equal(h.epochs, expected, equal_nan=True)
-    assert view.progress.text() == "Epoch 200 of 200"
+    assert view.progress.text() == "200 of 200 epochs done"
     assert view.final_losses.isVisible()
     final = view.final_losses.text()
     for value in expected[-1, 2:]:
@@ -419,6 +419,6 @@ def test_a_hidden_tab_catches_up_when_shown(qtbot):
     assert not view.isVisible() and not view.slice_current  # no work for a hidden tab
     w.tabs.setCurrentIndex(index)
     qtbot.waitUntil(lambda: view.slice_current, timeout=5000)
-    assert view.progress.text() == "Epoch 1 of 200"
+    assert view.progress.text() == "1 of 200 epochs done"
     w.tabs.setCurrentIndex(0)
     w.close()

@@ -15,6 +15,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout, QWidget
 
+from fitscope.gui.panels.edges import EdgeMarkers, Mark
 from fitscope.gui.panels.plotting import quiet_plot
 from fitscope.gui.panels.surface import TRAJECTORY
 
@@ -59,10 +60,11 @@ class DataPanel(QWidget):
         for item in (self.test_points, self.residuals, self.line, self.train_points, self.batch_points):
             self.plot.addItem(item)
         self.train_points.sigClicked.connect(self._on_points_clicked)
+        self.marks = EdgeMarkers(self.plot)  # predictions and a line that leave the chart
 
         self.show_test = QCheckBox("Show test data")
         self.show_test.setObjectName("showTestData")
-        self.show_test.toggled.connect(self.test_points.setVisible)
+        self.show_test.toggled.connect(self._show_test)
         self.test_points.setVisible(False)
         bar = QHBoxLayout()
         bar.addStretch(1)
@@ -96,15 +98,9 @@ class DataPanel(QWidget):
         self.shown = shown  # the rows drawn (clicks report these row numbers)
         self.plot.setTitle(title, size="10pt")
         self.train_points.setData(self._x[shown], self._y[shown], data=shown)
-        legend = self.plot.legend  # list the test points only when there are some
-        listed = any(sample.item is self.test_points for sample, _ in legend.items)
-        if (x_test is not None) != listed:
-            if listed:
-                legend.removeItem(self.test_points)
-            else:
-                legend.addItem(self.test_points, "test data")
         has_test = x_test is not None
         self.show_test.setEnabled(has_test)
+        self._list_test_points()
         self.test_points.setData([] if not has_test else x_test, [] if not has_test else y_test)
         xs = self._x if not has_test else np.concatenate([self._x, x_test])
         ys = self._y if not has_test else np.concatenate([self._y, y_test])
@@ -116,21 +112,58 @@ class DataPanel(QWidget):
         y_pad = 0.15 * (y_hi - y_lo or 1.0)
         self.plot.setRange(xRange=(lo - pad, hi + pad), yRange=(y_lo - y_pad, y_hi + y_pad), padding=0)
 
+    def _show_test(self, on: bool) -> None:
+        self.test_points.setVisible(on)
+        self._list_test_points()
+
+    def _list_test_points(self) -> None:
+        """The legend lists the test points while they are drawn (a hidden item would show as a closed eye)."""
+        legend = self.plot.legend
+        listed = any(sample.item is self.test_points for sample, _ in legend.items)
+        wanted = self.show_test.isEnabled() and self.show_test.isChecked()
+        if wanted and not listed:
+            legend.addItem(self.test_points, "test data")
+        elif listed and not wanted:
+            legend.removeItem(self.test_points)
+
     def set_fit(self, kernel: float, bias: float, batch: np.ndarray | None, residuals: bool) -> None:
         """The line for (kernel, bias); ring the ``batch`` rows; draw their residuals if asked."""
-        self.line.setData(self._line_x, kernel * self._line_x + bias)
+        with np.errstate(all="ignore"):
+            self.line.setData(self._line_x, kernel * self._line_x + bias)
         if batch is None or len(batch) == 0:
             self.batch_points.setData([], [])
             self.residuals.setData([], [])
+            self.marks.set(self._line_marks(kernel, bias))
             return
         bx, by = self._x[batch], self._y[batch]
         self.batch_points.setData(bx, by)
         if residuals:
+            with np.errstate(all="ignore"):
+                predictions = kernel * bx + bias
             pairs_x = np.repeat(bx, 2)
-            pairs_y = np.column_stack([by, kernel * bx + bias]).ravel()
+            pairs_y = np.column_stack([by, predictions]).ravel()
             self.residuals.setData(pairs_x, pairs_y)
+            self.marks.set(self._prediction_marks(bx, predictions))
         else:
             self.residuals.setData([], [])
+            self.marks.set(self._line_marks(kernel, bias))
+
+    def _prediction_marks(self, bx: np.ndarray, predictions: np.ndarray) -> list[Mark]:
+        """The highest and the lowest prediction of the batch: marked at the edge when off the chart."""
+        if len(predictions) == 1:
+            return [Mark(float(bx[0]), float(predictions[0]), f"prediction {predictions[0]:.3g}", RESIDUAL)]
+        hi, lo = int(np.argmax(predictions)), int(np.argmin(predictions))
+        return [Mark(float(bx[hi]), float(predictions[hi]), f"highest prediction {predictions[hi]:.3g}", RESIDUAL),
+                Mark(float(bx[lo]), float(predictions[lo]), f"lowest prediction {predictions[lo]:.3g}", RESIDUAL)]
+
+    def _line_marks(self, kernel: float, bias: float) -> list[Mark]:
+        """The line where the data is, marked at the edge when it runs past the chart there."""
+        if not len(self._x):
+            return []
+        mid = float(np.median(self._x))
+        with np.errstate(all="ignore"):
+            y = kernel * mid + bias
+        return [Mark(mid, float(y), f"fitted line {y:.3g}", "#212121")]
 
     def _on_points_clicked(self, _item, points, *_) -> None:
         if len(points):

@@ -290,6 +290,12 @@ class TrainingView(View):
             self.show_message(text)
         self._frame.stop()
         self.refresh()  # the end of a step or run: its numbers at once (shown or not: once a request)
+        if why != "error":
+            self.run_stopped(why)
+
+    def run_stopped(self, why: str) -> None:
+        """A step or run ended (``why``: "step", "paused", "done", "diverged"), its state drawn: a subclass may
+        frame what training reached."""
 
     @Slot(bool)
     def _on_running_changed(self, running: bool) -> None:

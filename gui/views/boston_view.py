@@ -137,7 +137,7 @@ class BostonView(TrainingView):
         self.progress = QProgressBar()
         self.progress.setObjectName("epochProgress")
         self.progress.setAccessibleName("Epoch progress")
-        self.progress.setFormat("Epoch %v of %m")
+        self.progress.setFormat("0 of 200 epochs done")
         self.progress.setTextVisible(True)
         self.progress.setAlignment(Qt.AlignmentFlag.AlignCenter)
         grid.addWidget(self.progress, 2, 0, 1, 2)
@@ -280,8 +280,13 @@ class BostonView(TrainingView):
         h = run.history
         self.loss_panel.set_history(h.batch_loss, h.epochs)
         done = run.epochs_done
-        self._set_progress(done, max(run.settings.epochs, done))
         step = h.last_step
+        total = max(run.settings.epochs, done)
+        if step is not None and step.epoch > done:  # an epoch under way: the bar says which, as the Now box does
+            text = f"Epoch {step.epoch} of {total} (batch {step.batch + 1} of {step.batches_per_epoch})"
+        else:
+            text = f"{done} of {total} epochs done"
+        self._set_progress(done, total, text)
         r = self.readouts
         r.set("bostonStep", h.steps)
         r.set("bostonEpoch", f"{step.epoch} (batch {step.batch + 1} of {step.batches_per_epoch})"
@@ -323,14 +328,15 @@ class BostonView(TrainingView):
         self.pred_panel.set_points(actual, predicted)
         self.pred_panel.set_title(done, loss, rows=rows, note=note)
 
-    def _set_progress(self, value: int, maximum: int) -> None:
+    def _set_progress(self, value: int, maximum: int, text: str) -> None:
         """QProgressBar repaints itself at once on every new value; let it wait for the next paint instead."""
         bar = self.progress
-        if bar.value() == value and bar.maximum() == maximum:
+        if bar.value() == value and bar.maximum() == maximum and bar.format() == text:
             return
         bar.setUpdatesEnabled(False)
         bar.setMaximum(maximum)
         bar.setValue(value)
+        bar.setFormat(text)
         bar.setUpdatesEnabled(True)
         bar.update()
 

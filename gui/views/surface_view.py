@@ -16,6 +16,7 @@ from fitscope.engine.settings import settings_values
 from fitscope.engine.trainer import Phase
 from fitscope.gui.models.surface import SurfaceRun, fmt
 from fitscope.gui.panels.data_plot import DataPanel
+from fitscope.gui.panels.edges import EdgeMarkers, Mark
 from fitscope.gui.panels.loss_curve import LossCurvePanel
 from fitscope.gui.panels.readouts import ReadoutsPanel
 from fitscope.gui.panels.surface import SurfacePanel
@@ -73,6 +74,7 @@ class SurfaceView(TrainingView):
         self.surface = SurfacePanel("kernel", "bias")
         self.surface.clicked.connect(self.start_at)
         self.surface.rangeChanged.connect(lambda _: self._surface_timer.start())
+        self.map_marks = EdgeMarkers(self.surface.plot)  # the current point, a kept one, the optimum
         self.data_panel = DataPanel("x", "y")
         self.data_panel.pointClicked.connect(self.choose_sample)
         self.loss_panel = LossCurvePanel("Loss")
@@ -163,6 +165,16 @@ class SurfaceView(TrainingView):
         self.surface.set_range(*self.model.home_window())
         self._surface_due.start()
 
+    def run_stopped(self, why: str) -> None:
+        """A run that left the map is framed once it stops (steps by hand leave the view as it is: the edge
+        marks show where the point went)."""
+        if why in ("paused", "done") and not self._in_view(self.model.current):
+            self.frame_path()
+
+    def _in_view(self, point) -> bool:
+        k_lo, k_hi, b_lo, b_hi = self.surface.visible_range()
+        return bool(k_lo <= point[0] <= k_hi and b_lo <= point[1] <= b_hi)
+
     def _on_param_typed(self, _value: float) -> None:
         if self.controller.running:
             self.controller.pause()
@@ -186,7 +198,9 @@ class SurfaceView(TrainingView):
         title = SURFACE_TITLE if note is None else f"Training MAE over (kernel, bias), {note}"
         self.surface.plot.setTitle(title, size="10pt")
         self.surface.set_surface(a, b, grid)
-        self.surface.set_optimum(*self.model.optimum(a, b, grid))
+        self._optimum = self.model.optimum(a, b, grid)
+        self.surface.set_optimum(*self._optimum)
+        self._mark_map()
 
     def redraw(self) -> None:
         """Draw the model's latest state on every panel."""
@@ -204,6 +218,7 @@ class SurfaceView(TrainingView):
         else:
             self.surface.set_step(None, None, None)
             self.data_panel.set_fit(current[0], current[1], None, False)
+        self._mark_map()
         other = "MSE" if run.settings.loss == "mae" else "MAE"
         self.loss_panel.set_history(h.batch_loss, h.epochs, run.loss_since, other)
 
@@ -220,6 +235,25 @@ class SurfaceView(TrainingView):
                 box.setValue(value)
                 box.blockSignals(blocked)
         self._set_phase_text(run.moment(running) or "idle")
+
+    def _mark_map(self) -> None:
+        """Marks at the map's edge for the current point (with its gradient, when shown), the point kept after a
+        divergence and the optimum, when they are out of view."""
+        h = self.model.history
+        marks = []
+        if h.diverged is not None and h.diverged.params.size == 2:
+            kept = h.diverged.params
+            marks.append(Mark(float(kept[0]), float(kept[1]), f"kept point ({kept[0]:.3g}, {kept[1]:.3g})", "#c62828"))
+        step = h.last_step
+        now = step.params if step is not None and h.diverged is None else h.current
+        label = f"now ({now[0]:.3g}, {now[1]:.3g})"
+        if step is not None and h.diverged is None and step.gradient is not None and step.phase >= Phase.GRADIENT:
+            label += ", with its gradient"
+        marks.append(Mark(float(now[0]), float(now[1]), label, "#e65100"))
+        optimum = getattr(self, "_optimum", None)
+        if optimum is not None:
+            marks.append(Mark(float(optimum[0]), float(optimum[1]), "optimum ★", "#212121"))
+        self.map_marks.set(marks)
 
     def status_text(self) -> str:
         diverged = self.model.history.diverged

@@ -1,0 +1,148 @@
+"""What the current phase shows is in view, or marked at the plot's edge with its value (issue: the learner never
+gets lost).
+
+Driven through the real widgets: a start far from the optimum, the forward pass, zooms that leave the current
+point outside the map, a run that leaves the map, a divergence.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QRectF
+
+from fitscope.engine.data import load_builtin
+from fitscope.engine.trainer import Phase
+from fitscope.gui.panels.edges import EdgeMarkers, Mark
+from fitscope.gui.views.surface_view import SurfaceView
+
+
+@pytest.fixture
+def view(qtbot):
+    v = SurfaceView(dataset=load_builtin("download-time"))
+    qtbot.addWidget(v)
+    v.resize(1280, 760)
+    v.show()
+    qtbot.waitExposed(v)
+    yield v
+    v.shutdown()
+
+
+def idle(qtbot, v):
+    qtbot.waitUntil(lambda: not v.controller.busy, timeout=30_000)
+    v.refresh()
+
+
+def view_rect(plot) -> QRectF:
+    (x0, x1), (y0, y1) = plot.getViewBox().viewRange()
+    return QRectF(x0, y0, x1 - x0, y1 - y0)
+
+
+def inside(plot, item) -> bool:
+    """Whether a marker's label lies wholly inside the plot's view box (scene coordinates)."""
+    box = plot.getViewBox().sceneBoundingRect()
+    return box.contains(item.sceneBoundingRect())
+
+
+def test_predictions_off_the_chart_are_marked_with_their_value(qtbot, view):
+    view.start_at(1.28, 0.81)  # far from the optimum: predictions up to 13.6 s on a 0–0.85 s chart
+    for _ in range(2):
+        view.step("phase")
+        idle(qtbot, view)
+    step = view.model.history.last_step
+    assert step.phase is Phase.FORWARD
+    top = view.data_panel.plot.getViewBox().viewRange()[1][1]
+    assert step.predictions.max() > top  # off the chart…
+    shown = view.data_panel.marks.shown
+    assert [m.label for m, _ in shown] == [f"highest prediction {step.predictions.max():.3g}"]
+    (mark, (x, y)), = shown
+    assert y <= top and y > top - 0.1 * top  # …and marked at its top edge, at the prediction's x
+    assert x == pytest.approx(view.model.experiment.X[step.indices][np.argmax(step.predictions), 0])
+    for text in view.data_panel.marks.text_items():
+        assert inside(view.data_panel.plot, text)
+
+
+def test_predictions_in_view_are_not_marked(qtbot, view):
+    k, b = view.model.optimum()
+    view.start_at(k, b)
+    for _ in range(2):
+        view.step("phase")
+        idle(qtbot, view)
+    assert view.data_panel.marks.shown == []
+
+
+def test_a_line_off_the_chart_is_marked_before_the_forward_pass(qtbot, view):
+    view.start_at(5.0, 30.0)
+    view.step("phase")  # the batch is drawn: no predictions yet, only the line
+    idle(qtbot, view)
+    assert view.model.history.last_step.phase is Phase.BATCH
+    labels = view.data_panel.marks.labels()
+    assert len(labels) == 1 and labels[0].startswith("fitted line ")
+
+
+def test_the_current_point_off_the_map_is_marked_and_follows_zooms(qtbot, view):
+    view.start_at(0.2, 0.1)
+    view.step("batch")
+    idle(qtbot, view)
+    assert view.map_marks.labels() == []  # in view: no mark
+    now = view.model.current
+    view.surface.set_range(now[0] + 1, now[0] + 2, now[1] + 1, now[1] + 2)  # the point is left and below
+    qtbot.wait(50)
+    shown = dict((m.label.split(" ")[0], pos) for m, pos in view.map_marks.shown)
+    assert "now" in shown
+    x, y = shown["now"]
+    assert now[0] + 1 <= x < now[0] + 1.05 and now[1] + 1 <= y < now[1] + 1.05  # at the bottom-left corner
+    for text in view.map_marks.text_items():
+        assert inside(view.surface.plot, text)
+    view.frame_path()
+    qtbot.wait(50)
+    assert view.map_marks.labels() == []
+
+
+def test_the_gradient_phase_says_so_on_the_mark(qtbot, view):
+    view.start_at(0.2, 0.1)
+    for _ in range(4):
+        view.step("phase")
+        idle(qtbot, view)
+    assert view.model.history.last_step.phase is Phase.GRADIENT
+    view.surface.set_range(5, 6, 5, 6)
+    qtbot.wait(50)
+    assert any(label.endswith("with its gradient") for label in view.map_marks.labels())
+
+
+def test_a_run_that_leaves_the_map_is_framed_when_it_stops(qtbot, view):
+    view.start_at(0.2, 0.1)
+    view.surface.set_range(0.15, 0.25, 0.05, 0.15)  # a close zoom around the start
+    view.model.update(epochs=30)
+    view.speed.setValue(view.speed.maximum())
+    view.toggle_run()
+    idle(qtbot, view)
+    qtbot.wait(50)
+    now = view.model.current
+    k_lo, k_hi, b_lo, b_hi = view.surface.visible_range()
+    assert k_lo <= now[0] <= k_hi and b_lo <= now[1] <= b_hi
+    assert view.map_marks.labels() == []
+
+
+def test_marks_stack_instead_of_overlapping(qtbot):
+    import pyqtgraph as pg
+
+    widget = pg.PlotWidget()
+    qtbot.addWidget(widget)
+    widget.resize(400, 300)
+    widget.show()
+    qtbot.waitExposed(widget)
+    widget.getPlotItem().setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
+    marks = EdgeMarkers(widget.getPlotItem())
+    marks.set([Mark(5, 5, "first point"), Mark(6, 6, "second point"), Mark(-np.inf, 0.5, "far left"),
+               Mark(0.5, np.inf, "up")])
+    qtbot.wait(20)
+    items = marks.text_items()
+    assert len(items) == 4
+    rects = [t.sceneBoundingRect() for t in items]
+    for i, a in enumerate(rects):
+        assert inside(widget.getPlotItem(), items[i])
+        for b in rects[i + 1 :]:
+            assert not a.intersects(b)
+    marks.set([Mark(0.5, 0.5, "in view")])
+    assert marks.shown == []
