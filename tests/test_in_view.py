@@ -146,3 +146,29 @@ def test_marks_stack_instead_of_overlapping(qtbot):
             assert not a.intersects(b)
     marks.set([Mark(0.5, 0.5, "in view")])
     assert marks.shown == []
+
+
+def test_boston_after_a_divergence_marks_the_kept_point_and_its_panels_agree(qtbot):
+    from fitscope.gui.views.boston_view import BostonView
+
+    view = BostonView(dataset=load_builtin("boston-housing"))
+    qtbot.addWidget(view)
+    view.resize(1280, 800)
+    view.show()
+    qtbot.waitExposed(view)
+    try:
+        view.set_control("normalize", False)  # raw features: diverges within a few steps at the book's rate
+        view.toggle_run()
+        idle(qtbot, view)
+        h = view.model.history
+        assert h.diverged is not None
+        labels = view.slice_marks.labels()
+        assert len(labels) == 1 and labels[0].startswith("kept after the divergence (")
+        step = h.last_step
+        # The progress bar and the Now box name the same epoch and batch.
+        assert view.progress.text() == (f"Epoch {step.epoch} of 200 (batch {step.batch + 1} of "
+                                        f"{step.batches_per_epoch})")
+        assert view.readouts.text("bostonEpoch") == f"{step.epoch} (batch {step.batch + 1} of {step.batches_per_epoch})"
+        assert view.readouts.text("bostonStep") == str(h.steps)
+    finally:
+        view.shutdown()

@@ -22,6 +22,7 @@ from fitscope.engine.settings import settings_values
 from fitscope.engine.surface import model_slice
 from fitscope.gui.models.multi import MODELS, MultiRun
 from fitscope.gui.models.surface import fmt
+from fitscope.gui.panels.edges import EdgeMarkers, Mark
 from fitscope.gui.panels.loss_curve import LossCurvePanel
 from fitscope.gui.panels.loss_slice import LossSlicePanel
 from fitscope.gui.panels.pred_actual import PredActualPanel
@@ -102,6 +103,7 @@ class BostonView(TrainingView):
         self.slice = LossSlicePanel()
         self.slice_panel = self.slice.surface  # the plot itself
         self.slice_panel.clicked.connect(self.start_at)
+        self.slice_marks = EdgeMarkers(self.slice_panel.plot)
         self.slice_panel.rangeChanged.connect(lambda _: self._request_slice(now=True))
         self.slice.pairChanged.connect(self.set_pair)
 
@@ -311,9 +313,17 @@ class BostonView(TrainingView):
         i, j = run.pair
         params = h.params
         self.slice_panel.set_trajectory(params[:, i], params[:, j], h.epoch_steps)
+        self._mark_slice(i, j)
         if h.version != self._slice_version:
             self._follow()
             self._request_slice()
+
+    def _mark_slice(self, i: int, j: int) -> None:
+        """A mark at the slice's edge for the current point (the one kept after a divergence) out of view."""
+        h = self.model.history
+        now = h.current
+        what = "now" if h.diverged is None else "kept after the divergence"
+        self.slice_marks.set([Mark(float(now[i]), float(now[j]), f"{what} ({now[i]:.3g}, {now[j]:.3g})", "#e65100")])
 
     def _draw_predictions(self) -> None:
         """The predicted-against-actual chart, when an epoch has ended (a few times a second while running)."""

@@ -240,13 +240,11 @@ class SurfaceView(TrainingView):
         """Marks at the map's edge for the current point (with its gradient, when shown), the point kept after a
         divergence and the optimum, when they are out of view."""
         h = self.model.history
-        marks = []
-        if h.diverged is not None and h.diverged.params.size == 2:
-            kept = h.diverged.params
-            marks.append(Mark(float(kept[0]), float(kept[1]), f"kept point ({kept[0]:.3g}, {kept[1]:.3g})", "#c62828"))
         step = h.last_step
         now = step.params if step is not None and h.diverged is None else h.current
-        label = f"now ({now[0]:.3g}, {now[1]:.3g})"
+        what = "now" if h.diverged is None else "kept after the divergence"
+        label = f"{what} ({now[0]:.3g}, {now[1]:.3g})"
+        marks = []
         if step is not None and h.diverged is None and step.gradient is not None and step.phase >= Phase.GRADIENT:
             label += ", with its gradient"
         marks.append(Mark(float(now[0]), float(now[1]), label, "#e65100"))
