@@ -35,7 +35,7 @@ import numpy as np
 
 from .data import BUILTIN, DataError, Dataset, load_builtin, load_csv
 from .experiment import Experiment, build_optimizer
-from .history import History
+from .history import MIN_ROWS, History
 from .losses import get_loss
 from .serial import floats_from_json, floats_to_json
 from .settings import DEFAULT_LEARNING_RATE, FitSettings, check_app_ranges, settings_from_json, settings_to_json
@@ -52,9 +52,9 @@ LIVE = frozenset({"learning_rate", "batch_size", "loss", "optimizer", "momentum"
 #: Settings that change what the parameters mean: a start point chosen before does not carry over.
 SHAPE = frozenset({"model", "hidden", "activation", "normalize"})
 
-#: The most memory a run's trajectory reserves at once, and the most it may hold: beyond that, training
-#: stops with a message instead of running the machine out of memory (an MLP's 3,251 parameters a step fill
-#: a gigabyte in a minute at batch size 1).
+#: The most memory a run's trajectory reserves at once, and the most it holds: a longer run keeps its start,
+#: its latest step and an evenly thinned middle (see :mod:`engine.history`), and training never stops for it
+#: (an MLP's 3,251 parameters a step would fill a gigabyte in a minute at batch size 1).
 HISTORY_ROOM_BYTES = 64 * 2**20
 HISTORY_BUDGET_BYTES = 192 * 2**20
 
@@ -189,7 +189,7 @@ class FitRun(Observable):
                 raise ValueError(f"a start point needs {experiment.model.n_params} finite numbers")
             experiment.trainer.set_params(start)
         self.settings, self.experiment, self.start = settings, experiment, start
-        self.history = History(experiment.trainer.params, steps=self._room())
+        self.history = History(experiment.trainer.params, steps=self._room(), max_rows=self._max_rows())
         self.finished = False
         #: The losses of steps up to this one were measured with another loss function (changed during the run).
         self.loss_since = 0
@@ -200,6 +200,12 @@ class FitRun(Observable):
         s = self.settings
         per_epoch = -(-len(self.experiment.y) // s.batch_size)
         return max(1023, min(max(s.epochs, 1) * per_epoch, HISTORY_ROOM_BYTES // (8 * self.n_params)))
+
+    def _max_rows(self) -> int:
+        """The most rows of parameters the history keeps: :data:`HISTORY_BUDGET_BYTES` of them and their step
+        numbers (the history keeps at most :data:`~engine.history.MAX_ROWS` in any case, and at least
+        :data:`~engine.history.MIN_ROWS`)."""
+        return max(MIN_ROWS, HISTORY_BUDGET_BYTES // (8 * (self.n_params + 1)))
 
     def restart(self, settings: FitSettings | None = None, start: np.ndarray | None = None) -> None:
         """Start afresh: with ``settings`` (default: the current ones), from ``start`` (default: none chosen,
@@ -306,11 +312,6 @@ class FitRun(Observable):
         return self.history.current
 
     @property
-    def full(self) -> bool:
-        """The trajectory holds :data:`HISTORY_BUDGET_BYTES`: training must stop."""
-        return self.history.params.nbytes >= HISTORY_BUDGET_BYTES
-
-    @property
     def eval_split(self) -> str:
         """Where the baseline and the predictions are measured: the test rows, or the training rows if none."""
         return "test" if self.dataset.has_test else "train"
@@ -407,7 +408,7 @@ class FitRun(Observable):
             run.trainer.restore(state["trainer"])
             run.experiment.loss = run.trainer.loss
             run.history = History.from_json(state["history"], run.n_params, len(run.experiment.y),
-                                            room=run._room())
+                                            room=run._room(), max_rows=run._max_rows())
             run.finished = bool_field(state["finished"], "finished")
             loss_since = state.get("loss_since", 0)  # absent from sessions saved before it was kept: none
             if type(loss_since) is not int or not 0 <= loss_since <= run.history.steps:

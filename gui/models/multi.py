@@ -9,6 +9,7 @@ the numbers the texts quote.
 from __future__ import annotations
 
 import html
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -263,18 +264,20 @@ class MultiRun(FitRun):
 
     def predictions(self) -> tuple[np.ndarray, np.ndarray, int, float, str, str]:
         """(actual, predicted, epoch, loss, rows, note) of the chart: the model at the end of the last epoch
-        (at the start before one), and its loss on those rows."""
+        (at the start before one), and its loss on those rows. The latest epoch end is always in the
+        history; only after going back into a long thinned run may it not be, and then the chart shows the
+        latest epoch whose end is kept (``epoch`` says which)."""
         h, exp = self.history, self.experiment
-        done = self.epochs_done
-        at = h.params[h.epoch_steps[-1]] if done else h.params[0]
+        kept = h.last_kept_epoch()
+        done, at = (0, h.params[0]) if kept is None else kept
         X, y, rows, note = self.pred_points()
         with np.errstate(all="ignore"):
             predicted = exp.model.predict_flat(at, X)
-        last = self.last_epoch()
+        _, _, train, _, test = h.epochs[done - 1] if done else (0, 0, None, None, None)
         if self.dataset.has_test:
-            loss = last[2] if last is not None else exp.loss_at(at, "test")
+            loss = float(test) if done and math.isfinite(test) else exp.loss_at(at, "test")
         else:
-            loss = last[0] if last is not None else exp.loss_at(at, "train")
+            loss = float(train) if done else exp.loss_at(at, "train")
         return y, predicted, done, loss, rows, note
 
     # --- texts ---

@@ -31,6 +31,7 @@ from fitscope.engine.settings import (
     settings_to_json,
 )
 from fitscope.engine.surface import default_window
+from fitscope.engine.trainer import Phase, StepReport
 
 RACERS = ("sgd", "momentum", "rmsprop", "adam")
 START = (1.3, -0.6)  # far enough from the optimum that the racers' paths part ways
@@ -126,9 +127,7 @@ class RaceRun(Observable):
         self.race = Race.build(self.dataset, self.settings, specs) if specs else None
         start = np.array(self.start)
         self.histories = [History(start) for _ in specs]
-        self._losses = [Growable(1, 256) for _ in specs]
-        self._reached: list[int | None] = [None] * len(specs)
-        self._scanned = [0] * len(specs)
+        self._forget_derived()
         self.done = False
         self.notify(NEW_RUN)
 
@@ -190,8 +189,7 @@ class RaceRun(Observable):
         if not (tolerance > 0 and math.isfinite(tolerance)):
             raise ValueError("the tolerance must be a positive number")
         self.tolerance = float(tolerance)
-        self._reached = [None] * len(self.histories)
-        self._scanned = [0] * len(self.histories)
+        self._reached = [self._first_within(h) for h in self.histories]
         self.notify(SETTINGS)
 
     # --- driving ---
@@ -200,11 +198,21 @@ class RaceRun(Observable):
         return self.race
 
     def record(self, reports) -> None:
+        """Add the race's reports to the racers' histories, and note the first step each racer crosses the
+        finish line at (from every step, also those the bounded histories do not keep)."""
+        moves: list[list[StepReport]] = [[] for _ in self.histories]
         for report in reports:
             if isinstance(report, RaceStepReport | RaceEpochReport):
-                for history, own in zip(self.histories, report.racers, strict=True):
+                for i, (history, own) in enumerate(zip(self.histories, report.racers, strict=True)):
                     if own is not None:
                         history.add(own)
+                        if isinstance(own, StepReport) and own.phase is Phase.UPDATE:
+                            moves[i].append(own)
+        for i, steps in enumerate(moves):
+            if self._reached[i] is None and steps:
+                hit = steps_to_within(np.array([r.params_after for r in steps]), self.optimum, self.tolerance)
+                if hit is not None:
+                    self._reached[i] = steps[hit].step
         if reports:
             self.notify(HISTORY)
 
@@ -221,19 +229,32 @@ class RaceRun(Observable):
     def surface(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return self.experiment.loss_slice(np.zeros(2), 0, 1, a, b)
 
+    def _forget_derived(self) -> None:
+        """The numbers derived from the histories start afresh (new histories)."""
+        self._losses = [Growable(1, 256) for _ in self.histories]
+        self._losses_layout = [-1] * len(self.histories)
+        self._reached: list[int | None] = [None] * len(self.histories)
+
+    def _first_within(self, history: History) -> int | None:
+        """The first kept step of ``history`` within the tolerance of the optimum (None: none)."""
+        row = steps_to_within(history.params, self.optimum, self.tolerance)
+        return None if row is None else int(history.param_steps[row])
+
     def losses(self, i: int) -> np.ndarray:
-        """Racer ``i``'s training loss on all the data after each step (row 0: the start)."""
-        params, grow = self.histories[i].params, self._losses[i]
-        if grow.n < len(params):
-            grow.extend(losses_of(self.experiment.X, self.experiment.y, self.loss, params[grow.n :]))
+        """Racer ``i``'s training loss on all the data at each kept step (``histories[i].param_steps``; row 0:
+        the start)."""
+        h, grow = self.histories[i], self._losses[i]
+        params = h.params
+        if self._losses_layout[i] != h.layout:  # rows were thinned out: compute afresh
+            grow.n, self._losses_layout[i] = 0, h.layout
+        grow.n = max(0, min(grow.n, len(params)) - 2)  # the last two rows may have been replaced since
+        grow.extend(losses_of(self.experiment.X, self.experiment.y, self.loss, params[grow.n :]))
         return grow.view[:, 0]
 
     def reached(self, i: int) -> int | None:
-        """The first step at which racer ``i`` was within the tolerance of the optimum (None: not yet)."""
-        if self._reached[i] is None:
-            params = self.histories[i].params
-            self._reached[i] = steps_to_within(params, self.optimum, self.tolerance, self._scanned[i])
-            self._scanned[i] = len(params)
+        """The first step at which racer ``i`` was within the tolerance of the optimum (None: not yet). Exact
+        for the steps recorded since the tolerance was set; after a change of tolerance (or a session opened),
+        the first such step among those the history keeps."""
         return self._reached[i]
 
     def in_step(self) -> bool:
@@ -324,6 +345,8 @@ class RaceRun(Observable):
             if not isinstance(histories, list) or len(histories) != len(run.keys):
                 raise ValueError("there is not one history per racer")
             run.histories = [History.from_json(h, 2, len(run.experiment.y)) for h in histories]
+            run._forget_derived()
+            run._reached = [run._first_within(h) for h in run.histories]
             run.done = bool_field(state["done"], "done")
         except KeyError as e:
             raise ValueError(f"the race has no {str(e.args[0])[:40]!r}") from None

@@ -17,7 +17,6 @@ from PySide6.QtWidgets import QGroupBox, QLabel, QProgressBar, QToolButton, QVBo
 
 from fitscope import resources
 from fitscope.engine.data import Dataset, load_builtin
-from fitscope.engine.run import HISTORY_BUDGET_BYTES
 from fitscope.engine.settings import settings_values
 from fitscope.engine.surface import model_slice
 from fitscope.gui.models.multi import MODELS, MultiRun
@@ -225,11 +224,6 @@ class BostonView(TrainingView):
         if diverged is None:
             return ""
         return self.model.divergence_text(resources.sections("boston.md"), diverged)
-
-    def full_text(self) -> str:
-        run = self.model
-        return resources.sections("boston.md")["full"].format(
-            step=f"{run.history.steps:,}", n_params=f"{run.n_params:,}", mb=f"{HISTORY_BUDGET_BYTES // 2**20:,}")
 
     def shutdown(self) -> None:
         if self._shut:
