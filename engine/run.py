@@ -16,6 +16,9 @@ no threads of its own:
   trainer and history: hand the trainer to the driver), :data:`SETTINGS`, :data:`HISTORY`, :data:`STATUS`.
 - :meth:`FitRun.state` is the run as JSON-safe values (for a session) and :meth:`FitRun.from_state` builds a
   run back from it, checking everything before anything is built.
+- After a divergence, :meth:`FitRun.recovery` names the last step whose training loss was still below the
+  start's, and :meth:`FitRun.go_back` returns the run to it exactly (the trainer replays from its
+  checkpoint); :meth:`FitRun.smaller_rate` suggests a rate to go on with.
 
 Only the thread that owns the run calls its methods; the trainer is read by the driving thread meanwhile,
 and :meth:`FitRun.state` is taken while nobody drives it.
@@ -39,7 +42,7 @@ from .history import MIN_ROWS, History
 from .losses import get_loss
 from .serial import floats_from_json, floats_to_json
 from .settings import DEFAULT_LEARNING_RATE, FitSettings, check_app_ranges, settings_from_json, settings_to_json
-from .trainer import Phase, Report, Trainer
+from .trainer import EpochReport, Phase, Report, StepReport, Trainer
 
 #: What a run tells its listeners (see :meth:`Observable.notify`).
 NEW_RUN = "run"  # a new trainer and history: the old trainer is no longer this run's
@@ -57,6 +60,10 @@ SHAPE = frozenset({"model", "hidden", "activation", "normalize"})
 #: (an MLP's 3,251 parameters a step would fill a gigabyte in a minute at batch size 1).
 HISTORY_ROOM_BYTES = 64 * 2**20
 HISTORY_BUDGET_BYTES = 192 * 2**20
+#: :meth:`FitRun.recovery` evaluates the training loss at most this many times, and at most
+#: :data:`RECOVERY_WORK` multiply-adds (rows × parameters) in all, searching back from the end.
+RECOVERY_ROWS = 1024
+RECOVERY_WORK = 200_000_000
 
 
 class StateError(ValueError):
@@ -193,6 +200,7 @@ class FitRun(Observable):
         self.finished = False
         #: The losses of steps up to this one were measured with another loss function (changed during the run).
         self.loss_since = 0
+        self._recovery: tuple | None = None  # recovery()'s last answer, and what it was for
 
     def _room(self) -> int:
         """Updates to make room for at once: the whole run (growing a wide trajectory copies it), up to
@@ -345,6 +353,108 @@ class FitRun(Observable):
             return f"{self.epochs_done} of {self.settings.epochs}"
         return f"{step.epoch} (batch {step.batch + 1} of {step.batches_per_epoch})"
 
+    # --- after a divergence ---
+    def recovery(self) -> int | None:
+        """After a divergence, the step to go back to: the last kept step of the trajectory whose loss on the
+        training rows (the loss function in use) is below the loss at the run's start, and that
+        :meth:`go_back` can reach exactly. None if there is no divergence, or no such step (among the latest
+        :data:`RECOVERY_ROWS` kept steps the trainer's checkpoints reach)."""
+        h, t = self.history, self.trainer
+        if h.diverged is None or h.diverged.what == "data":
+            return None
+        key = (h.version, self.experiment.loss.name, t.checkpoint_steps)
+        if self._recovery is not None and self._recovery[0] == key:
+            return self._recovery[1]
+        found = None
+        start = self.experiment.loss_at(h.params[0], "train")
+        steps, params = h.param_steps, h.params
+        oldest = min(t.checkpoint_steps, default=t.step)
+        exp = self.experiment
+        closed_form = exp.is_linear and exp.loss.name == "mse"
+        budget = RECOVERY_ROWS if closed_form else max(1, min(RECOVERY_ROWS, RECOVERY_WORK // (
+            len(exp.y) * self.n_params)))
+        if math.isfinite(start):
+            for row in range(len(steps) - 1, 0, -1):
+                step = int(steps[row])
+                if step <= oldest or budget <= 0:
+                    break
+                if not t.rewindable(step):
+                    continue
+                budget -= 1
+                if exp.loss_at(params[row], "train") < start:
+                    found = step
+                    break
+        self._recovery = (key, found)
+        return found
+
+    def go_back(self, step: int) -> None:
+        """Return the run to the kept step ``step`` exactly (after a divergence, to :meth:`recovery`'s step).
+
+        The trainer rewinds to it (see :meth:`~engine.trainer.Trainer.rewind`); every step it replays must be
+        the one recorded, else :class:`ValueError` and nothing changes. The history then ends at that step
+        (its last step report that of ``step``, no divergence), and the settings of the run now that the
+        trainer did not have then (a smaller learning rate chosen since, say) are asked of it for the next
+        batch. Listeners are told :data:`HISTORY` and :data:`STATUS` (the trainer is the same object).
+        Only while nobody drives the trainer.
+        """
+        h, t = self.history, self.trainer
+        row = h.row_of(step)
+        if row is None:
+            raise ValueError(f"step {step} is not a kept step of the trajectory")
+
+        def same_as_recorded(reports: list) -> None:
+            for r in reports:
+                if isinstance(r, StepReport):
+                    i, loss = h.row_of(r.step), h.loss_of(r.step)
+                    if i is not None and not np.array_equal(h.params[i], r.params_after) or (
+                            loss is not None and not np.array_equal(loss, r.loss)):
+                        raise ValueError(f"replaying step {r.step} did not make the step recorded")
+                elif r.epoch <= len(h.epochs) and not np.array_equal(h.epochs[r.epoch - 1, 1:3], (r.step, r.loss)):
+                    raise ValueError(f"replaying epoch {r.epoch} did not end it as recorded")
+            if not np.array_equal(t.params, h.params[row]):
+                raise ValueError(f"going back to step {step} did not give its recorded parameters")
+
+        reports = t.rewind(step, check=same_as_recorded)
+        last = next((r for r in reversed(reports) if isinstance(r, StepReport)), None)
+        h.truncate(last)
+        for r in reports:
+            if isinstance(r, EpochReport) and r.epoch == len(h.epochs) + 1:
+                h.add(r)  # the epoch ended at that step but its report had not been recorded yet
+        s, hp = self.settings, t.next_hyperparameters()
+        requests: dict[str, Any] = {}
+        optimizer = hp["optimizer"]
+        if optimizer.name != s.optimizer or (s.optimizer == "momentum" and optimizer.momentum != s.momentum):
+            requests["optimizer"] = build_optimizer(s)
+        elif hp["learning_rate"] != s.learning_rate:
+            requests["learning_rate"] = s.learning_rate
+        if hp["batch_size"] != s.batch_size:
+            requests["batch_size"] = s.batch_size
+        self.loss_since = min(self.loss_since, step)
+        if hp["loss"] != s.loss:
+            requests["loss"] = s.loss
+            self.loss_since = step  # the losses recorded up to here are the other loss's
+        if hp["epochs"] != max(s.epochs, t.epoch):
+            requests["epochs"] = s.epochs
+        if requests:
+            t.configure(**requests)
+        self.finished = False
+        self.notify(HISTORY)
+        self.notify(STATUS)
+
+    def smaller_rate(self) -> float:
+        """A learning rate to go on with after a divergence: a tenth of the rate in use, or for a linear model
+        with MSE trained with SGD or momentum, half the largest stable rate of full-batch training if that is
+        smaller (three significant digits)."""
+        from .curvature import curvature_of
+
+        s = self.settings
+        rate = s.learning_rate / 10
+        if self.experiment.is_linear and s.loss == "mse" and s.optimizer in ("sgd", "momentum"):
+            limit = curvature_of(self.experiment).limit(s.optimizer, s.momentum)
+            if limit is not None and math.isfinite(limit):
+                rate = min(rate, limit / 2)
+        return float(f"{rate:.3g}")
+
     # --- what is remembered of the run between two launches of the app ---
     def preferences(self) -> dict[str, Any]:
         """The settings to take up again next time for this data set (JSON-safe; the start is not kept)."""
@@ -377,6 +487,7 @@ class FitRun(Observable):
             "history": self.history.to_json(),
             "finished": self.finished,
             "loss_since": self.loss_since,
+            "checkpoints": self.trainer.checkpoints_to_json(),
         }
 
     @classmethod
@@ -406,6 +517,7 @@ class FitRun(Observable):
                 run.start = start
                 initial = start
             run.trainer.restore(state["trainer"])
+            run.trainer.load_checkpoints(state.get("checkpoints", []))  # absent from older sessions: none
             run.experiment.loss = run.trainer.loss
             run.history = History.from_json(state["history"], run.n_params, len(run.experiment.y),
                                             room=run._room(), max_rows=run._max_rows())

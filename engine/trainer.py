@@ -32,13 +32,23 @@ a batch shown phase by phase.
 :meth:`Trainer.state` is all of that as JSON-safe values (parameters, progress, the epoch's order, the
 shuffling generator, the optimizer's accumulators, the hyperparameters), and :meth:`Trainer.restore` takes
 it back: a trainer restored between two reports goes on bit for bit as the saved one would have.
+
+The trainer keeps checkpoints of its own state, in memory (a ring of at most :data:`CHECKPOINTS`, and
+:data:`CHECKPOINT_BYTES`): one when it first runs, one after anything that changes it outside the normal step
+(changes asked for with :meth:`Trainer.configure` and applied, :meth:`Trainer.set_params`,
+:meth:`Trainer.clear_divergence`, :meth:`Trainer.restore`, a rewind) — taken at the first moment it is between
+batches afterwards — and one every :data:`CHECKPOINT_EVERY` steps. So replaying plain batches from the latest
+checkpoint at or before a step reproduces the run up to that step bit for bit, and :meth:`Trainer.rewind`
+goes back to a step exactly (a batch during which a change was applied, shown phase by phase, is the one step
+that cannot be replayed: :meth:`Trainer.rewindable`).
 """
 
 from __future__ import annotations
 
+import copy
 import math
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from enum import IntEnum
 from typing import Any, NamedTuple, Protocol
 
@@ -175,6 +185,31 @@ class Trainable(Protocol):
 #: epoch is sure to cross the line.
 BLOWUP = 1e4
 
+#: A checkpoint every this many steps (see :meth:`Trainer.rewind`): a rewind replays at most this many
+#: batches after the last change.
+CHECKPOINT_EVERY = 256
+#: The most checkpoints kept, and the most memory they take (parameters, the optimizer's accumulators and the
+#: epochs' orders they hold): the oldest go first.
+CHECKPOINTS = 64
+CHECKPOINT_BYTES = 64 * 2**20
+#: The most numbers (parameters, accumulators, rows of an order) of the checkpoints a saved state holds
+#: (:meth:`Trainer.checkpoints_to_json`): the newest that fit.
+SAVED_CHECKPOINT_NUMBERS = 200_000
+
+
+class Checkpoint(NamedTuple):
+    """The trainer's state at ``step``, between two batches (see :meth:`Trainer.rewind`).
+
+    ``changed``: something changed during the batch of ``step`` itself (a request applied while it was shown
+    phase by phase), so that batch cannot be replayed from an earlier checkpoint. ``values``: the state, as
+    :meth:`Trainer._capture` takes it.
+    """
+
+    step: int
+    changed: bool
+    values: dict
+    nbytes: int
+
 
 class Trainer:
     """Mini-batch training of ``model`` on ``(X, y)``, as tfjs's ``fit()``.
@@ -238,6 +273,12 @@ class Trainer:
         # Changes asked for by configure(), from any thread, applied before the next batch.
         self._requests: dict[str, Any] = {}
         self._requests_lock = threading.Lock()
+        # Checkpoints (see rewind()): the ring, whether something changed since the last one (and during a
+        # batch under way), and the step at which the next regular one is due.
+        self._checkpoints: list[Checkpoint] = []
+        self._changed = True  # the first run takes one
+        self._changed_in_batch = False
+        self._due = 0
 
     @property
     def n_rows(self) -> int:
@@ -321,6 +362,7 @@ class Trainer:
             return
         with self._requests_lock:
             requests, self._requests = self._requests, {}
+        self._note_change()
         if "optimizer" in requests:
             self.optimizer = requests["optimizer"]
         if "learning_rate" in requests:
@@ -342,6 +384,7 @@ class Trainer:
         self._params = _frozen(self.model.get_flat())
         self.optimizer.reset()
         self._reference = None  # a new start
+        self._note_change()
 
     def state(self) -> dict:
         """The trainer's whole state as JSON-safe values (see :meth:`restore`).
@@ -351,37 +394,24 @@ class Trainer:
         model's structure and the data.
         """
         self.apply_requests()
-        d = self.diverged
-        return {
-            "params": floats_to_json(self._params),
-            "epoch": self.epoch,
-            "step": self.step,
-            "order": None if self._order is None else self._order.tolist(),
-            "cursor": self._cursor,
-            "batch": self._batch,
-            "loss_sum": float_to_json(self._loss_sum),
-            "reference": None if self._reference is None else float_to_json(self._reference),
-            "reference_of": self._reference_of,
-            "rng": self._rng.bit_generator.state,
-            "optimizer": self.optimizer.state(),
-            "loss": self.loss.name,
-            "batch_size": self.batch_size,
-            "epochs": self.epochs,
-            "shuffle": self.shuffle,
-            "shown_phase": self._shown,
-            "shown_rows": self._shown_rows,
-            "diverged": None if d is None else {
-                "step": d.step, "epoch": d.epoch, "batch": d.batch, "what": d.what,
-                "learning_rate": float_to_json(d.learning_rate), "params": floats_to_json(d.params), "how": d.how,
-            },
-        }
+        return _state_json(self._capture(copy_optimizer=False))
 
     def restore(self, state: dict) -> None:
         """Take back a :meth:`state` of a trainer of the same model and rows.
 
         Everything is checked before anything changes: a bad state raises :class:`ValueError` (a one-line
-        message) and leaves this trainer as it was.
+        message) and leaves this trainer as it was. The checkpoints taken before are forgotten (they are of
+        another run, or of another moment of this one).
         """
+        values = self._parse_state(state)
+        self._apply(values)
+        with self._requests_lock:
+            self._requests = {}
+        self._checkpoints = []
+        self._note_change()
+
+    def _parse_state(self, state: Any) -> dict:
+        """The values of a :meth:`state`, checked (:class:`ValueError`, one line, if anything is wrong)."""
         if not isinstance(state, dict):
             raise ValueError("the trainer state is not a JSON object")
         n, n_params = self.n_rows, self.model.n_params
@@ -444,20 +474,43 @@ class Trainer:
             raise ValueError(f"the trainer state has no {e.args[0]!r}") from None
         except TypeError:
             raise ValueError("the trainer state is malformed") from None
-        # Everything is checked: now change.
-        self.model.set_flat(params)
+        return {
+            "params": _frozen(params), "epoch": epoch, "step": step, "order": order, "cursor": cursor,
+            "batch": batch, "loss_sum": loss_sum, "reference": reference, "reference_of": reference_of,
+            "rng": bit_generator.state, "optimizer": optimizer, "loss": loss, "batch_size": batch_size,
+            "epochs": epochs, "shuffle": shuffle, "diverged": diverged, "shown": shown,
+            "shown_rows": shown_rows if shown >= 0 else 0,
+        }
+
+    def _capture(self, copy_optimizer: bool = True) -> dict:
+        """The whole state, in memory (what :meth:`_apply` takes back): the arrays are read-only and shared,
+        the optimizer copied (unless ``copy_optimizer`` is false: to be written out at once)."""
+        return {
+            "params": self._params, "epoch": self.epoch, "step": self.step, "order": self._order,
+            "cursor": self._cursor, "batch": self._batch, "loss_sum": self._loss_sum,
+            "reference": self._reference, "reference_of": self._reference_of, "rng": self._rng.bit_generator.state,
+            "optimizer": _copy_optimizer(self.optimizer) if copy_optimizer else self.optimizer, "loss": self.loss,
+            "batch_size": self.batch_size, "epochs": self.epochs, "shuffle": self.shuffle,
+            "diverged": self.diverged, "shown": self._shown, "shown_rows": self._shown_rows,
+        }
+
+    def _apply(self, values: dict) -> None:
+        """Take on a state from :meth:`_capture` or :meth:`_parse_state` (the optimizer is copied: the values
+        stay as they are, to be applied again)."""
+        self.model.set_flat(values["params"])
         self._params = _frozen(self.model.get_flat())
-        self.epoch, self.step = epoch, step
-        self._order, self._cursor, self._batch = order, cursor, batch
-        self._loss_sum, self._reference, self._reference_of = loss_sum, reference, reference_of
+        self.epoch, self.step = values["epoch"], values["step"]
+        self._order, self._cursor, self._batch = values["order"], values["cursor"], values["batch"]
+        self._loss_sum, self._reference, self._reference_of = (values["loss_sum"], values["reference"],
+                                                               values["reference_of"])
+        bit_generator = type(self._rng.bit_generator)()
+        bit_generator.state = values["rng"]
         self._rng = np.random.Generator(bit_generator)
-        self.optimizer = optimizer
-        self.loss = loss
-        self.batch_size, self.epochs, self.shuffle = batch_size, epochs, shuffle
-        self.diverged = diverged
-        self._shown, self._shown_rows = shown, (shown_rows if shown >= 0 else 0)
-        with self._requests_lock:
-            self._requests = {}
+        self.optimizer = _copy_optimizer(values["optimizer"])
+        self.loss = values["loss"]
+        self.batch_size, self.epochs, self.shuffle = values["batch_size"], values["epochs"], values["shuffle"]
+        self.diverged = values["diverged"]
+        self._shown, self._shown_rows = values["shown"], values["shown_rows"]
 
     def clear_divergence(self) -> None:
         """Go on after a divergence (with a smaller learning rate, say): the failed batch is tried again.
@@ -470,6 +523,164 @@ class Trainer:
             self.optimizer.reset()
             self._reference = None  # the blow-up test starts again from here
             self._shown = -1
+            self._note_change()
+
+    # --- checkpoints and rewinding ---
+    def _note_change(self) -> None:
+        """Something changed the state outside the normal step: a checkpoint is due at the next batch boundary
+        (and if a batch is under way, that batch cannot be replayed)."""
+        self._changed = True
+        if self._shown >= 0:
+            self._changed_in_batch = True
+
+    def _checkpoint(self) -> None:
+        """Keep the state now (between two batches) in the ring; the oldest go beyond its bounds."""
+        values = self._capture()
+        optimizer = values["optimizer"]
+        nbytes = self._params.nbytes + sum(a.nbytes for slot in optimizer._slots().values() for a in slot.values())
+        self._checkpoints.append(Checkpoint(self.step, self._changed_in_batch, values, nbytes))
+        self._changed = self._changed_in_batch = False
+        self._due = self.step + CHECKPOINT_EVERY
+        ring = self._checkpoints
+        while len(ring) > 1 and (len(ring) > CHECKPOINTS or _ring_bytes(ring) > CHECKPOINT_BYTES):
+            del ring[0]
+
+    @property
+    def checkpoint_steps(self) -> tuple[int, ...]:
+        """The steps of the checkpoints kept, oldest first."""
+        return tuple(c.step for c in self._checkpoints)
+
+    def _rewind_from(self, step: int) -> Checkpoint | None:
+        """The checkpoint to replay from to reach ``step``: the latest strictly before it (at it, for step 0);
+        None if there is none, or if the batch of ``step`` was changed while it was under way."""
+        ring = self._checkpoints
+        if not 0 <= step <= self.step:
+            return None
+        if any(c.step == step and c.changed for c in ring) and step > 0:
+            return None
+        found = None
+        for c in ring:
+            if c.step < step or c.step == step == 0:
+                found = c
+        return found
+
+    def rewindable(self, step: int) -> bool:
+        """Whether :meth:`rewind` can go back to ``step`` exactly."""
+        return self._rewind_from(step) is not None
+
+    def rewind(self, step: int, check: Callable[[list], None] | None = None) -> list[StepReport | EpochReport]:
+        """Go back to the state right after update ``step`` (0: the start), exactly as the run was then.
+
+        The latest checkpoint before ``step`` is taken back and the batches from there to ``step`` are
+        replayed (by whole batches, as they were computed), and if ``step`` ended an epoch, its epoch report
+        is made too. Returns the reports replayed, in order (none for step 0): the last
+        :class:`StepReport` is that of ``step``. The hyperparameters are those the run had then; changes asked
+        for with :meth:`configure` and not applied yet stay asked for. The checkpoints after ``step`` go.
+        Only while nobody runs the trainer.
+
+        ``check``, if given, is called with the reports replayed before anything is kept: whatever it raises
+        puts the trainer back as it was and is raised again.
+
+        :class:`ValueError` (one line; nothing changes) for a step older than the oldest checkpoint, later than
+        the trainer's, or whose batch was changed while it was under way (shown phase by phase).
+        """
+        start = self._rewind_from(step)
+        if start is None:
+            if not 0 <= step <= self.step:
+                raise ValueError(f"step {step} is not one of this run's (0 to {self.step})")
+            oldest = self._checkpoints[0].step if self._checkpoints else self.step
+            if step < oldest or step == 0:
+                raise ValueError(f"step {step} is older than the oldest checkpoint kept (step {oldest})")
+            raise ValueError(f"step {step} cannot be replayed: its batch was changed while it was shown")
+        saved, ring, flags = self._capture(), list(self._checkpoints), (self._changed, self._changed_in_batch,
+                                                                       self._due)
+        try:
+            self._apply(start.values)
+            reports = self._replay(step)
+            if check is not None:
+                check(reports)
+        except BaseException:
+            self._apply(saved)
+            self._checkpoints = ring
+            self._changed, self._changed_in_batch, self._due = flags
+            raise
+        del self._checkpoints[next(i for i, c in enumerate(self._checkpoints) if c is start) + 1:]
+        self._due = start.step + CHECKPOINT_EVERY
+        self._changed = self._changed_in_batch = False
+        if step > start.step:
+            self._checkpoint()
+        return reports
+
+    def _replay(self, step: int) -> list[StepReport | EpochReport]:
+        """Plain batches (and epoch ends) from a checkpoint's state until update ``step`` is done, and the end
+        of its epoch if it ended one."""
+        reports: list[StepReport | EpochReport] = []
+        n = self.n_rows
+        while True:
+            if self._order is not None and self._cursor >= n:
+                reports.append(self._end_epoch())
+            if self.step >= step:
+                return reports
+            if self._order is None:
+                self._start_epoch()
+            report = self._batch_step()
+            if isinstance(report, DivergedReport):
+                raise ValueError(f"replaying step {report.step} diverged: the checkpoint is not this run's")
+            reports.append(report)
+
+    def checkpoints_to_json(self, limit: int = SAVED_CHECKPOINT_NUMBERS) -> list[dict]:
+        """The newest checkpoints whose numbers add up to at most ``limit``, oldest first, as JSON-safe values
+        (each a :meth:`state`; an epoch's order written once for the checkpoints that share it)."""
+        chosen: list[Checkpoint] = []
+        total = 0
+        for c in reversed(self._checkpoints):
+            order = c.values["order"]
+            numbers = c.nbytes // 8 + (0 if order is None else len(order))
+            if total + numbers > limit:
+                break
+            total += numbers
+            chosen.append(c)
+        out, previous = [], None
+        for c in reversed(chosen):
+            state = _state_json(c.values)
+            if c.values["order"] is not None and c.values["order"] is previous:
+                state["order"] = "previous"
+            previous = c.values["order"]
+            out.append({"step": c.step, "changed": c.changed, "state": state})
+        return out
+
+    def load_checkpoints(self, value: Any) -> None:
+        """Take back :meth:`checkpoints_to_json`'s checkpoints, before the one of the state now (after a
+        :meth:`restore`). :class:`ValueError` (one line; nothing changes) if they are malformed or not
+        before this state."""
+        if not isinstance(value, list) or len(value) > CHECKPOINTS:
+            raise ValueError("the checkpoints are not a list")
+        loaded: list[Checkpoint] = []
+        previous = None
+        for item in value:
+            if not isinstance(item, dict) or not isinstance(item.get("state"), dict) or not isinstance(
+                    item.get("changed"), bool):
+                raise ValueError("a checkpoint is malformed")
+            state = dict(item["state"])
+            same = state.get("order") == "previous"
+            if same:
+                if previous is None:
+                    raise ValueError("a checkpoint's order refers to none before it")
+                state["order"] = None  # checked once, with the checkpoint that wrote it
+            values = self._parse_state(state)
+            if same:
+                values["order"] = previous  # shared, as when they were taken
+            previous = values["order"]
+            step = int_from_json(item.get("step"), "a checkpoint's step")
+            if step != values["step"] or values["shown"] >= 0 or values["diverged"] is not None:
+                raise ValueError("a checkpoint is not one taken between two batches")
+            if loaded and step < loaded[-1].step or step > self.step:
+                raise ValueError("the checkpoints are not in the order of the run")
+            optimizer = values["optimizer"]
+            nbytes = values["params"].nbytes + sum(a.nbytes for slot in optimizer._slots().values()
+                                                   for a in slot.values())
+            loaded.append(Checkpoint(step, item["changed"], values, nbytes))
+        self._checkpoints = loaded + self._checkpoints
 
     def evaluate(self, X: np.ndarray, y: np.ndarray) -> float:
         """The loss of the current model on ``(X, y)`` (NaN where it overflows)."""
@@ -485,6 +696,8 @@ class Trainer:
         while not self.finished:
             if self._shown < 0:
                 self.apply_requests()
+                if self._changed or self.step >= self._due:
+                    self._checkpoint()
                 if self.finished:
                     return
             if self._order is None:
@@ -650,5 +863,49 @@ class Trainer:
 
     def _diverge(self, what: str, lr: float, how: str = "became infinite or NaN") -> DivergedReport:
         self._shown = -1
+        self._changed_in_batch = False  # a change during the failed batch changed no step that was made
         self.diverged = DivergedReport(self.step + 1, self.epoch + 1, self._batch, what, lr, self._params, how)
         return self.diverged
+
+
+def _copy_optimizer(optimizer: Optimizer) -> Optimizer:
+    """An optimizer of its own with the same hyperparameters and accumulators (copied)."""
+    new = copy.copy(optimizer)
+    for name, value in vars(optimizer).items():
+        if isinstance(value, dict):
+            setattr(new, name, {k: np.array(v, copy=True) for k, v in value.items()})
+    return new
+
+
+def _ring_bytes(ring: list[Checkpoint]) -> int:
+    """The memory the checkpoints hold: their own arrays, and each epoch order once."""
+    orders = {id(c.values["order"]): c.values["order"].nbytes for c in ring if c.values["order"] is not None}
+    return sum(c.nbytes for c in ring) + sum(orders.values())
+
+
+def _state_json(values: dict) -> dict:
+    """A state from :meth:`Trainer._capture` as JSON-safe values (:meth:`Trainer.state`'s form)."""
+    d = values["diverged"]
+    return {
+        "params": floats_to_json(values["params"]),
+        "epoch": values["epoch"],
+        "step": values["step"],
+        "order": None if values["order"] is None else values["order"].tolist(),
+        "cursor": values["cursor"],
+        "batch": values["batch"],
+        "loss_sum": float_to_json(values["loss_sum"]),
+        "reference": None if values["reference"] is None else float_to_json(values["reference"]),
+        "reference_of": values["reference_of"],
+        "rng": values["rng"],
+        "optimizer": values["optimizer"].state(),
+        "loss": values["loss"].name,
+        "batch_size": values["batch_size"],
+        "epochs": values["epochs"],
+        "shuffle": values["shuffle"],
+        "shown_phase": values["shown"],
+        "shown_rows": values["shown_rows"],
+        "diverged": None if d is None else {
+            "step": d.step, "epoch": d.epoch, "batch": d.batch, "what": d.what,
+            "learning_rate": float_to_json(d.learning_rate), "params": floats_to_json(d.params), "how": d.how,
+        },
+    }

@@ -18,8 +18,10 @@ at the end, never onto the data file or onto each other):
   the update. Numbers are written in full (``repr``), so they read back bit for bit.
 
 Exit status: 0 done; 2 bad input or a file that cannot be written (one ``error:`` line on stderr); 3
-training diverged (the files hold what was done until then); 130 interrupted with Ctrl-C, 143 with SIGTERM:
-one line on stderr says whether the files were written (with what was done until then) or left as they were.
+training diverged (the files hold what was done until then; one line on stderr says where, and one on stdout
+which step was the last with a training loss below the start's and a smaller ``--lr`` to train with); 130
+interrupted with Ctrl-C, 143 with SIGTERM: one line on stderr says whether the files were written (with what
+was done until then) or left as they were.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from .common import (
 if TYPE_CHECKING:
     from ..experiment import Experiment
     from ..export import Output, Outputs
+    from ..run import FitRun
     from ..trainer import DivergedReport, EpochReport
 
 NAME = "fit"
@@ -84,7 +87,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         run = run_from_args(args)  # the run the app's tabs hold: the same settings, trainer and numbers
         interrupts.check()  # a signal whose exception a library swallowed while the data was read
         progress.exp = run.experiment
-        return train(run.experiment, args, out, err, outputs, history, trace, progress)
+        return train(run.experiment, args, out, err, outputs, history, trace, progress, run=run)
     except KeyboardInterrupt as stop:
         interrupts.acknowledge()  # stopping: further signals change nothing
         print(progress.interrupted(stop, outputs), file=err)
@@ -137,10 +140,13 @@ def _were(outputs: Outputs) -> str:
 
 
 def train(exp: Experiment, args: argparse.Namespace, out: TextIO, err: TextIO, outputs: Outputs,
-          history: Output | None, trace: Output | None, progress: _Progress | None = None) -> int:
+          history: Output | None, trace: Output | None, progress: _Progress | None = None,
+          run: FitRun | None = None) -> int:
     """Run the experiment, print its progress and summary, write the files; return the exit status.
 
     Signals are held off while training (a row is never half written) and taken between two reports.
+    ``run``: the :class:`~engine.run.FitRun` of ``exp``, whose history records the reports (for the advice
+    after a divergence).
     """
     from .. import interrupts
     from ..export import HISTORY_HEADER, history_row, trace_header, trace_row, trace_start_row
@@ -163,7 +169,10 @@ def train(exp: Experiment, args: argparse.Namespace, out: TextIO, err: TextIO, o
     progress.training = True
     with interrupts.deferred():
         interrupts.check()
+        record = None if run is None else run.history.add
         for report in exp.trainer.run():
+            if record is not None:
+                record(report)
             if isinstance(report, StepReport):
                 if trace is not None and report.phase == Phase.UPDATE:
                     trace.write_row(trace_row(report.step, report.epoch, report.batch, report.loss,
@@ -182,10 +191,25 @@ def train(exp: Experiment, args: argparse.Namespace, out: TextIO, err: TextIO, o
 
     if diverged is not None:
         print(diverged.message, file=err)
+        if run is not None and diverged.what != "data":
+            print(advice(run), file=out)
         return EXIT_DIVERGED
     for line in summary(exp, last):
         print(line, file=out)
     return EXIT_OK
+
+
+def advice(run: FitRun) -> str:
+    """What to do after a divergence, in one line: the last step whose training loss was below the start's
+    (:meth:`~engine.run.FitRun.recovery`, as the app offers to go back to) and a smaller rate to train with."""
+    exp, h = run.experiment, run.history
+    rate = f"train with a smaller --lr, e.g. {run.smaller_rate():g}"
+    start = exp.loss_at(h.params[0], "train")
+    step = run.recovery()
+    if step is None:
+        return f"no step the run can go back to had a training loss below the start's ({fmt(start)}): {rate}"
+    loss = exp.loss_at(h.params[h.row_of(step)], "train")
+    return f"step {step} was the last with a training loss below the start's ({fmt(loss)} < {fmt(start)}): {rate}"
 
 
 def _epoch_line(report: EpochReport, epochs: int) -> str:
