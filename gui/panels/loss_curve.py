@@ -10,7 +10,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout, QWidget
 
-from fitscope.gui.panels.plotting import quiet_plot
+from fitscope.gui.panels.axes import LogAxis
+from fitscope.gui.panels.plotting import OutsideLegend, quiet_plot, show_lone_points
 
 BATCH = (120, 144, 156, 150)
 TRAIN = "#1e88e5"
@@ -24,15 +25,14 @@ class LossCurvePanel(QWidget):
         super().__init__(parent)
         self.setObjectName(object_name)
         self.setAccessibleName("Loss curve")
-        self.widget = pg.PlotWidget(background="w")
+        self.widget = pg.PlotWidget(background="w", axisItems={"left": LogAxis("left")})
         self.plot = self.widget.getPlotItem()
         self.plot.setTitle(title, size="10pt")
         self.plot.setLabel("bottom", "step")
         self.plot.setLabel("left", "loss")
         self.plot.showGrid(x=True, y=True, alpha=0.15)
         quiet_plot(self.plot)
-        self.legend = legend = self.plot.addLegend(offset=(-8, 8), labelTextSize="8pt")
-        legend.setBrush(pg.mkBrush(255, 255, 255, 200))
+        self.legend = OutsideLegend(self.plot)  # under the chart: it never hides a curve
         self.batch = self.plot.plot(pen=pg.mkPen(BATCH, width=1), name="batch loss")
         self.batch.setDownsampling(auto=True, method="peak")
         self.batch.setClipToView(True)
@@ -73,9 +73,11 @@ class LossCurvePanel(QWidget):
         """Keep in the legend only the curves this data can have."""
         for curve, shown in ((self.val, validation), (self.test, test)):
             curve.setVisible(shown)
-            self.legend.removeItem(curve)
-            if shown:
-                self.legend.addItem(curve, curve.name())
+            if shown != (curve.name() in self.legend.names()):
+                if shown:
+                    self.legend.addItem(curve, curve.name())
+                else:
+                    self.legend.removeItem(curve)
 
     def _set_log(self, on: bool) -> None:
         self.plot.setLogMode(y=on)
@@ -103,7 +105,9 @@ class LossCurvePanel(QWidget):
         steps = np.arange(1, len(batch_loss) + 1)
         self._frame_steps(len(batch_loss))
         shown = batch_loss[since:]
-        self.batch.setData(steps[since:], _positive(shown) if self.log_scale.isChecked() else shown)
+        shown = _positive(shown) if self.log_scale.isChecked() else shown
+        show_lone_points(self.batch, shown)  # after one step: a dot, not an empty chart
+        self.batch.setData(steps[since:], shown)
         if since > 0:
             self.change.setPos(since + 0.5)
             self.change.label.setFormat(f"{before} until here")
@@ -114,6 +118,7 @@ class LossCurvePanel(QWidget):
         at = epochs[:, 1]
         for curve, column in ((self.train, 2), (self.val, 3), (self.test, 4)):
             values = epochs[:, column]
+            show_lone_points(curve, values)
             if np.isnan(values).all():
                 curve.setData([], [])
             else:

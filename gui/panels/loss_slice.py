@@ -1,8 +1,8 @@
 """The loss over two parameters, the others held fixed: a :class:`~gui.panels.surface.SurfacePanel` with two
 pickers for the parameters and a caption.
 
-The grid arrives ready-made (:meth:`LossSlicePanel.draw`); a coarse one (an MLP's) is drawn interpolated,
-and the colour bar gets round, short labels however narrow its range.
+The grid arrives ready-made (:meth:`LossSlicePanel.draw`); a coarse one (an MLP's) is drawn interpolated.
+The colour bar's axis labels round, short values however narrow its range (:class:`gui.panels.axes.LogAxis`).
 """
 
 from __future__ import annotations
@@ -14,49 +14,19 @@ import numpy as np
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
+from fitscope.gui.panels.axes import compact, log_ticks
+from fitscope.gui.panels.plotting import fit_title
 from fitscope.gui.panels.surface import SurfacePanel
 
 
-def nice_ticks(lo: float, hi: float, most: int = 6) -> list[tuple[float, str]]:
-    """(value, label) pairs of round values between ``lo`` and ``hi`` (> 0) for a log-scaled colour bar:
-    1-2-5 × 10^k over several decades, evenly spaced round numbers within one. Labels stay short enough
-    for the bar's narrow axis: ``25``, ``0.31``, ``2·10⁴``."""
+def nice_ticks(lo: float, hi: float, length: float = 200, label_px: float = 14) -> list[tuple[float, str]]:
+    """(value, label) pairs of the round values a log-scaled colour bar ``length`` pixels long labels between
+    ``lo`` and ``hi`` (> 0), with labels ``label_px`` high (:func:`gui.panels.axes.log_ticks`): 1-2-5 × 10^k
+    over several decades, evenly spaced round numbers within one; short labels (``25``, ``0.31``, ``2e4``)."""
     if not hi > lo:
-        return [(lo, f"{lo:.3g}")]
-    try:
-        return _round_ticks(lo, hi, most)
-    except (OverflowError, ValueError):  # numbers near the end of what a float holds: just the two ends
-        return [(lo, f"{lo:.3g}"), (hi, f"{hi:.3g}")]
-
-
-def _round_ticks(lo: float, hi: float, most: int) -> list[tuple[float, str]]:
-    if hi / lo > 10:
-        for mantissas in ((1,), (1, 3), (1, 2, 5)):
-            ticks = [m * 10.0**k for k in range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)
-                     for m in mantissas if lo <= m * 10.0**k <= hi]
-            if len(ticks) >= 3:
-                return [(v, _tick_label(v)) for v in ticks[:: max(1, math.ceil(len(ticks) / most))]]
-    for k in range(math.floor(math.log10(hi - lo)) - 1, math.ceil(math.log10(hi)) + 1):
-        for m in (1, 2, 5):
-            step = m * 10.0**k
-            ticks = [n * step for n in range(math.ceil(lo / step), math.floor(hi / step) + 1)]
-            if len(ticks) <= most:
-                if len(ticks) < 2:
-                    return [(lo, f"{lo:.3g}"), (hi, f"{hi:.3g}")]
-                return [(v, _tick_label(v, max(0, -k))) for v in ticks]
-    return [(lo, f"{lo:.3g}"), (hi, f"{hi:.3g}")]
-
-
-_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
-
-
-def _tick_label(v: float, decimals: int | None = None) -> str:
-    if 1e-2 <= v < 1e4:
-        return f"{v:.{decimals}f}" if decimals is not None else f"{v:.4g}"
-    k = math.floor(math.log10(v))
-    m = round(v / 10.0**k, 1)
-    exponent = str(k).translate(_SUPERSCRIPT)
-    return f"10{exponent}" if m == 1 else f"{m:g}·10{exponent}"
+        return [(lo, compact(lo))]
+    major, _ = log_ticks(math.log10(lo), math.log10(hi), length, lambda _label: label_px)
+    return [(10.0**v, label) for v, label in major]
 
 
 def smooth(a: np.ndarray, b: np.ndarray, grid: np.ndarray, points: int = 80):
@@ -86,7 +56,7 @@ class LossSlicePanel(QWidget):
         self.surface = SurfacePanel("", "")
         self.surface.setObjectName("lossSlice")
         self.surface.setAccessibleName("Loss slice over two parameters")
-        self.surface.plot.setTitle("Training loss over two parameters — click to start there", size="10pt")
+        fit_title(self.surface.plot, "Training loss over two parameters — click to start there")
         self.x_param = self._combo("sliceParamX", "Slice: parameter on the x axis")
         self.y_param = self._combo("sliceParamY", "Slice: parameter on the y axis")
         self.status = QLabel()
@@ -168,8 +138,4 @@ class LossSlicePanel(QWidget):
         ``coarse`` grid is drawn interpolated."""
         self.surface.set_surface(*(smooth(a, b, grid) if coarse else (a, b, grid)))
         self.surface.set_optimum(float(optimum[0]), float(optimum[1]))
-        finite = grid[np.isfinite(grid) & (grid > 0)]
-        if finite.size:  # a log axis spanning less than a decade shows no labels by itself
-            ticks = nice_ticks(float(finite.min()), float(finite.max()))
-            self.surface.colorbar.axis.setTicks([[(math.log10(v), label) for v, label in ticks]])
         self.caption.setText(caption)

@@ -1,11 +1,18 @@
-"""What every plot of the app shares."""
+"""What every plot of the app shares: a quiet plot, a legend outside the plot area, and curves that show a
+lone point."""
 
 from __future__ import annotations
 
+import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QGraphicsItem
+from PySide6.QtCore import QEvent, QObject, QPointF, QSizeF, Qt
+from PySide6.QtGui import QFont, QFontMetricsF
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsWidget, QSizePolicy
+from shiboken6 import isValid
 
 from fitscope.gui.export import install_plot_menu
+
+LEGEND_TEXT = "#424242"
 
 
 def quiet_plot(plot: pg.PlotItem) -> pg.PlotItem:
@@ -24,3 +31,147 @@ def quiet_plot(plot: pg.PlotItem) -> pg.PlotItem:
         axis.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
     install_plot_menu(plot)
     return plot
+
+
+class Swatch(pg.ItemSample):
+    """A legend's sample of a curve or of points, drawn the same whether the item is shown or hidden (never
+    pyqtgraph's "hidden" eye), and not a switch: a click on it changes nothing."""
+
+    def paint(self, p, *args) -> None:
+        opts = self.item.opts
+        p.setRenderHint(p.RenderHint.Antialiasing)
+        if not isinstance(self.item, pg.ScatterPlotItem):
+            p.setPen(pg.mkPen(opts["pen"]))
+            p.drawLine(QPointF(0, 11), QPointF(20, 11))
+        symbol = opts.get("symbol")
+        if symbol is not None:
+            if isinstance(self.item, pg.PlotDataItem):
+                opts = self.item.scatter.opts
+            p.translate(10, 11)
+            pg.graphicsItems.ScatterPlotItem.drawSymbol(p, symbol, min(opts["size"], 16), pg.mkPen(opts["pen"]),
+                                                        pg.mkBrush(opts["brush"]))
+
+    def mouseClickEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        event.ignore()
+
+
+class OutsideLegend(pg.LegendItem):
+    """A legend in a row of its own under the plot's x axis, so that it never hides a curve: its entries
+    side by side, in as many columns as the plot's width holds (then on more rows), centred.
+
+    The row is an empty widget in the plot's layout (:attr:`row`), as tall as the legend; the legend lies on
+    it without being in any layout itself."""
+
+    def __init__(self, plot: pg.PlotItem, text_size: str = "8pt", row: int = 4) -> None:
+        super().__init__(offset=None, horSpacing=6, verSpacing=-4, frame=False, labelTextSize=text_size,
+                         labelTextColor=LEGEND_TEXT, sampleType=Swatch)
+        self.plot = plot
+        self.layout.setContentsMargins(0, 0, 0, 0)
+        self.row = QGraphicsWidget()
+        self.row.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.row.setMaximumHeight(0)
+        plot.layout.addItem(self.row, row, 1)
+        self.setParentItem(self.row)
+        plot.legend = self  # curves made with plot(name=…) are listed here
+        plot.getViewBox().sigResized.connect(self.fit_columns)
+        self.row.geometryChanged.connect(self._place)
+
+    def addItem(self, item, name) -> None:  # noqa: N802 (pyqtgraph's name)
+        super().addItem(item, name)
+        self.fit_columns()
+
+    def removeItem(self, item) -> None:  # noqa: N802 (pyqtgraph's name)
+        super().removeItem(item)
+        self.fit_columns()
+
+    def clear(self) -> None:
+        super().clear()
+        self.fit_columns()
+
+    def names(self) -> list[str]:
+        """The entries' texts, in order."""
+        return [label.text for _, label in self.items]
+
+    def fit_columns(self, *_) -> None:
+        """As many entries on a row as the plot's width holds."""
+        room = self.plot.getViewBox().width() or self.plot.width()
+        spacing = self.layout.horizontalSpacing() + 3
+        widths = [sample.boundingRect().width() + label.item.boundingRect().width() + 2 * spacing
+                  for sample, label in self.items]
+        columns = next((c for c in range(len(widths), 0, -1)
+                        if sum(max(widths[i::c]) for i in range(c)) <= room), 1)
+        if columns != self.columnCount:
+            self.setColumnCount(columns)
+        self.updateSize()
+
+    def updateSize(self) -> None:  # noqa: N802 (pyqtgraph's name)
+        """The legend as large as its entries; its row as tall as the legend."""
+        self.layout.activate()
+        size = self.layout.effectiveSizeHint(Qt.SizeHint.PreferredSize) if self.items else QSizeF(0, 0)
+        self.resize(size)
+        height = size.height() + 2 if self.items else 0
+        if self.row.maximumHeight() != height:
+            self.row.setMinimumHeight(height)
+            self.row.setMaximumHeight(height)
+        self._place()
+
+    def _place(self) -> None:
+        if not (isValid(self) and isValid(self.row)):  # the window is being torn down
+            return
+        self.setPos(max(0.0, (self.row.size().width() - self.boundingRect().width()) / 2), 1)
+
+
+def show_lone_points(curve: pg.PlotDataItem, y: np.ndarray, size: float = 7) -> None:
+    """A line through a single finite point draws nothing: give ``curve`` a dot while ``y`` has only one."""
+    lone = int(np.isfinite(np.asarray(y, dtype=float)).sum()) == 1
+    if lone != (curve.opts.get("symbol") is not None):
+        pen = pg.mkPen(curve.opts["pen"])
+        curve.setSymbol("o" if lone else None)
+        if lone:
+            curve.setSymbolSize(size)
+            curve.setSymbolBrush(pg.mkBrush(pen.color()))
+            curve.setSymbolPen(pg.mkPen(pen.color()))
+
+
+class _TitleFitter(QObject):
+    """Refits a plot's title whenever the widget showing the plot is resized (see :func:`fit_title`)."""
+
+    def __init__(self, plot: pg.PlotItem, title: str, size: float) -> None:
+        self.view = plot.scene().views()[0]
+        super().__init__(self.view)
+        self.plot, self.title, self.size = plot, title, size
+        font = QFont()
+        font.setPointSizeF(size)
+        self.need = QFontMetricsF(font).horizontalAdvance(title) + 16
+        self.view.installEventFilter(self)
+        self.fit()
+
+    def room(self) -> float:
+        """The plot's width in its view, whatever its title asks for: the view's width less what the items
+        beside the plot (a colour bar) take."""
+        top = self.plot
+        while isinstance(top.parentItem(), QGraphicsWidget):
+            top = top.parentItem()
+        return self.view.width() - (top.size().width() - self.plot.size().width())
+
+    def fit(self) -> None:
+        first, _, rest = self.title.partition(" — ")
+        text = self.title if not rest or self.room() >= self.need else \
+            f"{first}<br><span style='font-size: {self.size - 2:g}pt'>{rest}</span>"
+        if self.plot.titleLabel.text != text:
+            self.plot.setTitle(text, size=f"{self.size:g}pt")
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
+        if event.type() == QEvent.Type.Resize:
+            self.fit()
+        return False
+
+
+def fit_title(plot: pg.PlotItem, title: str, size: float = 10) -> None:
+    """Title ``plot`` with ``title``, on one line while the plot is wide enough for it, else broken after its
+    first part (before " — ") with the rest in a smaller second line: never cut at the plot's edge."""
+    previous = getattr(plot, "_fitscope_title", None)
+    if previous is not None:
+        previous.view.removeEventFilter(previous)
+        previous.deleteLater()
+    plot._fitscope_title = _TitleFitter(plot, title, size)

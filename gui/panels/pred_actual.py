@@ -32,9 +32,10 @@ class PredActualPanel(QWidget):
         self.identity = self.plot.plot(pen=pg.mkPen(IDENTITY, width=1.5, style=pg.QtCore.Qt.PenStyle.DashLine))
         self.points = pg.ScatterPlotItem(size=6, brush=pg.mkBrush(30, 136, 229, 150), pen=pg.mkPen(None))
         self.plot.addItem(self.points)
-        self.note = pg.TextItem(color="#8a1c12", anchor=(0, 0))
+        self.note = pg.TextItem(color="#8a1c12", anchor=(0, 0), fill=pg.mkBrush(255, 255, 255, 190))
         self.note.setZValue(10)
         self.plot.addItem(self.note)
+        self.plot.getViewBox().sigResized.connect(self._wrap_note)  # never wider than the chart
         self._limits = (0.0, 1.0)
         self.set_title(None)
         layout = QVBoxLayout(self)
@@ -66,6 +67,17 @@ class PredActualPanel(QWidget):
         if lost:
             parts.append(f"{lost} not finite")
         self.note.setText(f"Off this chart: {', '.join(parts)}" if parts else "")
+        self.note.setVisible(bool(parts))
+        self._wrap_note()
+
+    def _wrap_note(self, *_) -> None:
+        """The note wraps to the chart's width (less a margin each side), so that none of it is cut off."""
+        room = self.plot.getViewBox().width() * 0.96 - 4
+        text = self.note.textItem
+        text.setTextWidth(-1)
+        if room > 40 and text.boundingRect().width() > room:
+            text.setTextWidth(room)
+        self.note.updateTextPos()
 
     def set_title(self, epoch: int | None, loss: float | None = None, loss_name: str = "MSE",
                   rows: str = "Test set", note: str = "") -> None:

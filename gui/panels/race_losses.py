@@ -11,7 +11,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout, QWidget
 
-from fitscope.gui.panels.plotting import quiet_plot
+from fitscope.gui.panels.axes import LogAxis
+from fitscope.gui.panels.plotting import OutsideLegend, quiet_plot, show_lone_points
 
 OPTIMUM = "#616161"
 
@@ -21,16 +22,14 @@ class RaceLossPanel(QWidget):
         super().__init__(parent)
         self.setObjectName("raceLossCurve")
         self.setAccessibleName("Loss curve of each racer")
-        self.widget = pg.PlotWidget(background="w")
+        self.widget = pg.PlotWidget(background="w", axisItems={"left": LogAxis("left")})
         self.plot = self.widget.getPlotItem()
         self.plot.setTitle("Training loss after each step", size="10pt")
         self.plot.setLabel("bottom", "step")
         self.plot.setLabel("left", "loss")
         self.plot.showGrid(x=True, y=True, alpha=0.15)
         quiet_plot(self.plot)
-        # Bottom left: every curve starts high at step 0, so that corner stays free.
-        self.legend = self.plot.addLegend(offset=(8, -8), labelTextSize="8pt", labelTextColor="#212121")
-        self.legend.setBrush(pg.mkBrush(255, 255, 255, 210))
+        self.legend = OutsideLegend(self.plot)  # under the chart: no corner is free of every racer's curve
         # The label goes under the line: no curve ever comes below the optimum.
         self.optimum = pg.InfiniteLine(
             angle=0, movable=False, pen=pg.mkPen(OPTIMUM, width=1.3, style=Qt.PenStyle.DashLine),
@@ -88,6 +87,7 @@ class RaceLossPanel(QWidget):
         losses = self._data[key]
         steps = np.arange(len(losses))
         shown = np.where(losses > 0, losses, np.nan) if self.log_scale.isChecked() else losses
+        show_lone_points(self.curves[key], shown)  # at the start: a dot each
         self.curves[key].setData(steps, shown, connect="finite")
 
     def _place_optimum(self) -> None:

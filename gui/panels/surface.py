@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QGraphicsItem, QVBoxLayout, QWidget
 
+from fitscope.gui.panels.axes import LogAxis, compact
 from fitscope.gui.panels.plotting import quiet_plot
 
 N_LEVELS = 14
@@ -36,7 +37,8 @@ def log_levels(grid: np.ndarray, n: int = N_LEVELS) -> np.ndarray:
 
 
 def format_loss(v: float) -> str:
-    return f"{v:.3g}"
+    """A contour's label: three significant digits, plain or ``1e3``-style (``0.931``, ``31.8``, ``1.37e3``)."""
+    return compact(v, 3)
 
 
 class SurfacePanel(QWidget):
@@ -75,6 +77,13 @@ class SurfacePanel(QWidget):
         self.image.setZValue(-10)
         self.plot.addItem(self.image)
         self.colorbar = pg.ColorBarItem(colorMap=self.cmap, interactive=False, width=14, label="loss (log scale)")
+        bar_axis = LogAxis("right")  # round labels that never crowd, 0.05 … 500, 1e3 …
+        self.colorbar.setAxisItems({"right": bar_axis})
+        bar_axis.setZValue(0.5)
+        bar_axis.unlinkFromView()
+        bar_axis.setStyle(showValues=True)
+        bar_axis.enableAutoSIPrefix(False)
+        self.colorbar.axis = bar_axis
         self.colorbar.setImageItem(self.image)
         self.graphics.addItem(self.colorbar, row=0, col=1)
         self.colorbar.axis.setLogMode(False, True)
@@ -84,7 +93,10 @@ class SurfacePanel(QWidget):
         # Static while training runs: paint once into a pixmap, then blit it on every frame.
         self.isolines.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.plot.addItem(self.isolines)
-        self._labels: list[pg.TextItem] = []
+        self._labels: list[pg.TextItem] = []  # the contour labels shown
+        self._label_pool: list[pg.TextItem] = []
+        self._spots: list[tuple[float, list[tuple[float, float]]]] = []  # (level, places on its isoline)
+        self._label_keepout: tuple[float, float] | None = None  # the grid's minimum (the optimum's star)
 
         self.optimum = pg.ScatterPlotItem(
             symbol="star", size=20, brush=pg.mkBrush("w"), pen=pg.mkPen("k", width=1.2), name="optimum"
@@ -120,6 +132,8 @@ class SurfacePanel(QWidget):
         self._emit_ranges = True
         self.plot.scene().sigMouseClicked.connect(self._on_mouse_clicked)
         self.view_box.sigRangeChangedManually.connect(self._on_range_changed)
+        self.view_box.sigResized.connect(self._place_labels)  # labels keep their size in pixels
+        self.view_box.sigRangeChanged.connect(self._place_labels)
 
     # --- drawing ---
     def set_surface(self, a: np.ndarray, b: np.ndarray, grid: np.ndarray) -> None:
@@ -139,17 +153,13 @@ class SurfacePanel(QWidget):
         self._draw_isolines(a, b, np.where(np.isfinite(lg), lg, logs[-1]), logs[1:-1])
 
     def _draw_isolines(self, a, b, lg, logs) -> None:
-        """Isolines at the band edges; labels where they cross the ray from the grid's minimum to the right."""
-        for label in self._labels:
-            self.plot.removeItem(label)
-        self._labels = []
+        """Isolines at the band edges, each labelled where its label fits (:meth:`_place_labels`)."""
         da, db = a[1] - a[0], b[1] - b[0]
         ia, ib = np.unravel_index(np.argmin(lg), lg.shape)
         a_min, b_min = a[ia], b[ib]
-        px, py = self.pixel_size()
         xs, ys, spots = [], [], []
         for level in logs:
-            spot = None
+            lines = []
             for line in pg.isocurve(lg, level, connected=True, extendToEdge=True):
                 pts = np.asarray(line, dtype=float)
                 if len(pts) < 2:
@@ -158,31 +168,67 @@ class SurfacePanel(QWidget):
                 y = b[0] + np.clip(pts[:, 1] - 0.5, 0, len(b) - 1) * db
                 xs += [*x, np.nan]
                 ys += [*y, np.nan]
-                right = np.flatnonzero(x > a_min)
-                if right.size:
-                    j = right[np.argmin(np.abs(y[right] - b_min))]
-                    if spot is None or abs(y[j] - b_min) < abs(spot[1] - b_min):
-                        spot = (x[j], y[j])
-            if spot is not None:
-                spots.append((level, spot))
+                lines.append((x, y))
+            if lines:
+                spots.append((level, _label_places(lines, a_min, b_min, (a[0], a[-1], b[0], b[-1]))))
         self.isolines.setData(np.asarray(xs, dtype=float), np.asarray(ys, dtype=float))
         # Paint the new isolines afresh: Qt keeps the cached picture of the part of a large item that was exposed,
         # and after a zoom it would show pieces of the old picture, blocky and with seams.
         self.isolines.setCacheMode(QGraphicsItem.CacheMode.NoCache)
         self.isolines.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
-        font = QFont()
-        font.setPointSize(7)
-        last_x = a_min  # no label on top of the optimum
-        for level, (x, y) in sorted(spots, key=lambda s: s[1][0]):
-            if (x - last_x) / px < 38:  # keep labels apart on screen
-                continue
-            last_x = x
-            text = pg.TextItem(format_loss(10**level), color=(255, 255, 255, 230), anchor=(0.5, 0.5))
+        self._spots = spots
+        self._label_keepout = (float(a_min), float(b_min))
+        self._place_labels()
+
+    def _label_item(self, k: int) -> pg.TextItem:
+        while len(self._label_pool) <= k:
+            text = pg.TextItem("", color=(255, 255, 255, 235), anchor=(0.5, 0.5), fill=pg.mkBrush(0, 0, 0, 60))
+            font = QFont()
+            font.setPointSize(7)
             text.setFont(font)
-            text.setPos(x, y)
+            text.textItem.document().setDocumentMargin(1)
             text.setZValue(2)
+            text.hide()
             self.plot.addItem(text)
-            self._labels.append(text)
+            self._label_pool.append(text)
+        return self._label_pool[k]
+
+    def _place_labels(self, *_) -> None:
+        """Label each isoline at the first of its places where the label lies wholly inside the map and clear of
+        the labels placed before it (and of the minimum's star); an isoline with no such place goes unlabelled.
+        Labels keep their size in pixels, so this runs again when the map is resized or zoomed."""
+        area = self.view_box.sceneBoundingRect().adjusted(2, 2, -2, -2)
+        taken: list[QRectF] = []
+        if self._label_keepout is not None:
+            centre = self.view_box.mapViewToScene(QPointF(*self._label_keepout))
+            taken.append(QRectF(centre.x() - 12, centre.y() - 12, 24, 24))
+        shown: list[pg.TextItem] = []
+        left = dict(enumerate(self._spots)) if area.width() > 0 and area.height() > 0 else {}
+        for rank in range(max((len(places) for _, places in left.values()), default=0)):
+            # One pass per rank of place: first every isoline where it crosses the ray to the right of the
+            # minimum (the labels line up), then to the left, then the others.
+            for k, (level, places) in list(left.items()):
+                if rank >= len(places):
+                    continue
+                text = self._label_item(len(shown))
+                text.setText(format_loss(10**level))
+                size = text.textItem.boundingRect().size()
+                centre = self.view_box.mapViewToScene(QPointF(*places[rank]))
+                rect = QRectF(centre.x() - size.width() / 2, centre.y() - size.height() / 2, size.width(),
+                              size.height())
+                if area.contains(rect) and not any(rect.adjusted(-3, -2, 3, 2).intersects(t) for t in taken):
+                    taken.append(rect)
+                    text.setPos(*places[rank])
+                    text.show()
+                    shown.append(text)
+                    del left[k]
+        for text in self._label_pool[len(shown):]:
+            text.hide()
+        self._labels = shown
+
+    def contour_labels(self) -> list[pg.TextItem]:
+        """The contour labels shown now (for tests)."""
+        return list(self._labels)
 
     def set_optimum(self, a: float, b: float) -> None:
         self.optimum.setData([a], [b])
@@ -266,3 +312,31 @@ class SurfacePanel(QWidget):
         """The size of one screen pixel in parameter units (x, y)."""
         px = self.view_box.viewPixelSize()
         return float(px[0]), float(px[1])
+
+
+def _label_places(lines, a_min: float, b_min: float, bounds: tuple[float, float, float, float], along: int = 9
+                  ) -> list[tuple[float, float]]:
+    """Places for an isoline's label, best first: where it crosses the rays from the grid's minimum to the
+    right and to the left (so that labels line up); an isoline that crosses neither, points along it, from
+    the middle of each piece outwards. Never where the line only runs along the grid's edge."""
+    a0, a1, b0, b1 = bounds
+    x = np.concatenate([p[0] for p in lines])
+    y = np.concatenate([p[1] for p in lines])
+    tol_a, tol_b = 1e-6 * (a1 - a0), 1e-6 * (b1 - b0)
+    inner = (x > a0 + tol_a) & (x < a1 - tol_a) & (y > b0 + tol_b) & (y < b1 - tol_b)
+    places = []
+    for side in (x - a_min, a_min - x):
+        ahead = np.flatnonzero((side > 0) & inner)
+        if ahead.size:
+            j = ahead[np.argmin(np.abs(y[ahead] - b_min))]
+            if abs(y[j] - b_min) < 0.05 * (b1 - b0):  # on the ray, not where the line merely comes nearest to it
+                places.append((float(x[j]), float(y[j])))
+    if places:
+        return places
+    for px, py in lines:
+        n = len(px)
+        order = sorted(np.linspace(0, n - 1, along + 2)[1:-1].astype(int), key=lambda j: abs(j - (n - 1) / 2))
+        for j in order:
+            if a0 + tol_a < px[j] < a1 - tol_a and b0 + tol_b < py[j] < b1 - tol_b:
+                places.append((float(px[j]), float(py[j])))
+    return places

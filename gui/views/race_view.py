@@ -32,6 +32,7 @@ from fitscope.engine.data import Dataset
 from fitscope.engine.race import LABELS
 from fitscope.engine.settings import DEFAULT_LEARNING_RATE, settings_values
 from fitscope.gui.models.race import OPTIONS, RACERS, RATE_RANGE, TOLERANCE_RANGE, RaceRun
+from fitscope.gui.panels.plotting import OutsideLegend
 from fitscope.gui.panels.race_losses import RaceLossPanel
 from fitscope.gui.panels.surface import SurfacePanel
 from fitscope.gui.views import controls
@@ -106,8 +107,7 @@ class RaceView(TrainingView):
             item.hide()
         self.surface.clicked.connect(self.start_at)
         self.surface.rangeChanged.connect(lambda _: self._surface_timer.start())
-        self.legend = self.surface.plot.addLegend(offset=(8, 8), labelTextSize="9pt", labelTextColor="#212121")
-        self.legend.setBrush(pg.mkBrush(255, 255, 255, 215))
+        self.legend = OutsideLegend(self.surface.plot, text_size="9pt")  # under the map: it hides no path
         self.finish = pg.PlotCurveItem(pen=pg.mkPen("w", width=1.5, style=Qt.PenStyle.DashLine))
         self.finish.setZValue(5)
         self.surface.plot.addItem(self.finish)
