@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
@@ -121,15 +121,11 @@ class View(QWidget):
 
     def lay_out(self, main: QWidget, sidebar: QWidget, width: tuple[int, int] = (330, 400)) -> None:
         """The layout every tab shares: ``main`` (the plots) taking the room, ``sidebar`` on the right in a
-        vertical scroll area between ``width`` pixels wide."""
-        scroll = QScrollArea()
+        vertical scroll area (:class:`SidebarScroll`) about ``width`` pixels wide."""
+        scroll = SidebarScroll(sidebar, width)
         scroll.setObjectName(f"{sidebar.objectName() or 'sidebar'}Scroll")
         scroll.setAccessibleName(f"{self.title} controls")
-        scroll.setWidget(sidebar)
-        scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(width[0])
-        scroll.setMaximumWidth(width[1])
+        self.sidebar_scroll = scroll
         layout = QHBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(main, 1)
@@ -153,3 +149,39 @@ class View(QWidget):
 
     def shutdown(self) -> None:
         """Stop any thread of this tab; called when the window closes."""
+
+
+class SidebarScroll(QScrollArea):
+    """A tab's sidebar in a scroll area that scrolls up and down and never cuts anything at the side: it is
+    between ``width`` pixels wide, and always at least as wide as its contents need with the vertical scroll
+    bar shown (fields whose text would not fit, wider fonts), however the contents change."""
+
+    def __init__(self, sidebar: QWidget, width: tuple[int, int]) -> None:
+        super().__init__()
+        self._width = width
+        self.setWidget(sidebar)
+        self.setWidgetResizable(True)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        sidebar.installEventFilter(self)
+        self._fit()
+
+    def needed_width(self) -> int:
+        """The contents' least width, plus the vertical scroll bar and the frame."""
+        inner = self.widget().minimumSizeHint().width() if self.widget() is not None else 0
+        return inner + self.verticalScrollBar().sizeHint().width() + 2 * self.frameWidth()
+
+    def _fit(self) -> None:
+        need = self.needed_width()
+        self.setMinimumWidth(max(self._width[0], need))
+        self.setMaximumWidth(max(self._width[1], need))
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt's name)
+        inner = self.widget().sizeHint().width() if self.widget() is not None else 0
+        wanted = inner + self.verticalScrollBar().sizeHint().width() + 2 * self.frameWidth()
+        return QSize(min(self.maximumWidth(), max(self.minimumWidth(), wanted)), super().sizeHint().height())
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
+        if watched is self.widget() and event.type() == QEvent.Type.LayoutRequest:
+            self._fit()  # the contents changed (a longer text, another racer's fields)
+        return False
