@@ -4,7 +4,9 @@
   :func:`gui.panels.plotting.quiet_plot`, since that turns pyqtgraph's own menu off); a plain
   ``QGraphicsView`` (the backpropagation graph) gets the same menu through :func:`install_view_menus`.
 - :func:`plots_of` finds a view's plots and names them (for File > Export); :func:`export_picture` writes one
-  as PNG (twice the screen's resolution) or SVG, through pyqtgraph's exporters, atomically.
+  as PNG (twice the screen's resolution) or SVG, through pyqtgraph's exporters, atomically. A picture carries
+  a title that describes it (:func:`picture_titles`): the plot's title without what to click on screen, and
+  the data and step it shows.
 - :func:`export_history_csv` and :func:`export_trajectory_csv` write a view's run in the CLI's formats
   (:mod:`engine.export`).
 
@@ -13,14 +15,17 @@ Errors (an unwritable folder, say) are shown in a one-line dialog; nothing is ev
 
 from __future__ import annotations
 
+import html
 import os
 import re
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pyqtgraph as pg
 import pyqtgraph.exporters  # noqa: F401 (registers pg.exporters)
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QPoint, QRectF, QSize, Qt
-from PySide6.QtGui import QAction, QImage, QPainter
+from PySide6.QtGui import QAction, QFont, QFontMetricsF, QImage, QPainter
 from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import QFileDialog, QGraphicsView, QMenu, QMessageBox, QWidget
 
@@ -30,6 +35,9 @@ from fitscope.engine.run import FitRun
 from fitscope.gui import prefs
 
 FORMATS = {"png": "PNG image (*.png)", "svg": "SVG drawing (*.svg)"}
+#: What a title says about clicking on screen (" — click to start there"): a picture leaves it out.
+_CLICK_HINT = re.compile(r"\s*[—–-]\s*click\b[^<]*", re.IGNORECASE)
+_DATA_NAMES = {"download-time": "download-time data", "boston-housing": "Boston Housing"}
 SCALE = 2  # a PNG has twice the plot's size on screen, in pixels: sharp when printed or on a HiDPI screen
 _MENU_PROPERTY = "fitscopeExportMenu"
 
@@ -104,18 +112,92 @@ def file_stem(name: str) -> str:
 
 
 # --------------------------------------------------------------------------- pictures
+def picture_context(view: QWidget) -> str:
+    """What a picture of a plot of ``view``'s tab shows: its data and how far training has gone
+    (``"download-time data, after step 31"``), or "" for a tab without a run."""
+    w: QWidget | None = view
+    while w is not None and getattr(w, "model", None) is None:
+        w = w.parentWidget()
+    model = getattr(w, "model", None)
+    dataset = getattr(model, "dataset", None)
+    if dataset is None:
+        return ""
+    name = _DATA_NAMES.get(dataset.source, dataset.name)
+    history = getattr(model, "history", None)
+    steps = getattr(history, "steps", None) if history is not None else getattr(model, "steps", None)
+    if isinstance(steps, int):
+        return f"{name}, after step {steps:,}" if steps else f"{name}, at the start"
+    return name
+
+
+def picture_title(title: str) -> str:
+    """A plot's title (rich text) as a picture carries it: without what to click on screen."""
+    return _CLICK_HINT.sub("", title).strip()
+
+
+def picture_titles(view: QGraphicsView) -> dict[str, str]:
+    """The title each plot in ``view``'s scene carries in a picture, by its title on screen (for tests)."""
+    with _titled(view) as titles:
+        return titles
+
+
+@contextmanager
+def _titled(view: QGraphicsView) -> Iterator[dict[str, str]]:
+    """While exporting: every plot in ``view``'s scene titled as a picture should be, then as it was."""
+    scene = view.scene()
+    plots = [item for item in scene.items() if isinstance(item, pg.PlotItem)
+             and not isinstance(item, pg.ColorBarItem) and item.isVisible()]
+    context = picture_context(view)
+    saved, titles = [], {}
+    for plot in plots:
+        label = plot.titleLabel
+        shown = label.isVisible()
+        old = label.text if shown else ""
+        new = picture_title(old) if shown else ""
+        if len(re.sub(r"<[^>]+>", " ", new).split()) < 2:  # no title, or one word ("Loss"): the plot's name
+            new = html.escape(plot_name(view))
+        if context:
+            new += f"<br><span style='font-size: 8pt'>{html.escape(context)}</span>"
+        titles[old] = new
+        saved.append((plot, shown, old, dict(label.opts), label.minimumWidth()))
+        plot.setTitle(new, **({} if shown else {"size": "10pt"}))
+        label.setMinimumWidth(0)  # a long title must not widen the plot in the picture
+        height = label.item.boundingRect().height()
+        label.setMaximumHeight(height)
+        plot.layout.setRowFixedHeight(0, height)
+        plot.layout.activate()
+    try:
+        yield titles
+    finally:
+        for plot, shown, old, opts, minimum in saved:
+            if shown:
+                plot.setTitle(old, **opts)
+                plot.titleLabel.setMinimumWidth(minimum)
+            else:
+                plot.setTitle(None)
+            plot.layout.activate()
+
+
 def picture_bytes(view: QGraphicsView, fmt: str) -> bytes:
-    """The plot shown by ``view`` as a PNG or SVG file's bytes (everything in its scene: plot, colour bar…)."""
+    """The plot shown by ``view`` as a PNG or SVG file's bytes (everything in its scene: plot, colour bar…),
+    titled as :func:`picture_titles` says."""
     scene = view.scene()
     if isinstance(scene, pg.GraphicsScene):
-        if fmt == "svg":
-            return bytes(pg.exporters.SVGExporter(scene).export(toBytes=True))
-        exporter = pg.exporters.ImageExporter(scene)
-        exporter.parameters()["width"] = max(1, int(exporter.parameters()["width"] * SCALE))
-        return _png(exporter.export(toBytes=True))
-    # A plain QGraphicsView: render what it shows.
+        with _titled(view):
+            if fmt == "svg":
+                return bytes(pg.exporters.SVGExporter(scene).export(toBytes=True))
+            exporter = pg.exporters.ImageExporter(scene)
+            exporter.parameters()["width"] = max(1, int(exporter.parameters()["width"] * SCALE))
+            return _png(exporter.export(toBytes=True))
+    # A plain QGraphicsView: render what it shows, under a title band.
+    title = plot_name(view)
+    context = picture_context(view)
+    font = QFont(view.font())
+    font.setPointSizeF(max(font.pointSizeF(), 10.0))
+    band = int(QFontMetricsF(font).height() * 1.8)
     source = view.mapToScene(view.viewport().rect()).boundingRect()
-    size = view.viewport().size()
+    shown = view.viewport().size()
+    size = QSize(shown.width(), shown.height() + band)
     if fmt == "svg":
         buffer = QBuffer()
         buffer.open(QIODevice.OpenModeFlag.WriteOnly)
@@ -125,8 +207,10 @@ def picture_bytes(view: QGraphicsView, fmt: str) -> bytes:
         generator.setViewBox(QRectF(0, 0, size.width(), size.height()))
         generator.setTitle(plot_name(view))
         painter = QPainter(generator)
-        painter.fillRect(QRectF(0, 0, size.width(), size.height()), view.backgroundBrush())
-        view.scene().render(painter, QRectF(0, 0, size.width(), size.height()), source)
+        painter.fillRect(QRectF(0, 0, size.width(), size.height()), Qt.GlobalColor.white)
+        painter.fillRect(QRectF(0, band, shown.width(), shown.height()), view.backgroundBrush())
+        _draw_title(painter, font, QRectF(0, 0, size.width(), band), title, context)
+        view.scene().render(painter, QRectF(0, band, shown.width(), shown.height()), source)
         painter.end()
         return bytes(buffer.data())
     image = QImage(QSize(size.width() * SCALE, size.height() * SCALE), QImage.Format.Format_ARGB32)
@@ -134,9 +218,20 @@ def picture_bytes(view: QGraphicsView, fmt: str) -> bytes:
     painter = QPainter(image)
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
     painter.setRenderHint(QPainter.RenderHint.TextAntialiasing)
-    view.scene().render(painter, QRectF(0, 0, image.width(), image.height()), source)
+    painter.scale(SCALE, SCALE)
+    _draw_title(painter, font, QRectF(0, 0, size.width(), band), title, context)
+    view.scene().render(painter, QRectF(0, band, shown.width(), shown.height()), source)
     painter.end()
     return _png(image)
+
+
+def _draw_title(painter: QPainter, font: QFont, rect: QRectF, title: str, context: str) -> None:
+    painter.save()
+    painter.setFont(font)
+    painter.setPen(Qt.GlobalColor.black)
+    text = f"{title} — {context}" if context else title
+    painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
+    painter.restore()
 
 
 def _png(image: QImage) -> bytes:
