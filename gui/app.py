@@ -52,6 +52,7 @@ class MainWindow(QMainWindow):
         self.opener = CsvOpener(self)  # File > Open CSV… and files dropped on the window
         self.opener.datasetReady.connect(self.show_dataset)
         self.setAcceptDrops(True)
+        self._data_view: TrainingView = self.surface_view  # the training tab shown last: the title names its data
         self._build_menus()
         self.update_title()
         self.tabs.currentChanged.connect(self._on_tab_changed)
@@ -116,14 +117,15 @@ class MainWindow(QMainWindow):
         self.update_title()
 
     def update_title(self) -> None:
-        """The window's title: the session's file, or else the user's data shown, then "fitscope"."""
+        """The window's title names what it shows now: the session's file while the window shows that session
+        (until other data is opened), else the user's file shown in the current tab (or, from a tab without
+        data, in the training tab shown last); then "fitscope". Built-in data goes unnamed."""
         path = self.files.session_path
         if path:
             self.setWindowTitle(f"{os.path.basename(path)} — fitscope")
             return
-        names = [v.model.dataset.name for v in self.views if isinstance(v, TrainingView)
-                 and v.model.dataset.source not in BUILTIN]
-        self.setWindowTitle(f"{names[0]} — fitscope" if names else "fitscope")
+        dataset = self._data_view.model.dataset
+        self.setWindowTitle("fitscope" if dataset.source in BUILTIN else f"{dataset.name} — fitscope")
 
     @Slot(str)
     def _on_view_title(self, title: str) -> None:
@@ -158,6 +160,9 @@ class MainWindow(QMainWindow):
     def _on_tab_changed(self, index: int) -> None:
         self.training_menu.clear()
         view = self.tabs.widget(index)
+        if isinstance(view, TrainingView):
+            self._data_view = view
+            self.update_title()
         if isinstance(view, View):
             self.training_menu.addActions(list(view.commands.values()))
         self.training_menu.setEnabled(bool(self.training_menu.actions()))
