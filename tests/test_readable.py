@@ -1,0 +1,563 @@
+"""Readable: log axes that never crowd, contour labels that never overlap, legends that hide no curve, a loss chart
+that shows its first point, sidebars that scroll instead of cutting text, pictures titled for what they show,
+and a window title that names what the window shows.
+
+Everything is driven through the real widgets (offscreen), at the window sizes a user has (1400×880, 1280×800).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QFontMetricsF, QImage, QPainter
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QAbstractSpinBox,
+    QApplication,
+    QComboBox,
+    QFileDialog,
+    QLabel,
+    QMessageBox,
+    QWidget,
+)
+
+from fitscope.engine.data import load_builtin
+from fitscope.gui import export
+from fitscope.gui.app import MainWindow
+from fitscope.gui.panels.axes import LogAxis, compact, log_ticks, number_text
+from fitscope.gui.panels.loss_curve import LossCurvePanel
+from fitscope.gui.panels.plotting import Swatch
+from fitscope.gui.panels.pred_actual import PredActualPanel
+from fitscope.gui.panels.race_losses import RaceLossPanel
+from fitscope.gui.views.boston_view import BostonView
+from fitscope.gui.views.race_view import RaceView
+from fitscope.gui.views.surface_view import SurfaceView
+from fitscope.gui.worker import Unit
+
+SIZES = [(1400, 880), (1280, 800)]
+PLAIN = re.compile(r"^-?\d+(\.\d*[1-9])?$")  # 0.05, 20, 500 (no trailing zeros)
+POWER = re.compile(r"^-?[1-9](\.\d*[1-9])?e-?[1-9]\d*$")  # 1e3, 2.5e-4
+
+
+# --------------------------------------------------------------------------- helpers
+@pytest.fixture
+def warnings(monkeypatch) -> list[tuple[str, str]]:
+    shown: list[tuple[str, str]] = []
+
+    def warning(_parent, title, text, *_args, **_kwargs):
+        shown.append((title, text))
+        return QMessageBox.StandardButton.Ok
+
+    monkeypatch.setattr(QMessageBox, "warning", staticmethod(warning))
+    return shown
+
+
+def make_window(qtbot, size=(1400, 880)) -> MainWindow:
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.resize(*size)
+    w.tabs.setCurrentIndex(0)
+    with qtbot.waitExposed(w):
+        w.show()
+    settle(qtbot)
+    return w
+
+
+@pytest.fixture
+def window(qtbot, warnings):
+    w = make_window(qtbot)
+    yield w
+    w.close()
+
+
+def settle(qtbot, ms: int = 60) -> None:
+    qtbot.wait(ms)
+    QApplication.processEvents()
+
+
+def view_of(window: MainWindow, cls):
+    return next(v for v in window.views if isinstance(v, cls))
+
+
+def idle(qtbot, view, timeout=30_000) -> None:
+    qtbot.waitUntil(lambda: not view.controller.busy, timeout=timeout)
+
+
+def step(qtbot, view, unit=Unit.BATCH, times=1) -> None:
+    for _ in range(times):
+        view.step(unit)
+        idle(qtbot, view)
+    view.redraw()
+    settle(qtbot)
+
+
+def open_csv(qtbot, window: MainWindow, path) -> None:
+    """File > Open CSV… as a user would: read the file, press Open in the preview."""
+    window.opener.open(str(path))
+    qtbot.waitUntil(lambda: not window.opener.loading, timeout=30_000)
+    dialog = window.opener.preview
+    assert dialog is not None and dialog.ok_button.isEnabled(), dialog and dialog.status.text()
+    dialog.ok_button.click()
+    qtbot.waitUntil(lambda: window.opener.preview is None, timeout=5000)
+    settle(qtbot)
+
+
+def big_csv(tmp_path, name="houses.csv"):
+    """One feature in the thousands, a target in the millions: losses of 1e9 … 1e13 on the map."""
+    rng = np.random.default_rng(1)
+    x = rng.uniform(1000, 5000, 40)
+    y = 320 * x + 150_000 + rng.normal(0, 40_000, 40)
+    path = tmp_path / name
+    path.write_text("area,price\n" + "".join(f"{a:.1f},{b:.1f}\n" for a, b in zip(x, y, strict=True)))
+    return path
+
+
+def drawn_labels(axis) -> list[tuple[QRectF, str]]:
+    """The tick labels ``axis`` draws now, as pyqtgraph lays them out: (rect in the axis's coordinates, text)."""
+    image = QImage(8, 8, QImage.Format.Format_ARGB32)
+    painter = QPainter(image)
+    painter.setFont(axis.style["tickFont"] or axis.font())
+    specs = axis.generateDrawSpecs(painter)
+    painter.end()
+    assert specs is not None, "the axis is not on screen"
+    return [(rect, text) for rect, _flags, text in specs[2]]
+
+
+def check_rule(text: str) -> float:
+    """A label is plain from 0.01 to 999 and 1e3-style beyond; never 10², 9·10¹, 1e+03. Its value."""
+    assert "·" not in text and "+" not in text and not re.search("[⁰¹²³⁴⁵⁶⁷⁸⁹]", text), text
+    if PLAIN.match(text):
+        value = float(text)
+        assert 0.01 <= abs(value) < 1000, f"{text} should be written 1e3-style"
+    else:
+        assert POWER.match(text), f"{text!r} is neither plain nor 1e3-style"
+        value = float(text)
+        assert not 0.01 <= abs(value) < 1000, f"{text} should be written plainly"
+    return value
+
+
+def check_axis(axis, lo: float, hi: float, least: int = 2) -> list[str]:
+    """The labels of a vertical log axis showing [lo, hi]: at least ``least``, distinct, in range, following
+    the rule, and no two overlapping at the axis's font (its full line height, not pyqtgraph's 0.8 of it)."""
+    labels = drawn_labels(axis)
+    texts = [t for _, t in labels]
+    assert len(texts) >= least, texts
+    assert len(set(texts)) == len(texts), texts
+    for text in texts:
+        assert lo * (1 - 1e-9) <= check_rule(text) <= hi * (1 + 1e-9), (text, lo, hi)
+    height = QFontMetricsF(axis.style["tickFont"] or axis.font()).height()
+    centres = sorted(rect.center().y() for rect, _ in labels)
+    gaps = [b - a for a, b in itertools.pairwise(centres)]
+    assert all(gap >= height for gap in gaps), (texts, gaps, height)
+    return texts
+
+
+def disjoint(rects: list[QRectF]) -> bool:
+    return not any(a.intersects(b) for a, b in itertools.combinations(rects, 2))
+
+
+# --------------------------------------------------------------------------- 1. log axes
+def test_number_formats_are_plain_within_two_decades_and_1e3_style_beyond():
+    assert [compact(v) for v in (0.931, 31.8, 123, 100, 1370, 3.8e3, 4.23e12, 0.00123, 0.01, 999.6, -2.5e-5)] == [
+        "0.931", "31.8", "123", "100", "1.37e3", "3.8e3", "4.23e12", "1.23e-3", "0.01", "1e3", "-2.5e-5"]
+    assert [number_text(v, last) for v, last in ((0.1, -2), (0.12, -2), (20, 1), (1e3, 3), (5e-4, -4))] == [
+        "0.1", "0.12", "20", "1e3", "5e-4"]
+
+
+@pytest.mark.parametrize("lo,hi", [(0.08, 0.12), (1, 10), (1, 1e10), (22.1, 22.3), (1e-3, 10), (181, 3.3e5),
+                                   (5e-4, 9e-4), (1e-300, 1e300), (0.9, 1.1), (1e9, 1.4e13)])
+@pytest.mark.parametrize("length", [60, 150, 300, 700])
+def test_log_ticks_never_crowd(lo, hi, length):
+    major, minor = log_ticks(math.log10(lo), math.log10(hi), length, lambda _label: 14.0)
+    texts = [t for _, t in major]
+    assert texts and len(set(texts)) == len(texts)
+    for v, text in major:
+        assert math.isclose(check_rule(text), 10**v, rel_tol=1e-6), (text, v)
+        assert math.log10(lo) - 1e-9 <= v <= math.log10(hi) + 1e-9
+    positions = [(v - math.log10(lo)) / (math.log10(hi) - math.log10(lo)) * length for v, _ in major]
+    assert all(b - a >= 1.5 * 14 for a, b in itertools.pairwise(positions)), texts
+    assert not set(minor) & {v for v, _ in major}
+    if length >= 150:
+        assert len(texts) >= 2, texts
+
+
+@pytest.mark.parametrize("size", [(420, 320), (340, 250)])
+@pytest.mark.parametrize("lo,hi", [(0.08, 0.12), (1, 10), (1, 1e10)])
+def test_the_loss_charts_log_axis_labels_round_values_that_do_not_overlap(qtbot, size, lo, hi):
+    for panel in (LossCurvePanel("Loss"), RaceLossPanel()):
+        qtbot.addWidget(panel)
+        panel.resize(*size)
+        with qtbot.waitExposed(panel):
+            panel.show()
+        panel.log_scale.setChecked(True)
+        panel.plot.setYRange(math.log10(lo), math.log10(hi), padding=0)
+        settle(qtbot)
+        axis = panel.plot.getAxis("left")
+        assert isinstance(axis, LogAxis)
+        texts = check_axis(axis, lo, hi)
+        if (lo, hi) == (0.08, 0.12):
+            assert len(texts) >= 3 and "0.1" in texts  # not 0.1 alone, and never 0.1/0.09/0.08 crowding
+        if (lo, hi) == (1, 1e10):
+            assert "1e10" in texts or "1e8" in texts
+        panel.close()
+
+
+def test_the_loss_chart_labels_grow_with_the_data_without_crowding(qtbot, window):
+    """The surface tab's loss chart (log scale) after a run whose loss falls over decades, at both window sizes."""
+    view = view_of(window, SurfaceView)
+    view.set_control("loss", "mse")
+    step(qtbot, view, Unit.EPOCH, 30)
+    for size in SIZES:
+        window.resize(*size)
+        settle(qtbot, 150)
+        (y0, y1) = view.loss_panel.plot.getViewBox().viewRange()[1]
+        check_axis(view.loss_panel.plot.getAxis("left"), 10**y0, 10**y1)
+
+
+# --------------------------------------------------------------------------- 2. contour labels, 3. colour bar
+def check_contour_labels(panel) -> list[str]:
+    labels = panel.contour_labels()
+    assert labels, "no isoline is labelled"
+    area = panel.view_box.sceneBoundingRect()
+    rects = [label.sceneBoundingRect() for label in labels]
+    texts = [label.textItem.toPlainText() for label in labels]
+    for rect, text in zip(rects, texts, strict=True):
+        assert area.contains(rect), f"{text} runs out of the plot: {rect} not in {area}"
+        check_rule(text)
+        assert len(text.replace("-", "").replace(".", "")) <= 6, text  # three significant digits at most
+    assert disjoint(rects), list(zip(texts, rects, strict=True))
+    return texts
+
+
+def zooms(panel):
+    """The visible range, then zoomed out ×8 and in ×1/6 around its centre (as the wheel would)."""
+    x0, x1, y0, y1 = panel.visible_range()
+    cx, cy, wx, wy = (x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) / 2, (y1 - y0) / 2
+    return [(x0, x1, y0, y1), (cx - 8 * wx, cx + 8 * wx, cy - 8 * wy, cy + 8 * wy),
+            (cx - wx / 6, cx + wx / 6, cy - wy / 6, cy + wy / 6)]
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_contour_labels_are_apart_and_inside_the_map_built_in_and_large_numbers(qtbot, warnings, tmp_path, size):
+    window = make_window(qtbot, size)
+    view = view_of(window, SurfaceView)
+    for data in ("built-in", "csv"):
+        if data == "csv":
+            open_csv(qtbot, window, big_csv(tmp_path))
+            assert view.model.dataset.name == "houses.csv"
+        for rng in zooms(view.surface):
+            view.surface.set_range(*rng)
+            view.recompute_surface()
+            settle(qtbot)
+            texts = check_contour_labels(view.surface)
+            if data == "csv":
+                assert any("e" in t for t in texts), texts  # 1e9 … 1e13: written 1.37e12, not 1.37e+12
+            # 3. the colour bar: round labels, not crowded, whatever the range
+            lo, hi = (10**v for v in view.surface.colorbar.levels())
+            check_axis(view.surface.colorbar.axis, lo, hi)
+        window.resize(size[0] - 200, size[1] - 150)  # a smaller map: the labels are placed again
+        settle(qtbot, 150)
+        check_contour_labels(view.surface)
+        window.resize(*size)
+        settle(qtbot, 150)
+    window.close()
+
+
+def test_the_loss_slice_colour_bar_and_labels_of_the_boston_tab(qtbot, window):
+    window.tabs.setCurrentIndex(1)
+    view = view_of(window, BostonView)
+    qtbot.waitUntil(lambda: view.slice_grid is not None, timeout=10_000)
+    settle(qtbot, 150)
+    check_contour_labels(view.slice_panel)
+    lo, hi = (10**v for v in view.slice_panel.colorbar.levels())
+    check_axis(view.slice_panel.colorbar.axis, lo, hi)
+    assert not view.slice_panel.colorbar.axis._tickLevels  # no fixed ticks: they follow the bar's length
+
+
+# --------------------------------------------------------------------------- 4. legends
+def swatch_picture(sample: Swatch) -> QImage:
+    image = QImage(24, 24, QImage.Format.Format_ARGB32)
+    image.fill(QColor("white"))
+    painter = QPainter(image)
+    sample.paint(painter)
+    painter.end()
+    return image
+
+
+def check_legend_outside(plot, legend, names: list[str]) -> None:
+    """The legend lists ``names`` (in any order), lies outside the plot area, and every entry is whole on
+    screen: in the scene, not clipped by the widget's edge."""
+    assert sorted(legend.names()) == sorted(names)
+    area = plot.getViewBox().sceneBoundingRect()
+    visible = QRectF(plot.scene().views()[0].rect())
+    for sample, label in legend.items:
+        for item in (sample, label.item):
+            rect = item.sceneBoundingRect()
+            assert not rect.intersects(area), f"{label.text} lies over the plot area"
+            assert visible.contains(rect), f"{label.text} is cut off: {rect} not in {visible}"
+    texts = []
+    for _, label in legend.items:  # the text's own box, without the empty margin around it
+        m = label.item.document().documentMargin()
+        texts.append(label.item.sceneBoundingRect().adjusted(m, m, -m, -m))
+    assert disjoint(texts)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_legends_hide_no_curve(qtbot, warnings, size):
+    window = make_window(qtbot, size)
+    surface = view_of(window, SurfaceView)
+    step(qtbot, surface, Unit.BATCH, 3)
+    panel = surface.loss_panel
+    check_legend_outside(panel.plot, panel.legend, ["batch loss", "training loss (epoch)", "test loss"])
+
+    window.tabs.setCurrentIndex(1)
+    boston = view_of(window, BostonView)
+    settle(qtbot, 150)
+    check_legend_outside(boston.loss_panel.plot, boston.loss_panel.legend,
+                         ["batch loss", "training loss (epoch)", "validation loss"])
+
+    window.tabs.setCurrentIndex(3)
+    race = view_of(window, RaceView)
+    settle(qtbot, 150)
+    step(qtbot, race, Unit.BATCH, 2)
+    racers = ["SGD", "Momentum", "RMSProp", "Adam"]
+    check_legend_outside(race.surface.plot, race.legend, [*racers, "optimum"])
+    check_legend_outside(race.losses.plot, race.losses.legend, racers)
+    window.close()
+
+
+def test_a_hidden_curve_keeps_its_swatch_and_a_click_does_not_hide_one(qtbot):
+    panel = LossCurvePanel("Loss")
+    qtbot.addWidget(panel)
+    panel.show()
+    sample = next(s for s, label in panel.legend.items if label.text == "training loss (epoch)")
+    assert isinstance(sample, Swatch)
+    shown = swatch_picture(sample)
+    assert any(shown.pixelColor(x, 11) != QColor("white") for x in range(20))  # a line, in the curve's colour
+    panel.train.setVisible(False)
+    assert swatch_picture(sample) == shown  # the same swatch: no black "eye"
+
+    class Click:
+        accepted = None
+
+        def button(self):
+            return Qt.MouseButton.LeftButton
+
+        def ignore(self):
+            self.accepted = False
+
+    panel.train.setVisible(True)
+    sample.mouseClickEvent(Click())
+    assert panel.train.isVisible()
+
+
+def test_the_loss_chart_lists_only_the_curves_the_data_has(qtbot):
+    panel = LossCurvePanel("Loss")
+    qtbot.addWidget(panel)
+    panel.show_curves(validation=True, test=False)
+    assert panel.legend.names() == ["batch loss", "training loss (epoch)", "validation loss"]
+    panel.show_curves(validation=False, test=True)
+    assert panel.legend.names() == ["batch loss", "training loss (epoch)", "test loss"]
+
+
+# --------------------------------------------------------------------------- 5. one point
+def ink_near(widget: QWidget, plot, x: float, y: float, radius: int = 4) -> int:
+    """How many pixels near the data point (x, y) of ``plot`` (inside ``widget``) are drawn on (far from the
+    white background and its faint grid)."""
+    image = widget.grab().toImage()
+    scene = plot.getViewBox().mapViewToScene(QPointF(x, y))
+    gv = plot.scene().views()[0]
+    centre = gv.mapTo(widget, gv.mapFromScene(scene))
+    ratio = image.devicePixelRatio()
+    found = 0
+    for dx in range(-radius, radius + 1):
+        for dy in range(-radius, radius + 1):
+            p = QPoint(int((centre.x() + dx) * ratio), int((centre.y() + dy) * ratio))
+            if image.rect().contains(p):
+                c = image.pixelColor(p)
+                found += (765 - c.red() - c.green() - c.blue()) > 90
+    return found
+
+
+def test_after_one_step_the_loss_chart_shows_the_point(qtbot, window):
+    view = view_of(window, SurfaceView)
+    panel = view.loss_panel
+    for log in (True, False):
+        panel.log_scale.setChecked(log)
+        view.reset()
+        step(qtbot, view, Unit.BATCH)
+        x, y = panel.batch.getData()  # as drawn (log10 of the loss on a log axis)
+        assert len(x) == 1 and np.isfinite(y).all()
+        assert panel.batch.opts["symbol"] is not None  # a dot: a line through one point draws nothing
+        assert ink_near(panel, panel.plot, x[0], y[0]) >= 12
+    step(qtbot, view, Unit.BATCH)
+    assert panel.batch.opts["symbol"] is None  # two points: a line again
+
+
+def test_the_race_chart_shows_its_start_points(qtbot, window):
+    window.tabs.setCurrentIndex(3)
+    race = view_of(window, RaceView)
+    settle(qtbot, 100)
+    for key, curve in race.losses.curves.items():
+        x, _ = curve.getData()
+        assert len(x) == 1 and curve.opts["symbol"] is not None, key
+
+
+# --------------------------------------------------------------------------- 6. sidebars scroll
+def clipped_in_sidebar(view) -> list[str]:
+    """What the tab's sidebar cuts: widgets past its right edge, fields narrower than their text, wrapped
+    labels shorter than their text, anything the scroll area cannot scroll to."""
+    scroll = view.sidebar_scroll
+    inner, port = scroll.widget(), scroll.viewport()
+    problems = []
+    if inner.width() > port.width():
+        problems.append(f"the sidebar is {inner.width()} wide in a {port.width()} viewport")
+    for w in inner.findChildren(QWidget):
+        if not w.isVisibleTo(inner) or w.width() == 0:
+            continue
+        corner = w.mapTo(inner, QPoint(0, 0))
+        name = w.objectName() or type(w).__name__
+        if corner.x() + w.width() > port.width():
+            problems.append(f"{name} ends at {corner.x() + w.width()} > {port.width()}")
+        if isinstance(w, QLabel) and w.wordWrap() and w.text():
+            if w.heightForWidth(w.width()) > w.height():
+                problems.append(f"{name} needs {w.heightForWidth(w.width())} px of height, has {w.height()}")
+        elif isinstance(w, QAbstractSpinBox | QComboBox | QAbstractButton):
+            if w.minimumSizeHint().width() > w.width():
+                problems.append(f"{name} is {w.width()} wide, needs {w.minimumSizeHint().width()}")
+    if inner.height() < inner.minimumSizeHint().height():
+        problems.append("the sidebar cannot be scrolled to its end")
+    return problems
+
+
+@pytest.mark.parametrize("size", [(1280, 800), (1100, 640)])
+def test_sidebars_scroll_and_cut_nothing(qtbot, warnings, tmp_path, size):
+    window = make_window(qtbot, size)
+    states = {
+        "surfaceView": lambda v: step(qtbot, v, Unit.PHASE, 3),
+        "bostonView": lambda v: (v.control("normalize").setChecked(False), step(qtbot, v, Unit.EPOCH, 2)),
+        "backpropView": lambda v: None,
+        "raceView": lambda v: step(qtbot, v, Unit.EPOCH, 2),
+    }
+    for i, view in enumerate(window.views):
+        window.tabs.setCurrentIndex(i)
+        settle(qtbot, 150)
+        assert clipped_in_sidebar(view) == [], view.objectName()
+        states[view.objectName()](view)
+        settle(qtbot, 150)
+        assert clipped_in_sidebar(view) == [], view.objectName()
+    # The user's data with many features: the longest explanation of the Boston tab.
+    rows = "\n".join(",".join(str((i * 7 + j * 3) % 11 + j) for j in range(4)) + f",{i % 13}" for i in range(60))
+    path = tmp_path / "many-columns-with-a-long-name.csv"
+    path.write_text("alpha,beta,gamma,delta,target\n" + rows + "\n")
+    open_csv(qtbot, window, path)
+    settle(qtbot, 150)
+    boston = view_of(window, BostonView)
+    assert window.tabs.currentWidget() is boston
+    assert clipped_in_sidebar(boston) == []
+    scroll = boston.sidebar_scroll
+    scroll.verticalScrollBar().setValue(scroll.verticalScrollBar().maximum())
+    settle(qtbot)
+    text = boston.explanation
+    bottom = text.mapTo(scroll.viewport(), QPoint(0, text.height())).y()
+    assert bottom <= scroll.viewport().height()  # scrolled down, the explanation's end is in view
+    window.close()
+
+
+def test_the_off_chart_note_wraps_inside_the_chart(qtbot):
+    panel = PredActualPanel("$1000s")
+    qtbot.addWidget(panel)
+    panel.resize(300, 260)
+    with qtbot.waitExposed(panel):
+        panel.show()
+    panel.set_limits(0, 50)
+    actual = np.linspace(5, 45, 40)
+    predicted = actual.copy()
+    predicted[:7] = -np.linspace(10, 99.5, 7)
+    predicted[7:17] = np.linspace(60, 153.2, 10)
+    predicted[17] = np.nan
+    panel.set_points(actual, predicted)
+    settle(qtbot)
+    note = panel.note
+    assert note.toPlainText().startswith("Off this chart: 7 below it") and "up to 153" in note.toPlainText()
+    assert panel.plot.getViewBox().sceneBoundingRect().contains(note.sceneBoundingRect())
+    panel.set_points(actual, actual)
+    assert not note.isVisible()
+
+
+# --------------------------------------------------------------------------- 7. exported pictures
+def test_exported_pictures_are_titled_for_what_they_show(qtbot, window, tmp_path):
+    surface = view_of(window, SurfaceView)
+    step(qtbot, surface, Unit.BATCH, 3)
+    titles = {}
+    for i, view in enumerate(window.views):
+        window.tabs.setCurrentIndex(i)
+        settle(qtbot, 100)
+        for name, gv in export.plots_of(view):
+            if isinstance(gv.scene(), type(surface.surface.plot.scene())):
+                titles[view.objectName(), name] = export.picture_titles(gv)
+    (map_title,) = titles["surfaceView", "Loss surface"].values()
+    assert "click" not in map_title and map_title.startswith("Training loss over (kernel, bias)")
+    assert "download-time data, after step 3" in map_title
+    for name, shown in titles.items():
+        for picture in shown.values():
+            assert "click" not in picture.lower(), (name, picture)
+            assert len(re.sub("<[^>]+>", " ", picture).split()) >= 3, (name, picture)
+    (race_title,) = titles["raceView", "Loss surface with each racer's trajectory"].values()
+    assert race_title.startswith("Training loss<br>")
+    (loss_title,) = titles["surfaceView", "Loss curve"].values()
+    assert loss_title.startswith("Loss curve<br>")  # "Loss" alone says too little
+
+    window.tabs.setCurrentIndex(0)
+    settle(qtbot)
+    path = tmp_path / "map.svg"
+    export.export_picture(surface.surface.graphics, path)
+    svg = path.read_text(encoding="utf-8")
+    assert "Training loss over (kernel, bias)" in svg and "click to start" not in svg
+    assert "after step 3" in svg
+    # … and the plot on screen is titled as before.
+    assert "click to start there" in surface.surface.plot.titleLabel.text
+    assert surface.surface.plot.titleLabel.maximumHeight() == 30
+
+    window.tabs.setCurrentIndex(2)
+    settle(qtbot)
+    (name, gv), = export.plots_of(window.views[2])
+    export.export_picture(gv, tmp_path / "graph.svg")
+    assert f"{name}" in (tmp_path / "graph.svg").read_text(encoding="utf-8")
+
+
+# --------------------------------------------------------------------------- 8. the window's title
+def test_the_window_title_names_the_current_data_and_session(qtbot, window, tmp_path, monkeypatch):
+    assert window.windowTitle() == "fitscope"
+    open_csv(qtbot, window, big_csv(tmp_path, "rent.csv"))
+    assert window.windowTitle() == "rent.csv — fitscope"
+    three = tmp_path / "three.csv"
+    three.write_text("a,b,c,y\n1,2,3,10\n2,3,1,12\n3,1,2,9\n4,4,4,20\n5,2,2,15\n6,1,5,14\n")
+    open_csv(qtbot, window, three)
+    assert window.tabs.currentWidget() is view_of(window, BostonView)
+    assert window.windowTitle() == "three.csv — fitscope"  # the data just opened, not the other tab's
+    window.tabs.setCurrentIndex(0)
+    assert window.windowTitle() == "rent.csv — fitscope"  # the current tab's data
+    window.tabs.setCurrentIndex(2)
+    assert window.windowTitle() == "rent.csv — fitscope"  # a tab without data: the last one's
+    window.show_dataset(load_builtin("boston-housing"), book=True)
+    assert window.windowTitle() == "fitscope"  # built-in data goes unnamed
+
+    first, second = tmp_path / "first.json", tmp_path / "second.json"
+    assert window.files.save_session(str(first))
+    assert window.windowTitle() == "first.json — fitscope"
+    window.tabs.setCurrentIndex(0)
+    assert window.files.save_session(str(second))
+    assert window.windowTitle() == "second.json — fitscope"
+    assert window.files.open_session(str(first))
+    assert window.windowTitle() == "first.json — fitscope"
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: (str(second), "")))
+    window.files.open_action.trigger()
+    assert window.windowTitle() == "second.json — fitscope"
+    open_csv(qtbot, window, big_csv(tmp_path, "after.csv"))
+    assert window.windowTitle() == "after.csv — fitscope"
