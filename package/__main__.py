@@ -45,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         from fitscope.engine import interrupts
 
         restore = interrupts.install()
+        _stop_if_signalled()
         return _command(args)
     except KeyboardInterrupt:
         return _interrupted()
@@ -76,6 +77,13 @@ def _early(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
 
+def _stop_if_signalled() -> None:
+    """A signal that came during an import may have raised its KeyboardInterrupt where Python only prints it
+    (in a weak reference's callback, say): the command must stop all the same."""
+    if _first_signal:
+        raise KeyboardInterrupt
+
+
 def _interrupted() -> int:
     """Ctrl-C or SIGTERM before the command had anything to write: one line, 130 or 143."""
     signum = _first_signal[0] if _first_signal else signal.SIGINT
@@ -103,6 +111,7 @@ def _command(args: list[str]) -> int:
     if args[0] in COMMANDS:
         from fitscope.engine.cli import main as cli_main
 
+        _stop_if_signalled()
         return cli_main(args)
     word = args[0] if len(args[0]) <= 40 else args[0][:40] + "…"
     print(f"error: {word!r} is not a fitscope command (choose {', '.join(COMMANDS)}; "
