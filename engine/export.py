@@ -75,9 +75,9 @@ def trace_start_row(params: np.ndarray) -> list[str]:
     return ["0", "0", "", "", *map(full, np.asarray(params, dtype=np.float64).tolist())]
 
 
-def trace_row(step: int, epoch: int, batch: int, loss: float, params: np.ndarray) -> list[str]:
-    """Row ``step``: the parameters after that update."""
-    return [str(int(step)), str(int(epoch)), str(int(batch)), full(loss),
+def trace_row(step: int, epoch: int, batch: int, loss: float | str, params: np.ndarray) -> list[str]:
+    """Row ``step``: the parameters after that update (``loss`` "" when it is not known)."""
+    return [str(int(step)), str(int(epoch)), str(int(batch)), loss if isinstance(loss, str) else full(loss),
             *map(full, np.asarray(params, dtype=np.float64).tolist())]
 
 
@@ -538,12 +538,22 @@ def step_positions(n_steps: int, epoch_steps: np.ndarray) -> tuple[np.ndarray, n
 
 
 def write_trace(path: str | os.PathLike[str], param_names: Sequence[str], params: np.ndarray,
-                batch_loss: np.ndarray, epoch_steps: np.ndarray, *,
-                inputs: Iterable[str | os.PathLike[str]] = ()) -> None:
-    """The trace CSV from a trajectory: ``params`` (steps + 1, n_params), row 0 the start; ``batch_loss``
-    (steps,); ``epoch_steps`` the update count at each epoch's end."""
+                batch_loss: np.ndarray, epoch_steps: np.ndarray, *, param_steps: np.ndarray | None = None,
+                loss_steps: np.ndarray | None = None, inputs: Iterable[str | os.PathLike[str]] = ()) -> None:
+    """The trace CSV from a trajectory: ``params`` (rows, n_params), row 0 the start; ``batch_loss``;
+    ``epoch_steps`` the update count at each epoch's end. ``param_steps`` and ``loss_steps``: the step of each
+    row of ``params`` and ``batch_loss`` (default: every step, 0 … and 1 …); a long run's history keeps some
+    steps only, and a row whose batch loss was not kept has an empty loss."""
     params = np.asarray(params, dtype=np.float64)
-    n = len(params) - 1
+    steps = np.arange(len(params)) if param_steps is None else np.asarray(param_steps, dtype=np.int64)
+    loss_at = np.arange(1, len(batch_loss) + 1) if loss_steps is None else np.asarray(loss_steps, dtype=np.int64)
+    n = int(steps[-1]) if len(steps) else 0
     epoch, batch = step_positions(n, epoch_steps)
-    rows = (trace_row(s, epoch[s - 1], batch[s - 1], batch_loss[s - 1], params[s]) for s in range(1, n + 1))
+
+    def loss(step: int) -> float | str:
+        i = int(np.searchsorted(loss_at, step))
+        return batch_loss[i] if i < len(loss_at) and loss_at[i] == step else ""
+
+    rows = (trace_row(s, epoch[s - 1], batch[s - 1], loss(s), params[i])
+            for i, s in enumerate(steps.tolist()) if s > 0)
     write_csv(path, trace_header(param_names), itertools.chain([trace_start_row(params[0])], rows), inputs=inputs)

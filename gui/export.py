@@ -352,7 +352,8 @@ def export_trajectory_csv(view: QWidget, path: str | os.PathLike[str]) -> None:
     """``step,epoch,batch,loss,<parameters>``: as ``fitscope fit --trace``."""
     run = run_of(view)
     h = run.history
-    write_trace(path, run.experiment.param_names, h.params, h.batch_loss, h.epoch_steps, inputs=data_files(run))
+    write_trace(path, run.experiment.param_names, h.params, h.batch_loss, h.epoch_steps, param_steps=h.param_steps,
+                loss_steps=h.loss_steps, inputs=data_files(run))
 
 
 def data_files(run: FitRun) -> list[str]:

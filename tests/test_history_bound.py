@@ -231,3 +231,27 @@ def test_the_race_keeps_bounded_histories_and_exact_finishes(monkeypatch):
         assert np.array_equal(race.losses(i), unbounded.losses(i)[h.param_steps])
         assert race.reached(i) == unbounded.reached(i)
     assert sum(race.reached(i) is not None for i in range(4)) >= 2  # (400, 135 and 2,633: none kept)
+
+
+def test_the_trace_of_a_thinned_history_names_the_steps_it_keeps(small, tmp_path):
+    """The trajectory CSV the app exports (File ▸ Export) writes the kept rows at their own step numbers, with
+    the batch loss where it was kept, and the epoch and batch of each step."""
+    import csv
+
+    from fitscope.engine.export import write_trace
+
+    run = long_run(epochs=20)
+    train(run)
+    h = run.history
+    assert h.thinned
+    path = tmp_path / "trace.csv"
+    write_trace(path, run.experiment.param_names, h.params, h.batch_loss, h.epoch_steps,
+                param_steps=h.param_steps, loss_steps=h.loss_steps)
+    rows = list(csv.reader(path.open()))[1:]
+    assert [int(r[0]) for r in rows] == h.param_steps.tolist()
+    n = len(run.experiment.y)  # batch size 1: step s is batch (s - 1) % n of epoch (s - 1) // n + 1
+    for row, step, params in zip(rows[1:], h.param_steps[1:], h.params[1:], strict=True):
+        assert (int(row[1]), int(row[2])) == ((step - 1) // n + 1, (step - 1) % n)
+        loss = h.loss_of(int(step))
+        assert row[3] == ("" if loss is None else repr(loss)) or float(row[3]) == loss
+        assert np.array_equal([float(v) for v in row[4:]], params)

@@ -16,7 +16,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout, QWidget
 
 from fitscope.gui.panels.edges import EdgeMarkers, Mark
-from fitscope.gui.panels.plotting import quiet_plot
+from fitscope.gui.panels.plotting import OutsideLegend, quiet_plot
 from fitscope.gui.panels.surface import TRAJECTORY
 
 TRAIN = "#1e88e5"
@@ -43,8 +43,7 @@ class DataPanel(QWidget):
         self.plot.setTitle(TITLE, size="10pt")
         self.plot.showGrid(x=True, y=True, alpha=0.15)
         quiet_plot(self.plot)
-        legend = self.plot.addLegend(offset=(-8, -8), labelTextSize="8pt")
-        legend.setBrush(pg.mkBrush(255, 255, 255, 200))
+        OutsideLegend(self.plot)  # under the chart: it never hides a point or a residual
 
         self.test_points = pg.ScatterPlotItem(
             size=7, symbol="s", brush=pg.mkBrush(None), pen=pg.mkPen(TEST, width=1.2), name="test data"

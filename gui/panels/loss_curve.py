@@ -11,6 +11,7 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout, QWidget
 
 from fitscope.gui.panels.axes import LogAxis
+from fitscope.gui.panels.decimate import envelope
 from fitscope.gui.panels.plotting import OutsideLegend, quiet_plot, show_lone_points
 
 BATCH = (120, 144, 156, 150)
@@ -96,18 +97,24 @@ class LossCurvePanel(QWidget):
         self.baseline.show()  # before the text: a hidden label ignores a new format
         self.baseline.label.setFormat(f"{label} {value:.4g}")
 
-    def set_history(self, batch_loss: np.ndarray, epochs: np.ndarray, since: int = 0, before: str = "") -> None:
-        """``batch_loss`` (steps,) and ``epochs`` (n, 5): epoch, step, loss, val_loss, test_loss.
+    def set_history(self, batch_loss: np.ndarray, epochs: np.ndarray, since: int = 0, before: str = "",
+                    steps: np.ndarray | None = None) -> None:
+        """``batch_loss`` at ``steps`` (default: 1, 2, …; a long run's history keeps some steps only) and
+        ``epochs`` (n, 5): epoch, step, loss, val_loss, test_loss.
 
         ``since``: the losses of the steps up to this one were of another loss function (``before`` names it):
         they are left out, so that one axis shows one loss, and a marked line says where the new one starts.
+        Long curves are drawn as their envelope over the chart's pixel columns (every spike still shows).
         """
-        steps = np.arange(1, len(batch_loss) + 1)
-        self._frame_steps(len(batch_loss))
-        shown = batch_loss[since:]
+        steps = np.arange(1, len(batch_loss) + 1) if steps is None else np.asarray(steps)
+        self._frame_steps(int(steps[-1]) if len(steps) else 0)
+        columns = self._columns()
+        keep = slice(int(np.searchsorted(steps, since, side="right")), None)  # the steps after `since`
+        shown = batch_loss[keep]
         shown = _positive(shown) if self.log_scale.isChecked() else shown
+        x, shown = envelope(steps[keep], shown, columns)
         show_lone_points(self.batch, shown)  # after one step: a dot, not an empty chart
-        self.batch.setData(steps[since:], shown)
+        self.batch.setData(x, shown)
         if since > 0:
             self.change.setPos(since + 0.5)
             self.change.label.setFormat(f"{before} until here")
@@ -122,7 +129,11 @@ class LossCurvePanel(QWidget):
             if np.isnan(values).all():
                 curve.setData([], [])
             else:
-                curve.setData(at, values, connect="finite")
+                curve.setData(*envelope(at, values, columns), connect="finite")
+
+    def _columns(self) -> int:
+        """The chart's width in pixels (what a curve is cut down to)."""
+        return max(100, int(self.plot.getViewBox().width()))
 
     def _frame_steps(self, n: int) -> None:
         """Keep the step axis in round steps (1, 2, 5 × 10ᵏ), so that it does not shift on every frame."""

@@ -12,6 +12,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout, QWidget
 
 from fitscope.gui.panels.axes import LogAxis
+from fitscope.gui.panels.decimate import envelope
 from fitscope.gui.panels.plotting import OutsideLegend, quiet_plot, show_lone_points
 
 OPTIMUM = "#616161"
@@ -69,9 +70,10 @@ class RaceLossPanel(QWidget):
             self.curves[key] = curve
             self._data[key] = np.empty(0)
 
-    def set_losses(self, key: str, losses: np.ndarray) -> None:
-        """The training loss at step 0 (the start), 1, 2, … of racer ``key``."""
-        self._data[key] = losses
+    def set_losses(self, key: str, losses: np.ndarray, steps: np.ndarray | None = None) -> None:
+        """The training loss of racer ``key`` at ``steps`` (default: 0 — the start —, 1, 2, …; a long run's
+        history keeps some steps only)."""
+        self._data[key] = (np.arange(len(losses)) if steps is None else np.asarray(steps), losses)
         self._draw(key)
 
     def set_optimum(self, value: float | None) -> None:
@@ -84,9 +86,9 @@ class RaceLossPanel(QWidget):
         self.optimum.show()
 
     def _draw(self, key: str) -> None:
-        losses = self._data[key]
-        steps = np.arange(len(losses))
+        steps, losses = self._data[key]
         shown = np.where(losses > 0, losses, np.nan) if self.log_scale.isChecked() else losses
+        steps, shown = envelope(steps, shown, max(100, int(self.plot.getViewBox().width())))  # pixel columns
         show_lone_points(self.curves[key], shown)  # at the start: a dot each
         self.curves[key].setData(steps, shown, connect="finite")
 

@@ -325,7 +325,7 @@ class RaceView(TrainingView):
                 items["cross"].setData(params[-1:, 0], params[-1:, 1])
             else:
                 items["cross"].setData([], [])
-            self.losses.set_losses(key, run.losses(i))
+            self.losses.set_losses(key, run.losses(i), history.param_steps)
         self._fill_table()
         self._fill_text()
 

@@ -1,0 +1,62 @@
+"""Long curves are cut to what a plot can show, without losing a spike, a gap, a start or an end."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fitscope.gui.panels.decimate import envelope, path
+
+
+def test_a_short_curve_is_kept_as_it_is():
+    x, y = np.arange(10.0), np.arange(10.0) ** 2
+    ex, ey = envelope(x, y, 100)
+    assert np.array_equal(ex, x) and np.array_equal(ey, y)
+
+
+def test_the_envelope_keeps_every_columns_extremes_in_order():
+    rng = np.random.default_rng(0)
+    n, columns = 100_000, 500
+    x = np.arange(1.0, n + 1)
+    y = np.exp(-x / 20_000) + 0.1 * rng.random(n)
+    y[12_345] = 50.0  # one spike
+    ex, ey = envelope(x, y, columns)
+    assert len(ey) <= 2 * columns
+    assert ey.max() == 50.0 and ey.min() == y.min()
+    assert np.all(np.diff(ex) > 0)  # in order along x
+    per = -(-n // columns)
+    for k in (0, 17, 250, columns - 1):  # each column's lowest and highest are there
+        run = y[k * per : (k + 1) * per]
+        kept = ey[(ex > k * per) & (ex <= (k + 1) * per)]
+        assert run.min() in kept and run.max() in kept
+    assert ex[0] >= x[0] and ex[-1] <= x[-1]
+
+
+def test_the_envelope_keeps_gaps():
+    n = 10_000
+    x = np.arange(n, dtype=float)
+    y = np.ones(n)
+    y[4000:6000] = np.nan  # the loss changed: a gap between two segments
+    ex, ey = envelope(x, y, 100)
+    assert np.isnan(ey).any()
+    assert np.all(np.isfinite(ey[ex < 3900])) and np.all(np.isfinite(ey[ex > 6100]))
+
+
+def test_a_path_drops_points_within_one_pixel_and_keeps_its_ends():
+    t = np.linspace(0, 1, 50_000)
+    a = np.concatenate([t, np.full(50_000, 1.0)])  # a walk, then sitting still
+    b = np.concatenate([t ** 2, np.full(50_000, 1.0)])
+    pa, pb = path(a, b, (0.01, 0.01))
+    assert len(pa) < 300
+    assert (pa[0], pb[0]) == (a[0], b[0]) and (pa[-1], pb[-1]) == (a[-1], b[-1])
+    # Every point dropped is within a pixel of a point kept.
+    kept = np.column_stack([pa, pb])
+    for i in range(0, len(a), 997):
+        assert np.min(np.max(np.abs(kept - [a[i], b[i]]), axis=1)) <= 0.0100001 * 2
+
+
+def test_a_path_beyond_the_most_is_thinned_evenly():
+    rng = np.random.default_rng(1)
+    a, b = rng.random(100_000), rng.random(100_000)  # every step a new pixel
+    pa, pb = path(a, b, (1e-6, 1e-6), most=1000)
+    assert len(pa) == 1000
+    assert (pa[0], pa[-1]) == (a[0], a[-1])
