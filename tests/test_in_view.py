@@ -172,3 +172,31 @@ def test_boston_after_a_divergence_marks_the_kept_point_and_its_panels_agree(qtb
         assert view.readouts.text("bostonStep") == str(h.steps)
     finally:
         view.shutdown()
+
+
+def test_the_mae_optimum_does_not_follow_a_zoom(qtbot, view):
+    """The star is the least-absolute-deviations line of the data, found exactly, not the lowest point of
+    the part of the map in view: zoomed away from it, it is marked at the edge instead."""
+    from fitscope.gui.models.surface import lad_line
+
+    assert view.model.settings.loss == "mae"
+    exp = view.model.experiment
+    x, y = exp.X[:, 0], exp.y
+    k, b = view.model.optimum()
+    best = np.abs(y - (k * x + b)).mean()
+    rng = np.random.default_rng(0)
+    for dk, db in rng.normal(scale=0.01, size=(200, 2)):  # no line nearby does better
+        assert np.abs(y - ((k + dk) * x + b + db)).mean() >= best - 1e-15
+    import fitscope.gui.models.surface as surface_model
+
+    old = surface_model.LAD_EXACT_ROWS
+    surface_model.LAD_EXACT_ROWS = 0  # the iterative method for many rows agrees
+    try:
+        assert lad_line(x, y) == pytest.approx((k, b), abs=1e-7)
+    finally:
+        surface_model.LAD_EXACT_ROWS = old
+    view.surface.set_range(-1, -0.5, -1, -0.5)
+    view.recompute_surface()
+    qtbot.wait(20)
+    assert view._optimum == (k, b)
+    assert "optimum ★" in view.map_marks.labels()

@@ -24,6 +24,8 @@ from fitscope.engine.surface import default_window, linear_slice
 #: With more training rows than this, the MAE surface (which has no closed form) is computed over a fixed
 #: random sample of this many rows, and the plot says so; 200 × 200 points × 1,000 rows ≈ 0.1 s.
 MAE_SURFACE_ROWS = 1000
+#: Up to this many points the MAE optimum is found exactly, by trying the line through every pair.
+LAD_EXACT_ROWS = 300
 #: With more training rows than this, the MAE training-loss readout (one pass over the rows) is refreshed at
 #: most every LOSS_READOUT_S seconds while training runs.
 EXACT_LOSS_ROWS = 20_000
@@ -40,6 +42,43 @@ def drawn_init(seed: int) -> tuple[float, float]:
     """(kernel, bias) as tfjs initialises a 1→1 dense layer from ``seed``: Glorot uniform, zero bias."""
     model = Linear(1, seed=seed)
     return float(model.kernel[0, 0]), float(model.bias[0])
+
+
+def lad_line(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """The (kernel, bias) of the line with the least mean absolute error through the points (x, y).
+
+    Such a line passes through two of the points (the loss is piecewise linear and convex): up to
+    :data:`LAD_EXACT_ROWS` points every pair is tried; beyond, iteratively reweighted least squares (weights
+    1/|residual|) from the least squares line, which converges to it. A vertical spread (all x equal) gives the
+    horizontal line through the median."""
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if len(x) == 0:
+        return 0.0, 0.0
+    if np.ptp(x) == 0:
+        return 0.0, float(np.median(y))
+    if len(x) <= LAD_EXACT_ROWS:
+        i, j = np.triu_indices(len(x), 1)
+        keep = x[i] != x[j]
+        i, j = i[keep], j[keep]
+        k = (y[j] - y[i]) / (x[j] - x[i])
+        b = y[i] - k * x[i]
+        best, loss = 0, np.inf
+        for lo in range(0, len(k), 4096):  # in chunks: pairs × points
+            mae = np.abs(y[None, :] - (k[lo : lo + 4096, None] * x[None, :] + b[lo : lo + 4096, None])).mean(axis=1)
+            m = int(np.argmin(mae))
+            if mae[m] < loss:
+                best, loss = lo + m, float(mae[m])
+        return float(k[best]), float(b[best])
+    A = np.column_stack([x, np.ones_like(x)])
+    theta = np.linalg.lstsq(A, y, rcond=None)[0]
+    for _ in range(200):
+        w = 1 / np.maximum(np.abs(y - A @ theta), 1e-12 * (np.abs(y).max() or 1))
+        new = np.linalg.solve(A.T @ (A * w[:, None]), A.T @ (w * y))
+        if np.allclose(new, theta, rtol=1e-12, atol=0):
+            theta = new
+            break
+        theta = new
+    return float(theta[0]), float(theta[1])
 
 
 @dataclass(frozen=True)
@@ -68,6 +107,7 @@ class SurfaceRun(FitRun):
     def __init__(self, dataset: Dataset, settings: FitSettings | None = None) -> None:
         self.chosen: int | None = None
         self._surface_rows = None
+        self._lad: tuple[float, float] | None = None  # the MAE optimum (the data's, whatever the settings)
         self._loss_cache: tuple | None = None
         super().__init__(dataset, settings)
         self.listen(self._forget_cache)
@@ -84,7 +124,7 @@ class SurfaceRun(FitRun):
     @classmethod
     def from_state(cls, state, current=None) -> SurfaceRun:
         run = super().from_state(state, current)
-        run.chosen, run._surface_rows, run._loss_cache = None, None, None
+        run.chosen, run._surface_rows, run._loss_cache, run._lad = None, None, None, None
         run.listen(run._forget_cache)
         return run
 
@@ -120,11 +160,15 @@ class SurfaceRun(FitRun):
         self.chosen = index
 
     # --- the map ---
-    def home_window(self) -> tuple[float, float, float, float]:
-        """The usual window around the optimum, widened to take in the whole path if it strays outside."""
+    def home_window(self, upto: int | None = None) -> tuple[float, float, float, float]:
+        """The usual window around the optimum, widened to take in the whole path (up to step ``upto``, if
+        given) if it strays outside."""
         exp = self.experiment
         k_lo, k_hi, b_lo, b_hi = default_window(exp.X, exp.y, exp.stats.optimum())
-        path = self.history.params[np.isfinite(self.history.params).all(axis=1)]
+        path = self.history.params
+        if upto is not None:
+            path = path[: np.searchsorted(self.history.param_steps, upto, side="right")]
+        path = path[np.isfinite(path).all(axis=1)]
         if len(path):
             lo, hi = path.min(axis=0), path.max(axis=0)
             pad = 0.1 * (hi - lo)
@@ -138,21 +182,33 @@ class SurfaceRun(FitRun):
         exp = self.experiment
         n = len(exp.y)
         if exp.loss.name == "mae" and n > MAE_SURFACE_ROWS:  # no closed form: a fixed sample of the rows
-            if self._surface_rows is None:
-                self._surface_rows = np.sort(np.random.default_rng(0).choice(n, MAE_SURFACE_ROWS, replace=False))
-            rows = self._surface_rows
+            rows = self._mae_rows()
             grid = linear_slice(exp.X[rows], exp.y[rows], exp.loss, np.zeros(2), 0, 1, a, b)
             return grid, f"from a random {len(rows):,} of {n:,} rows"
         return exp.loss_slice(np.zeros(2), 0, 1, a, b), None
 
     def optimum(self, a: np.ndarray | None = None, b: np.ndarray | None = None, grid: np.ndarray | None = None
                 ) -> tuple[float, float]:
-        """The best (kernel, bias): least squares for MSE; for MAE the lowest point of ``grid`` over a × b."""
-        if self.experiment.loss.name == "mse" or grid is None:
-            k, b0 = self.experiment.stats.optimum()
+        """The best (kernel, bias) for the loss in use: least squares for MSE; for MAE the least absolute
+        deviations line (over the rows the map is drawn from), wherever the map is zoomed. (``a``, ``b``,
+        ``grid``: the map drawn, no longer needed; kept for callers that pass it.)"""
+        exp = self.experiment
+        if exp.loss.name == "mse":
+            k, b0 = exp.stats.optimum()
             return float(k), float(b0)
-        ia, ib = np.unravel_index(np.argmin(np.where(np.isfinite(grid), grid, np.inf)), grid.shape)
-        return float(a[ia]), float(b[ib])
+        if self._lad is None:
+            rows = self._mae_rows()
+            self._lad = lad_line(exp.X[rows, 0], exp.y[rows])
+        return self._lad
+
+    def _mae_rows(self) -> np.ndarray | slice:
+        """The rows the MAE map is drawn from: all, or a fixed sample of :data:`MAE_SURFACE_ROWS` of many."""
+        n = len(self.experiment.y)
+        if n <= MAE_SURFACE_ROWS:
+            return slice(None)
+        if self._surface_rows is None:
+            self._surface_rows = np.sort(np.random.default_rng(0).choice(n, MAE_SURFACE_ROWS, replace=False))
+        return self._surface_rows
 
     # --- readouts ---
     def train_loss(self, params: np.ndarray | None = None, running: bool = False) -> float:
