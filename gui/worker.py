@@ -27,12 +27,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from contextlib import contextmanager
 from enum import StrEnum
 
 from PySide6.QtCore import QCoreApplication, QElapsedTimer, QObject, QThread, QTimer, Signal, Slot
 
 from fitscope.engine.trainer import Trainable
+from fitscope.gui.activity import give_way, gui_free, install
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +49,8 @@ class Unit(StrEnum):
 #: Seconds between two deliveries of reports to the GUI thread, at the least (~30 a second at full speed).
 DELIVERY_INTERVAL = 0.03
 
-#: While training, the worker sleeps YIELD_FOR seconds every YIELD_EVERY seconds, so that the GUI thread gets
-#: the interpreter lock within a few milliseconds whenever it needs it.
-YIELD_EVERY = 0.004
-YIELD_FOR = 0.0003
+#: While running, the worker delivers its reports and checks for a stop every SLICE seconds.
+SLICE = 0.004
 
 
 def one_line(error: BaseException) -> str:
@@ -79,8 +77,6 @@ class TrainingWorker(QObject):
         self._outbox: list = []
         self._taken = threading.Event()  # the GUI thread has taken the last delivery
         self._taken.set()
-        self.gui_free = threading.Event()  # cleared while the GUI thread draws
-        self.gui_free.set()
         self.ended = 0  # the number of the last request handled (requests are handled in order)
         self.ended_changed = threading.Condition()
 
@@ -139,41 +135,38 @@ class TrainingWorker(QObject):
                 self.ended_changed.notify_all()
 
     def _run(self, trainable: Trainable, request: int) -> str:
-        """Train until the epoch limit, divergence or a stop request, in slices of YIELD_EVERY seconds.
+        """Train until the epoch limit, divergence or a stop request.
 
-        Between slices: deliver what the GUI thread is ready to take, give way while it draws, check for a
-        stop, and sleep (briefly, or for the chosen delay after each batch).
+        After every report: give way while the GUI thread draws (see :mod:`fitscope.gui.activity`). Every
+        :data:`SLICE` seconds: deliver what the GUI thread is ready to take and check for a stop. With a delay
+        chosen, one batch per delay.
         """
         trainable.phases = False
+        free = gui_free()
         while True:
             if trainable.finished:
                 return "diverged" if trainable.diverged is not None else "done"
             outbox, slow = self._outbox, self.delay > 0
-            deadline = time.perf_counter() + YIELD_EVERY
+            deadline = time.perf_counter() + SLICE
             for report in trainable.run():  # dropped after this slice: the next run() goes on from there
                 outbox.append(report)
                 if report.kind == "diverged" or trainable.diverged is not None:
                     return "diverged"
                 if slow and (report.kind == "epoch" or (report.kind == "batch" and not trainable.at_epoch_end)):
                     break  # one batch per delay (a batch that ends an epoch: once its epoch's report is out)
-                if time.perf_counter() > deadline:
+                if not free.is_set() or time.perf_counter() > deadline:
                     break
             if self._taken.is_set():
                 self._flush()
-            if not self.gui_free.is_set():
-                self.gui_free.wait(0.25)  # the GUI thread is drawing: leave it the interpreter lock
             if self._stop_upto >= request:
                 return "paused"
+            give_way()
             if slow:
                 self._flush()
                 self._wake.clear()
                 self._wake.wait(self.delay)
-                if self._stop_upto >= request:
-                    return "paused"
-            else:
-                # Let the GUI thread take the interpreter lock if it waits for it: NumPy's brief releases of
-                # the lock are not enough, as this thread wins it back before the GUI thread wakes.
-                time.sleep(YIELD_FOR)
+            if self._stop_upto >= request:
+                return "paused"
 
     def _advance(self, trainable: Trainable, request: int, unit: Unit) -> str:
         """One phase, batch or epoch, each report delivered as soon as the GUI thread can take it."""
@@ -222,6 +215,7 @@ class TrainingController(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
+        install()  # the worker leaves the GUI thread the interpreter whenever it asks
         self._thread = QThread()
         self._thread.setObjectName("trainingThread")
         self._worker = TrainingWorker()
@@ -308,24 +302,10 @@ class TrainingController(QObject):
         """Seconds to wait after each batch while running (0: as fast as possible)."""
         self._worker.set_delay(seconds)
 
-    @contextmanager
-    def holding(self):
-        """Hold the worker at its next report while the GUI thread draws (use around a redraw and its paint).
-
-        Training in pure Python competes with the GUI thread for the interpreter lock; a frame that must win
-        it back at every step of its paint would take many times longer.
-        """
-        self._worker.gui_free.clear()
-        try:
-            yield
-        finally:
-            self._worker.gui_free.set()
-
     def shutdown(self, timeout_ms: int = 5000) -> None:
         """Stop training and the thread; safe to call twice."""
         if self._thread.isRunning():
             self._worker.request_stop(self._request)
-            self._worker.gui_free.set()
             self._thread.quit()
             self._thread.wait(timeout_ms)
 

@@ -395,7 +395,7 @@ def test_the_main_window_has_the_boston_tab(qtbot):
     w.tabs.setCurrentIndex(index)
     view = w.views[index]
     assert [a.text() for a in w.training_menu.actions()] == ["&Train", "Step &batch", "Step &epoch", "Rese&t",
-                                                             "Boo&k settings"]
+                                                             "Boo&k settings", "&Go back before the divergence"]
     qtbot.keyClick(view, Qt.Key.Key_E)  # the shortcut steps this tab's training, not a hidden tab's
     qtbot.waitUntil(lambda: len(view.model.history.epochs) == 1, timeout=10_000)
     others = [v for v in (w.surface_view, w.boston_view) if v is not view]

@@ -18,14 +18,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from PySide6.QtCore import QEventLoop, QTimer, Slot
+from PySide6.QtCore import QTimer, Slot
 from PySide6.QtWidgets import (
-    QApplication,
     QCheckBox,
     QComboBox,
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QPushButton,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 
 from fitscope.engine.run import HISTORY, NEW_RUN, SETTINGS, STATUS, dataset_key
 from fitscope.gui import prefs
+from fitscope.gui.activity import hold_until_painted
 from fitscope.gui.session import bool_value, range_field
 from fitscope.gui.views.controls import DEFAULT_SPEED, OPTIMIZER_NAMES, SPEEDS, SettingsForm, speed_row
 from fitscope.gui.views.tab import Command, View
@@ -48,6 +49,9 @@ TRAINING_COMMANDS: dict[str, Command] = {
     "reset": Command("Rese&t", "Ctrl+R", "resetButton", "Back to the start point, forgetting the training so far"),
     "book_settings": Command("Boo&k settings", "Ctrl+Shift+B", "bookSettingsButton",
                              "The data set's own settings (the book's, for its data sets), and a fresh start"),
+    "go_back": Command("&Go back before the divergence", "Ctrl+B", "goBackButton",
+                       "After a divergence: back to the last step whose training loss was below the start's, exactly "
+                       "as the run was then (lower the learning rate, then step or run on)"),
 }
 
 
@@ -93,6 +97,11 @@ class TrainingView(View):
         self.message.setAccessibleName("Message")
         self.message.setWordWrap(True)
         self.message.hide()
+        self.go_back_button = QPushButton()  # offered after a divergence (the "go_back" command)
+        self.go_back_button.setObjectName("goBackButton")
+        self.go_back_button.clicked.connect(self.go_back)
+        self.go_back_button.setToolTip(TRAINING_COMMANDS["go_back"].tip)
+        self.go_back_button.hide()
 
     # ------------------------------------------------------------------ the model
     def bind(self, model: Any) -> None:
@@ -144,10 +153,63 @@ class TrainingView(View):
     def refresh(self) -> None:
         """Redraw, and show the message that applies now."""
         self.redraw()
-        text = self._note or (self.full_text() if getattr(self.model, "full", False) else "") or self.status_text()
+        text = self._note or self.status_text()
         if text != self.message.text() or self.message.isHidden() == bool(text):
             self.message.setText(text)
             self.message.setVisible(bool(text))
+        self._offer_going_back()
+
+    # ------------------------------------------------------------------ after a divergence
+    def recovery_step(self) -> int | None:
+        """The step a diverged run can go back to: the last whose training loss was below the start's, or the
+        start (0) if none was. None: no divergence, a divergence no step can undo (the data's), or a model that
+        cannot go back."""
+        recovery = getattr(self.model, "recovery", None)
+        diverged = getattr(getattr(self.model, "history", None), "diverged", None)
+        if recovery is None or diverged is None or diverged.what == "data" or self.controller.busy:
+            return None
+        step = recovery()
+        return 0 if step is None else step
+
+    def _offer_going_back(self) -> None:
+        action = self.commands.get("go_back")
+        if action is None:
+            return
+        step = self.recovery_step()
+        action.setEnabled(step is not None)
+        button = self.go_back_button
+        if step is None:
+            button.hide()
+            return
+        text = (f"Go back to step {step:,}, before the divergence" if step else
+                "Go back to the start: no step after it had a lower loss")
+        if button.text() != text:
+            button.setText(text)
+            button.setAccessibleName(text)
+        button.show()
+
+    def go_back(self) -> None:
+        """Back to the last step whose training loss was below the start's, exactly as the run was then."""
+        step = self.recovery_step()
+        if step is None or not self.pause(wait=True):
+            return
+        rate = self.model.smaller_rate()
+        try:
+            if step:
+                self.model.go_back(step)
+                self.controller.set_trainable(self.model.trainable)  # nothing of the diverged run in flight
+            else:
+                self.model.reset()
+        except ValueError as e:
+            self.show_message(f"Cannot go back: {str(e).rstrip('.')}.")
+            return
+        where = f"at step {step:,}, before the divergence" if step else "at the start"
+        self.show_message(f"Back {where}. Lower the learning rate (to {rate:g}, say), then step or run on.")
+        self.went_back()
+        self.refresh()
+
+    def went_back(self) -> None:
+        """The run went back before a divergence: a subclass may frame the point it is at."""
 
     def control(self, key: str) -> QWidget:
         """The widget that edits the setting ``key`` (a rate's log slider: ``"<key>.slider"``)."""
@@ -189,7 +251,7 @@ class TrainingView(View):
         """The commands of :data:`TRAINING_COMMANDS` this tab offers, bound to this base's methods."""
         slots = {"step_phase": lambda: self.step(Unit.PHASE), "step_batch": lambda: self.step(Unit.BATCH),
                  "step_epoch": lambda: self.step(Unit.EPOCH), "run": self.toggle_run, "reset": self.reset,
-                 "book_settings": self.book_settings}
+                 "book_settings": self.book_settings, "go_back": self.go_back}
         for key in keys:
             action = self.add_command(key, slots[key], checkable=key == "run")
             if key == "run":
@@ -205,8 +267,8 @@ class TrainingView(View):
             self.show_message(f"Cannot start there: {str(e).rstrip('.')}.")
 
     def step(self, unit: Unit | str) -> None:
-        """One phase, batch or epoch (not while a run goes, nor when the trajectory is full)."""
-        if self._refuse_full() or self.controller.running:
+        """One phase, batch or epoch (not while a run goes)."""
+        if self.controller.running:
             return
         self.controller.step(unit)
 
@@ -215,7 +277,7 @@ class TrainingView(View):
         if self.controller.running:
             self.controller.pause()
             return
-        if self._refuse_full() or not self.may_run() or not self.controller.run():
+        if not self.may_run() or not self.controller.run():
             self.commands["run"].setChecked(False)
 
     def may_run(self) -> bool:
@@ -237,20 +299,13 @@ class TrainingView(View):
         self.controller.pause()
         return not self.controller.busy
 
-    def _refuse_full(self) -> bool:
-        if getattr(self.model, "full", False):
-            self.refresh()
-            return True
-        return False
-
-    def full_text(self) -> str:
-        return "The trajectory is full: Reset to train again."
-
     def explanation_box(self, title: str, text: QLabel) -> QGroupBox:
         """The sidebar's last box: the message (when there is one) above the tab's explanation ``text``."""
         box = QGroupBox(title)
         layout = QVBoxLayout(box)
         layout.addWidget(self.message)
+        if "go_back" in self.commands:
+            layout.addWidget(self.go_back_button)
         layout.addWidget(text, 1)
         return box
 
@@ -272,10 +327,9 @@ class TrainingView(View):
     # ------------------------------------------------------------------ the worker's news
     @Slot(object)
     def _on_reports(self, reports: tuple) -> None:
+        hold_until_painted()  # recording them is the GUI thread's work too: the worker waits meanwhile
         self._note = ""  # training went on
         self.model.record(reports)
-        if getattr(self.model, "full", False) and self.controller.busy:
-            self.controller.pause()
 
     @Slot(str, str)
     def _on_stopped(self, why: str, message: str) -> None:
@@ -319,22 +373,13 @@ class TrainingView(View):
             self._frame.start()
 
     def _on_frame(self) -> None:
-        """A frame: draw, and while training runs, paint it at once with the worker held."""
+        """A frame: draw the model's state (a hidden tab draws nothing: it catches up when shown). Background
+        threads wait until it is painted (see :mod:`fitscope.gui.activity`)."""
         if not self.isVisible():
-            self._behind = True  # a hidden tab draws nothing: it catches up when shown
+            self._behind = True
             return
-        if not self.controller.running:
-            self.refresh()
-            return
-        with self.frame_hold():
-            self.refresh()
-            # pyqtgraph's updates and the paints they cause arrive as events; outside the hold, each of
-            # them would have to win the interpreter lock back from the training thread.
-            QApplication.processEvents(QEventLoop.ProcessEventsFlag.ExcludeUserInputEvents)
-
-    def frame_hold(self):
-        """What waits while a frame is drawn during a run (the training thread)."""
-        return self.controller.holding()
+        hold_until_painted()
+        self.refresh()
 
     def showEvent(self, event) -> None:  # noqa: N802 (Qt's name)
         super().showEvent(event)

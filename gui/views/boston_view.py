@@ -8,7 +8,6 @@ computed in this thread for a linear model (closed form, cheap) and in a backgro
 from __future__ import annotations
 
 import time
-from contextlib import ExitStack, contextmanager, nullcontext
 from functools import partial
 
 import numpy as np
@@ -19,6 +18,7 @@ from fitscope import resources
 from fitscope.engine.data import Dataset, load_builtin
 from fitscope.engine.settings import settings_values
 from fitscope.engine.surface import model_slice
+from fitscope.gui.activity import hold_until_painted
 from fitscope.gui.models.multi import MODELS, MultiRun
 from fitscope.gui.models.surface import fmt
 from fitscope.gui.panels.edges import EdgeMarkers, Mark
@@ -81,7 +81,7 @@ class BostonView(TrainingView):
         self._pred_at = 0.0
         self._dataset_shown: Dataset | None = None
         self._model_shown: tuple | None = None
-        self.add_training_commands("run", "step_batch", "step_epoch", "reset", "book_settings")
+        self.add_training_commands("run", "step_batch", "step_epoch", "reset", "book_settings", "go_back")
         self.commands["run"].setToolTip(self.commands["run"].toolTip().replace("until the epoch limit",
                                                                                "until the last epoch"))
         self._build_ui()
@@ -256,14 +256,6 @@ class BostonView(TrainingView):
         form.setRowVisible(self.readouts.labels["bostonTestLoss"], d.has_test)
 
     # ------------------------------------------------------------------ drawing
-    @contextmanager
-    def frame_hold(self):
-        """While training runs, the training thread and the slice job wait while a frame is drawn."""
-        with ExitStack() as stack:
-            stack.enter_context(self.controller.holding())
-            stack.enter_context(self.slicer.holding())
-            yield
-
     def showEvent(self, event) -> None:  # noqa: N802 (Qt's name)
         behind = self._behind
         super().showEvent(event)
@@ -274,7 +266,7 @@ class BostonView(TrainingView):
         """Draw the model's latest state on every panel (the slice's grid is refreshed on its own timer)."""
         run = self.model
         h = run.history
-        self.loss_panel.set_history(h.batch_loss, h.epochs)
+        self.loss_panel.set_history(h.batch_loss, h.epochs, steps=h.loss_steps)
         done = run.epochs_done
         step = h.last_step
         total = max(run.settings.epochs, done)
@@ -306,11 +298,14 @@ class BostonView(TrainingView):
 
         i, j = run.pair
         params = h.params
-        self.slice_panel.set_trajectory(params[:, i], params[:, j], h.epoch_steps)
+        self.slice_panel.set_trajectory(params[:, i], params[:, j], h.epoch_rows())
         self._mark_slice(i, j)
         if h.version != self._slice_version:
             self._follow()
             self._request_slice()
+
+    def went_back(self) -> None:
+        self._frame_slice()
 
     def _mark_slice(self, i: int, j: int) -> None:
         """A mark at the slice's edge for the current point (the one kept after a divergence) out of view."""
@@ -403,8 +398,8 @@ class BostonView(TrainingView):
         if run.is_linear:
             n = LINEAR_GRID_RUNNING if self.controller.running else LINEAR_GRID
             a, b = np.linspace(x0, x1, n), np.linspace(y0, y1, n)
-            with self.frame_hold() if self.controller.running else nullcontext():
-                self._draw_slice(a, b, exp.loss_slice(theta0, i, j, a, b), theta0)
+            hold_until_painted()
+            self._draw_slice(a, b, exp.loss_slice(theta0, i, j, a, b), theta0)
         else:
             n = MLP_GRID.get(len(run.settings.hidden), 25)
             a, b = np.linspace(x0, x1, n), np.linspace(y0, y1, n)
@@ -418,8 +413,8 @@ class BostonView(TrainingView):
     @Slot(object)
     def _on_slice_ready(self, result: SliceResult) -> None:
         self.slice.status.setText("" if not self.slicer.busy else "computing…")
-        with self.frame_hold() if self.controller.running else nullcontext():
-            self._draw_slice(result.a, result.b, result.grid, result.theta0)
+        hold_until_painted()
+        self._draw_slice(result.a, result.b, result.grid, result.theta0)
 
     def _draw_slice(self, a: np.ndarray, b: np.ndarray, grid: np.ndarray, theta0: np.ndarray) -> None:
         run = self.model

@@ -19,12 +19,13 @@ The computation itself is the engine's (``Experiment.loss_slice``), which reads 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+
+from fitscope.gui.activity import give_way
 
 
 @dataclass(frozen=True, eq=False)
@@ -78,8 +79,6 @@ class BackgroundSlicer(QObject):
         self._pool.setMaxThreadCount(1)
         self._pool.setExpiryTimeout(2000)
         self._stop = threading.Event()
-        self._gui_free = threading.Event()  # cleared while the GUI thread draws
-        self._gui_free.set()
         self.token = 0
         self._busy = False
         self._waiting: tuple | None = None
@@ -99,18 +98,8 @@ class BackgroundSlicer(QObject):
         return self._stop.is_set() or token != self.token
 
     def wait_for_gui(self) -> None:
-        """Called from the pool's thread between two grid points: let a redraw have the interpreter lock."""
-        if not self._gui_free.is_set():
-            self._gui_free.wait(0.25)
-
-    @contextmanager
-    def holding(self) -> Iterator[None]:
-        """Hold the running job at its next grid point while the GUI thread draws."""
-        self._gui_free.clear()
-        try:
-            yield
-        finally:
-            self._gui_free.set()
+        """Called from the pool's thread between two grid points: give way while the GUI thread handles events."""
+        give_way()
 
     def invalidate(self) -> int:
         """A new token: results of earlier requests are dropped (and their jobs stop early)."""
@@ -140,7 +129,6 @@ class BackgroundSlicer(QObject):
 
     def shutdown(self, timeout_ms: int = 5000) -> None:
         self._stop.set()
-        self._gui_free.set()
         self._waiting = None
         self._pool.clear()
         self._pool.waitForDone(timeout_ms)

@@ -18,6 +18,7 @@ from fitscope.gui.models.surface import SurfaceRun, fmt
 from fitscope.gui.panels.data_plot import DataPanel
 from fitscope.gui.panels.edges import EdgeMarkers, Mark
 from fitscope.gui.panels.loss_curve import LossCurvePanel
+from fitscope.gui.panels.plotting import fit_title
 from fitscope.gui.panels.readouts import ReadoutsPanel
 from fitscope.gui.panels.surface import SurfacePanel
 from fitscope.gui.views import controls
@@ -63,7 +64,8 @@ class SurfaceView(TrainingView):
         self._surface_timer.timeout.connect(self.recompute_surface)
         self._surface_due = QTimer(self, singleShot=True, interval=0)  # asks made meanwhile: one map
         self._surface_due.timeout.connect(self.recompute_surface)
-        self.add_training_commands("step_phase", "step_batch", "step_epoch", "run", "reset", "book_settings")
+        self.add_training_commands("step_phase", "step_batch", "step_epoch", "run", "reset", "book_settings",
+                                   "go_back")
         self.add_command("frame", self.frame_path)
         self.add_command("random_init", lambda: self.model.random_init())
         self._build_ui()
@@ -167,9 +169,19 @@ class SurfaceView(TrainingView):
 
     def run_stopped(self, why: str) -> None:
         """A run that left the map is framed once it stops (steps by hand leave the view as it is: the edge
-        marks show where the point went)."""
-        if why in ("paused", "done") and not self._in_view(self.model.current):
+        marks show where the point went); after a divergence, the path up to the step it can go back to."""
+        if why == "diverged":
+            step = self.recovery_step()
+            window = self.model.home_window(upto=0 if step is None else step)
+            k_lo, k_hi, b_lo, b_hi = self.surface.visible_range()
+            if not (k_lo <= window[0] and window[1] <= k_hi and b_lo <= window[2] and window[3] <= b_hi):
+                self.surface.set_range(*window)
+                self._surface_due.start()
+        elif why in ("paused", "done") and not self._in_view(self.model.current):
             self.frame_path()
+
+    def went_back(self) -> None:
+        self.frame_path()
 
     def _in_view(self, point) -> bool:
         k_lo, k_hi, b_lo, b_hi = self.surface.visible_range()
@@ -196,7 +208,7 @@ class SurfaceView(TrainingView):
         grid, note = self.model.surface(a, b)
         self._surface_loss = self.model.experiment.loss.name
         title = SURFACE_TITLE if note is None else f"Training MAE over (kernel, bias), {note}"
-        self.surface.plot.setTitle(title, size="10pt")
+        fit_title(self.surface.plot, title)
         self.surface.set_surface(a, b, grid)
         self._optimum = self.model.optimum(a, b, grid)
         self.surface.set_optimum(*self._optimum)
@@ -207,7 +219,7 @@ class SurfaceView(TrainingView):
         run = self.model
         h = run.history
         params = h.params
-        self.surface.set_trajectory(params[:, 0], params[:, 1], h.epoch_steps)
+        self.surface.set_trajectory(params[:, 0], params[:, 1], h.epoch_rows())
         step = h.last_step
         current = h.current
         if step is not None and h.diverged is None:
@@ -220,7 +232,7 @@ class SurfaceView(TrainingView):
             self.data_panel.set_fit(current[0], current[1], None, False)
         self._mark_map()
         other = "MSE" if run.settings.loss == "mae" else "MAE"
-        self.loss_panel.set_history(h.batch_loss, h.epochs, run.loss_since, other)
+        self.loss_panel.set_history(h.batch_loss, h.epochs, run.loss_since, other, steps=h.loss_steps)
 
         running = self.controller.running
         r = self.readouts
