@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from fitscope.engine.files import FileError, read_regular, shown
-from fitscope.engine.settings import MAX_CSV_BYTES, MAX_CSV_LINES, FitSettings
+from fitscope.engine.settings import LEARNING_RATE_RANGE, MAX_CSV_BYTES, MAX_CSV_LINES, FitSettings
 
 __all__ = [
     "BUILTIN",
@@ -285,7 +285,7 @@ def table_dataset(
     feature_names = tuple(names[i] for i in feature_indices)
     rate, note = 0.01, ""
     if len(feature_indices) == 1:  # no normalization: a rate that suits the data's own scale
-        rate, note = _first_rate(table[:, feature_indices[0]])
+        rate, note = _first_rate(table[:, feature_indices[0]], shown(path.name, 60), feature_names[0])
     return Dataset(
         name=path.name,
         source=os.path.abspath(path),
@@ -309,22 +309,28 @@ def table_dataset(
     )
 
 
-def _first_rate(x: np.ndarray) -> tuple[float, str]:
+def _first_rate(x: np.ndarray, name: str = "the data", feature: str = "x") -> tuple[float, str]:
     """A learning rate for a one-feature linear model with MSE on ``x``, and a note saying where it comes from.
 
     Gradient descent on the MSE of a line is stable for rates below 2/λmax, λmax the largest eigenvalue of the
     loss's Hessian ``2/n·ZᵀZ`` (``Z = [x, 1]``). Half of that converges whatever the scale of the numbers
     (mini-batches included: their own λmax is rarely that much larger), where a fixed 0.01 diverges as soon
-    as x is in the tens.
+    as x is in the tens. A :class:`DataError` if ``x`` is so large that no learning rate the app takes is
+    stable (its squares overflow, or 2/λmax is below the smallest rate).
     """
     with np.errstate(all="ignore"):
         z = np.column_stack([x, np.ones_like(x)])
-        lam = float(np.linalg.eigvalsh(2 / len(x) * (z.T @ z))[-1])
-    if not (math.isfinite(lam) and lam > 0):
-        return 0.01, ""
-    rate = float(f"{1 / lam:.3g}")  # half of 2/λmax, to three digits (what a person would type)
-    return rate, (f"learning rate {rate:g}: half the largest stable rate of gradient descent on these rows "
-                  f"(2/λmax = {2 / lam:.3g}, λmax the largest curvature of the MSE over kernel and bias)")
+        hessian = 2 / len(x) * (z.T @ z)
+        lam = float(np.linalg.eigvalsh(hessian)[-1]) if np.isfinite(hessian).all() else math.inf
+    if math.isfinite(lam) and lam > 0 and 1 / lam >= LEARNING_RATE_RANGE[0]:
+        rate = float(f"{1 / lam:.3g}")  # half of 2/λmax, to three digits (what a person would type)
+        return rate, (f"learning rate {rate:g}: half the largest stable rate of gradient descent on these rows "
+                      f"(2/λmax = {2 / lam:.3g}, λmax the largest curvature of the MSE over kernel and bias)")
+    if lam > 0:  # overflowed, or no rate the app takes is small enough
+        raise DataError(f"{name}: the feature {feature!r} has values too large to train on in 64-bit floating "
+                        f"point (up to {float(np.max(np.abs(x))):.3g}: gradient descent on them is stable only with "
+                        f"steps below {LEARNING_RATE_RANGE[0]:g} times the gradient): rescale them")
+    return 0.01, ""
 
 
 def read_table(path: str | os.PathLike[str]) -> tuple[list[str], np.ndarray]:

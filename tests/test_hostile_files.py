@@ -524,8 +524,9 @@ def test_contents_that_break_parsers_are_one_line_at_the_right_line(folder, cont
 
 @pytest.mark.parametrize(("rows", "args", "fragment"), [
     ("x,y\n1,1e308\n2,1.5e308\n3,-1.7e308\n", [], "the target 'y' has values too large"),
-    ("x,y\n1e300,1\n2e300,2\n3e300,3\n", ["--no-normalize"], "the loss at the start is not finite"),
-    ("x,y\n1e300,1\n2e300,2\n3e300,3\n", ["--normalize"], "the feature 'x' has values too large to normalize"),
+    # One feature: refused as it is read, normalized or not (its default rate would have to be below 1e-300).
+    ("x,y\n1e300,1\n2e300,2\n3e300,3\n", ["--no-normalize"], "the feature 'x' has values too large to train on"),
+    ("x,y\n1e300,1\n2e300,2\n3e300,3\n", ["--normalize"], "the feature 'x' has values too large to train on"),
     ("a,b,y\n1,1e300,1\n2,2e300,2\n3,3e300,3\n", [], "the feature 'b' has values too large to normalize"),
 ])
 def test_data_that_overflows_by_itself_is_bad_data_not_a_learning_rate(folder, rows, args, fragment):

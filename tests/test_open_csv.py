@@ -577,10 +577,17 @@ def test_numbers_too_large_to_train_on_are_refused_in_one_line(qtbot, window, tm
 
     said = []
     monkeypatch.setattr(QMessageBox, "warning", staticmethod(lambda parent, title, text, *a: said.append(text)))
+    from fitscope.engine.data import DataError
+
+    # One feature: refused as it is read (no learning rate the app takes is stable on it).
     path = write(tmp_path, "huge.csv", "x,y\n1e-300,1\n1e150,2\n1e300,3\n")
+    with pytest.raises(DataError, match=r"^huge.csv: the feature 'x' has values too large to train on"):
+        load_csv(path)
+    # Several features that normalization cannot handle: refused by the tab, nothing changes.
+    path = write(tmp_path, "huge2.csv", "a,x,y\n1,1e-300,1\n2,1e150,2\n3,1e308,3\n")
     before = snapshot(window)
     window.show_dataset(load_csv(path))
-    assert len(said) == 1 and said[0].startswith("Cannot open huge.csv") and "\n" not in said[0]
+    assert len(said) == 1 and said[0].startswith("Cannot open huge2.csv") and "\n" not in said[0]
     assert_same(before, snapshot(window))
 
 
