@@ -524,13 +524,14 @@ def write_history(path: str | os.PathLike[str], epochs: np.ndarray, has_validati
     write_csv(path, HISTORY_HEADER, rows, inputs=inputs)
 
 
-def step_positions(n_steps: int, epoch_steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The epoch (1-based) and batch within it (0-based) of updates 1 … ``n_steps``.
+def step_positions(n_steps: int | np.ndarray, epoch_steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The epoch (1-based) and batch within it (0-based) of updates 1 … ``n_steps`` (or of the updates in the
+    array ``n_steps``).
 
     ``epoch_steps[k]`` is the number of updates done when epoch k + 1 ended (increasing); updates after the
     last epoch end belong to the epoch under way.
     """
-    steps = np.arange(1, n_steps + 1)
+    steps = np.arange(1, n_steps + 1) if np.ndim(n_steps) == 0 else np.asarray(n_steps, dtype=np.int64)
     ends = np.asarray(epoch_steps, dtype=np.int64)
     epoch = np.searchsorted(ends, steps, side="left")  # epochs ended before this update
     first = np.concatenate([[0], ends])[epoch]  # updates done when this update's epoch began
@@ -547,13 +548,13 @@ def write_trace(path: str | os.PathLike[str], param_names: Sequence[str], params
     params = np.asarray(params, dtype=np.float64)
     steps = np.arange(len(params)) if param_steps is None else np.asarray(param_steps, dtype=np.int64)
     loss_at = np.arange(1, len(batch_loss) + 1) if loss_steps is None else np.asarray(loss_steps, dtype=np.int64)
-    n = int(steps[-1]) if len(steps) else 0
-    epoch, batch = step_positions(n, epoch_steps)
+    kept = steps[steps > 0]
+    epoch, batch = step_positions(kept, epoch_steps)
 
     def loss(step: int) -> float | str:
         i = int(np.searchsorted(loss_at, step))
         return batch_loss[i] if i < len(loss_at) and loss_at[i] == step else ""
 
-    rows = (trace_row(s, epoch[s - 1], batch[s - 1], loss(s), params[i])
-            for i, s in enumerate(steps.tolist()) if s > 0)
+    first = len(steps) - len(kept)  # the start's row (step 0) is written on its own
+    rows = (trace_row(s, epoch[k], batch[k], loss(s), params[first + k]) for k, s in enumerate(kept.tolist()))
     write_csv(path, trace_header(param_names), itertools.chain([trace_start_row(params[0])], rows), inputs=inputs)

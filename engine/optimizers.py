@@ -68,8 +68,11 @@ class Optimizer:
             },
         }
 
-    def restore(self, state: dict[str, Any]) -> None:
-        """Take on a :meth:`state` of an optimizer of this kind; :class:`ValueError` (and no change) if it is bad."""
+    def restore(self, state: dict[str, Any], shapes: list[tuple[int, ...]] | None = None) -> None:
+        """Take on a :meth:`state` of an optimizer of this kind; :class:`ValueError` (and no change) if it is bad.
+
+        ``shapes``: the shapes of the arrays it updates, by index (its accumulators must have them).
+        """
         if not isinstance(state, dict) or state.get("name") != self.name:
             raise ValueError(f"the optimizer state is not one of {self.name}")
         config = state.get("config")
@@ -93,6 +96,8 @@ class Optimizer:
                 if not isinstance(shape, list) or not all(
                         isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape):
                     raise ValueError(f"the optimizer's {slot} has no valid shape")
+                if shapes is not None and (int(key) >= len(shapes) or tuple(shape) != tuple(shapes[int(key)])):
+                    raise ValueError(f"the optimizer's {slot} does not fit the model's parameters")
                 size = int(np.prod(shape, dtype=np.int64))
                 new[slot][int(key)] = floats_from_json(entry.get("values"), f"the optimizer's {slot}", size
                                                        ).reshape(shape)
@@ -225,12 +230,13 @@ def make_optimizer(name: str, learning_rate: float | None = None, momentum: floa
     return cls(**kwargs)
 
 
-def optimizer_from_state(state: dict[str, Any]) -> Optimizer:
-    """A new optimizer in the :meth:`Optimizer.state` ``state`` (:class:`ValueError` if it is not one)."""
+def optimizer_from_state(state: dict[str, Any], shapes: list[tuple[int, ...]] | None = None) -> Optimizer:
+    """A new optimizer in the :meth:`Optimizer.state` ``state`` (:class:`ValueError` if it is not one, or if its
+    accumulators do not have the ``shapes`` of the arrays it updates)."""
     name = state.get("name") if isinstance(state, dict) else None
     cls = OPTIMIZERS.get(name) if isinstance(name, str) else None
     if cls is None:
         raise ValueError("the optimizer state names no known optimizer")
     optimizer = cls()
-    optimizer.restore(state)
+    optimizer.restore(state, shapes)
     return optimizer

@@ -60,9 +60,8 @@ SHAPE = frozenset({"model", "hidden", "activation", "normalize"})
 #: (an MLP's 3,251 parameters a step would fill a gigabyte in a minute at batch size 1).
 HISTORY_ROOM_BYTES = 64 * 2**20
 HISTORY_BUDGET_BYTES = 192 * 2**20
-#: :meth:`FitRun.recovery` evaluates the training loss at most this many times, and at most
-#: :data:`RECOVERY_WORK` multiply-adds (rows × parameters) in all, searching back from the end.
-RECOVERY_ROWS = 1024
+#: :meth:`FitRun.recovery` searches an MLP's steps back from the end for at most this many multiply-adds
+#: (rows × parameters × evaluations); a linear model's are all evaluated at once.
 RECOVERY_WORK = 200_000_000
 
 
@@ -201,6 +200,7 @@ class FitRun(Observable):
         #: The losses of steps up to this one were measured with another loss function (changed during the run).
         self.loss_since = 0
         self._recovery: tuple | None = None  # recovery()'s last answer, and what it was for
+        self.recovery_complete = True  # whether recovery() looked at every step it could go back to
 
     def _room(self) -> int:
         """Updates to make room for at once: the whole run (growing a wide trajectory copies it), up to
@@ -357,35 +357,63 @@ class FitRun(Observable):
     def recovery(self) -> int | None:
         """After a divergence, the step to go back to: the last kept step of the trajectory whose loss on the
         training rows (the loss function in use) is below the loss at the run's start, and that
-        :meth:`go_back` can reach exactly. None if there is no divergence, or no such step (among the latest
-        :data:`RECOVERY_ROWS` kept steps the trainer's checkpoints reach)."""
+        :meth:`go_back` can reach exactly (the trainer's checkpoints reach it). None if there is no divergence
+        or no such step; :attr:`recovery_complete` says whether every reachable step was looked at (a linear
+        model's are, at once; an MLP's up to :data:`RECOVERY_WORK` multiply-adds, latest first)."""
         h, t = self.history, self.trainer
         if h.diverged is None or h.diverged.what == "data":
+            self.recovery_complete = True
             return None
         key = (h.version, self.experiment.loss.name, t.checkpoint_steps)
         if self._recovery is not None and self._recovery[0] == key:
+            self.recovery_complete = self._recovery[2]
             return self._recovery[1]
-        found = None
-        start = self.experiment.loss_at(h.params[0], "train")
+        exp = self.experiment
+        start = exp.loss_at(h.params[0], "train")
         steps, params = h.param_steps, h.params
         oldest = min(t.checkpoint_steps, default=t.step)
-        exp = self.experiment
-        closed_form = exp.is_linear and exp.loss.name == "mse"
-        budget = RECOVERY_ROWS if closed_form else max(1, min(RECOVERY_ROWS, RECOVERY_WORK // (
-            len(exp.y) * self.n_params)))
-        if math.isfinite(start):
-            for row in range(len(steps) - 1, 0, -1):
-                step = int(steps[row])
-                if step <= oldest or budget <= 0:
-                    break
-                if not t.rewindable(step):
-                    continue
-                budget -= 1
-                if exp.loss_at(params[row], "train") < start:
-                    found = step
-                    break
-        self._recovery = (key, found)
+        first = int(np.searchsorted(steps, oldest, side="right"))  # rows a replay can reach
+        rows = np.arange(max(first, 1), len(steps))
+        found, complete = None, True
+        if math.isfinite(start) and len(rows):
+            if exp.is_linear:
+                losses = self._losses_at(params[rows])
+                below = rows[losses < start]
+                for row in below[::-1]:
+                    if t.rewindable(int(steps[row])):
+                        found = int(steps[row])
+                        break
+            else:
+                budget = max(1, RECOVERY_WORK // (len(exp.y) * self.n_params))
+                for row in rows[::-1]:
+                    step = int(steps[row])
+                    if budget <= 0:
+                        complete = False
+                        break
+                    if not t.rewindable(step):
+                        continue
+                    budget -= 1
+                    if exp.loss_at(params[row], "train") < start:
+                        found = step
+                        break
+        self.recovery_complete = complete
+        self._recovery = (key, found, complete)
         return found
+
+    def _losses_at(self, thetas: np.ndarray) -> np.ndarray:
+        """A linear model's training loss at each row of ``thetas`` (flat parameters), vectorised."""
+        exp = self.experiment
+        with np.errstate(all="ignore"):
+            if exp.loss.name == "mse":
+                st = exp.stats
+                out = np.einsum("ij,jk,ik->i", thetas, st.G, thetas) - 2 * thetas @ st.h + st.c
+                return np.maximum(out, 0.0)
+            out = np.empty(len(thetas))
+            for lo in range(0, len(thetas), 1024):  # MAE: predictions of 1,024 parameter rows at a time
+                part = thetas[lo : lo + 1024]
+                pred = exp.X @ part[:, :-1].T + part[:, -1]
+                out[lo : lo + 1024] = np.abs(pred - exp.y[:, None]).mean(axis=0)
+            return out
 
     def go_back(self, step: int) -> None:
         """Return the run to the kept step ``step`` exactly (after a divergence, to :meth:`recovery`'s step).

@@ -59,6 +59,9 @@ from .models import Model
 from .optimizers import Optimizer, optimizer_from_state
 from .serial import float_from_json, float_to_json, floats_from_json, floats_to_json, int_from_json
 
+#: The most steps (and epochs) a saved state may count: every count stays exact as a float64 and an int64.
+MAX_STEPS = 2**53
+
 
 class Phase(IntEnum):
     """The five steps of one training iteration."""
@@ -419,6 +422,8 @@ class Trainer:
             params = floats_from_json(state["params"], "the parameters", n_params)
             epoch = int_from_json(state["epoch"], "the epoch")
             step = int_from_json(state["step"], "the step")
+            if max(step, epoch) > MAX_STEPS:
+                raise ValueError(f"the step or epoch count is over {MAX_STEPS:,}")
             order = state["order"]
             if order is not None:
                 if not isinstance(order, list) or not all(type(i) is int for i in order):
@@ -443,7 +448,7 @@ class Trainer:
                 bit_generator.state = rng_state
             except (TypeError, ValueError, KeyError, OverflowError):
                 raise ValueError("the shuffling generator's state is not valid") from None
-            optimizer = optimizer_from_state(state["optimizer"])
+            optimizer = optimizer_from_state(state["optimizer"], [(n_params,)])  # it updates the flat vector
             if not isinstance(state["loss"], str):
                 raise ValueError("the loss is not a name")
             loss = get_loss(state["loss"])

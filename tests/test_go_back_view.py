@@ -98,7 +98,7 @@ def test_with_no_better_step_it_offers_the_start(qtbot, make):
     view = make(SurfaceView, "download-time")
     diverge(qtbot, view, loss="mse", learning_rate=10.0)  # the loss grows from the first step
     assert view.model.recovery() is None
-    assert view.go_back_button.text() == "Go back to the start: no step after it had a lower loss"
+    assert view.go_back_button.text() == "Go back to the start: no later step had a lower loss"
     view.go_back()
     assert view.model.history.steps == 0 and view.model.history.diverged is None
     assert view.message.text().startswith("Back at the start. Lower the learning rate (to ")

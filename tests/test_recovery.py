@@ -361,3 +361,60 @@ def test_two_changes_at_one_step_replay_from_the_later():
     assert [r.step for r in back] == [11, 12] and all(r.learning_rate == 0.03 for r in back)
     assert np.array_equal(back[-1].params_after, made[1].params_after) and back[0].loss == made[0].loss
     assert t.checkpoint_steps[-3:] == (10, 10, 12)
+
+
+def test_recovery_looks_at_every_reachable_step_of_a_linear_run():
+    """Found by a hostile pass: the search stopped after the latest 1,024 kept steps, so a slow blow-up
+    (at just above the stable rate) was said to have no step below the start's loss. A linear model's steps
+    are now all evaluated at once, and the answer is the same as the loss function's, one step at a time."""
+    from dataclasses import replace
+
+    from fitscope.engine.curvature import curvature_of
+    from fitscope.engine.data import load_builtin
+    from fitscope.engine.run import FitRun
+
+    d = load_builtin("download-time")
+    probe = FitRun(d, replace(d.defaults, loss="mse", batch_size=20))
+    limit = curvature_of(probe.experiment).limit("sgd", 0.0)
+    k, b = probe.experiment.stats.optimum()
+    run = FitRun(d, replace(d.defaults, loss="mse", batch_size=20, epochs=100_000, learning_rate=1.0005 * limit),
+                 start=np.array([k, b + 0.3]))
+    for report in run.trainer.run():
+        run.record([report])
+    h = run.history
+    assert h.diverged is not None and h.steps > 2000, h.steps
+    step = run.recovery()
+    assert run.recovery_complete
+    exp = run.experiment
+    start = exp.loss_at(h.params[0], "train")
+    below = [int(s) for s, p in zip(h.param_steps, h.params, strict=True) if s > 0 and exp.loss_at(p, "train") < start]
+    assert step == below[-1] and h.steps - step > 1024  # farther back than the old search went
+    losses = run._losses_at(h.params)
+    assert np.allclose(losses, [exp.loss_at(p, "train") for p in h.params], rtol=1e-9, atol=0)
+    run.go_back(step)
+    assert h.steps == step and exp.loss_at(h.current, "train") < start
+
+
+@pytest.mark.parametrize("forge", ["shape", "broadcast", "huge step"])
+def test_a_forged_trainer_state_is_refused_in_one_line(forge):
+    """Found by a hostile pass: an accumulator of another shape broadcast silently (or failed every step
+    later), and a step of 2**63 - 1 overflowed the history at the next step."""
+    from fitscope.engine.data import load_builtin
+    from fitscope.engine.run import FitRun
+
+    d = load_builtin("download-time")
+    run = FitRun(d, replace(d.defaults, optimizer="adam", learning_rate=0.01))
+    for report in run.trainer.run():
+        run.record([report])
+        if run.history.steps == 3:
+            break
+    state = json.loads(json.dumps(run.state()))
+    trainer = state["trainer"]
+    if forge == "huge step":
+        trainer["step"] = 2**63 - 1
+    else:
+        slot = trainer["optimizer"]["slots"]["m"]["0"]
+        slot["shape"], slot["values"] = ([1], [0.5]) if forge == "broadcast" else ([5], [0.0] * 5)
+    with pytest.raises(ValueError) as e:
+        FitRun.from_state(state, d)
+    assert "\n" not in str(e.value)

@@ -207,7 +207,9 @@ def advice(run: FitRun) -> str:
     start = exp.loss_at(h.params[0], "train")
     step = run.recovery()
     if step is None:
-        return f"no step the run can go back to had a training loss below the start's ({fmt(start)}): {rate}"
+        looked = "" if run.recovery_complete else " among the latest the search had time for"
+        return (f"no step the run can go back to{looked} had a training loss below the start's ({fmt(start)}): "
+                f"{rate}")
     loss = exp.loss_at(h.params[h.row_of(step)], "train")
     return f"step {step} was the last with a training loss below the start's ({fmt(loss)} < {fmt(start)}): {rate}"
 
