@@ -170,15 +170,17 @@ def test_weights_table_is_sorted_by_magnitude_and_live(qtbot, view, dataset):
     assert abs(bar) == pytest.approx(1.0)
 
 
-def test_predicted_against_actual_is_refreshed_per_epoch(qtbot, view):
+def test_predicted_against_actual_shows_the_step_every_panel_shows(qtbot, view):
     exp = view.model.experiment
     x, y = view.pred_panel.data()
     assert np.array_equal(x, exp.y_test)
     assert np.allclose(y, exp.model.predict_flat(view.model.history.params[0], exp.X_test))
+    assert "at the start" in view.pred_panel.plot.titleLabel.text
     view.commands["step_batch"].trigger()
     idle(qtbot, view)
     view.redraw()
-    assert np.allclose(view.pred_panel.data()[1], y)  # a batch is not an epoch
+    assert np.allclose(view.pred_panel.data()[1], exp.model.predict_flat(view.model.history.current, exp.X_test))
+    assert "at step 1, in epoch 1" in view.pred_panel.plot.titleLabel.text  # as the Now box and the progress bar
     view.commands["step_epoch"].trigger()
     idle(qtbot, view)
     view.redraw()
@@ -314,7 +316,8 @@ def test_without_normalization_sgd_diverges_and_the_view_says_why(qtbot, view, d
     assert f"TAX span {lo[t]:.3g}–{hi[t]:.3g} while NOX spans {lo[n]:.3g}–{hi[n]:.3g}" in text
     assert "turn normalization on or lower the learning rate" in text
     assert "\n" not in text
-    assert view.pred_panel.note.toPlainText().startswith("Off this chart: 173 above it")  # raw units, wild start
+    # The predictions are those of the step kept at the divergence (as the weights table and the Now box).
+    assert view.pred_panel.note.toPlainText().startswith("Off this chart: 173 below it")
     # The valley is narrow: along tax the loss curves ~10^5 times faster than along nox.
     G = view.model.experiment.stats.G
     assert G[t, t] / G[n, n] > 1e4

@@ -9,7 +9,6 @@ the numbers the texts quote.
 from __future__ import annotations
 
 import html
-import math
 from dataclasses import replace
 
 import numpy as np
@@ -213,9 +212,8 @@ class MultiRun(FitRun):
         self.pair = (int(i), int(j))
 
     def slice_theta(self) -> np.ndarray:
-        """The parameters the slice holds fixed: the current ones (the start's, after a divergence)."""
-        h = self.history
-        return h.params[0] if h.diverged is not None else h.current
+        """The parameters the slice holds fixed: the current ones (after a divergence, the ones kept)."""
+        return self.history.current
 
     def start_at(self, x: float, y: float) -> None:
         """A new start: the slice's two parameters at (x, y), every other one as it is now."""
@@ -262,23 +260,26 @@ class MultiRun(FitRun):
             self._pred_rows = (X, y, rows, note)
         return self._pred_rows
 
-    def predictions(self) -> tuple[np.ndarray, np.ndarray, int, float, str, str]:
-        """(actual, predicted, epoch, loss, rows, note) of the chart: the model at the end of the last epoch
-        (at the start before one), and its loss on those rows. The latest epoch end is always in the
-        history; only after going back into a long thinned run may it not be, and then the chart shows the
-        latest epoch whose end is kept (``epoch`` says which)."""
+    def predictions(self) -> tuple[np.ndarray, np.ndarray, str, float, str, str]:
+        """(actual, predicted, when, loss, rows, note) of the chart: the model now — at the step every other
+        panel shows — and its loss on those rows; ``when`` says which step that is ("at the start", "after
+        epoch 3", "at step 12, in epoch 2", "after step 1, kept at the divergence")."""
         h, exp = self.history, self.experiment
-        kept = h.last_kept_epoch()
-        done, at = (0, h.params[0]) if kept is None else kept
+        at = h.current
         X, y, rows, note = self.pred_points()
         with np.errstate(all="ignore"):
             predicted = exp.model.predict_flat(at, X)
-        _, _, train, _, test = h.epochs[done - 1] if done else (0, 0, None, None, None)
-        if self.dataset.has_test:
-            loss = float(test) if done and math.isfinite(test) else exp.loss_at(at, "test")
+        loss = exp.loss_at(at, "test" if self.dataset.has_test else "train")
+        done = self.epochs_done
+        if h.steps == 0:
+            when = "at the start"
+        elif h.diverged is not None:
+            when = f"after step {h.steps:,}, kept at the divergence"
+        elif done and int(h.epochs[-1, 1]) == h.steps:
+            when = f"after epoch {done:,}"
         else:
-            loss = float(train) if done else exp.loss_at(at, "train")
-        return y, predicted, done, loss, rows, note
+            when = f"at step {h.steps:,}, in epoch {done + 1:,}"
+        return y, predicted, when, loss, rows, note
 
     # --- texts ---
     def divergence_text(self, texts: dict[str, str], report: DivergedReport) -> str:

@@ -168,7 +168,7 @@ class SurfaceRun(FitRun):
         path = self.history.params
         if upto is not None:
             path = path[: np.searchsorted(self.history.param_steps, upto, side="right")]
-        path = path[np.isfinite(path).all(axis=1)]
+        path = path[(np.abs(path) < 1e300).all(axis=1)]  # finite, and framed without overflowing
         if len(path):
             lo, hi = path.min(axis=0), path.max(axis=0)
             pad = 0.1 * (hi - lo)

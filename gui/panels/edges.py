@@ -17,8 +17,8 @@ from PySide6.QtCore import QPointF
 
 #: How far inside the view's edge an arrow's tip sits, in pixels.
 INSET_PX = 6
-#: An arrow's length (head and tail), in pixels.
-ARROW_PX = 25
+#: How far beside an arrow's tip its label starts, in pixels.
+SIDE_PX = 12
 
 
 class Mark(NamedTuple):
@@ -111,23 +111,32 @@ class EdgeMarkers:
             arrow.setStyle(angle=180 - math.degrees(angle), brush=pg.mkBrush(mark.color))
             arrow.setPos(*tip)
             arrow.show()
-            # The label sits inward of the arrow's tail, on the side away from it, inside the view, and beside
-            # labels already placed nearby.
+            # The label lies along the edge the arrow points through, beside the arrow (towards the middle of
+            # that edge), so that it covers as little of the plot as it can; beside labels already placed.
             ux, uy = math.cos(angle), math.sin(angle)
             tip_px = ((tip[0] - x0) / width * w_px, (tip[1] - y0) / height * h_px)  # from the bottom left, y up
             text.setText(mark.label, color=mark.color)
             bounds = text.textItem.boundingRect()
             tw, th = bounds.width(), bounds.height()
-            # The label's centre: behind the arrow's tail, by half the label's size in the arrow's direction.
-            cx = tip_px[0] - ux * (ARROW_PX + tw / 2 * abs(ux))
-            cy = tip_px[1] - uy * (ARROW_PX + th / 2 * abs(uy))
+            along_x = abs(uy) >= abs(ux)  # through the top or bottom edge: the label runs along it
+            if along_x:
+                side = -1 if tip_px[0] > w_px / 2 else 1
+                cx = tip_px[0] + side * (SIDE_PX + tw / 2)
+                cy = h_px - th / 2 - 2 if uy > 0 else th / 2 + 2
+            else:
+                side = -1 if tip_px[1] > h_px / 2 else 1
+                cx = w_px - tw / 2 - 2 if ux > 0 else tw / 2 + 2
+                cy = tip_px[1] + side * (SIDE_PX + th / 2)
             cx = min(max(cx, tw / 2 + 2), w_px - tw / 2 - 2)
             cy = min(max(cy, th / 2 + 2), h_px - th / 2 - 2)
             for _ in range(len(taken)):
                 if not any(abs(px - cx) < (pw + tw) / 2 + 2 and abs(py - cy) < (ph + th) / 2 + 2
                            for px, py, pw, ph in taken):
                     break
-                cy += -(th + 4) if cy > h_px / 2 else th + 4  # towards the middle
+                if along_x:
+                    cy += -(th + 4) if cy > h_px / 2 else th + 4  # the next row in from the edge
+                else:
+                    cy += side * (th + 4)
             taken.append((cx, cy, tw, th))
             text.setPos(QPointF(x0 + width * cx / w_px, y0 + height * cy / h_px))
             text.show()

@@ -79,11 +79,11 @@ class PredActualPanel(QWidget):
             text.setTextWidth(room)
         self.note.updateTextPos()
 
-    def set_title(self, epoch: int | None, loss: float | None = None, loss_name: str = "MSE",
+    def set_title(self, when: str, loss: float | None = None, loss_name: str = "MSE",
                   rows: str = "Test set", note: str = "") -> None:
-        """``rows``: which rows the points are (the user's data has no test set); ``note``: a second, smaller
-        line (e.g. that only a sample of the rows is drawn)."""
-        when = "at the start" if not epoch else f"after epoch {epoch}"
+        """``when``: which step the predictions are of ("after epoch 3"); ``rows``: which rows the points are
+        (the user's data has no test set); ``note``: a second, smaller line (e.g. that only a sample of the
+        rows is drawn)."""
         value = "" if loss is None or not np.isfinite(loss) else f" — {loss_name} {loss:.4g}"
         title = f"{rows}: predicted vs actual, {when}{value}"
         if len(title) > TITLE_CHARS:  # one line would be wider than the chart (at the usual window size)

@@ -15,6 +15,7 @@ The data path of one batch: trainer → report → worker (batched while the GUI
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -26,6 +27,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -38,6 +40,9 @@ from fitscope.gui.session import bool_value, range_field
 from fitscope.gui.views.controls import DEFAULT_SPEED, OPTIMIZER_NAMES, SPEEDS, SettingsForm, speed_row
 from fitscope.gui.views.tab import Command, View
 from fitscope.gui.worker import TrainingController, Unit
+
+#: A message stays at least this long once training goes on (a note said as Run was pressed must be readable).
+MESSAGE_SECONDS = 8.0
 
 #: The commands of every training tab.
 TRAINING_COMMANDS: dict[str, Command] = {
@@ -91,7 +96,8 @@ class TrainingView(View):
         self._frame.timeout.connect(self._on_frame)
         self._behind = False  # frames were skipped while the tab was hidden
         self._shut = False
-        self._note = ""  # a passing message (an error, a refused setting) until training goes on
+        self._note = ""  # a passing message (an error, a refused setting, a note) until training goes on
+        self._note_at = 0.0
         self.message = QLabel()
         self.message.setObjectName("message")
         self.message.setAccessibleName("Message")
@@ -101,6 +107,8 @@ class TrainingView(View):
         self.go_back_button.setObjectName("goBackButton")
         self.go_back_button.clicked.connect(self.go_back)
         self.go_back_button.setToolTip(TRAINING_COMMANDS["go_back"].tip)
+        # As wide as the sidebar is, never wider: showing it must not widen the sidebar.
+        self.go_back_button.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.go_back_button.hide()
 
     # ------------------------------------------------------------------ the model
@@ -155,6 +163,8 @@ class TrainingView(View):
         self.redraw()
         text = self._note or self.status_text()
         if text != self.message.text() or self.message.isHidden() == bool(text):
+            if not self._note:
+                self._set_message_kind("error")  # what the model's state calls for: a divergence, say
             self.message.setText(text)
             self.message.setVisible(bool(text))
         self._offer_going_back()
@@ -181,8 +191,12 @@ class TrainingView(View):
         if step is None:
             button.hide()
             return
-        text = (f"Go back to step {step:,}, before the divergence" if step else
-                "Go back to the start: no step after it had a lower loss")
+        if step:
+            text = f"Go back to step {step:,}, before the divergence"
+        elif getattr(self.model, "recovery_complete", False):
+            text = "Go back to the start: no later step had a lower loss"
+        else:  # the search was cut short, or no checkpoint reaches the better steps: say no more than is known
+            text = "Go back to the start"
         if button.text() != text:
             button.setText(text)
             button.setAccessibleName(text)
@@ -204,7 +218,7 @@ class TrainingView(View):
             self.show_message(f"Cannot go back: {str(e).rstrip('.')}.")
             return
         where = f"at step {step:,}, before the divergence" if step else "at the start"
-        self.show_message(f"Back {where}. Lower the learning rate (to {rate:g}, say), then step or run on.")
+        self.show_message(f"Back {where}. Lower the learning rate (to {rate:g}, say), then step or run on.", note=True)
         self.went_back()
         self.refresh()
 
@@ -244,7 +258,8 @@ class TrainingView(View):
         if "optimizer" in changes and "learning_rate" not in changes and new.learning_rate != rate:
             name = OPTIMIZER_NAMES.get(new.optimizer, new.optimizer)
             self.show_message(f"{name} starts at TensorFlow.js's default learning rate for it, "
-                              f"{new.learning_rate:g} (it was {rate:g}): set the rate again to keep another.")
+                              f"{new.learning_rate:g} (it was {rate:g}): set the rate again to keep another.",
+                              note=True)
 
     # ------------------------------------------------------------------ commands
     def add_training_commands(self, *keys: str) -> None:
@@ -318,22 +333,33 @@ class TrainingView(View):
         return row
 
     # ------------------------------------------------------------------ messages
-    def show_message(self, text: str) -> None:
-        """A passing message (shown until training goes on or starts afresh)."""
-        self._note = text
+    def show_message(self, text: str, note: bool = False) -> None:
+        """A passing message: an error (a refused setting, say), or with ``note`` a piece of news (where a
+        default came from). Shown until training starts afresh, or goes on :data:`MESSAGE_SECONDS` later."""
+        self._note, self._note_at = text, time.monotonic()
         self.message.setText(text)
+        self._set_message_kind("note" if note else "error")
         self.message.show()
+
+    def _set_message_kind(self, kind: str) -> None:
+        if self.message.property("kind") != kind:
+            self.message.setProperty("kind", kind)
+            self.message.style().unpolish(self.message)
+            self.message.style().polish(self.message)
 
     # ------------------------------------------------------------------ the worker's news
     @Slot(object)
     def _on_reports(self, reports: tuple) -> None:
         hold_until_painted()  # recording them is the GUI thread's work too: the worker waits meanwhile
-        self._note = ""  # training went on
+        if self._note and time.monotonic() - self._note_at > MESSAGE_SECONDS:
+            self._note = ""  # training went on, and the message was there long enough to be read
         self.model.record(reports)
 
     @Slot(str, str)
     def _on_stopped(self, why: str, message: str) -> None:
         self.model.stopped(why)
+        if why == "diverged":
+            self._note = ""  # what the divergence calls for comes first
         if why == "error":
             text = f"Training stopped by an error: {message}."
             if self.model.in_step():
@@ -406,7 +432,7 @@ class TrainingView(View):
         if type(speed) is int and 0 <= speed < len(SPEEDS):
             self.speed.setValue(speed)
         if self.recall_for(self.model):
-            self.show_message(self.RECALLED)
+            self.show_message(self.RECALLED, note=True)
 
     #: What the tab says when it takes up settings remembered from last time that are not the defaults.
     RECALLED = ("These are your settings from last time for this data set (Training ▸ Book settings brings back the "
@@ -438,9 +464,9 @@ class TrainingView(View):
         d = model.dataset
         note = getattr(d, "defaults_note", "")
         if recalled:
-            self.show_message(self.RECALLED)
+            self.show_message(self.RECALLED, note=True)
         elif note and model.settings.learning_rate == d.defaults.learning_rate:  # where a default came from
-            self.show_message(note[:1].upper() + note[1:] + ".")
+            self.show_message(note[:1].upper() + note[1:] + ".", note=True)
 
     # ------------------------------------------------------------------ sessions
     def session_state(self) -> dict:

@@ -315,17 +315,17 @@ class BostonView(TrainingView):
         self.slice_marks.set([Mark(float(now[i]), float(now[j]), f"{what} ({now[i]:.3g}, {now[j]:.3g})", "#e65100")])
 
     def _draw_predictions(self) -> None:
-        """The predicted-against-actual chart, when an epoch has ended (a few times a second while running)."""
+        """The predicted-against-actual chart at the step shown (a few times a second while running)."""
         run = self.model
-        key = (run.history, run.epochs_done)
+        key = (run.history, run.history.steps, run.history.diverged)
         if key == self._pred_drawn:
             return
         if self.controller.running and time.perf_counter() - self._pred_at < SLICE_MS / 1000:
             return
         self._pred_drawn, self._pred_at = key, time.perf_counter()
-        actual, predicted, done, loss, rows, note = run.predictions()
+        actual, predicted, when, loss, rows, note = run.predictions()
         self.pred_panel.set_points(actual, predicted)
-        self.pred_panel.set_title(done, loss, rows=rows, note=note)
+        self.pred_panel.set_title(when, loss, rows=rows, note=note)
 
     def _set_progress(self, value: int, maximum: int, text: str) -> None:
         """QProgressBar repaints itself at once on every new value; let it wait for the next paint instead."""
@@ -421,7 +421,7 @@ class BostonView(TrainingView):
         self.slice_grid = (a, b, grid)
         self.slice_theta0 = theta0
         optimum, what = run.slice_optimum(theta0, a, b, grid)
-        held = "at the start (training diverged)" if run.history.diverged is not None else "as they are now"
+        held = "as they are now" if run.history.diverged is None else "as they were kept at the divergence"
         caption = f"The other {run.n_params - 2:,} parameters held {held}; {what}"
         if not run.is_linear and len(run.experiment.y) > MLP_SLICE_ROWS:
             caption += f" (loss over a random {MLP_SLICE_ROWS:,} of the {len(run.experiment.y):,} rows)"

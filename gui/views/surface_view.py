@@ -105,6 +105,10 @@ class SurfaceView(TrainingView):
             ("stepValue", "step"), ("epochValue", "epoch"), ("lossValue", "batch loss"),
             ("trainLossValue", "training loss"), ("testLossValue", "test loss"),
         ])
+        tip = ("The loss of the batch shown last, measured before its update (at the weights of the step before); "
+               "the training loss below is at the weights now, on all the training rows")
+        self.readouts.labels["lossValue"].setToolTip(tip)
+        self.readouts.form.labelForField(self.readouts.labels["lossValue"]).setToolTip(tip)
         self.kernel_edit = self._param_box("kernelValue", "Kernel: type a value to start training there")
         self.bias_edit = self._param_box("biasValue", "Bias: type a value to start training there")
         self.readouts.add_row("kernel", self.kernel_edit)
