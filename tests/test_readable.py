@@ -195,6 +195,12 @@ def test_the_loss_charts_log_axis_labels_round_values_that_do_not_overlap(qtbot,
         with qtbot.waitExposed(panel):
             panel.show()
         panel.log_scale.setChecked(True)
+        losses = np.geomspace(lo, hi, 50)  # a chart with nothing drawn has no labels
+        if isinstance(panel, LossCurvePanel):
+            panel.set_history(losses, np.empty((0, 5)))
+        else:
+            panel.set_racers([("sgd", "SGD", "#1e88e5")])
+            panel.set_losses("sgd", losses)
         panel.plot.setYRange(math.log10(lo), math.log10(hi), padding=0)
         settle(qtbot)
         axis = panel.plot.getAxis("left")
@@ -561,3 +567,120 @@ def test_the_window_title_names_the_current_data_and_session(qtbot, window, tmp_
     assert window.windowTitle() == "second.json — fitscope"
     open_csv(qtbot, window, big_csv(tmp_path, "after.csv"))
     assert window.windowTitle() == "after.csv — fitscope"
+
+
+# --------------------------------------------------------------------------- 9. an empty chart starts afresh
+def loss_range(panel) -> tuple[float, float]:
+    """The loss axis's range, in losses (10**ends on a log axis)."""
+    y0, y1 = panel.plot.getViewBox().viewRange()[1]
+    return (10**y0, 10**y1) if panel.log_scale.isChecked() else (y0, y1)
+
+
+def check_fresh(panel, losses: np.ndarray) -> None:
+    """The chart frames ``losses`` (the first points of a run) and not a range of before: all of them in view,
+    the range no more than a few times theirs (a decade, on a log axis), and labelled."""
+    lo, hi = loss_range(panel)
+    first_lo, first_hi = float(np.min(losses)), float(np.max(losses))
+    assert lo <= first_lo and first_hi <= hi, (lo, hi, losses)
+    axis = panel.plot.getAxis("left")
+    if panel.log_scale.isChecked():
+        assert math.log10(hi / lo) <= max(1.3, 1.3 * math.log10(first_hi / first_lo)), (lo, hi, losses)
+        check_axis(axis, lo, hi, least=1)
+    else:
+        assert hi - lo <= max(2.2 * first_hi, 1.3 * (first_hi - first_lo)), (lo, hi, losses)
+        assert drawn_labels(axis)
+
+
+def check_empty(panel) -> None:
+    """An empty chart shows no loss labels (no range of before) and follows the next data."""
+    assert panel.plot.getViewBox().autoRangeEnabled()[1]
+    assert all(np.isnan(c.getData()[1]).all() for c in (panel.batch, panel.train, panel.test, panel.val)
+               if c.getData()[1] is not None)
+    assert drawn_labels(panel.plot.getAxis("left")) == []
+
+
+def first_losses(panel) -> np.ndarray:
+    ys = [panel.batch.getData()[1], *(c.getData()[1] for c in (panel.train, panel.val, panel.test)
+                                      if c.isVisible())]
+    ys = np.concatenate([y for y in ys if y is not None])
+    ys = ys[np.isfinite(ys)]
+    return 10**ys if panel.log_scale.isChecked() else ys
+
+
+@pytest.mark.parametrize("log", [True, False])
+def test_an_emptied_loss_chart_frames_the_next_run_afresh(qtbot, window, tmp_path, log):
+    """Reset after a divergence, Go back to the start, a CSV of large losses: the empty chart keeps no range of
+    before, and frames the first points drawn."""
+    view = view_of(window, SurfaceView)
+    panel = view.loss_panel
+    panel.log_scale.setChecked(log)
+    view.set_control("loss", "mse")
+    view.set_control("learning_rate", 10)  # diverges: losses up to 1e6 and beyond
+    step(qtbot, view, Unit.EPOCH, 3)
+    assert loss_range(panel)[1] > 1e4
+    view.reset()
+    settle(qtbot)
+    check_empty(panel)
+    view.set_control("learning_rate", 0.01)
+    step(qtbot, view, Unit.BATCH)
+    check_fresh(panel, first_losses(panel))
+
+    view.speed.setValue(view.speed.maximum())
+    view.reset()
+    view.set_control("learning_rate", 10)
+    view.toggle_run()  # on until it diverges
+    idle(qtbot, view)
+    assert view.model.history.diverged is not None and view.recovery_step() == 0
+    view.go_back()  # back to the start: nothing was below the start's loss
+    settle(qtbot)
+    assert view.model.history.steps == 0
+    check_empty(panel)
+    step(qtbot, view, Unit.BATCH)
+    check_fresh(panel, first_losses(panel))
+
+    open_csv(qtbot, window, big_csv(tmp_path))  # losses of about 1e9 … 1e11
+    assert window.tabs.currentWidget() is view
+    check_empty(panel)
+    step(qtbot, view, Unit.BATCH)
+    losses = first_losses(panel)
+    assert losses.min() > 1e8
+    check_fresh(panel, losses)
+
+
+def test_the_boston_and_race_loss_charts_frame_a_restarted_run_afresh(qtbot, window):
+    window.tabs.setCurrentIndex(1)
+    boston = view_of(window, BostonView)
+    settle(qtbot, 100)
+    panel = boston.loss_panel
+    boston.set_control("learning_rate", 0.3)  # losses far above the baseline (85.6) …
+    boston.control("normalize").setChecked(False)
+    step(qtbot, boston, Unit.EPOCH, 2)
+    lo, hi = loss_range(panel)
+    assert hi / lo > 1e3
+    boston.reset()
+    settle(qtbot)
+    baseline = boston.model.baseline()
+    lo, hi = loss_range(panel)  # … then only the baseline: a decade around it
+    assert lo < baseline < hi and math.log10(hi / lo) <= 1.01, (lo, hi)
+    check_axis(panel.plot.getAxis("left"), lo, hi)
+    boston.set_control("learning_rate", 1e-7)
+    step(qtbot, boston, Unit.BATCH)
+    check_fresh(panel, np.r_[first_losses(panel), baseline])
+
+    window.tabs.setCurrentIndex(3)
+    race = view_of(window, RaceView)
+    settle(qtbot, 100)
+    chart = race.losses
+    for rate in race.rates.values():
+        rate.setValue(10)  # every racer far off: losses of 1e4 and more
+    step(qtbot, race, Unit.EPOCH, 3)
+    assert 10 ** chart.plot.getViewBox().viewRange()[1][1] > 1e4
+    race.reset()
+    settle(qtbot)
+    starts = np.r_[[chart.curves[k].getData()[1][0] for k in chart.curves]]
+    assert len(set(starts)) == 1  # one start for all
+    drawn = np.r_[10 ** starts, race.model.optimum_loss]
+    lo, hi = (10**v for v in chart.plot.getViewBox().viewRange()[1])
+    assert lo <= drawn.min() and drawn.max() <= hi
+    assert math.log10(hi / lo) <= 1.3 * math.log10(drawn.max() / drawn.min()) + 0.1, (lo, hi, drawn)
+

@@ -164,6 +164,14 @@ class LogAxis(pg.AxisItem):
     def __init__(self, orientation: str, **kwargs) -> None:
         super().__init__(orientation, **kwargs)
         self._labels: dict[float, str] = {}
+        self._blank = False
+
+    def set_blank(self, blank: bool) -> None:
+        """No ticks, labels nor grid lines (a chart with nothing drawn on it has no scale to show)."""
+        if blank != self._blank:
+            self._blank = blank
+            self.picture = None
+            self.update()
 
     def _extent(self, label: str) -> float:
         metrics = QFontMetricsF(self.style["tickFont"] or self.font())
@@ -172,6 +180,9 @@ class LogAxis(pg.AxisItem):
         return metrics.horizontalAdvance(label) + metrics.averageCharWidth()
 
     def tickValues(self, minVal, maxVal, size):  # noqa: N802, N803 (pyqtgraph's names)
+        if self._blank:
+            self._labels = {}
+            return []
         if not self.logMode:
             return super().tickValues(minVal, maxVal, size)
         lo, hi = sorted((minVal, maxVal))

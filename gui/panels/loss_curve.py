@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout, QWidget
 
 from fitscope.gui.panels.axes import LogAxis
 from fitscope.gui.panels.decimate import envelope
-from fitscope.gui.panels.plotting import OutsideLegend, quiet_plot, show_lone_points
+from fitscope.gui.panels.plotting import OutsideLegend, frame_y, quiet_plot, show_lone_points
 
 BATCH = (120, 144, 156, 150)
 TRAIN = "#1e88e5"
@@ -69,6 +69,9 @@ class LossCurvePanel(QWidget):
         layout.addLayout(bar)
         self._baseline: float | None = None
         self._x_max = 0.0
+        self._last_step = 0
+        self._drawn: list[np.ndarray] = []  # the losses drawn (for framing the loss axis)
+        frame_y(self.plot, [], False)  # no run yet: no labels
 
     def show_curves(self, validation: bool, test: bool) -> None:
         """Keep in the legend only the curves this data can have."""
@@ -84,6 +87,12 @@ class LossCurvePanel(QWidget):
         self.plot.setLogMode(y=on)
         if self._baseline is not None:
             self.baseline.setPos(self._log(self._baseline))
+        self._frame()
+
+    def _frame(self) -> None:
+        """The loss axis framed on what is drawn (:func:`gui.panels.plotting.frame_y`)."""
+        shown = [] if self._baseline is None else [self._baseline]
+        frame_y(self.plot, [*self._drawn, shown], self.log_scale.isChecked())
 
     def _log(self, v: float) -> float:
         return float(np.log10(v)) if self.log_scale.isChecked() and v > 0 else v
@@ -96,6 +105,7 @@ class LossCurvePanel(QWidget):
         self.baseline.setPos(self._log(value))
         self.baseline.show()  # before the text: a hidden label ignores a new format
         self.baseline.label.setFormat(f"{label} {value:.4g}")
+        self._frame()
 
     def set_history(self, batch_loss: np.ndarray, epochs: np.ndarray, since: int = 0, before: str = "",
                     steps: np.ndarray | None = None) -> None:
@@ -107,7 +117,11 @@ class LossCurvePanel(QWidget):
         Long curves are drawn as their envelope over the chart's pixel columns (every spike still shows).
         """
         steps = np.arange(1, len(batch_loss) + 1) if steps is None else np.asarray(steps)
-        self._frame_steps(int(steps[-1]) if len(steps) else 0)
+        last = int(steps[-1]) if len(steps) else 0
+        if last < self._last_step:  # the history restarted (or went back): the loss axis follows it afresh
+            self.plot.enableAutoRange(axis="y")
+        self._last_step = last
+        self._frame_steps(last)
         columns = self._columns()
         keep = slice(int(np.searchsorted(steps, since, side="right")), None)  # the steps after `since`
         shown = batch_loss[keep]
@@ -123,6 +137,7 @@ class LossCurvePanel(QWidget):
             self.change.hide()
         epochs = epochs[epochs[:, 1] > since]
         at = epochs[:, 1]
+        self._drawn = [shown]
         for curve, column in ((self.train, 2), (self.val, 3), (self.test, 4)):
             values = epochs[:, column]
             show_lone_points(curve, values)
@@ -130,6 +145,9 @@ class LossCurvePanel(QWidget):
                 curve.setData([], [])
             else:
                 curve.setData(*envelope(at, values, columns), connect="finite")
+                if curve.isVisible():
+                    self._drawn.append(values)
+        self._frame()
 
     def _columns(self) -> int:
         """The chart's width in pixels (what a curve is cut down to)."""
@@ -145,9 +163,10 @@ class LossCurvePanel(QWidget):
             self.plot.setXRange(0, x_max, padding=0.02)
 
     def clear(self) -> None:
-        """No run yet: no curves, and the loss axis framed afresh for the next one."""
-        self.set_history(np.empty(0), np.empty((0, 5)))
+        """No run yet: no curves, and the loss axis framed afresh for the next one: no labels until the first
+        points are drawn (nor the last run's range), then framed on them."""
         self.plot.enableAutoRange(axis="y")
+        self.set_history(np.empty(0), np.empty((0, 5)))
 
 
 def _positive(v: np.ndarray) -> np.ndarray:

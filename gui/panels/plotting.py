@@ -3,6 +3,8 @@ lone point."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, QPointF, QSizeF, Qt
@@ -131,6 +133,36 @@ def show_lone_points(curve: pg.PlotDataItem, y: np.ndarray, size: float = 7) -> 
             curve.setSymbolSize(size)
             curve.setSymbolBrush(pg.mkBrush(pen.color()))
             curve.setSymbolPen(pg.mkPen(pen.color()))
+
+
+def frame_y(plot: pg.PlotItem, values, log: bool) -> None:
+    """Frame ``plot``'s y axis afresh on ``values`` (what it draws, in data units: arrays and numbers), where
+    pyqtgraph's auto range does not while the axis follows its data (a range the user zoomed to stays).
+
+    pyqtgraph keeps the range it had when nothing is drawn (an empty chart would show the last run's range and
+    labels) and keeps its span around a single value (one point: the last run's four decades around it). Here
+    an axis with nothing to show has no labels (:meth:`LogAxis.set_blank`), one value gets a decade around it
+    on a log axis (0 to twice it on a linear one), and more are left to pyqtgraph, which frames them.
+    """
+    view_box = plot.getViewBox()
+    axis = plot.getAxis("left")
+    lo, hi = np.inf, -np.inf
+    for v in values:
+        v = np.asarray(v, dtype=float).ravel()
+        v = v[np.isfinite(v) & (v > 0)] if log else v[np.isfinite(v)]
+        if v.size:
+            lo, hi = min(lo, float(v.min())), max(hi, float(v.max()))
+    if hasattr(axis, "set_blank"):
+        axis.set_blank(lo > hi)
+    if lo > hi or not view_box.autoRangeEnabled()[1]:  # nothing drawn, or a range the user chose
+        return
+    if log:
+        lo, hi = math.log10(lo), math.log10(hi)
+    if hi - lo <= 1e-12 * max(1.0, abs(hi)):  # one value: a span of its own (the auto range keeps it, centred)
+        half = 0.5 if log else (abs(hi) or 1.0)
+        if view_box.viewRange()[1] != [hi - half, hi + half]:
+            view_box.setYRange(hi - half, hi + half, padding=0)
+            view_box.enableAutoRange(axis="y")
 
 
 class _TitleFitter(QObject):

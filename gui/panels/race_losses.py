@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout, QWidget
 
 from fitscope.gui.panels.axes import LogAxis
 from fitscope.gui.panels.decimate import envelope
-from fitscope.gui.panels.plotting import OutsideLegend, quiet_plot, show_lone_points
+from fitscope.gui.panels.plotting import OutsideLegend, frame_y, quiet_plot, show_lone_points
 
 OPTIMUM = "#616161"
 
@@ -39,7 +39,8 @@ class RaceLossPanel(QWidget):
         self.optimum.hide()
         self.plot.addItem(self.optimum)
         self.curves: dict[str, pg.PlotDataItem] = {}
-        self._data: dict[str, np.ndarray] = {}
+        self._data: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # steps and losses of each racer
+        self._shown: dict[str, np.ndarray] = {}  # the losses drawn of each (cut down to the pixel columns)
         self._optimum: float | None = None
 
         self.log_scale = QCheckBox("Log scale")
@@ -62,34 +63,49 @@ class RaceLossPanel(QWidget):
         for curve in self.curves.values():
             self.legend.removeItem(curve)
             self.plot.removeItem(curve)
-        self.curves, self._data = {}, {}
+        self.curves, self._data, self._shown = {}, {}, {}
+        self.plot.enableAutoRange(axis="y")  # a new race: the loss axis follows it afresh
         for key, label, colour in racers:
             curve = self.plot.plot(pen=pg.mkPen(colour, width=2.2), name=label)
             curve.setDownsampling(auto=True, method="peak")
             curve.setClipToView(True)
             self.curves[key] = curve
-            self._data[key] = np.empty(0)
+            self._data[key] = (np.empty(0), np.empty(0))
 
     def set_losses(self, key: str, losses: np.ndarray, steps: np.ndarray | None = None) -> None:
         """The training loss of racer ``key`` at ``steps`` (default: 0 — the start —, 1, 2, …; a long run's
         history keeps some steps only)."""
-        self._data[key] = (np.arange(len(losses)) if steps is None else np.asarray(steps), losses)
+        steps = np.arange(len(losses)) if steps is None else np.asarray(steps)
+        before = self._data.get(key, (np.empty(0), np.empty(0)))[0]
+        if len(steps) and len(before) and steps[-1] < before[-1]:
+            self.plot.enableAutoRange(axis="y")  # the race restarted (or went back): framed afresh
+        self._data[key] = (steps, losses)
         self._draw(key)
+        self._frame()
 
     def set_optimum(self, value: float | None) -> None:
         self._optimum = value
         if value is None:
             self.optimum.hide()
-            return
-        self.optimum.label.setFormat(f"optimum {value:.4g}")
-        self._place_optimum()
-        self.optimum.show()
+        else:
+            self.optimum.label.setFormat(f"optimum {value:.4g}")
+            self._place_optimum()
+            self.optimum.show()
+        self._frame()
+
+    def _frame(self) -> None:
+        """The loss axis framed on what is drawn (:func:`gui.panels.plotting.frame_y`)."""
+        drawn = list(self._shown.values())
+        if self._optimum is not None:
+            drawn.append(np.array([self._optimum]))
+        frame_y(self.plot, drawn, self.log_scale.isChecked())
 
     def _draw(self, key: str) -> None:
         steps, losses = self._data[key]
         shown = np.where(losses > 0, losses, np.nan) if self.log_scale.isChecked() else losses
         steps, shown = envelope(steps, shown, max(100, int(self.plot.getViewBox().width())))  # pixel columns
         show_lone_points(self.curves[key], shown)  # at the start: a dot each
+        self._shown[key] = shown
         self.curves[key].setData(steps, shown, connect="finite")
 
     def _place_optimum(self) -> None:
@@ -103,3 +119,4 @@ class RaceLossPanel(QWidget):
         for key in self.curves:
             self._draw(key)
         self._place_optimum()
+        self._frame()
