@@ -18,9 +18,9 @@ from PySide6.QtGui import QFontMetricsF
 
 #: Plain decimals for magnitudes in [PLAIN_LO, PLAIN_HI); ``1e3``-style outside.
 PLAIN_LO, PLAIN_HI = 0.01, 1000.0
-#: Labels are at least this many times their own size apart, centre to centre, along the axis: never touching,
-#: never a column of 0.1/0.09/0.08.
-ROOM = 1.5
+#: Labels are at least this many times their own size apart, centre to centre, along the axis: a label's height
+#: of blank between two, never a column of 0.1/0.09/0.08 nor thirty labels in steps of 0.02.
+ROOM = 2.0
 #: Minor (unlabelled) grid lines at most this close, in pixels.
 MINOR_PX = 4.0
 _EPS = 1e-9
@@ -58,6 +58,18 @@ def compact(v: float, digits: int = 3) -> str:
     if round(abs(v) / 10.0**k, digits - 1) >= 10:
         k += 1
     return number_text(v, k - digits + 1)
+
+
+def distinct_texts(values, digits: int = 3) -> list[str]:
+    """``values`` (in order) written with :func:`compact` to ``digits`` significant digits, or as many more as
+    it takes for no label to read the same as its neighbour's (``635.2``, ``635.4`` rather than ``635``, ``635``)."""
+    values = [float(v) for v in values]
+    texts = [compact(v, digits) for v in values]
+    for more in range(digits + 1, 16):
+        if all(a != b for a, b in zip(texts, texts[1:], strict=False)):
+            break
+        texts = [compact(v, more) for v in values]
+    return texts
 
 
 def _spaced(positions: list[float], sizes: list[float], room: float) -> bool:
@@ -178,6 +190,12 @@ class LogAxis(pg.AxisItem):
         if self.orientation in ("left", "right"):
             return metrics.height()
         return metrics.horizontalAdvance(label) + metrics.averageCharWidth()
+
+    def resizeEvent(self, ev=None) -> None:  # noqa: N802 (Qt's name)
+        # pyqtgraph drops a label that sticks out of the axis and widens the axis for it afterwards, forgetting
+        # its picture but not asking for a repaint: a cached axis would keep showing the picture without it.
+        super().resizeEvent(ev)
+        self.update()
 
     def tickValues(self, minVal, maxVal, size):  # noqa: N802, N803 (pyqtgraph's names)
         if self._blank:

@@ -166,7 +166,8 @@ def frame_y(plot: pg.PlotItem, values, log: bool) -> None:
 
 
 class _TitleFitter(QObject):
-    """Refits a plot's title whenever the widget showing the plot is resized (see :func:`fit_title`)."""
+    """Refits a plot's title whenever the widget showing the plot is resized or its layout changes (see
+    :func:`fit_title`)."""
 
     def __init__(self, plot: pg.PlotItem, title: str, size: float) -> None:
         self.view = plot.scene().views()[0]
@@ -176,34 +177,65 @@ class _TitleFitter(QObject):
         font.setPointSizeF(size)
         self.need = QFontMetricsF(font).horizontalAdvance(title) + 16
         self.view.installEventFilter(self)
+        self.top = self._top()
+        self.top.installEventFilter(self)  # the layout changed (an axis grew, say): the room for the title too
         self.fit()
 
-    def room(self) -> float:
-        """The plot's width in its view, whatever its title asks for: the view's width less what the items
-        beside the plot (a colour bar) take."""
+    def _top(self) -> QGraphicsWidget:
         top = self.plot
         while isinstance(top.parentItem(), QGraphicsWidget):
             top = top.parentItem()
-        return self.view.width() - (top.size().width() - self.plot.size().width())
+        return top
+
+    def room(self) -> float:
+        """The title's width in its view, whatever its text asks for: the view's width less what lies beside
+        the title (the plot's left axis, a colour bar, margins)."""
+        return self.view.viewport().width() - (self.top.size().width() - self.plot.titleLabel.size().width())
 
     def fit(self) -> None:
+        room = self.room()
         first, _, rest = self.title.partition(" — ")
-        text = self.title if not rest or self.room() >= self.need else \
+        text = self.title if not rest or room >= self.need else \
             f"{first}<br><span style='font-size: {self.size - 2:g}pt'>{rest}</span>"
         if self.plot.titleLabel.text != text:
             self.plot.setTitle(text, size=f"{self.size:g}pt")
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
-        if event.type() == QEvent.Type.Resize:
+        if event.type() in (QEvent.Type.Resize, QEvent.Type.LayoutRequest):
             self.fit()
         return False
+
+    def remove(self) -> None:
+        self.view.removeEventFilter(self)
+        if isValid(self.top):
+            self.top.removeEventFilter(self)
+        self.deleteLater()
+
+
+def _no_minimum_width(label: pg.LabelItem) -> None:
+    """A title that never widens its plot: pyqtgraph makes a label at least as wide as its text (on every new
+    text and resize), which in a narrow view pushes what lies beside the plot (a colour bar) out of it. A title
+    a little wider than its column overhangs it instead, centred over the plot."""
+    if getattr(label, "_fitscope_no_minimum", False):
+        return
+    update_min = label.updateMin
+
+    def updated() -> None:
+        update_min()
+        label.setMinimumWidth(0)
+
+    label.updateMin = updated
+    label._fitscope_no_minimum = True
+    label.setMinimumWidth(0)
 
 
 def fit_title(plot: pg.PlotItem, title: str, size: float = 10) -> None:
     """Title ``plot`` with ``title``, on one line while the plot is wide enough for it, else broken after its
-    first part (before " — ") with the rest in a smaller second line: never cut at the plot's edge."""
+    first part (before " — ") with the rest in a smaller second line: never cut at the plot's edge, and never
+    making the plot wider than the room it has in its view, so that nothing beside it (a colour bar) is pushed
+    out of the view. Refitted when the view is resized or the layout changes."""
     previous = getattr(plot, "_fitscope_title", None)
     if previous is not None:
-        previous.view.removeEventFilter(previous)
-        previous.deleteLater()
+        previous.remove()
+    _no_minimum_width(plot.titleLabel)
     plot._fitscope_title = _TitleFitter(plot, title, size)

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QGraphicsItem, QVBoxLayout, QWidget
 
-from fitscope.gui.panels.axes import LogAxis, compact
+from fitscope.gui.panels.axes import LogAxis, distinct_texts
 from fitscope.gui.panels.plotting import quiet_plot
 
 N_LEVELS = 14
@@ -22,6 +22,10 @@ MAX_PATH_POINTS = 4000
 TRAJECTORY = "#ff7043"
 STEP = "#00e5ff"
 GRADIENT = "#ff1744"
+#: The star's size in pixels; it is drawn whole, nudged inside the map when it lies on the map's edge.
+STAR_PX = 20
+#: Contour labels keep clear of the current point, the start, the star and this much of the path's end (pixels).
+PATH_END_PX = 90
 
 
 def log_levels(grid: np.ndarray, n: int = N_LEVELS) -> np.ndarray:
@@ -36,9 +40,34 @@ def log_levels(grid: np.ndarray, n: int = N_LEVELS) -> np.ndarray:
     return np.geomspace(lo, hi, n + 1)
 
 
-def format_loss(v: float) -> str:
-    """A contour's label: three significant digits, plain or ``1e3``-style (``0.931``, ``31.8``, ``1.37e3``)."""
-    return compact(v, 3)
+def level_labels(levels) -> list[str]:
+    """The labels of isolines at ``levels`` (increasing): three significant digits, or as many more as it takes
+    for neighbours to read differently (``635.1``, ``635.2`` … in a narrow range, never ``635``, ``635``)."""
+    return distinct_texts(levels, 3)
+
+
+class _FitToView(QObject):
+    """Keeps a :class:`pg.GraphicsLayoutWidget`'s layout exactly as large as its view.
+
+    pyqtgraph sizes the layout only when the view is resized; a layout that was wider at that moment (its
+    colour bar's labels, a title on one line) stays wider once it could shrink, and what lies beyond the view's
+    right edge (the colour bar) is cut off or gone. Whenever the layout asks to be laid out again, this sets
+    it to the view's size again."""
+
+    def __init__(self, graphics: pg.GraphicsLayoutWidget) -> None:
+        super().__init__(graphics)
+        self.graphics = graphics
+        graphics.ci.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
+        if event.type() == QEvent.Type.LayoutRequest:
+            self.fit()
+        return False
+
+    def fit(self) -> None:
+        rect = QRectF(self.graphics.viewport().rect())
+        if self.graphics.ci.geometry() != rect:
+            self.graphics.ci.setGeometry(rect)
 
 
 class SurfacePanel(QWidget):
@@ -64,6 +93,7 @@ class SurfacePanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.graphics)
+        self._fit = _FitToView(self.graphics)
 
         self.plot = self.graphics.addPlot(row=0, col=0)
         self.plot.setLabel("bottom", x_label)
@@ -95,12 +125,15 @@ class SurfacePanel(QWidget):
         self.plot.addItem(self.isolines)
         self._labels: list[pg.TextItem] = []  # the contour labels shown
         self._label_pool: list[pg.TextItem] = []
-        self._spots: list[tuple[float, list[tuple[float, float]]]] = []  # (level, places on its isoline)
-        self._label_keepout: tuple[float, float] | None = None  # the grid's minimum (the optimum's star)
+        self._spots: list[tuple[str, list[tuple[float, float]]]] = []  # (label, places on its isoline)
+        self._label_keepout: tuple[float, float] | None = None  # the grid's minimum (where a slice's star is)
+        self._label_rects = np.empty((0, 4))  # the labels shown: x0, y0, x1, y1 in the scene
+        self._clear_of: list[pg.ScatterPlotItem] = []  # more points the labels keep clear of (a race's racers)
 
         self.optimum = pg.ScatterPlotItem(
-            symbol="star", size=20, brush=pg.mkBrush("w"), pen=pg.mkPen("k", width=1.2), name="optimum"
+            symbol="star", size=STAR_PX, brush=pg.mkBrush("w"), pen=pg.mkPen("k", width=1.2), name="optimum"
         )
+        self._optimum_at: tuple[float, float] | None = None
         self.optimum.setZValue(11)  # above the path, which often runs over it
         self.plot.addItem(self.optimum)
 
@@ -132,8 +165,12 @@ class SurfacePanel(QWidget):
         self._emit_ranges = True
         self.plot.scene().sigMouseClicked.connect(self._on_mouse_clicked)
         self.view_box.sigRangeChangedManually.connect(self._on_range_changed)
-        self.view_box.sigResized.connect(self._place_labels)  # labels keep their size in pixels
-        self.view_box.sigRangeChanged.connect(self._place_labels)
+        self.view_box.sigResized.connect(self._on_view_changed)  # labels and the star keep their size in pixels
+        self.view_box.sigRangeChanged.connect(self._on_view_changed)
+
+    def _on_view_changed(self, *_) -> None:
+        self._place_optimum()
+        self._place_labels()
 
     # --- drawing ---
     def set_surface(self, a: np.ndarray, b: np.ndarray, grid: np.ndarray) -> None:
@@ -171,6 +208,9 @@ class SurfacePanel(QWidget):
                 lines.append((x, y))
             if lines:
                 spots.append((level, _label_places(lines, a_min, b_min, (a[0], a[-1], b[0], b[-1]))))
+        texts = level_labels([10**level for level in logs])
+        text_of = dict(zip(logs, texts, strict=True))
+        spots = [(text_of[level], places) for level, places in spots]
         self.isolines.setData(np.asarray(xs, dtype=float), np.asarray(ys, dtype=float))
         # Paint the new isolines afresh: Qt keeps the cached picture of the part of a large item that was exposed,
         # and after a zoom it would show pieces of the old picture, blocky and with seams.
@@ -193,31 +233,74 @@ class SurfacePanel(QWidget):
             self._label_pool.append(text)
         return self._label_pool[k]
 
+    def _keepouts(self) -> np.ndarray:
+        """Where no contour label may lie, in the scene: around the star, the start, the current point, the
+        last :data:`PATH_END_PX` pixels of the path, the step and the gradient arrow. Rows of x0, y0, x1, y1."""
+        rects = []
+
+        def around(item: pg.GraphicsObject, x, y, half: float) -> None:
+            x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+            ok = np.isfinite(x) & np.isfinite(y)
+            if not ok.any():
+                return
+            t = item.sceneTransform()
+            sx = t.m11() * x[ok] + t.m21() * y[ok] + t.dx()
+            sy = t.m12() * x[ok] + t.m22() * y[ok] + t.dy()
+            rects.append(np.column_stack([sx - half, sy - half, sx + half, sy + half]))
+
+        if self._optimum_at is not None:
+            around(self.optimum, [self._optimum_at[0]], [self._optimum_at[1]], STAR_PX / 2 + 2)
+        elif self._label_keepout is not None:
+            around(self.optimum, [self._label_keepout[0]], [self._label_keepout[1]], STAR_PX / 2 + 2)
+        for item in (self.start, self.current, *self._clear_of):
+            x, y = item.getData()
+            if len(x) and item.isVisible():
+                around(item, x, y, item.opts["size"] / 2 + 3)
+        diagonal = float(np.hypot(self.view_box.width(), self.view_box.height()))
+        for line, length in ((self.path, PATH_END_PX), (self.step_line, diagonal), (self.gradient_line, diagonal)):
+            x, y = line.getData()
+            if x is not None and len(x) > 1:
+                tail = _path_end(line.sceneTransform(), np.asarray(x[-400:], dtype=float),
+                                 np.asarray(y[-400:], dtype=float), length)
+                rects.append(np.column_stack([tail[:, 0] - 3, tail[:, 1] - 3, tail[:, 0] + 3, tail[:, 1] + 3]))
+        return np.concatenate(rects) if rects else np.empty((0, 4))
+
+    def _labels_hit(self) -> bool:
+        """Whether a label shown now lies over the star, the start, the current point or the path's end."""
+        if not len(self._label_rects):
+            return False
+        keep = self._keepouts()
+        if not len(keep):
+            return False
+        lab = self._label_rects[:, None, :]
+        return bool(np.any((lab[..., 0] - 3 < keep[None, :, 2]) & (keep[None, :, 0] < lab[..., 2] + 3)
+                           & (lab[..., 1] - 2 < keep[None, :, 3]) & (keep[None, :, 1] < lab[..., 3] + 2)))
+
     def _place_labels(self, *_) -> None:
         """Label each isoline at the first of its places where the label lies wholly inside the map and clear of
-        the labels placed before it (and of the minimum's star); an isoline with no such place goes unlabelled.
-        Labels keep their size in pixels, so this runs again when the map is resized or zoomed."""
+        the labels placed before it, of the star, the start, the current point and the path's end; an isoline
+        with no such place goes unlabelled. Labels keep their size in pixels, so this runs again when the map is
+        resized or zoomed (and when the point or the path comes over a label)."""
         area = self.view_box.sceneBoundingRect().adjusted(2, 2, -2, -2)
-        taken: list[QRectF] = []
-        if self._label_keepout is not None:
-            centre = self.view_box.mapViewToScene(QPointF(*self._label_keepout))
-            taken.append(QRectF(centre.x() - 12, centre.y() - 12, 24, 24))
+        taken: list[QRectF] = [QRectF(QPointF(x0, y0), QPointF(x1, y1)) for x0, y0, x1, y1 in self._keepouts()]
         shown: list[pg.TextItem] = []
+        rects: list[tuple[float, float, float, float]] = []
         left = dict(enumerate(self._spots)) if area.width() > 0 and area.height() > 0 else {}
         for rank in range(max((len(places) for _, places in left.values()), default=0)):
             # One pass per rank of place: first every isoline where it crosses the ray to the right of the
             # minimum (the labels line up), then to the left, then the others.
-            for k, (level, places) in list(left.items()):
+            for k, (label, places) in list(left.items()):
                 if rank >= len(places):
                     continue
                 text = self._label_item(len(shown))
-                text.setText(format_loss(10**level))
+                text.setText(label)
                 size = text.textItem.boundingRect().size()
                 centre = self.view_box.mapViewToScene(QPointF(*places[rank]))
                 rect = QRectF(centre.x() - size.width() / 2, centre.y() - size.height() / 2, size.width(),
                               size.height())
                 if area.contains(rect) and not any(rect.adjusted(-3, -2, 3, 2).intersects(t) for t in taken):
                     taken.append(rect)
+                    rects.append((rect.left(), rect.top(), rect.right(), rect.bottom()))
                     text.setPos(*places[rank])
                     text.show()
                     shown.append(text)
@@ -225,13 +308,44 @@ class SurfacePanel(QWidget):
         for text in self._label_pool[len(shown):]:
             text.hide()
         self._labels = shown
+        self._label_rects = np.array(rects, dtype=float).reshape(-1, 4)
+
+    def keep_labels_clear_of(self, items: list[pg.ScatterPlotItem]) -> None:
+        """Points of other ``items`` (a race's racers) the contour labels keep clear of, as of the current point;
+        call :meth:`make_way` after drawing them."""
+        self._clear_of = list(items)
+        self._place_labels()
+
+    def make_way(self) -> None:
+        """The labels that a point or a line now lies over move to another of their places."""
+        if self._labels_hit():
+            self._place_labels()
 
     def contour_labels(self) -> list[pg.TextItem]:
         """The contour labels shown now (for tests)."""
         return list(self._labels)
 
     def set_optimum(self, a: float, b: float) -> None:
+        """The star at ``(a, b)``; on the map's edge, it is drawn nudged inside, whole (its data stays exact)."""
+        self._optimum_at = (float(a), float(b))
         self.optimum.setData([a], [b])
+        self._place_optimum()
+        self.make_way()
+
+    def _place_optimum(self) -> None:
+        """Nudge the star inside the map when it lies on an edge (within half its size of it), so that the map
+        does not cut it in half; a star farther out is left where it is (out of view)."""
+        at = self._optimum_at
+        dx = dy = 0.0
+        if at is not None:
+            (x0, x1), (y0, y1) = self.view_box.viewRange()
+            px, py = (abs(float(v)) for v in self.view_box.viewPixelSize())
+            hx, hy = (STAR_PX / 2 + 2) * px, (STAR_PX / 2 + 2) * py
+            if x1 - x0 > 2 * hx and y1 - y0 > 2 * hy and x0 - hx <= at[0] <= x1 + hx and y0 - hy <= at[1] <= y1 + hy:
+                dx = min(max(at[0], x0 + hx), x1 - hx) - at[0]
+                dy = min(max(at[1], y0 + hy), y1 - hy) - at[1]
+        if (self.optimum.pos().x(), self.optimum.pos().y()) != (dx, dy):
+            self.optimum.setPos(dx, dy)
 
     def set_trajectory(self, a: np.ndarray, b: np.ndarray, epoch_ends: np.ndarray | None = None) -> None:
         """The path from the start ``(a[0], b[0])`` to the current point ``(a[-1], b[-1])``.
@@ -251,6 +365,7 @@ class SurfacePanel(QWidget):
             self.epoch_marks.setData(a[ends], b[ends])
         else:
             self.epoch_marks.setData([], [])
+        self.make_way()  # the point (or the path) may have come over a label
 
     def set_step(self, before: np.ndarray | None, after: np.ndarray | None, gradient: np.ndarray | None) -> None:
         """The step actually taken (``before`` → ``after``) and the negative gradient at ``before``.
@@ -265,7 +380,11 @@ class SurfacePanel(QWidget):
         if before is None or gradient is None or not np.any(gradient):
             self.gradient_line.setData([], [])
             self.gradient_head.hide()
-            return
+        else:
+            self._draw_gradient(before, gradient)
+        self.make_way()  # the step or the arrow may have come over a label
+
+    def _draw_gradient(self, before: np.ndarray, gradient: np.ndarray) -> None:
         (x0, x1), (y0, y1) = self.view_box.viewRange()
         # Direction in screen proportions, so the arrow looks as long whatever the axes' scales.
         d = -np.array([gradient[0] / (x1 - x0), gradient[1] / (y1 - y0)])
@@ -317,8 +436,9 @@ class SurfacePanel(QWidget):
 def _label_places(lines, a_min: float, b_min: float, bounds: tuple[float, float, float, float], along: int = 9
                   ) -> list[tuple[float, float]]:
     """Places for an isoline's label, best first: where it crosses the rays from the grid's minimum to the
-    right and to the left (so that labels line up); an isoline that crosses neither, points along it, from
-    the middle of each piece outwards. Never where the line only runs along the grid's edge."""
+    right and to the left (so that labels line up); then points along it, from the middle of each piece
+    outwards (a label that has no room on a ray, at the map's edge, say, still finds a place). Never where the
+    line only runs along the grid's edge."""
     a0, a1, b0, b1 = bounds
     x = np.concatenate([p[0] for p in lines])
     y = np.concatenate([p[1] for p in lines])
@@ -331,12 +451,32 @@ def _label_places(lines, a_min: float, b_min: float, bounds: tuple[float, float,
             j = ahead[np.argmin(np.abs(y[ahead] - b_min))]
             if abs(y[j] - b_min) < 0.05 * (b1 - b0):  # on the ray, not where the line merely comes nearest to it
                 places.append((float(x[j]), float(y[j])))
-    if places:
-        return places
-    for px, py in lines:
+    for px, py in lines:  # then (or only, when it crosses neither ray) points along it
         n = len(px)
         order = sorted(np.linspace(0, n - 1, along + 2)[1:-1].astype(int), key=lambda j: abs(j - (n - 1) / 2))
         for j in order:
             if a0 + tol_a < px[j] < a1 - tol_a and b0 + tol_b < py[j] < b1 - tol_b:
                 places.append((float(px[j]), float(py[j])))
     return places
+
+
+def _path_end(transform, x: np.ndarray, y: np.ndarray, length: float) -> np.ndarray:
+    """Points along the last ``length`` pixels of the path ``(x, y)`` (view units; ``transform`` maps them to
+    the scene), at most 6 pixels apart, in the scene: rows of x, y."""
+    ok = np.isfinite(x) & np.isfinite(y)
+    x, y = x[ok], y[ok]
+    if not len(x):
+        return np.empty((0, 2))
+    sx = transform.m11() * x + transform.m21() * y + transform.dx()
+    sy = transform.m12() * x + transform.m22() * y + transform.dy()
+    pts = np.column_stack([sx, sy])[::-1]  # from the end
+    seg = np.hypot(*np.diff(pts, axis=0).T)
+    walked = np.r_[0.0, np.cumsum(seg)]
+    n = int(np.searchsorted(walked, length, side="right"))  # the points within `length` of the end
+    out = [pts[:n]]
+    for k in range(min(n, len(seg))):  # and between them, every 6 pixels (up to `length` in all)
+        steps = int(min(seg[k], length - walked[k]) // 6)
+        if steps:
+            f = np.arange(1, steps + 1)[:, None] * 6 / seg[k]
+            out.append(pts[k] + f * (pts[k + 1] - pts[k]))
+    return np.concatenate(out)
