@@ -244,8 +244,9 @@ class SurfacePanel(QWidget):
             if not ok.any():
                 return
             t = item.sceneTransform()
-            sx = t.m11() * x[ok] + t.m21() * y[ok] + t.dx()
-            sy = t.m12() * x[ok] + t.m22() * y[ok] + t.dy()
+            with np.errstate(all="ignore"):  # a diverged point far out: inf in the scene, never over a label
+                sx = t.m11() * x[ok] + t.m21() * y[ok] + t.dx()
+                sy = t.m12() * x[ok] + t.m22() * y[ok] + t.dy()
             rects.append(np.column_stack([sx - half, sy - half, sx + half, sy + half]))
 
         if self._optimum_at is not None:
@@ -266,15 +267,16 @@ class SurfacePanel(QWidget):
         return np.concatenate(rects) if rects else np.empty((0, 4))
 
     def _labels_hit(self) -> bool:
-        """Whether a label shown now lies over the star, the start, the current point or the path's end."""
+        """Whether a label shown now lies over what labels keep clear of (:meth:`_keepouts`)."""
         if not len(self._label_rects):
             return False
         keep = self._keepouts()
         if not len(keep):
             return False
         lab = self._label_rects[:, None, :]
-        return bool(np.any((lab[..., 0] - 3 < keep[None, :, 2]) & (keep[None, :, 0] < lab[..., 2] + 3)
-                           & (lab[..., 1] - 2 < keep[None, :, 3]) & (keep[None, :, 1] < lab[..., 3] + 2)))
+        with np.errstate(all="ignore"):
+            return bool(np.any((lab[..., 0] - 3 < keep[None, :, 2]) & (keep[None, :, 0] < lab[..., 2] + 3)
+                               & (lab[..., 1] - 2 < keep[None, :, 3]) & (keep[None, :, 1] < lab[..., 3] + 2)))
 
     def _place_labels(self, *_) -> None:
         """Label each isoline at the first of its places where the label lies wholly inside the map and clear of
@@ -337,7 +339,7 @@ class SurfacePanel(QWidget):
         does not cut it in half; a star farther out is left where it is (out of view)."""
         at = self._optimum_at
         dx = dy = 0.0
-        if at is not None:
+        if at is not None and not any(self.view_box.autoRangeEnabled()):  # (a range that follows the star: as is)
             (x0, x1), (y0, y1) = self.view_box.viewRange()
             px, py = (abs(float(v)) for v in self.view_box.viewPixelSize())
             hx, hy = (STAR_PX / 2 + 2) * px, (STAR_PX / 2 + 2) * py
@@ -467,16 +469,20 @@ def _path_end(transform, x: np.ndarray, y: np.ndarray, length: float) -> np.ndar
     x, y = x[ok], y[ok]
     if not len(x):
         return np.empty((0, 2))
-    sx = transform.m11() * x + transform.m21() * y + transform.dx()
-    sy = transform.m12() * x + transform.m22() * y + transform.dy()
-    pts = np.column_stack([sx, sy])[::-1]  # from the end
-    seg = np.hypot(*np.diff(pts, axis=0).T)
-    walked = np.r_[0.0, np.cumsum(seg)]
-    n = int(np.searchsorted(walked, length, side="right"))  # the points within `length` of the end
-    out = [pts[:n]]
-    for k in range(min(n, len(seg))):  # and between them, every 6 pixels (up to `length` in all)
-        steps = int(min(seg[k], length - walked[k]) // 6)
-        if steps:
-            f = np.arange(1, steps + 1)[:, None] * 6 / seg[k]
-            out.append(pts[k] + f * (pts[k + 1] - pts[k]))
+    with np.errstate(all="ignore"):  # a diverged run's points far out (inf in the scene) lie over no label
+        sx = transform.m11() * x + transform.m21() * y + transform.dx()
+        sy = transform.m12() * x + transform.m22() * y + transform.dy()
+        pts = np.column_stack([sx, sy])[::-1]  # from the end
+        pts = pts[: int(np.argmin(np.isfinite(pts).all(axis=1)))] if not np.isfinite(pts).all() else pts
+        if not len(pts):
+            return np.empty((0, 2))
+        seg = np.hypot(*np.diff(pts, axis=0).T)
+        walked = np.r_[0.0, np.cumsum(seg)]
+        n = int(np.searchsorted(walked, length, side="right"))  # the points within `length` of the end
+        out = [pts[:n]]
+        for k in range(min(n, len(seg))):  # and between them, every 6 pixels (up to `length` in all)
+            steps = int(min(seg[k], length - walked[k]) // 6)
+            if steps:
+                f = np.arange(1, steps + 1)[:, None] * 6 / seg[k]
+                out.append(pts[k] + f * (pts[k + 1] - pts[k]))
     return np.concatenate(out)
