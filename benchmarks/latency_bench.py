@@ -111,8 +111,8 @@ def run(seconds: float = SECONDS, runs: int = RUNS, tabs=TABS) -> list[Result]:
     from fitscope.gui.app import MainWindow, create_app
 
     QStandardPaths.setTestModeEnabled(True)  # no saved layout or remembered settings of the user's
-    QSettings().clear()
     app = create_app()
+    QSettings().clear()
     results: list[Result] = []
     for label, train_name, shown_name, changes in tabs:
         best = None

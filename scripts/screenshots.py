@@ -76,11 +76,13 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     xvfb = ensure_display()
     try:
-        from PySide6.QtCore import QEventLoop, QTimer
+        from PySide6.QtCore import QEventLoop, QSettings, QStandardPaths, QTimer
 
         from fitscope.gui.app import MainWindow, create_app
 
+        QStandardPaths.setTestModeEnabled(True)  # the book's settings, not what this machine remembers
         app = create_app()
+        QSettings().clear()
         window = MainWindow()
         window.resize(1500, 920)
         window.show()

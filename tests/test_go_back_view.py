@@ -53,7 +53,8 @@ def test_the_surface_tab_offers_to_go_back_and_frames_that_point(qtbot, make):
     step = run.recovery()
     assert step is not None and step > 0
     button = view.go_back_button
-    assert button.isVisible() and button.text() == f"Go back to step {step:,}, before the divergence"
+    assert button.isVisible() and button.text() == f"Go back to step {step:,}"
+    assert button.toolTip().startswith(f"Step {step:,} was the last whose training loss was below the start's")
     assert view.commands["go_back"].isEnabled()
     # The map frames the run up to that step, not the diverged point (which is marked at the edge instead).
     k_lo, k_hi, b_lo, b_hi = view.surface.visible_range()
@@ -98,7 +99,8 @@ def test_with_no_better_step_it_offers_the_start(qtbot, make):
     view = make(SurfaceView, "download-time")
     diverge(qtbot, view, loss="mse", learning_rate=10.0)  # the loss grows from the first step
     assert view.model.recovery() is None
-    assert view.go_back_button.text() == "Go back to the start: no later step had a lower loss"
+    assert view.go_back_button.text() == "Go back to the start"
+    assert view.go_back_button.toolTip().startswith("No later step had a lower training loss")
     view.go_back()
     assert view.model.history.steps == 0 and view.model.history.diverged is None
     assert view.message.text().startswith("Back at the start. Lower the learning rate (to ")

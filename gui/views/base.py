@@ -192,14 +192,19 @@ class TrainingView(View):
             button.hide()
             return
         if step:
-            text = f"Go back to step {step:,}, before the divergence"
-        elif getattr(self.model, "recovery_complete", False):
-            text = "Go back to the start: no later step had a lower loss"
-        else:  # the search was cut short, or no checkpoint reaches the better steps: say no more than is known
+            text = f"Go back to step {step:,}"
+            tip = (f"Step {step:,} was the last whose training loss was below the start's: back there, exactly as "
+                   "the run was then")
+        else:
             text = "Go back to the start"
+            tip = ("No later step had a lower training loss than the start's" if getattr(
+                self.model, "recovery_complete", False) else "No step the run can go back to exactly had a lower "
+                "training loss than the start's")  # the search was cut short: say no more than is known
+        tip += " (lower the learning rate there, then step or run on)"
         if button.text() != text:
             button.setText(text)
             button.setAccessibleName(text)
+            button.setToolTip(tip)
         button.show()
 
     def go_back(self) -> None:
