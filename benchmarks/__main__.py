@@ -15,8 +15,8 @@ import numpy as np
 from . import Result
 
 #: Modules with a ``run() -> list[Result]``, in the order their rows are printed.
-MODULES = ("benchmarks.engine_bench", "benchmarks.gui_bench", "benchmarks.boston_bench", "benchmarks.data_bench",
-           "benchmarks.monkey_bench", "benchmarks.sweep_bench")
+MODULES = ("benchmarks.engine_bench", "benchmarks.gui_bench", "benchmarks.latency_bench", "benchmarks.boston_bench",
+           "benchmarks.data_bench", "benchmarks.monkey_bench", "benchmarks.sweep_bench")
 
 
 def _value(x: float, unit: str) -> str:

@@ -12,6 +12,25 @@ overrides it), while a probe timer in the GUI thread asks to run every 5 ms.
     right after in the same process. Target: at least 60 % of headless.
 
 Each tab is measured :data:`RUNS` times; the best run's figures are reported.
+
+Where the GUI thread's time went at full speed (py-spy sampling both threads, and timers around each handler
+and paint; 5 s runs at 1500×920, offscreen, on this 2-core machine):
+
+- **Paint, not Python.** The handlers themselves were short (a delivery 4–5 ms, a redraw 8 ms). The loss chart's
+  paint was 2.5 s of every 5: ``QPainter.drawPath`` stroking a dashed 2-px test-loss curve and the thick
+  epoch curves through thousands of points, growing with the run. Now each curve is cut to the chart's pixel
+  columns (``gui/panels/decimate.py``, the lowest and highest value per column) and the test curve is solid:
+  0.33 s of paint in 5 s, at most 17 ms a paint, the same at any length of run.
+- **Waiting for the interpreter.** With the worker holding the lock and Python's 5 ms switch interval, every
+  return of the GUI thread from Qt's C++ to Python waited for it (a delivery of 270 reports took 577 ms instead
+  of 1). On a loaded machine the system's scheduling adds to each wait. Now (``gui/activity.py``): a 0.5 ms
+  switch interval; the worker waits while the GUI thread records a delivery or draws a frame until it is
+  painted; and a 5 ms heartbeat in the GUI thread while training runs makes the worker wait whenever the GUI
+  thread falls 12 ms behind. Nested ``processEvents`` calls in the frame slots are gone.
+- **Still over target** (latest run): the race and the MLPs' loss slice (computed in a background thread
+  between grid points) keep the p99 at 30–50 ms; throughput is 30–45 % of headless. The next costs to remove:
+  recording each report in Python in the GUI thread (a history row per step), the isolines' paint, and the
+  MLP slice job's competition for the lock.
 """
 
 from __future__ import annotations

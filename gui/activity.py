@@ -1,7 +1,7 @@
 """The GUI thread first: how the threads that train and compute beside it leave it the interpreter.
 
 Training in pure Python and NumPy holds the interpreter lock; the GUI thread needs it for every event it handles.
-Two mechanisms, neither tuned to a machine:
+Three mechanisms, none tuned to a machine:
 
 - **When the GUI thread asks.** :func:`install` sets the interpreter's switch interval to :data:`SWITCH_INTERVAL`:
   a thread that holds the lock drops it within that time whenever another thread asks for it, and only then
@@ -12,14 +12,20 @@ Two mechanisms, neither tuned to a machine:
   :func:`hold_until_painted` marks the GUI thread busy from the start of a frame until the event loop has
   handled what the frame posted (its paint); background threads call :func:`give_way` between two units of
   work and wait, without the lock, while it is busy, for at most :data:`LONGEST_WAIT`.
+- **When the GUI thread falls behind.** On a loaded machine the thread that asks for the lock must also wait for
+  the system to run it, and a training thread takes the lock back first, again and again. While training runs, a
+  heartbeat timer in the GUI thread beats every :data:`BEAT_MS`; :func:`give_way` also waits, when the last
+  beat is more than :data:`LATE` seconds old, until the GUI thread has beaten again: the worker stops exactly
+  when, and for as long as, the GUI thread cannot keep up.
 """
 
 from __future__ import annotations
 
 import sys
 import threading
+import time
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QObject, QTimer
 
 #: Seconds a thread may keep the interpreter once another asks for it (Python's default is 5 ms).
 SWITCH_INTERVAL = 0.0005
@@ -27,8 +33,42 @@ SWITCH_INTERVAL = 0.0005
 #: again): a GUI thread that never finishes drawing slows training down, it does not stop it.
 LONGEST_WAIT = 0.1
 
+#: The heartbeat's period while training runs, and how late a beat may be before background threads wait.
+BEAT_MS = 5
+LATE = 0.012
+
 _free = threading.Event()
 _free.set()
+_beat = threading.Event()
+_last_beat = [time.perf_counter()]
+_beating = [0]  # how many runs want the heartbeat
+
+
+class _Heartbeat(QObject):
+    def __init__(self) -> None:
+        super().__init__()
+        self.timer = QTimer(self, interval=BEAT_MS)
+        self.timer.timeout.connect(self.beat)
+
+    def beat(self) -> None:
+        _last_beat[0] = time.perf_counter()
+        _beat.set()
+
+
+_heart: list[_Heartbeat] = []
+
+
+def beat_while_running(running: bool) -> None:
+    """From the GUI thread: a run started (True) or ended (False); the heartbeat beats while any run goes."""
+    if not _heart:
+        _heart.append(_Heartbeat())
+    _beating[0] = max(0, _beating[0] + (1 if running else -1))
+    timer = _heart[0].timer
+    if _beating[0] and not timer.isActive():
+        _heart[0].beat()
+        timer.start()
+    elif not _beating[0]:
+        timer.stop()
 
 
 def install() -> None:
@@ -51,6 +91,10 @@ def gui_free() -> threading.Event:
 
 
 def give_way(timeout: float = LONGEST_WAIT) -> None:
-    """From a background thread, between two units of work: wait (without the lock) while the GUI thread draws."""
+    """From a background thread, between two units of work: wait (without the lock) while the GUI thread draws,
+    or while it is behind its heartbeat (see the module's docstring)."""
     if not _free.is_set():
         _free.wait(timeout)
+    if _beating[0] and time.perf_counter() - _last_beat[0] > LATE:
+        _beat.clear()
+        _beat.wait(timeout)

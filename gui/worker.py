@@ -32,7 +32,7 @@ from enum import StrEnum
 from PySide6.QtCore import QCoreApplication, QElapsedTimer, QObject, QThread, QTimer, Signal, Slot
 
 from fitscope.engine.trainer import Trainable
-from fitscope.gui.activity import give_way, gui_free, install
+from fitscope.gui.activity import beat_while_running, give_way, gui_free, install
 
 log = logging.getLogger(__name__)
 
@@ -304,6 +304,7 @@ class TrainingController(QObject):
 
     def shutdown(self, timeout_ms: int = 5000) -> None:
         """Stop training and the thread; safe to call twice."""
+        self._set_running(False)
         if self._thread.isRunning():
             self._worker.request_stop(self._request)
             self._thread.quit()
@@ -336,4 +337,5 @@ class TrainingController(QObject):
     def _set_running(self, running: bool) -> None:
         if running != self._running:
             self._running = running
+            beat_while_running(running)
             self.runningChanged.emit(running)

@@ -67,7 +67,6 @@ class RaceLossPanel(QWidget):
         self.plot.enableAutoRange(axis="y")  # a new race: the loss axis follows it afresh
         for key, label, colour in racers:
             curve = self.plot.plot(pen=pg.mkPen(colour, width=2.2), name=label)
-            curve.setDownsampling(auto=True, method="peak")
             curve.setClipToView(True)
             self.curves[key] = curve
             self._data[key] = (np.empty(0), np.empty(0))

@@ -290,7 +290,8 @@ class TrainingView(View):
         """One phase, batch or epoch (not while a run goes)."""
         if self.controller.running:
             return
-        self.controller.step(unit)
+        if self.controller.step(unit):
+            self._note = ""  # the user goes on: what was said before no longer applies
 
     def toggle_run(self) -> None:
         """Run, or pause the run under way."""
@@ -299,6 +300,8 @@ class TrainingView(View):
             return
         if not self.may_run() or not self.controller.run():
             self.commands["run"].setChecked(False)
+            return
+        self._note = ""  # the user goes on: what was said before no longer applies
 
     def may_run(self) -> bool:
         """Whether Run may start now (a subclass may say why not in its message)."""
@@ -340,7 +343,8 @@ class TrainingView(View):
     # ------------------------------------------------------------------ messages
     def show_message(self, text: str, note: bool = False) -> None:
         """A passing message: an error (a refused setting, say), or with ``note`` a piece of news (where a
-        default came from). Shown until training starts afresh, or goes on :data:`MESSAGE_SECONDS` later."""
+        default came from). Shown until training starts afresh, the user steps or runs, or a run that was
+        going on when it was said has gone on for :data:`MESSAGE_SECONDS`."""
         self._note, self._note_at = text, time.monotonic()
         self.message.setText(text)
         self._set_message_kind("note" if note else "error")
