@@ -153,7 +153,9 @@ def _titled(view: QGraphicsView) -> Iterator[dict[str, str]]:
         label = plot.titleLabel
         shown = label.isVisible()
         old = label.text if shown else ""
-        new = picture_title(old) if shown else ""
+        fitted = getattr(plot, "_fitscope_title", None)  # a title broken in two on screen: its whole text
+        whole = fitted.title if fitted is not None and shown else old
+        new = picture_title(whole) if shown else ""
         if len(re.sub(r"<[^>]+>", " ", new).split()) < 2:  # no title, or one word ("Loss"): the plot's name
             new = html.escape(plot_name(view))
         if context:

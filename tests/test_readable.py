@@ -540,6 +540,18 @@ def test_exported_pictures_are_titled_for_what_they_show(qtbot, window, tmp_path
     assert f"{name}" in (tmp_path / "graph.svg").read_text(encoding="utf-8")
 
 
+def test_a_title_broken_in_two_on_screen_is_exported_whole_without_the_click_hint(qtbot, window):
+    """Found after titles learnt to break in two in a narrow plot: the hint then sat on the second line, where
+    the picture's title did not look for it."""
+    surface = view_of(window, SurfaceView)
+    window.resize(900, 700)
+    settle(qtbot, 200)
+    shown = surface.surface.plot.titleLabel.text
+    assert "<br>" in shown  # broken in two on screen
+    (picture,) = export.picture_titles(surface.surface.graphics).values()
+    assert "click" not in picture.lower() and picture.startswith("Training loss over (kernel, bias)")
+
+
 # --------------------------------------------------------------------------- 8. the window's title
 def test_the_window_title_names_the_current_data_and_session(qtbot, window, tmp_path, monkeypatch):
     assert window.windowTitle() == "fitscope"

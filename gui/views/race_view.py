@@ -32,7 +32,7 @@ from fitscope.engine.data import Dataset
 from fitscope.engine.race import LABELS
 from fitscope.engine.settings import DEFAULT_LEARNING_RATE, settings_values
 from fitscope.gui.models.race import OPTIONS, RACERS, RATE_RANGE, TOLERANCE_RANGE, RaceRun
-from fitscope.gui.panels.plotting import OutsideLegend
+from fitscope.gui.panels.plotting import OutsideLegend, fit_title
 from fitscope.gui.panels.race_losses import RaceLossPanel
 from fitscope.gui.panels.surface import SurfacePanel
 from fitscope.gui.views import controls
@@ -101,7 +101,7 @@ class RaceView(TrainingView):
         self.surface = SurfacePanel("kernel", "bias")
         self.surface.setObjectName("raceSurface")
         self.surface.setAccessibleName("Loss surface with each racer's trajectory")
-        self.surface.plot.setTitle("Training loss — click to start everyone there", size="10pt")
+        fit_title(self.surface.plot, "Training loss — click to start everyone there")
         for item in (self.surface.path, self.surface.current, self.surface.epoch_marks, self.surface.step_line,
                      self.surface.gradient_line, self.surface.gradient_head):
             item.hide()
@@ -296,6 +296,7 @@ class RaceView(TrainingView):
                 plot.addItem(item)
             self._items.append({"casing": casing, "line": line, "dot": dot, "cross": cross})
             self.legend.addItem(line, LABELS[key])
+        self.surface.keep_labels_clear_of([it["dot"] for it in self._items])  # contour labels make way for them
         self.legend.addItem(self.surface.optimum, "optimum")
         self.losses.set_racers([(key, LABELS[key], COLOURS[key]) for key in keys])
 
@@ -327,6 +328,7 @@ class RaceView(TrainingView):
                 items["cross"].setData([], [])
             self.losses.set_losses(key, run.losses(i), history.param_steps)
         self._fill_table()
+        self.surface.make_way()
         self._fill_text()
 
     def _fill_table(self) -> None:
