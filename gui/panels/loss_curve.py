@@ -150,8 +150,8 @@ class LossCurvePanel(QWidget):
         self._frame()
 
     def _columns(self) -> int:
-        """The chart's width in pixels (what a curve is cut down to)."""
-        return max(100, int(self.plot.getViewBox().width()))
+        """How many columns a curve is cut down to: one per two pixels of the chart's width."""
+        return max(100, int(self.plot.getViewBox().width()) // 2)  # two pixels each: the lowest and the highest
 
     def _frame_steps(self, n: int) -> None:
         """Keep the step axis in round steps (1, 2, 5 × 10ᵏ), so that it does not shift on every frame."""

@@ -66,7 +66,7 @@ class RaceLossPanel(QWidget):
         self.curves, self._data, self._shown = {}, {}, {}
         self.plot.enableAutoRange(axis="y")  # a new race: the loss axis follows it afresh
         for key, label, colour in racers:
-            curve = self.plot.plot(pen=pg.mkPen(colour, width=2.2), name=label)
+            curve = self.plot.plot(pen=pg.mkPen(colour, width=1.8), name=label)
             curve.setClipToView(True)
             self.curves[key] = curve
             self._data[key] = (np.empty(0), np.empty(0))
@@ -102,7 +102,7 @@ class RaceLossPanel(QWidget):
     def _draw(self, key: str) -> None:
         steps, losses = self._data[key]
         shown = np.where(losses > 0, losses, np.nan) if self.log_scale.isChecked() else losses
-        steps, shown = envelope(steps, shown, max(100, int(self.plot.getViewBox().width())))  # pixel columns
+        steps, shown = envelope(steps, shown, max(100, int(self.plot.getViewBox().width()) // 2))  # 2-px columns
         show_lone_points(self.curves[key], shown)  # at the start: a dot each
         self._shown[key] = shown
         self.curves[key].setData(steps, shown, connect="finite")
