@@ -7,6 +7,7 @@ map emits :attr:`SurfacePanel.clicked` with the parameter values under the point
 
 from __future__ import annotations
 
+import contourpy
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt, Signal
@@ -195,14 +196,14 @@ class SurfacePanel(QWidget):
         ia, ib = np.unravel_index(np.argmin(lg), lg.shape)
         a_min, b_min = a[ia], b[ib]
         xs, ys, spots = [], [], []
+        contours = contourpy.contour_generator(z=lg)  # compiled marching squares: ~0.1 ms a level, not ~20 ms
         for level in logs:
             lines = []
-            for line in pg.isocurve(lg, level, connected=True, extendToEdge=True):
-                pts = np.asarray(line, dtype=float)
+            for pts in contours.lines(level):  # (column, row) = (index into b, index into a)
                 if len(pts) < 2:
                     continue
-                x = a[0] + np.clip(pts[:, 0] - 0.5, 0, len(a) - 1) * da
-                y = b[0] + np.clip(pts[:, 1] - 0.5, 0, len(b) - 1) * db
+                x = a[0] + pts[:, 1] * da
+                y = b[0] + pts[:, 0] * db
                 xs += [*x, np.nan]
                 ys += [*y, np.nan]
                 lines.append((x, y))
