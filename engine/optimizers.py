@@ -52,6 +52,33 @@ class Optimizer:
         """The hyperparameters, for display and for saving."""
         return {"learning_rate": self.learning_rate}
 
+    def last_update(self, before: np.ndarray, gradient: np.ndarray, i: int = 0) -> dict[str, Any] | None:
+        """The numbers of the update this optimizer made last to its array ``i``, which was ``before`` and had
+        ``gradient``: read from its state now (after that update), changing nothing, for texts that write the
+        rule out with its numbers.
+
+        Keys: ``t`` (its step count: 1 at the first step after a reset), ``after`` (the new values as its rule
+        gives them from this state: equal to the array's own if the state is the one that update left), and
+        the optimizer's terms (its accumulators after the update, and ``…_before``, worked back from them: 0
+        at the first step, NaN where they cannot be). None before its first step, or without accumulators
+        for ``i``.
+        """
+        if self.iterations < 1:
+            return None
+        before, gradient = np.asarray(before, dtype=np.float64), np.asarray(gradient, dtype=np.float64)
+        with np.errstate(all="ignore"):
+            terms = self._last_update(i, before, gradient)
+        return None if terms is None else {"t": self.iterations, **terms}
+
+    def _last_update(self, i: int, before: np.ndarray, g: np.ndarray) -> dict[str, Any] | None:
+        raise NotImplementedError
+
+    def _worked_back(self, now: np.ndarray, added: np.ndarray, factor: float) -> np.ndarray:
+        """The accumulator before a step that made it ``factor·before + added`` (0 at the first step)."""
+        if self.iterations == 1:
+            return np.zeros_like(now)
+        return (now - added) / factor if factor != 0 else np.full_like(now, np.nan)
+
     def _slots(self) -> dict[str, dict[int, np.ndarray]]:
         """The accumulators by name (``accum``, ``m``, ``v``, ``ms``, ``mom``): one array per parameter index."""
         return {name.lstrip("_"): value for name, value in vars(self).items() if isinstance(value, dict)}
@@ -126,6 +153,9 @@ class SGD(Optimizer):
     def _update(self, i: int, p: np.ndarray, g: np.ndarray) -> None:
         p -= self.learning_rate * g
 
+    def _last_update(self, i: int, before: np.ndarray, g: np.ndarray) -> dict[str, Any]:
+        return {"after": before - self.learning_rate * g}
+
 
 class Momentum(Optimizer):
     """tfjs ``tf.train.momentum`` without Nesterov: ``a = m·a + g; w -= lr·a``."""
@@ -142,6 +172,13 @@ class Momentum(Optimizer):
         a = g.copy() if a is None else self.momentum * a + g
         self._accum[i] = a
         p -= self.learning_rate * a
+
+    def _last_update(self, i: int, before: np.ndarray, g: np.ndarray) -> dict[str, Any] | None:
+        a = self._accum.get(i)
+        if a is None:
+            return None
+        return {"velocity_before": self._worked_back(a, g, self.momentum), "velocity": a.copy(),
+                "after": before - self.learning_rate * a}
 
     def config(self) -> dict[str, float]:
         return {"learning_rate": self.learning_rate, "momentum": self.momentum}
@@ -172,6 +209,16 @@ class RMSProp(Optimizer):
         mom = self.momentum * mom + self.learning_rate * g / np.sqrt(ms + self.epsilon)
         self._ms[i], self._mom[i] = ms, mom
         p -= mom
+
+    def _last_update(self, i: int, before: np.ndarray, g: np.ndarray) -> dict[str, Any] | None:
+        ms, mom = self._ms.get(i), self._mom.get(i)
+        if ms is None or mom is None:
+            return None
+        ms, mom = np.asarray(ms, dtype=np.float64), np.asarray(mom, dtype=np.float64)
+        step = self.learning_rate * g / np.sqrt(ms + self.epsilon)
+        return {"ms_before": self._worked_back(ms, (1 - self.rho) * g * g, self.rho), "ms": ms.copy(),
+                "mom_before": self._worked_back(mom, step, self.momentum), "mom": mom.copy(),
+                "after": before - mom}
 
     def config(self) -> dict[str, float]:
         return {"learning_rate": self.learning_rate, "rho": self.rho, "momentum": self.momentum,
@@ -204,6 +251,19 @@ class Adam(Optimizer):
         m_hat = m / (1 - self.beta1**t)
         v_hat = v / (1 - self.beta2**t)
         p -= self.learning_rate * m_hat / (np.sqrt(v_hat) + self.epsilon)
+
+    def _last_update(self, i: int, before: np.ndarray, g: np.ndarray) -> dict[str, Any] | None:
+        m, v = self._m.get(i), self._v.get(i)
+        if m is None or v is None:
+            return None
+        t = self.iterations
+        m, v = np.asarray(m, dtype=np.float64), np.asarray(v, dtype=np.float64)
+        m_hat = m / (1 - self.beta1**t)
+        v_hat = v / (1 - self.beta2**t)
+        return {"m_before": self._worked_back(m, (1 - self.beta1) * g, self.beta1), "m": m.copy(),
+                "v_before": self._worked_back(v, (1 - self.beta2) * g * g, self.beta2), "v": v.copy(),
+                "m_hat": m_hat, "v_hat": v_hat,
+                "after": before - self.learning_rate * m_hat / (np.sqrt(v_hat) + self.epsilon)}
 
     def config(self) -> dict[str, float]:
         return {"learning_rate": self.learning_rate, "beta1": self.beta1, "beta2": self.beta2,

@@ -15,11 +15,13 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from fitscope import resources
 from fitscope.engine.data import Dataset
 from fitscope.engine.models import Linear
 from fitscope.engine.run import NEW_RUN, FitRun
 from fitscope.engine.settings import SEED_MAX, FitSettings
 from fitscope.engine.surface import default_window, linear_slice
+from fitscope.engine.trainer import Phase
 
 #: With more training rows than this, the MAE surface (which has no closed form) is computed over a fixed
 #: random sample of this many rows, and the plot says so; 200 × 200 points × 1,000 rows ≈ 0.1 s.
@@ -31,11 +33,105 @@ LAD_EXACT_ROWS = 300
 EXACT_LOSS_ROWS = 20_000
 LOSS_READOUT_S = 0.25
 LOSS_NAMES = {"mse": "MSE (mean squared error)", "mae": "MAE (mean absolute error)"}
+#: The optimizers' names in the texts.
+OPTIMIZER_NAMES = {"sgd": "SGD", "momentum": "Momentum", "rmsprop": "RMSProp", "adam": "Adam"}
+#: Significant digits of the new kernel and bias in the update's text (more if the step would not show).
+UPDATE_DIGITS = 5
 
 
 def fmt(v: float | None, digits: int = 5) -> str:
     """A number for the texts and readouts: ``digits`` significant digits, "–" for none or non-finite."""
     return "–" if v is None or not math.isfinite(v) else f"{v:.{digits}g}"
+
+
+def num(v: float, digits: int) -> str:
+    """A number written out in an update's text: at most ``digits`` significant digits (fewer when they say
+    it exactly), a short exponent (``1e-7``), "–" if it is not finite."""
+    v = float(v)
+    if not math.isfinite(v):
+        return "–"
+    s = repr(v) if len(repr(v).lstrip("-").replace(".", "").lstrip("0")) <= digits else f"{v:.{digits}g}"
+    if "e" in s:
+        mantissa, exponent = s.split("e")
+        s = f"{mantissa}e{int(exponent)}"
+    return s.removesuffix(".0")
+
+
+def operand(v: float, digits: int) -> str:
+    """:func:`num` written after an operator: a negative number in parentheses."""
+    s = num(v, digits)
+    return f"({s})" if s.startswith("-") else s
+
+
+def _value(text: str) -> float:
+    """The number a text of :func:`num` or :func:`operand` says."""
+    return float(text.strip("()")) if text != "–" else math.nan
+
+
+def recompute(optimizer: str, v: dict[str, str], w: str) -> float:
+    """The new value of weight ``w`` (``"k"`` or ``"b"``) as a student would recompute it from the numbers an
+    update's text prints (``v``: its placeholders' values), with ``optimizer``'s rule."""
+    x = {key: _value(text) for key, text in v.items() if key not in ("optimizer", "t")}
+    old, lr = x[f"{w}_old"], x["lr"]
+    with np.errstate(all="ignore"):
+        if optimizer == "sgd":
+            return old - lr * x[f"{w}_g"]
+        if optimizer == "momentum":
+            return old - lr * x[f"{w}_vel"]
+        if optimizer == "rmsprop":
+            return old - lr * x[f"{w}_g"] / math.sqrt(x[f"{w}_ms"] + x["eps"])
+        if optimizer == "adam":
+            t = int(v["t"])
+            m_hat = x[f"{w}_m"] / (1 - x["beta1"] ** t)
+            v_hat = x[f"{w}_v"] / (1 - x["beta2"] ** t)
+            return old - lr * m_hat / (math.sqrt(v_hat) + x["eps"])
+    raise ValueError(f"no rule for {optimizer!r}")
+
+
+def update_values(optimizer, step) -> tuple[str, dict[str, str]]:
+    """The placeholders of the update's text for ``step`` (an ``UPDATE`` report) made by ``optimizer`` (the
+    trainer's, read after the step while nobody trains): the key of the template (``update sgd`` …, or
+    ``update unknown`` if the optimizer's state is not the one this step left: changed, reset or another
+    one) and its values, with just enough digits that the new kernel and bias recomputed from the printed
+    numbers come out as printed."""
+    name = getattr(optimizer, "name", "")
+    before, after, gradient = step.params_before, step.params_after, step.gradient
+    values: dict[str, str] = {"optimizer": OPTIMIZER_NAMES.get(name, name)}
+    terms = None
+    if name in OPTIMIZER_NAMES and not (name == "rmsprop" and optimizer.momentum != 0):
+        try:
+            terms = optimizer.last_update(before, gradient)
+        except (AttributeError, KeyError, TypeError, ValueError):  # a state being replaced meanwhile
+            terms = None
+    if terms is None or np.shape(terms["after"]) != np.shape(after) or not np.allclose(
+            terms["after"], after, rtol=1e-12, atol=0):
+        for w, i in (("k", 0), ("b", 1)):
+            values[f"{w}_old"], values[f"{w}_new"] = fmt(before[i], 7), fmt(after[i], 7)
+        return "update unknown", values
+    config = optimizer.config()
+    out = {}
+    for w, i in (("k", 0), ("b", 1)):  # the new value's digits: enough to show the change
+        out[w] = UPDATE_DIGITS
+        while out[w] < 10 and num(before[i], out[w]) == num(after[i], out[w]) and before[i] != after[i]:
+            out[w] += 1
+        values[f"{w}_new"] = num(after[i], out[w])
+    for digits in range(max(out.values()) + 1, 18):  # the printed numbers' digits: enough to recompute
+        values.update(lr=num(optimizer.learning_rate, digits), t=str(terms["t"]))
+        for key, short in (("momentum", "mu"), ("rho", "rho"), ("beta1", "beta1"), ("beta2", "beta2"),
+                           ("epsilon", "eps")):
+            if key in config:
+                values[short] = num(config[key], digits)
+                if key in ("rho", "beta1", "beta2"):
+                    values[f"{short}_c"] = num(1 - config[key], digits)
+        for w, i in (("k", 0), ("b", 1)):
+            values[f"{w}_old"], values[f"{w}_g"] = num(before[i], digits), operand(gradient[i], digits)
+            for term, short in (("velocity", "vel"), ("ms", "ms"), ("m", "m"), ("v", "v")):
+                if term in terms:
+                    values[f"{w}_{short}_old"] = operand(terms[f"{term}_before"][i], digits)
+                    values[f"{w}_{short}"] = operand(terms[term][i], digits)
+        if all(num(recompute(name, values, w), out[w]) == values[f"{w}_new"] for w in out):
+            break
+    return f"update {name}", values
 
 
 def drawn_init(seed: int) -> tuple[float, float]:
@@ -93,6 +189,7 @@ class Sample:
     learning_rate: float
     loss: str  # "mse" or "mae"
     chosen: bool  # True if the user clicked the point; False for the first of the current batch
+    optimizer: str = "sgd"  # the optimizer the loss-surface tab trains with
 
 
 class SurfaceRun(FitRun):
@@ -109,6 +206,7 @@ class SurfaceRun(FitRun):
         self._surface_rows = None
         self._lad: tuple[float, float] | None = None  # the MAE optimum (the data's, whatever the settings)
         self._loss_cache: tuple | None = None
+        self._update_text: tuple | None = None  # (the UPDATE report, its update_rule and optimizer)
         super().__init__(dataset, settings)
         self.listen(self._forget_cache)
 
@@ -125,6 +223,7 @@ class SurfaceRun(FitRun):
     def from_state(cls, state, current=None) -> SurfaceRun:
         run = super().from_state(state, current)
         run.chosen, run._surface_rows, run._loss_cache, run._lad = None, None, None, None
+        run._update_text = None
         run.listen(run._forget_cache)
         return run
 
@@ -239,7 +338,8 @@ class SurfaceRun(FitRun):
         index = self.chosen if self.chosen is not None else (int(step.indices[0]) if step is not None else 0)
         k, b = self.shown_params()
         return Sample(index, float(self.experiment.X[index, 0]), float(self.experiment.y[index]), float(k),
-                      float(b), self.settings.learning_rate, self.settings.loss, self.chosen is not None)
+                      float(b), self.settings.learning_rate, self.settings.loss, self.chosen is not None,
+                      self.settings.optimizer)
 
     def axis_names(self) -> dict[str, str]:
         """The names the texts give x and y: the book's words for its data set, the columns' for the user's."""
@@ -269,7 +369,28 @@ class SurfaceRun(FitRun):
                 values.update(gk=fmt(step.gradient[0]), gb=fmt(step.gradient[1]))
         if h.diverged is not None:
             values["message"] = h.diverged.message
+        values.update(self.update_text(running))
         return values
+
+    def update_text(self, running: bool = False) -> dict[str, str]:
+        """``update_rule`` (the optimizer's rule written out with this update's numbers, from the template
+        ``update <optimizer>`` of phases.md) and ``optimizer`` (its name), for the update shown last; the
+        optimizer's state is read only while nobody trains (not ``running``), once per update."""
+        step = self.history.last_step
+        name = OPTIMIZER_NAMES.get(self.settings.optimizer, self.settings.optimizer)
+        if step is None or step.phase is not Phase.UPDATE or self.history.diverged is not None:
+            return {"update_rule": "", "optimizer": name}
+        cached = self._update_text
+        if cached is not None and cached[0] is step:
+            return cached[1]
+        if running:
+            return {"update_rule": "", "optimizer": name}
+        key, values = update_values(self.trainer.optimizer, step)
+        out = {"update_rule": resources.sections("phases.md")[key].format(**values),
+               "optimizer": values["optimizer"]}
+        if key != "update unknown":
+            self._update_text = (step, out)
+        return out
 
     def moment(self, running: bool) -> str | None:
         """Which text describes the state: ``diverged``, ``running``, ``done``, a phase's name, or None (the

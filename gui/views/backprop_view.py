@@ -32,6 +32,7 @@ from fitscope import resources
 from fitscope.engine.backprop import Trace, trace
 from fitscope.gui.panels.graph import ACCENT, FORWARD, GRADIENT, GraphPanel, number, pretty
 from fitscope.gui.panels.readouts import ReadoutsPanel
+from fitscope.gui.views.controls import OPTIMIZER_NAMES
 from fitscope.gui.views.tab import Command, View
 
 LOSS_NAMES = {"mse": "squared error", "mae": "absolute error"}
@@ -56,13 +57,15 @@ class Example:
     source: str  # where it comes from, for the user
     book: bool = False
     hand_updates: int = 0  # steps taken here with Apply update
+    optimizer: str = "sgd"  # the optimizer the loss-surface tab trains with (this tab steps by plain SGD)
 
     @classmethod
     def from_sample(cls, sample) -> Example:
         """From the loss-surface tab's :class:`~gui.models.surface.Sample`."""
         how = "the point you clicked in the data plot" if sample.chosen else "the first of the current batch"
         return cls(sample.x, sample.y, sample.kernel, sample.bias, sample.learning_rate, sample.loss, "k",
-                   f"Training example {sample.index + 1}: {how}, with the loss-surface tab's current weights")
+                   f"Training example {sample.index + 1}: {how}, with the loss-surface tab's current weights",
+                   optimizer=getattr(sample, "optimizer", "sgd"))
 
     def formula(self) -> str:
         inner = f"{self.k_name}·x + b − y" if self.b is not None else f"{self.k_name}·x − y"
@@ -314,14 +317,25 @@ class BackpropView(View):
         else:
             r.set("gradBValue", number(tr.grad_b) if b_edge in reached else "?")
 
+    def _optimizer_note(self, key: str) -> str:
+        """The section ``key`` of backprop.md naming the loss-surface tab's optimizer when it is not plain SGD
+        (this tab's update is plain gradient descent on one example), else ""."""
+        ex = self.example
+        if ex.book or ex.optimizer == "sgd":
+            return ""
+        name = OPTIMIZER_NAMES.get(ex.optimizer, ex.optimizer)
+        return resources.sections("backprop.md")[key].format(optimizer=name)
+
     def _fill_update(self) -> None:
         tr, ex = self.trace, self.example
+        note = self._optimizer_note("update_box_optimizer")
+        note = f"\n{note}" if note else ""
         if self._applied is not None:
             before = self._applied[0]
-            self.update_text.setText("Applied:\n" + pretty(before.update_rule(ex.k_name)))
+            self.update_text.setText("Applied:\n" + pretty(before.update_rule(ex.k_name)) + note)
             self.update_text.setStyleSheet("color: #2e7d32;")
         elif self.position > self.n_steps:
-            self.update_text.setText(pretty(tr.update_rule(ex.k_name)))
+            self.update_text.setText(pretty(tr.update_rule(ex.k_name)) + note)
             self.update_text.setStyleSheet("color: #2e7d32; font-weight: 600;")
         else:
             rule = f"{ex.k_name} ← {ex.k_name} − lr · ∂loss/∂{ex.k_name}"
@@ -329,6 +343,7 @@ class BackpropView(View):
                 rule += "\nb ← b − lr · ∂loss/∂b"
             self.update_text.setText(
                 f"{rule}\nwith lr = {number(ex.learning_rate)}, once the backward pass has found the gradients."
+                + note
             )
             self.update_text.setStyleSheet("color: #666;")
 
@@ -397,7 +412,8 @@ class BackpropView(View):
         else:
             params = ex.k_name if ex.b is None else f"{ex.k_name} and b"
             rule = html.escape(pretty(tr.update_rule(ex.k_name))).replace("\n", "<br>")
-            body = texts["update"].format(lr=number(ex.learning_rate), rule=rule, params=params)
+            body = texts["update"].format(lr=number(ex.learning_rate), rule=rule, params=params,
+                                          optimizer_note=self._optimizer_note("note_optimizer"))
         if ex.book and self._applied is None and pos <= 0:
             body += "<br><br>" + texts["note_book"]
         self.text.setText(body)
