@@ -52,10 +52,12 @@ class Optimizer:
         """The hyperparameters, for display and for saving."""
         return {"learning_rate": self.learning_rate}
 
-    def last_update(self, before: np.ndarray, gradient: np.ndarray, i: int = 0) -> dict[str, Any] | None:
+    def last_update(self, before: np.ndarray, gradient: np.ndarray, i: int = 0,
+                    learning_rate: float | None = None) -> dict[str, Any] | None:
         """The numbers of the update this optimizer made last to its array ``i``, which was ``before`` and had
         ``gradient``: read from its state now (after that update), changing nothing, for texts that write the
-        rule out with its numbers.
+        rule out with its numbers. ``learning_rate``: the rate that update used, if the rate has been changed
+        since (default: the rate now).
 
         Keys: ``t`` (its step count: 1 at the first step after a reset), ``after`` (the new values as its rule
         gives them from this state: equal to the array's own if the state is the one that update left), and
@@ -66,11 +68,12 @@ class Optimizer:
         if self.iterations < 1:
             return None
         before, gradient = np.asarray(before, dtype=np.float64), np.asarray(gradient, dtype=np.float64)
+        lr = self.learning_rate if learning_rate is None else float(learning_rate)
         with np.errstate(all="ignore"):
-            terms = self._last_update(i, before, gradient)
+            terms = self._last_update(i, before, gradient, lr)
         return None if terms is None else {"t": self.iterations, **terms}
 
-    def _last_update(self, i: int, before: np.ndarray, g: np.ndarray) -> dict[str, Any] | None:
+    def _last_update(self, i: int, before: np.ndarray, g: np.ndarray, lr: float) -> dict[str, Any] | None:
         raise NotImplementedError
 
     def _worked_back(self, now: np.ndarray, added: np.ndarray, factor: float) -> np.ndarray:
@@ -153,8 +156,8 @@ class SGD(Optimizer):
     def _update(self, i: int, p: np.ndarray, g: np.ndarray) -> None:
         p -= self.learning_rate * g
 
-    def _last_update(self, i: int, before: np.ndarray, g: np.ndarray) -> dict[str, Any]:
-        return {"after": before - self.learning_rate * g}
+    def _last_update(self, i: int, before: np.ndarray, g: np.ndarray, lr: float) -> dict[str, Any]:
+        return {"after": before - lr * g}
 
 
 class Momentum(Optimizer):
@@ -173,12 +176,12 @@ class Momentum(Optimizer):
         self._accum[i] = a
         p -= self.learning_rate * a
 
-    def _last_update(self, i: int, before: np.ndarray, g: np.ndarray) -> dict[str, Any] | None:
+    def _last_update(self, i: int, before: np.ndarray, g: np.ndarray, lr: float) -> dict[str, Any] | None:
         a = self._accum.get(i)
         if a is None:
             return None
         return {"velocity_before": self._worked_back(a, g, self.momentum), "velocity": a.copy(),
-                "after": before - self.learning_rate * a}
+                "after": before - lr * a}
 
     def config(self) -> dict[str, float]:
         return {"learning_rate": self.learning_rate, "momentum": self.momentum}
@@ -210,12 +213,12 @@ class RMSProp(Optimizer):
         self._ms[i], self._mom[i] = ms, mom
         p -= mom
 
-    def _last_update(self, i: int, before: np.ndarray, g: np.ndarray) -> dict[str, Any] | None:
+    def _last_update(self, i: int, before: np.ndarray, g: np.ndarray, lr: float) -> dict[str, Any] | None:
         ms, mom = self._ms.get(i), self._mom.get(i)
         if ms is None or mom is None:
             return None
         ms, mom = np.asarray(ms, dtype=np.float64), np.asarray(mom, dtype=np.float64)
-        step = self.learning_rate * g / np.sqrt(ms + self.epsilon)
+        step = lr * g / np.sqrt(ms + self.epsilon)
         return {"ms_before": self._worked_back(ms, (1 - self.rho) * g * g, self.rho), "ms": ms.copy(),
                 "mom_before": self._worked_back(mom, step, self.momentum), "mom": mom.copy(),
                 "after": before - mom}
@@ -252,7 +255,7 @@ class Adam(Optimizer):
         v_hat = v / (1 - self.beta2**t)
         p -= self.learning_rate * m_hat / (np.sqrt(v_hat) + self.epsilon)
 
-    def _last_update(self, i: int, before: np.ndarray, g: np.ndarray) -> dict[str, Any] | None:
+    def _last_update(self, i: int, before: np.ndarray, g: np.ndarray, lr: float) -> dict[str, Any] | None:
         m, v = self._m.get(i), self._v.get(i)
         if m is None or v is None:
             return None
@@ -263,7 +266,7 @@ class Adam(Optimizer):
         return {"m_before": self._worked_back(m, (1 - self.beta1) * g, self.beta1), "m": m.copy(),
                 "v_before": self._worked_back(v, (1 - self.beta2) * g * g, self.beta2), "v": v.copy(),
                 "m_hat": m_hat, "v_hat": v_hat,
-                "after": before - self.learning_rate * m_hat / (np.sqrt(v_hat) + self.epsilon)}
+                "after": before - lr * m_hat / (np.sqrt(v_hat) + self.epsilon)}
 
     def config(self) -> dict[str, float]:
         return {"learning_rate": self.learning_rate, "beta1": self.beta1, "beta2": self.beta2,

@@ -144,6 +144,16 @@ def test_the_text_stays_with_its_step_when_the_optimizer_changes(qtbot, view):
     assert view.phase_text.text() == shown
 
 
+def test_a_rate_changed_after_the_step_does_not_change_its_text(qtbot, view):
+    view.change(optimizer="rmsprop")
+    press(qtbot, view, "step_phase", 5)
+    step = view.model.history.last_step
+    view.change(learning_rate=0.02)
+    view.model.trainer.apply_requests()  # as saving a session does, while nobody trains
+    key, values = update_values(view.model.trainer.optimizer, step)
+    assert key == "update rmsprop" and values["lr"] == "0.001"
+
+
 def test_a_state_that_is_not_the_steps_is_not_described(qtbot, view):
     view.change(optimizer="rmsprop")
     press(qtbot, view, "step_phase", 5)

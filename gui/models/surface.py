@@ -100,7 +100,7 @@ def update_values(optimizer, step) -> tuple[str, dict[str, str]]:
     terms = None
     if name in OPTIMIZER_NAMES and not (name == "rmsprop" and optimizer.momentum != 0):
         try:
-            terms = optimizer.last_update(before, gradient)
+            terms = optimizer.last_update(before, gradient, learning_rate=step.learning_rate)
         except (AttributeError, KeyError, TypeError, ValueError):  # a state being replaced meanwhile
             terms = None
     if terms is None or np.shape(terms["after"]) != np.shape(after) or not np.allclose(
@@ -116,7 +116,7 @@ def update_values(optimizer, step) -> tuple[str, dict[str, str]]:
             out[w] += 1
         values[f"{w}_new"] = num(after[i], out[w])
     for digits in range(max(out.values()) + 1, 18):  # the printed numbers' digits: enough to recompute
-        values.update(lr=num(optimizer.learning_rate, digits), t=str(terms["t"]))
+        values.update(lr=num(step.learning_rate, digits), t=str(terms["t"]))
         for key, short in (("momentum", "mu"), ("rho", "rho"), ("beta1", "beta1"), ("beta2", "beta2"),
                            ("epsilon", "eps")):
             if key in config:
