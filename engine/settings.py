@@ -51,7 +51,7 @@ MAX_CSV_BYTES = 200_000_000
 #: The most lines a CSV file may have (counted before parsing: each line costs memory while it is parsed).
 MAX_CSV_LINES = 10_000_000
 #: The largest session file read (checked from its size before reading).
-MAX_SESSION_BYTES = 512 * 2**20  # three tabs; a trajectory alone may hold 192 MiB (256 MiB as base64)
+MAX_SESSION_BYTES = 512 * 2**20  # three tabs, their histories (a trajectory holds up to 32 MiB) and checkpoints
 
 
 @dataclass(frozen=True, slots=True)
