@@ -7,11 +7,13 @@ import math
 import re
 import string
 
+import numpy as np
 import pytest
 
 from fitscope import resources
 from fitscope.engine.data import load_builtin
 from fitscope.engine.optimizers import make_optimizer
+from fitscope.engine.trainer import Phase, StepReport
 from fitscope.gui.models.surface import Sample, update_values
 from fitscope.gui.views.backprop_view import BackpropView
 from fitscope.gui.views.surface_view import SurfaceView
@@ -164,6 +166,31 @@ def test_a_state_that_is_not_the_steps_is_not_described(qtbot, view):
     assert key == "update unknown"
     text = resources.sections("phases.md")[key].format(**values)
     assert "{" not in text and values["k_new"] in text
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_the_printed_numbers_recompute_over_many_states(name):
+    """Far from the app's defaults too: odd rates, large and tiny weights and gradients, many steps."""
+    rng = np.random.default_rng(17)
+    texts = resources.sections("phases.md")
+    for trial in range(60):
+        lr = float(10 ** rng.uniform(-4, 0)) if trial % 2 else float(rng.choice([0.001, 0.01, 0.1]))
+        optimizer = make_optimizer(name, lr)
+        scale = 10 ** rng.uniform(-3, 4, size=2)
+        params = rng.normal(size=2) * scale
+        for _ in range(int(rng.integers(1, 30))):
+            before = params.copy()
+            gradient = rng.normal(size=2) * 10 ** rng.uniform(-4, 3, size=2)
+            optimizer.step([params], [gradient])
+        step = StepReport(Phase.UPDATE, 1, 1, 0, 1, np.arange(2), before, None, 1.0, gradient, params.copy(), lr)
+        key, values = update_values(optimizer, step)
+        assert key == f"update {name}"
+        v = pattern(texts[key]).match(texts[key].format(**values)).groupdict()
+        for w, i in (("k", 0), ("b", 1)):
+            new = value(v[f"{w}_new"])
+            tolerance = half_unit(v[f"{w}_new"]) * (1 + 1e-9)
+            assert abs(recomputed(name, v, w) - new) <= tolerance, (trial, w, values)
+            assert abs(params[i] - new) <= tolerance
 
 
 def test_the_backprop_update_names_the_first_tabs_optimizer(qtbot):
