@@ -701,18 +701,25 @@ class Trainer:
         n = self.n_rows
         while not self.finished:
             if self._shown < 0:
-                self.apply_requests()
+                if self._requests:
+                    self.apply_requests()
                 if self._changed or self.step >= self._due:
                     self._checkpoint()
-                if self.finished:
+                if self._order is None and self.epoch >= self.epochs:
                     return
             if self._order is None:
                 self._start_epoch()
-            if self._cursor < n:  # a consumer may have stopped between a last batch and its epoch
-                if self.phases or self._shown >= 0:  # a batch begun phase by phase ends so
-                    yield from self._phased_batch()
-                else:
+            if not self.phases and self._shown < 0:
+                # The plain batches of the epoch under way, as long as nothing asks for another look (a change
+                # requested, a checkpoint due, phases wanted): the loop a run spends its time in.
+                while self._cursor < n and not self._requests and self.step < self._due and not self.phases:
                     yield self._batch_step()
+                    if self.diverged is not None:
+                        return
+                if self._cursor < n:
+                    continue  # something asks for another look before the next batch
+            elif self._cursor < n:  # a consumer may have stopped between a last batch and its epoch
+                yield from self._phased_batch()  # a batch begun phase by phase ends so
                 if self.diverged is not None:
                     return
             if self._cursor >= n:
