@@ -9,6 +9,7 @@ the numbers the texts quote.
 from __future__ import annotations
 
 import html
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -297,8 +298,29 @@ class MultiRun(FitRun):
             parts.append(f"validation <b>{fmt(val, 4)}</b>")
         if self.dataset.has_test:
             parts.append(f"test <b>{fmt(test, 4)}</b>")
-        return (f"Final after {self.epochs_done} epochs: {' · '.join(parts)} "
+        text = (f"Final after {self.epochs_done} epochs: {' · '.join(parts)} "
                 f"(baseline {fmt(self.baseline(), 4)})")
+        typical = test if self.dataset.has_test and test is not None else loss
+        return f"{text}<br>{self.loss_in_units(typical, 'test' if self.dataset.has_test else 'training')}"
+
+    def loss_in_units(self, loss: float, split: str) -> str:
+        """What a loss means in the target's units: an MSE is in its square, so its root is a typical miss
+        (``"√MSE (the MSE is in squared units): a typical test miss of about $4,768; always guessing the mean,
+        $9,251"``)."""
+        d, mse = self.dataset, self.settings.loss == "mse"
+        unit = d.target_unit
+
+        def amount(value: float) -> str:
+            if not math.isfinite(value):
+                return "–"
+            if unit == "$1000s":
+                return f"${value * 1000:,.0f}"
+            return f"{value:.3g} {unit}".rstrip() if unit else f"{value:.3g}"
+
+        root = (lambda v: math.sqrt(v) if v >= 0 else math.nan) if mse else (lambda v: v)
+        what = "√MSE (the MSE is in squared units)" if mse else "The MAE"
+        return (f"{what}: a typical {split} miss of about {amount(root(loss))}; always guessing the mean, "
+                f"{amount(root(self.baseline()))}")
 
     def explanation(self, texts: dict[str, str]) -> str:
         """The sidebar's text for this model, data and normalization."""

@@ -12,7 +12,7 @@ from functools import partial
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Slot
-from PySide6.QtWidgets import QGroupBox, QLabel, QProgressBar, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGroupBox, QLabel, QProgressBar, QSizePolicy, QToolButton, QVBoxLayout, QWidget
 
 from fitscope import resources
 from fitscope.engine.data import Dataset, load_builtin
@@ -96,6 +96,8 @@ class BostonView(TrainingView):
         self.final_losses.setAccessibleName("Final losses")
         self.final_losses.setTextFormat(Qt.TextFormat.RichText)
         self.final_losses.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.final_losses.setWordWrap(True)  # never wider than the chart under it
+        self.final_losses.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.final_losses.hide()
         self.loss_panel.layout().insertWidget(0, self.final_losses)
 
