@@ -380,7 +380,7 @@ class FitRun(Observable):
         found, complete = None, True
         if math.isfinite(start) and len(rows):
             if exp.is_linear:
-                losses = self._losses_at(params[rows])
+                losses = self.training_losses(params[rows])
                 below = rows[losses < start]
                 for row in below[::-1]:
                     if t.rewindable(int(steps[row])):
@@ -403,8 +403,9 @@ class FitRun(Observable):
         self._recovery = (key, found, complete)
         return found
 
-    def _losses_at(self, thetas: np.ndarray) -> np.ndarray:
-        """A linear model's training loss at each row of ``thetas`` (flat parameters), vectorised."""
+    def training_losses(self, thetas: np.ndarray) -> np.ndarray:
+        """A linear model's training loss at each row of ``thetas`` (flat parameters), vectorised (MSE from the
+        data's sufficient statistics, MAE 1,024 rows at a time)."""
         exp = self.experiment
         with np.errstate(all="ignore"):
             if exp.loss.name == "mse":

@@ -389,7 +389,7 @@ def test_recovery_looks_at_every_reachable_step_of_a_linear_run():
     start = exp.loss_at(h.params[0], "train")
     below = [int(s) for s, p in zip(h.param_steps, h.params, strict=True) if s > 0 and exp.loss_at(p, "train") < start]
     assert step == below[-1] and h.steps - step > 1024  # farther back than the old search went
-    losses = run._losses_at(h.params)
+    losses = run.training_losses(h.params)
     assert np.allclose(losses, [exp.loss_at(p, "train") for p in h.params], rtol=1e-9, atol=0)
     run.go_back(step)
     assert h.steps == step and exp.loss_at(h.current, "train") < start
