@@ -419,8 +419,18 @@ class FitRun(Observable):
                 out[lo : lo + 1024] = np.abs(pred - exp.y[:, None]).mean(axis=0)
             return out
 
+    def back_to(self) -> int | None:
+        """Where going back after a divergence leads: :meth:`recovery`'s step, or the start (0) if no step was
+        better. None: no divergence, or one no step can undo (the data's)."""
+        d = self.history.diverged
+        if d is None or d.what == "data":
+            return None
+        step = self.recovery()
+        return 0 if step is None else step
+
     def go_back(self, step: int) -> None:
-        """Return the run to the kept step ``step`` exactly (after a divergence, to :meth:`recovery`'s step).
+        """Return the run to the kept step ``step`` exactly (after a divergence, to :meth:`recovery`'s step; step 0
+        is a fresh start from the start point).
 
         The trainer rewinds to it (see :meth:`~engine.trainer.Trainer.rewind`); every step it replays must be
         the one recorded, else :class:`ValueError` and nothing changes. The history then ends at that step
@@ -429,6 +439,9 @@ class FitRun(Observable):
         batch. Listeners are told :data:`HISTORY` and :data:`STATUS` (the trainer is the same object).
         Only while nobody drives the trainer.
         """
+        if step == 0:  # the start: where the run began (what :meth:`back_to` offers when no step was better)
+            self.reset()
+            return
         h, t = self.history, self.trainer
         row = h.row_of(step)
         if row is None:

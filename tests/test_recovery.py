@@ -418,3 +418,19 @@ def test_a_forged_trainer_state_is_refused_in_one_line(forge):
     with pytest.raises(ValueError) as e:
         FitRun.from_state(state, d)
     assert "\n" not in str(e.value)
+
+
+def test_back_to_is_the_start_when_no_step_was_better_and_going_there_starts_afresh():
+    from fitscope.engine.data import load_builtin
+    from fitscope.engine.run import FitRun
+
+    d = load_builtin("download-time")
+    run = FitRun(d, replace(d.defaults, loss="mse", learning_rate=10.0))
+    assert run.back_to() is None  # no divergence: nowhere to go back to
+    for report in run.trainer.run():
+        run.record([report])
+    assert run.history.diverged is not None and run.recovery() is None and run.back_to() == 0
+    start = run.history.params[0].copy()
+    run.go_back(0)
+    assert run.history.steps == 0 and run.history.diverged is None
+    assert np.array_equal(run.trainer.params, start) and run.back_to() is None

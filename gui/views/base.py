@@ -15,8 +15,6 @@ The data path of one batch: trainer → report → worker (batched while the GUI
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from PySide6.QtCore import QTimer, Slot
@@ -26,8 +24,6 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QPushButton,
-    QSizePolicy,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -36,13 +32,11 @@ from PySide6.QtWidgets import (
 from fitscope.engine.run import HISTORY, NEW_RUN, SETTINGS, STATUS, dataset_key
 from fitscope.gui import prefs
 from fitscope.gui.activity import hold_until_painted
-from fitscope.gui.session import bool_value, range_field
 from fitscope.gui.views.controls import DEFAULT_SPEED, OPTIMIZER_NAMES, SPEEDS, SettingsForm, speed_row
+from fitscope.gui.views.notices import GoBackButton, MessageLabel
+from fitscope.gui.views.saved import SessionPart
 from fitscope.gui.views.tab import Command, View
 from fitscope.gui.worker import TrainingController, Unit
-
-#: A message stays at least this long once training goes on (a note said as Run was pressed must be readable).
-MESSAGE_SECONDS = 8.0
 
 #: The commands of every training tab.
 TRAINING_COMMANDS: dict[str, Command] = {
@@ -61,15 +55,7 @@ TRAINING_COMMANDS: dict[str, Command] = {
 
 
 
-@dataclass(frozen=True)
-class Prepared:
-    """A tab's part of a session, read and checked, ready to be swapped in (:meth:`TrainingView.apply`)."""
-
-    model: Any
-    view: dict
-
-
-class TrainingView(View):
+class TrainingView(SessionPart, View):
     """A tab that trains its model (see the module's docstring).
 
     Subclasses build their widgets, then call :meth:`bind` with their first model, and implement
@@ -96,20 +82,9 @@ class TrainingView(View):
         self._frame.timeout.connect(self._on_frame)
         self._behind = False  # frames were skipped while the tab was hidden
         self._shut = False
-        self._note = ""  # a passing message (an error, a refused setting, a note) until training goes on
-        self._note_at = 0.0
-        self.message = QLabel()
-        self.message.setObjectName("message")
-        self.message.setAccessibleName("Message")
-        self.message.setWordWrap(True)
-        self.message.hide()
-        self.go_back_button = QPushButton()  # offered after a divergence (the "go_back" command)
-        self.go_back_button.setObjectName("goBackButton")
+        self.message = MessageLabel()  # a passing message, or what the model's state calls for
+        self.go_back_button = GoBackButton(TRAINING_COMMANDS["go_back"].tip)  # offered after a divergence
         self.go_back_button.clicked.connect(self.go_back)
-        self.go_back_button.setToolTip(TRAINING_COMMANDS["go_back"].tip)
-        # As wide as the sidebar is, never wider: showing it must not widen the sidebar.
-        self.go_back_button.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
-        self.go_back_button.hide()
 
     # ------------------------------------------------------------------ the model
     def bind(self, model: Any) -> None:
@@ -119,7 +94,7 @@ class TrainingView(View):
         self.model = model
         model.listen(self._on_model)
         self.controller.set_trainable(model.trainable)
-        self._note = ""
+        self.message.forget()
         self.model_bound()
         self.run_started()
         self.model_changed(NEW_RUN)
@@ -129,7 +104,7 @@ class TrainingView(View):
         self.model_changed(what)
         if what == NEW_RUN:
             self.controller.set_trainable(self.model.trainable)
-            self._note = ""
+            self.message.forget()
             self.run_started()
             self.refresh()
         elif what == SETTINGS:
@@ -161,51 +136,21 @@ class TrainingView(View):
     def refresh(self) -> None:
         """Redraw, and show the message that applies now."""
         self.redraw()
-        text = self._note or self.status_text()
-        if text != self.message.text() or self.message.isHidden() == bool(text):
-            if not self._note:
-                self._set_message_kind("error")  # what the model's state calls for: a divergence, say
-            self.message.setText(text)
-            self.message.setVisible(bool(text))
+        self.message.show_state(self.status_text())
         self._offer_going_back()
 
     # ------------------------------------------------------------------ after a divergence
     def recovery_step(self) -> int | None:
-        """The step a diverged run can go back to: the last whose training loss was below the start's, or the
-        start (0) if none was. None: no divergence, a divergence no step can undo (the data's), or a model that
-        cannot go back."""
-        recovery = getattr(self.model, "recovery", None)
-        diverged = getattr(getattr(self.model, "history", None), "diverged", None)
-        if recovery is None or diverged is None or diverged.what == "data" or self.controller.busy:
-            return None
-        step = recovery()
-        return 0 if step is None else step
+        """Where going back after a divergence leads (0: the start; None: nowhere, or while training)."""
+        back_to = getattr(self.model, "back_to", None)
+        return None if back_to is None or self.controller.busy else back_to()
 
     def _offer_going_back(self) -> None:
         action = self.commands.get("go_back")
-        if action is None:
-            return
-        step = self.recovery_step()
-        action.setEnabled(step is not None)
-        button = self.go_back_button
-        if step is None:
-            button.hide()
-            return
-        if step:
-            text = f"Go back to step {step:,}"
-            tip = (f"Step {step:,} was the last whose training loss was below the start's: back there, exactly as "
-                   "the run was then")
-        else:
-            text = "Go back to the start"
-            tip = ("No later step had a lower training loss than the start's" if getattr(
-                self.model, "recovery_complete", False) else "No step the run can go back to exactly had a lower "
-                "training loss than the start's")  # the search was cut short: say no more than is known
-        tip += " (lower the learning rate there, then step or run on)"
-        if button.text() != text:
-            button.setText(text)
-            button.setAccessibleName(text)
-            button.setToolTip(tip)
-        button.show()
+        if action is not None:
+            step = self.recovery_step()
+            action.setEnabled(step is not None)
+            self.go_back_button.offer(step, getattr(self.model, "recovery_complete", True))
 
     def go_back(self) -> None:
         """Back to the last step whose training loss was below the start's, exactly as the run was then."""
@@ -214,11 +159,8 @@ class TrainingView(View):
             return
         rate = self.model.smaller_rate()
         try:
-            if step:
-                self.model.go_back(step)
-                self.controller.set_trainable(self.model.trainable)  # nothing of the diverged run in flight
-            else:
-                self.model.reset()
+            self.model.go_back(step)
+            self.controller.set_trainable(self.model.trainable)  # nothing of the diverged run in flight
         except ValueError as e:
             self.show_message(f"Cannot go back: {str(e).rstrip('.')}.")
             return
@@ -291,7 +233,7 @@ class TrainingView(View):
         if self.controller.running:
             return
         if self.controller.step(unit):
-            self._note = ""  # the user goes on: what was said before no longer applies
+            self.message.forget()  # the user goes on: what was said before no longer applies
 
     def toggle_run(self) -> None:
         """Run, or pause the run under way."""
@@ -301,7 +243,7 @@ class TrainingView(View):
         if not self.may_run() or not self.controller.run():
             self.commands["run"].setChecked(False)
             return
-        self._note = ""  # the user goes on: what was said before no longer applies
+        self.message.forget()  # the user goes on: what was said before no longer applies
 
     def may_run(self) -> bool:
         """Whether Run may start now (a subclass may say why not in its message)."""
@@ -342,33 +284,22 @@ class TrainingView(View):
 
     # ------------------------------------------------------------------ messages
     def show_message(self, text: str, note: bool = False) -> None:
-        """A passing message: an error (a refused setting, say), or with ``note`` a piece of news (where a
-        default came from). Shown until training starts afresh, the user steps or runs, or a run that was
-        going on when it was said has gone on for :data:`MESSAGE_SECONDS`."""
-        self._note, self._note_at = text, time.monotonic()
-        self.message.setText(text)
-        self._set_message_kind("note" if note else "error")
-        self.message.show()
-
-    def _set_message_kind(self, kind: str) -> None:
-        if self.message.property("kind") != kind:
-            self.message.setProperty("kind", kind)
-            self.message.style().unpolish(self.message)
-            self.message.style().polish(self.message)
+        """A passing message: an error (a refused setting, say), or with ``note`` a piece of news (see
+        :mod:`~fitscope.gui.views.notices`)."""
+        self.message.say(text, note)
 
     # ------------------------------------------------------------------ the worker's news
     @Slot(object)
     def _on_reports(self, reports: tuple) -> None:
         hold_until_painted()  # recording them is the GUI thread's work too: the worker waits meanwhile
-        if self._note and time.monotonic() - self._note_at > MESSAGE_SECONDS:
-            self._note = ""  # training went on, and the message was there long enough to be read
+        self.message.training_went_on()
         self.model.record(reports)
 
     @Slot(str, str)
     def _on_stopped(self, why: str, message: str) -> None:
         self.model.stopped(why)
         if why == "diverged":
-            self._note = ""  # what the divergence calls for comes first
+            self.message.forget()  # what the divergence calls for comes first
         if why == "error":
             text = f"Training stopped by an error: {message}."
             if self.model.in_step():
@@ -476,51 +407,3 @@ class TrainingView(View):
             self.show_message(self.RECALLED, note=True)
         elif note and model.settings.learning_rate == d.defaults.learning_rate:  # where a default came from
             self.show_message(note[:1].upper() + note[1:] + ".", note=True)
-
-    # ------------------------------------------------------------------ sessions
-    def session_state(self) -> dict:
-        """This tab's part of a session: its model's state and its own (take it while training is paused)."""
-        return {"model": self.model.state(), "view": self.view_state()}
-
-    def prepare(self, part: Any) -> Prepared:
-        """Read and check this tab's part of a session; nothing changes (:class:`ValueError` if bad)."""
-        if not isinstance(part, dict) or not isinstance(part.get("view"), dict):
-            raise ValueError(f"its part for the {self.title} tab is malformed")
-        model = self.MODEL.from_state(part.get("model"), self.model.dataset)
-        return Prepared(model, self.check_view_state(part["view"], model))
-
-    def apply(self, prepared: Prepared) -> None:
-        """Swap in a prepared part (cannot fail for a reason of the file's: everything was checked)."""
-        self.bind(prepared.model)
-        self.apply_view_state(prepared.view)
-
-    #: The tab's map (a SurfacePanel) and loss chart (a panel with a Log scale box), whose range and log scale
-    #: a session keeps; set by the subclass.
-    map_panel: Any = None
-    loss_chart: Any = None
-
-    def view_state(self) -> dict:
-        """What a session keeps of this tab besides its model: the map's range, the log scale, the speed."""
-        return {"speed": self.speed.value(), "range": list(self.map_panel.visible_range()),
-                "log_scale": self.loss_chart.log_scale.isChecked()}
-
-    def check_view_state(self, state: dict, model: Any) -> dict:
-        """``state`` checked for ``model`` (:class:`ValueError` if bad); returns what :meth:`apply_view_state`
-        takes."""
-        speed = state.get("speed", self.DEFAULT_SPEED)
-        if type(speed) is not int or not 0 <= speed < len(SPEEDS):
-            raise ValueError("the speed is out of range")
-        return {"speed": speed, "range": range_field(state.get("range")),
-                "log_scale": bool_value(state.get("log_scale"), "the log scale")}
-
-    def apply_view_state(self, state: dict) -> None:
-        """Put the view's own state back (the model is bound already)."""
-        self.speed.setValue(state["speed"])
-        self.loss_chart.log_scale.setChecked(state["log_scale"])
-        self.map_panel.set_range(*state["range"])
-        self.range_restored()
-        self.refresh()
-
-    def range_restored(self) -> None:
-        """The map's range was set from a session: recompute what depends on it."""
-
