@@ -17,15 +17,22 @@ Three mechanisms, none tuned to a machine:
   heartbeat timer in the GUI thread beats every :data:`BEAT_MS`; :func:`give_way` also waits, when the last
   beat is more than :data:`LATE` seconds old, until the GUI thread has beaten again: the worker stops exactly
   when, and for as long as, the GUI thread cannot keep up.
+
+Python's cyclic garbage collector runs in whichever thread happens to allocate when a threshold is crossed. If
+that is a background thread and the garbage holds a Qt object (a plot item, a dialog), its C++ destructor runs
+outside the GUI thread and the process crashes. :func:`install` therefore also turns automatic collection off
+and collects, by the interpreter's own thresholds, from a timer in the GUI thread (pyqtgraph's
+``GarbageCollector`` is the model).
 """
 
 from __future__ import annotations
 
+import gc
 import sys
 import threading
 import time
 
-from PySide6.QtCore import QObject, QTimer
+from PySide6.QtCore import QCoreApplication, QObject, QThread, QTimer
 
 #: Seconds a thread may keep the interpreter once another asks for it (Python's default is 5 ms).
 SWITCH_INTERVAL = 0.0005
@@ -58,6 +65,31 @@ class _Heartbeat(QObject):
 _heart: list[_Heartbeat] = []
 
 
+class _Collector(QObject):
+    """Collects cyclic garbage in the GUI thread, generation by generation as the thresholds say."""
+
+    INTERVAL_MS = 100
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.thresholds = gc.get_threshold()
+        self.timer = QTimer(self, interval=self.INTERVAL_MS)
+        self.timer.timeout.connect(self.collect)
+        self.timer.start()
+
+    def collect(self) -> None:
+        young, middle, old = gc.get_count()
+        if young > self.thresholds[0]:
+            gc.collect(0)
+            if middle > self.thresholds[1]:
+                gc.collect(1)
+                if old > self.thresholds[2]:
+                    gc.collect(2)
+
+
+_collector: list[_Collector] = []
+
+
 def beat_while_running(running: bool) -> None:
     """From the GUI thread: a run started (True) or ended (False); the heartbeat beats while any run goes."""
     if not _heart:
@@ -72,9 +104,15 @@ def beat_while_running(running: bool) -> None:
 
 
 def install() -> None:
-    """Let the GUI thread have the interpreter whenever it asks (see the module's docstring)."""
+    """From the GUI thread, before it starts a background thread: let the GUI thread have the interpreter whenever
+    it asks, and collect garbage in the GUI thread only (see the module's docstring)."""
     if sys.getswitchinterval() > SWITCH_INTERVAL:
         sys.setswitchinterval(SWITCH_INTERVAL)
+    app = QCoreApplication.instance()
+    if _collector or app is None or QThread.currentThread() is not app.thread():
+        return
+    _collector.append(_Collector())
+    gc.disable()
 
 
 def hold_until_painted() -> None:

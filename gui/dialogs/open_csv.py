@@ -49,6 +49,7 @@ from PySide6.QtWidgets import (
 
 from fitscope.engine.data import DataError, Dataset, read_table, table_dataset
 from fitscope.gui import prefs
+from fitscope.gui.activity import install
 
 #: Rows shown in the preview.
 PREVIEW_ROWS = 20
@@ -431,6 +432,7 @@ class CsvOpener(QObject):
     def _start_thread(self) -> None:
         if self._thread is not None:
             return
+        install()  # garbage is collected in the GUI thread only, never in the reader's
         self._thread = QThread()
         self._thread.setObjectName("csvReaderThread")
         self._reader = TableReader()

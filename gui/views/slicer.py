@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 
-from fitscope.gui.activity import give_way
+from fitscope.gui.activity import give_way, install
 
 
 @dataclass(frozen=True, eq=False)
@@ -75,6 +75,7 @@ class BackgroundSlicer(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
+        install()  # garbage is collected in the GUI thread only, never in the pool's
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(1)
         self._pool.setExpiryTimeout(2000)

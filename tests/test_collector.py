@@ -1,0 +1,41 @@
+"""Garbage is collected in the GUI thread only: a Qt object freed in a background thread crashes the process."""
+
+from __future__ import annotations
+
+import gc
+import threading
+
+from fitscope.gui import activity
+
+
+class _Cycle:
+    """Garbage only the cyclic collector can free; records the thread that freed it."""
+
+    freed_in: list[str] = []
+
+    def __init__(self) -> None:
+        self.me = self
+
+    def __del__(self) -> None:
+        _Cycle.freed_in.append(threading.current_thread().name)
+
+
+def test_cycles_made_anywhere_are_collected_in_the_gui_thread(qtbot):
+    activity.install()
+    assert not gc.isenabled()
+    _Cycle.freed_in.clear()
+
+    def churn() -> None:
+        _Cycle()  # garbage as soon as the call returns
+        for _ in range(50_000):  # more cyclic garbage than any collection threshold
+            cycle: list = []
+            cycle.append(cycle)
+
+    worker = threading.Thread(target=churn, name="churn")
+    worker.start()
+    worker.join()
+    assert _Cycle.freed_in == []  # the background thread's allocations collected nothing
+
+    qtbot.waitUntil(lambda: bool(_Cycle.freed_in), timeout=5000)
+    assert _Cycle.freed_in == [threading.main_thread().name]
+
