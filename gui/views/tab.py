@@ -23,6 +23,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from fitscope.gui.glossary import TermLabel
+
 
 @dataclass(frozen=True)
 class Command:
@@ -110,8 +112,9 @@ class View(QWidget):
 
     @staticmethod
     def text_label(name: str, accessible: str) -> QLabel:
-        """A label of rich text that wraps, aligned to its top left: the tabs' explanations."""
-        label = QLabel()
+        """A label of rich text that wraps, aligned to its top left: the tabs' explanations, whose terms explain
+        themselves (:class:`~fitscope.gui.glossary.TermLabel`)."""
+        label = TermLabel()
         label.setObjectName(name)
         label.setAccessibleName(accessible)
         label.setWordWrap(True)
