@@ -434,3 +434,13 @@ def test_back_to_is_the_start_when_no_step_was_better_and_going_there_starts_afr
     run.go_back(0)
     assert run.history.steps == 0 and run.history.diverged is None
     assert np.array_equal(run.trainer.params, start) and run.back_to() is None
+
+
+def test_the_cli_suggests_normalizing_when_raw_features_diverge(capsys):
+    code = main(["fit", "--data", "boston-housing", "--no-normalize", "--epochs", "5", "--quiet"])
+    out, err = capsys.readouterr()
+    assert code == 3 and err.count("\n") == 1 and out.count("\n") == 1
+    assert out.rstrip().endswith("or normalize the features (--normalize), which lets every weight learn at one rate")
+    code = main(["fit", "--data", "boston-housing", "--normalize", "--lr", "5", "--epochs", "5", "--quiet"])
+    out, _ = capsys.readouterr()
+    assert code == 3 and "--normalize" not in out  # already normalized: not offered

@@ -204,6 +204,8 @@ def advice(run: FitRun) -> str:
     (:meth:`~engine.run.FitRun.recovery`, as the app offers to go back to) and a smaller rate to train with."""
     exp, h = run.experiment, run.history
     rate = f"train with a smaller --lr, e.g. {run.smaller_rate():g}"
+    if exp.dataset.n_features > 1 and not exp.settings.normalize:
+        rate += ", or normalize the features (--normalize), which lets every weight learn at one rate"
     start = exp.loss_at(h.params[0], "train")
     step = run.recovery()
     if step is None:

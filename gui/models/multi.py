@@ -8,7 +8,6 @@ the numbers the texts quote.
 
 from __future__ import annotations
 
-import html
 import math
 from dataclasses import replace
 
@@ -18,6 +17,7 @@ from fitscope.engine.data import Dataset
 from fitscope.engine.run import NEW_RUN, FitRun
 from fitscope.engine.settings import FitSettings
 from fitscope.engine.trainer import DivergedReport
+from fitscope.gui.models import multi_texts
 from fitscope.gui.models.surface import fmt
 
 #: (label, settings.model, settings.hidden) — the three models of tfjs-examples' Boston Housing.
@@ -284,8 +284,7 @@ class MultiRun(FitRun):
 
     # --- texts ---
     def divergence_text(self, texts: dict[str, str], report: DivergedReport) -> str:
-        key = "diverged" if self.settings.normalize else "diverged_raw"
-        return texts[key].format(step=report.step, lr=fmt(report.learning_rate), **self.spans)
+        return multi_texts.divergence_text(self, texts, report)
 
     def final_text(self) -> str | None:
         """The losses at the end of the run (None before the first epoch)."""
@@ -303,45 +302,24 @@ class MultiRun(FitRun):
         typical = test if self.dataset.has_test and test is not None else loss
         return f"{text}<br>{self.loss_in_units(typical, 'test' if self.dataset.has_test else 'training')}"
 
+    def typical_miss(self, loss: float) -> str:
+        """A loss as a typical miss in the target's units: an MSE's root, an MAE itself (``"$4,768"``)."""
+        unit = self.dataset.target_unit
+        value = (math.sqrt(loss) if loss >= 0 else math.nan) if self.settings.loss == "mse" else loss
+        if not math.isfinite(value):
+            return "–"
+        if unit == "$1000s":
+            return f"${value * 1000:,.0f}"
+        return f"{value:.3g} {unit}".rstrip() if unit else f"{value:.3g}"
+
     def loss_in_units(self, loss: float, split: str) -> str:
         """What a loss means in the target's units: an MSE is in its square, so its root is a typical miss
         (``"√MSE (the MSE is in squared units): a typical test miss of about $4,768; always guessing the mean,
         $9,251"``)."""
-        d, mse = self.dataset, self.settings.loss == "mse"
-        unit = d.target_unit
-
-        def amount(value: float) -> str:
-            if not math.isfinite(value):
-                return "–"
-            if unit == "$1000s":
-                return f"${value * 1000:,.0f}"
-            return f"{value:.3g} {unit}".rstrip() if unit else f"{value:.3g}"
-
-        root = (lambda v: math.sqrt(v) if v >= 0 else math.nan) if mse else (lambda v: v)
-        what = "√MSE (the MSE is in squared units)" if mse else "The MAE"
-        return (f"{what}: a typical {split} miss of about {amount(root(loss))}; always guessing the mean, "
-                f"{amount(root(self.baseline()))}")
+        what = "√MSE (the MSE is in squared units)" if self.settings.loss == "mse" else "The MAE"
+        return (f"{what}: a typical {split} miss of about {self.typical_miss(loss)}; always guessing the mean, "
+                f"{self.typical_miss(self.baseline())}")
 
     def explanation(self, texts: dict[str, str]) -> str:
-        """The sidebar's text for this model, data and normalization."""
-        exp, d = self.experiment, self.dataset
-        user = "" if self.is_boston else "user_"  # the user's own data: texts that name its columns
-        names = {"file": html.escape(d.name), "target": html.escape(d.target_name), "n": d.n_features,
-                 "rows": f"{len(d.y_train):,}"}
-        if exp.is_linear:
-            model = texts[f"{user}linear"].format(baseline=fmt(self.baseline(), 4), **names)
-        else:
-            n = len(self.settings.hidden)
-            layers = {1: "One hidden layer", 2: "Two hidden layers"}.get(n, f"{n} hidden layers")
-            model = texts[f"{user}mlp"].format(layers=layers, n_params=f"{exp.model.n_params:,}", **names)
-        norm = texts["normalized" if self.settings.normalize else f"{user}raw"].format(
-            lr=fmt(self.settings.learning_rate), **self.spans)
-        parts = [model, norm]
-        if user:
-            parts.insert(0, texts["user_data"].format(**names))
-        if self.finished:
-            parts.append(texts["done"].format(epochs=self.epochs_done))
-        if exp.notice:
-            parts.append(exp.notice)
-        return "<p>" + "</p><p>".join(parts) + "</p>"
-
+        """The sidebar's text for this model, data, normalization and state (:func:`.multi_texts.explanation`)."""
+        return multi_texts.explanation(self, texts)

@@ -22,6 +22,7 @@ from fitscope.engine.run import NEW_RUN, FitRun
 from fitscope.engine.settings import SEED_MAX, FitSettings
 from fitscope.engine.surface import default_window, linear_slice
 from fitscope.engine.trainer import Phase
+from fitscope.gui.models.surface_texts import claims
 
 #: With more training rows than this, the MAE surface (which has no closed form) is computed over a fixed
 #: random sample of this many rows, and the plot says so; 200 × 200 points × 1,000 rows ≈ 0.1 s.
@@ -349,8 +350,9 @@ class SurfaceRun(FitRun):
         x, y = (html.escape(n) for n in (d.feature_names[0], d.target_name))
         return {"x_name": x, "y_name": y, "a_y": f"<i>{y}</i>"}
 
-    def text_values(self, running: bool = False) -> dict[str, object]:
-        """The numbers the texts of the phases quote, for the state shown now."""
+    def text_values(self, running: bool = False, moment: str | None = None) -> dict[str, object]:
+        """The numbers the texts of the phases quote, for the state shown now, and the sentences of the text of
+        ``moment`` (a section of phases.md) that depend on it (:func:`~.surface_texts.claims`)."""
         h = self.history
         step = h.last_step
         current = h.current
@@ -370,6 +372,7 @@ class SurfaceRun(FitRun):
         if h.diverged is not None:
             values["message"] = h.diverged.message
         values.update(self.update_text(running))
+        values.update(claims(self, step, moment, values))
         return values
 
     def update_text(self, running: bool = False) -> dict[str, str]:

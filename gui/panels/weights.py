@@ -278,8 +278,9 @@ class WeightsPanel(QWidget):
         self._normalized = normalized
         per = "one standard deviation" if normalized else "one unit"
         unit = f" ({self._unit})" if self._unit else ""
-        self.title.setText(f"<b>Weights</b>, largest first: the change in predicted {self._target}{unit} for {per} "
-                           "more of the feature")
+        order = "largest first" if normalized else "by size (in each feature's own units: not comparable)"
+        self.title.setText(f"<b>Weights</b>, {order}: the change in predicted {self._target}{unit} for {per} more "
+                           "of the feature, the others held fixed")
 
     def show_mlp(self, arrays: Sequence[tuple[str, tuple[int, ...]]]) -> None:
         """Switch to the MLP page with one row per parameter array: ``(name, shape)`` pairs."""

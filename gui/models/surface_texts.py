@@ -1,0 +1,175 @@
+"""Which sentences of the loss-surface tab's texts are true now, decided from the numbers (resources/phases.md).
+
+A text says "the arrow points downhill" or "the steps zigzag" only when the state on screen makes it so:
+:func:`claims` picks, for each conditional placeholder of a phase's text, the section of ``phases.md`` whose
+condition holds, and fills it in. :data:`CONDITIONS` states each section's condition in words; the tests check
+every choice against the engine's numbers.
+
+The conditions:
+
+- ``batch_kind``, ``loss_kind``: the batch is all the training rows (``… all``) or a part (``… part``).
+- ``order``: the trainer shuffles each epoch (``order shuffled``) or not (``order fixed``).
+- ``gradient_kind``: the full batch (``gradient all``); a batch gradient of zero (``gradient flat``); a part whose
+  negative gradient points uphill on the surface of all the data (``gradient uphill``: the directional derivative
+  of the training loss along it is positive), else ``gradient part``.
+- ``path_kind`` (while running): MAE (``path mae``); SGD with MSE below 1/λmax (``path smooth``), below 2/λmax
+  (``path zigzag``), else ``path diverging``, λmax being the largest eigenvalue of the full-batch Hessian;
+  momentum (``path momentum``, its full-batch limit 2(1 + μ)/λmax); RMSProp and Adam (``path adaptive``).
+- ``noise``: a part of the data per batch (``noise``), else nothing.
+- ``ended`` (when done): the training loss within 0.1 % of the optimum's (``ended reached``); the epochs'
+  loss still falling (``ended short``: 1 % over the last 5 epochs); else MAE (``ended mae``), RMSProp or Adam
+  (``ended adaptive``), a part of the data per batch (``ended noisy``), or ``ended short``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fitscope import resources
+from fitscope.engine.curvature import curvature_of, stability_limit
+
+#: Each conditional section of phases.md and the condition under which :func:`claims` uses it.
+CONDITIONS: dict[str, str] = {
+    "batch all": "batch size ≥ training rows",
+    "batch part": "batch size < training rows",
+    "order shuffled": "settings.shuffle",
+    "order fixed": "not settings.shuffle",
+    "loss all": "batch size ≥ training rows",
+    "loss part": "batch size < training rows",
+    "gradient all": "batch size ≥ training rows",
+    "gradient flat": "batch gradient = 0",
+    "gradient part": "a part, −batch gradient downhill on the full loss",
+    "gradient uphill": "a part, −batch gradient uphill on the full loss",
+    "path mae": "loss MAE",
+    "path smooth": "SGD, MSE, lr < 1/λmax",
+    "path zigzag": "SGD, MSE, 1/λmax ≤ lr < 2/λmax",
+    "path diverging": "SGD, MSE, lr ≥ 2/λmax",
+    "path momentum": "momentum, MSE",
+    "path adaptive": "RMSProp or Adam, MSE",
+    "noise": "batch size < training rows",
+    "ended reached": "training loss ≤ 1.001 × best",
+    "ended short": "not reached, the epochs' loss still falling (or full batches)",
+    "ended mae": "not reached, not falling, loss MAE",
+    "ended adaptive": "not reached, not falling, RMSProp or Adam",
+    "ended noisy": "not reached, not falling, a part of the data per batch",
+}
+
+#: Relative distance to the optimum's loss that counts as having reached it.
+REACHED = 1e-3
+#: Epochs over which the training loss must have fallen by 1 % to be still falling.
+RECENT = 5
+
+
+def section(key: str, **values: object) -> str:
+    """The section ``key`` of phases.md, filled in with ``values``."""
+    return resources.sections("phases.md")[key].format(**values)
+
+
+def full_gradient(run, params: np.ndarray) -> np.ndarray:
+    """The gradient of the training loss over all training rows at (kernel, bias) ``params``."""
+    exp = run.experiment
+    x = exp.X[:, 0]
+    d = exp.loss.grad(params[0] * x + params[1], exp.y)
+    return np.array([d @ x, d.sum()])
+
+
+def typical_miss(loss: float, kind: str, unit: str) -> str:
+    """A training loss in the data's units: ``"√MSE: a typical miss of 0.0312 s"``, ``"a typical miss of …"``."""
+    value = np.sqrt(loss) if kind == "mse" else loss
+    amount = f"{value:.3g} {unit}".rstrip() if np.isfinite(value) else "–"
+    return f"√MSE: a typical miss of {amount}" if kind == "mse" else f"a typical miss of {amount}"
+
+
+def num(v: float) -> str:
+    """A rate or a loss for a sentence: three significant digits."""
+    return f"{v:.3g}"
+
+
+def choices(run, step, moment: str | None, train_loss: float | None = None) -> dict[str, str]:
+    """The section chosen for each conditional placeholder the text of ``moment`` (a section of phases.md:
+    ``batch``, ``loss``, ``gradient``, ``running``, ``done``…) uses, by placeholder (see the module's
+    description). ``train_loss``: the training loss now, needed when ``moment`` is ``done``."""
+    exp = run.experiment
+    settings = run.settings
+    n_train = len(exp.y)
+    part = step is not None and len(step.indices) < n_train
+    part_batches = settings.batch_size < n_train
+    if moment == "batch":
+        return {"batch_kind": "batch part" if part else "batch all",
+                "order": "order shuffled" if settings.shuffle else "order fixed"}
+    if moment == "loss":
+        return {"loss_kind": "loss part" if part else "loss all"}
+    if moment == "gradient" and step.gradient is not None:
+        if not part:
+            return {"gradient_kind": "gradient all"}
+        if not np.any(step.gradient):
+            return {"gradient_kind": "gradient flat"}
+        slope = float(full_gradient(run, step.params) @ -np.asarray(step.gradient))
+        return {"gradient_kind": "gradient uphill" if slope > 0 else "gradient part"}
+    if moment == "running":
+        return {"path_kind": path_key(run, settings.learning_rate)}
+    if moment == "done" and train_loss is not None:
+        best = run.train_loss(np.asarray(run.optimum()))
+        if train_loss <= best * (1 + REACHED) + 1e-15:
+            return {"ended": "ended reached"}
+        if still_falling(run.history.epochs[:, 2]):
+            return {"ended": "ended short"}
+        if settings.loss == "mae":
+            return {"ended": "ended mae"}
+        if settings.optimizer in ("rmsprop", "adam"):
+            return {"ended": "ended adaptive"}
+        return {"ended": "ended noisy" if part_batches else "ended short"}
+    return {}
+
+
+def still_falling(epoch_losses: np.ndarray) -> bool:
+    """The training loss still falls: fewer than :data:`RECENT` + 1 epochs, or the last epoch's loss at least
+    1 % below that of :data:`RECENT` epochs before."""
+    if len(epoch_losses) <= RECENT:
+        return True
+    return bool(epoch_losses[-1] < 0.99 * epoch_losses[-1 - RECENT])
+
+
+def path_key(run, lr: float) -> str:
+    """The ``path …`` section for training at learning rate ``lr``."""
+    settings = run.settings
+    if settings.loss == "mae":
+        return "path mae"
+    if settings.optimizer == "sgd":
+        lam = curvature_of(run.experiment).lam_max
+        return "path smooth" if lr * lam < 1 else "path zigzag" if lr * lam < 2 else "path diverging"
+    return "path momentum" if settings.optimizer == "momentum" else "path adaptive"
+
+
+#: Every placeholder :func:`claims` fills (empty when the moment does not use it).
+PLACEHOLDERS = ("batch_kind", "order", "loss_kind", "gradient_kind", "path_kind", "noise", "ended", "n_train",
+                "full_loss", "best_loss", "miss")
+
+
+def claims(run, step, moment: str | None, values: dict[str, object]) -> dict[str, str]:
+    """The conditional placeholders of phases.md filled in for the text of ``moment`` (``values``: the other
+    numbers of the text, which the chosen sections may quote)."""
+    exp = run.experiment
+    settings = run.settings
+    n_train = len(exp.y)
+    out = dict.fromkeys(PLACEHOLDERS, "")
+    out["n_train"] = str(n_train)
+    filled = {**values, "n_train": n_train, "batch_size": min(settings.batch_size, n_train)}
+    if moment == "loss" and step is not None:
+        filled["full_loss"] = out["full_loss"] = num(run.train_loss(np.asarray(step.params)))
+    train_loss = None
+    if moment == "done":
+        train_loss = run.train_loss(run.current)
+        filled["best_loss"] = out["best_loss"] = num(run.train_loss(np.asarray(run.optimum())))
+        out["miss"] = typical_miss(train_loss, settings.loss, run.dataset.target_unit)
+    if moment == "running":
+        if settings.loss == "mse":
+            lam = curvature_of(exp).lam_max
+            limit = stability_limit(lam, settings.optimizer, settings.momentum)
+            filled.update(zigzag_rate=num(1 / lam), limit=num(limit) if limit else "–", mu=num(settings.momentum),
+                          side="below" if limit and settings.learning_rate < limit else "above")
+        if settings.batch_size < n_train:
+            out["noise"] = section("noise", **filled)
+    for name, key in choices(run, step, moment, train_loss).items():
+        out[name] = section(key, **filled)
+    return out
