@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from PySide6.QtCore import QTimer, Slot
+from PySide6.QtCore import QTimer, Signal, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -62,7 +62,12 @@ class TrainingView(SessionPart, View):
     :meth:`redraw`; they may override :meth:`model_bound` (a new model, perhaps of other data),
     :meth:`run_started` (a fresh trainer of the same model), :meth:`view_state`, :meth:`check_view_state` and
     :meth:`apply_view_state` (what a session keeps of the view itself).
+
+    ``runChanged(str)``: the tab's run is another (:data:`NEW_RUN`: a fresh start, or a model bound) or its
+    settings changed (:data:`SETTINGS`); for those who show the run elsewhere (the code of the run).
     """
+
+    runChanged = Signal(str)
 
     COMMANDS = TRAINING_COMMANDS
     MODEL: ClassVar[type] = object  # the model class: its from_state() reads this tab's part of a session
@@ -99,6 +104,7 @@ class TrainingView(SessionPart, View):
         self.run_started()
         self.model_changed(NEW_RUN)
         self.refresh()
+        self.runChanged.emit(NEW_RUN)
 
     def _on_model(self, what: str) -> None:
         self.model_changed(what)
@@ -112,6 +118,8 @@ class TrainingView(SessionPart, View):
             self.request_frame()
         elif what in (HISTORY, STATUS):
             self.request_frame()
+        if what in (NEW_RUN, SETTINGS):
+            self.runChanged.emit(what)
 
     def model_changed(self, what: str) -> None:
         """The model said what changed (before anything is drawn; also while the tab is hidden)."""

@@ -1,0 +1,751 @@
+"""The code of the current tab's run, beside the tabs: View ▸ Code of this run.
+
+:class:`CodeDock` (object name ``codeDock``, so the window's layout keeps it) holds a :class:`CodePanel`, which
+shows the TensorFlow.js or Keras program of the run in the tab shown (:func:`fitscope.engine.codegen.code`):
+
+- it follows the current tab and every change of its run (:attr:`TrainingView.runChanged`): data set,
+  settings, a new start point. The lines a change touched (:func:`~fitscope.engine.codegen.changed_lines`)
+  are highlighted until the next change, and scrolled into view if none of them is in sight;
+- **Exact** writes the code that reproduces the run's numbers, from the run's own start (a point clicked on
+  a map, say); without it, the code a person would write;
+- the race has no single ``fit()`` call: the panel shows one racer's (a chooser names which); the
+  backpropagation tab has none at all, and the panel says so;
+- settings the code cannot express get their one-line reason in place of the code;
+- the code is written in a background thread, the latest request winning (exact code of a long run writes
+  tens of thousands of numbers), and not at all while the panel is hidden.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import weakref
+from dataclasses import dataclass, replace
+
+from PySide6.QtCore import QObject, QRectF, QRunnable, QSize, Qt, QThreadPool, QTimer, Signal, Slot
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontDatabase,
+    QKeySequence,
+    QPainter,
+    QTextCharFormat,
+    QTextCursor,
+    QTextDocument,
+)
+from PySide6.QtWidgets import (
+    QApplication,
+    QCheckBox,
+    QComboBox,
+    QDockWidget,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QPlainTextDocumentLayout,
+    QPlainTextEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from fitscope.engine import codegen
+from fitscope.engine.data import BUILTIN, Dataset
+from fitscope.engine.export import ExportError, atomic_write
+from fitscope.engine.run import NEW_RUN, FitRun
+from fitscope.engine.settings import FitSettings
+from fitscope.gui import prefs
+from fitscope.gui.activity import give_way, install
+from fitscope.gui.export import sentence
+from fitscope.gui.models.race import OPTIONS, RaceRun
+from fitscope.gui.views.backprop_view import BackpropView
+from fitscope.gui.views.base import TrainingView
+from fitscope.gui.views.controls import OPTIMIZER_NAMES
+from fitscope.gui.worker import one_line
+
+#: The languages offered, as the chooser names them.
+LANGUAGE_NAMES = {"tfjs": "TensorFlow.js", "keras": "Keras (Python)"}
+#: What the Save dialog offers for each language.
+FILTERS = {"tfjs": "JavaScript (*.js)", "keras": "Python (*.py)"}
+#: The background of the lines the last change touched.
+CHANGED_BACKGROUND = QColor("#fff1a8")
+#: Where the panel keeps its choices (language, exact) between launches.
+PREFS_KEY = "codePanel"
+
+NOTES = {
+    "ordinary": "What a person would write: random start weights, and fit() shuffles. Tick Exact to reproduce "
+                "this run's numbers.",
+    "exact": "Reproduces this run's numbers to float32 precision: its start weights and row orders are written "
+             "out, and it prints every epoch's loss.",
+    "changed": "This run's settings changed while it trained: the code uses the settings shown now from the "
+               "start, so it follows the run only until that change.",
+}
+
+
+# --------------------------------------------------------------------------- what to write
+@dataclass(frozen=True, eq=False)
+class CodeRequest:
+    """The code wanted now: the tab's run (data set, settings, start), the language, exact or not.
+
+    ``problem`` is set instead of a run when there is no code to write (a tab without ``fit()``, a racer the
+    code cannot express); ``note`` says what the code is.
+    """
+
+    view: object
+    lang: str
+    exact: bool
+    racer: str | None = None
+    dataset: Dataset | None = None
+    settings: FitSettings | None = None
+    start: tuple[float, ...] | None = None
+    note: str = ""
+    problem: str = ""
+
+    def same_run(self, other: CodeRequest | None) -> bool:
+        """The same tab, racer, language and exactness: a new text is a change of the same code."""
+        return (other is not None and other.view is self.view and other.lang == self.lang
+                and other.exact == self.exact and other.racer == self.racer)
+
+    def same_as(self, other: CodeRequest | None) -> bool:
+        """Nothing that the code depends on differs."""
+        return (self.same_run(other) and other.dataset is self.dataset and other.settings == self.settings
+                and other.start == self.start and other.problem == self.problem and other.note == self.note)
+
+
+def request_for(view: QWidget | None, lang: str, exact: bool, racer: str | None) -> CodeRequest:
+    """What the tab ``view`` shows, as a :class:`CodeRequest` (``racer``: the race's racer wanted)."""
+    model = getattr(view, "model", None)
+    base = CodeRequest(view, lang, exact)
+    note = NOTES["exact" if exact else "ordinary"]
+    if isinstance(model, FitRun):
+        start = None if model.start is None else tuple(float(v) for v in model.start)
+        return replace(base, dataset=model.dataset, settings=model.settings, start=start, note=note)
+    if isinstance(model, RaceRun):
+        return _racer_request(base, model, racer, note)
+    title = getattr(view, "title", "") or "this"
+    if isinstance(view, BackpropView):
+        return replace(base, problem="The backpropagation tab works out one example's gradients by hand: it has no "
+                       "fit() call. Its example is the loss-surface tab's, whose code trains the same model on the "
+                       "same data.")
+    return replace(base, problem=f"The {title} tab has no fit() call to show.")
+
+
+def _racer_request(base: CodeRequest, race: RaceRun, racer: str | None, note: str) -> CodeRequest:
+    """One racer's run: the race's course with that racer's optimizer."""
+    if not race.keys:
+        return replace(base, problem="No optimizer is in the race: tick one to see its code.")
+    key = racer if racer in race.keys else race.keys[0]
+    entry = race.racers[key]
+    name = OPTIMIZER_NAMES.get(key, key)
+    # Momentum's momentum is a setting of the run; the code writes the others at TensorFlow.js's defaults.
+    odd = [o for o in OPTIONS[key] if not (key == "momentum" and o.keyword == "momentum")
+           and entry.options.get(o.keyword, o.default) != o.default]
+    base = replace(base, racer=key)
+    if odd:
+        which = ", ".join(f"{o.symbol} {entry.options[o.keyword]:g} (TensorFlow.js's default: {o.default:g})"
+                          for o in odd)
+        return replace(base, problem=f"The code of a run sets only the learning rate of {name}, not its {which}: "
+                                     f"set {'it' if len(odd) == 1 else 'them'} back to see this racer's code.")
+    settings = replace(race.settings, optimizer=key, learning_rate=entry.learning_rate)
+    if key == "momentum":
+        settings = replace(settings, momentum=entry.options.get("momentum", settings.momentum))
+    start = tuple(float(v) for v in race.start)
+    note = (f"The race has no single fit() call: this is {name}'s run, from the race's start on the same batches. "
+            + note)
+    return replace(base, dataset=race.dataset, settings=settings, start=start, note=note)
+
+
+@dataclass(frozen=True)
+class CodeResult:
+    """What a request came to: ``text`` (the code, or "" with a one-line ``error``) and the lines of it that
+    differ from the text shown before (``changed``, 0-based; None: not compared)."""
+
+    token: int
+    request: CodeRequest
+    text: str
+    error: str = ""
+    changed: tuple[int, ...] | None = None
+    document: QTextDocument | None = None  # ``text``, coloured, ready to show (it belongs to the GUI thread)
+
+
+class _CodeJob(QRunnable):
+    """Writes one request's code (and compares it with the text shown) in the writer's thread."""
+
+    def __init__(self, writer: CodeWriter, token: int, request: CodeRequest, shown: str | None) -> None:
+        super().__init__()
+        self.setAutoDelete(True)
+        self._writer, self._token, self._request, self._shown = writer, token, request, shown
+        self._font = QFont(writer.font)
+        self._gui = writer.thread()
+
+    def run(self) -> None:
+        try:
+            result = self._write()
+        except Exception as e:  # noqa: BLE001 (a fault of fitscope's own: one line, never a traceback)
+            result = CodeResult(self._token, self._request, "", sentence(f"Cannot write the code: {one_line(e)}"))
+        self._writer.finished.emit(result)
+
+    def _write(self) -> CodeResult | None:
+        """The result, or None if the request is no longer wanted."""
+        writer, r = self._writer, self._request
+        give_way()
+        if writer.cancelled(self._token):
+            return None
+        try:
+            text = codegen.code(r.dataset, r.settings, r.lang, exact=r.exact, start=r.start)
+        except ValueError as e:  # settings the code cannot express: the engine's one line
+            return CodeResult(self._token, r, "", sentence(e, capital=True))
+        give_way()
+        changed = None
+        if self._shown is not None and not writer.cancelled(self._token):
+            changed = tuple(codegen.changed_lines(self._shown, text))
+        give_way()
+        if writer.cancelled(self._token):
+            return None
+        # The document is made here, not in the GUI thread: for long exact code that is most of the work.
+        document = QTextDocument()
+        document.setDefaultFont(self._font)
+        document.setUndoRedoEnabled(False)
+        document.setPlainText(text)
+        CodeColours().apply(document, text, r.lang)
+        document.moveToThread(self._gui)
+        return CodeResult(self._token, r, text, changed=changed, document=document)
+
+
+class CodeWriter(QObject):
+    """One request at a time in a private thread pool; a request while one is written waits, replacing any
+    request waiting before it (only the latest is wanted). :attr:`ready` carries current results only."""
+
+    ready = Signal(object)
+    finished = Signal(object)  # from the pool's thread
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        install()  # garbage is collected in the GUI thread only, never in the pool's
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(1)
+        self._pool.setExpiryTimeout(2000)
+        self._stop = threading.Event()
+        self.token = 0
+        self.font = QFont()  # the documents' font
+        self._busy = False
+        self._waiting: tuple[CodeRequest, str | None] | None = None
+        self.finished.connect(self._on_finished)
+
+    @property
+    def busy(self) -> bool:
+        """A request is being written."""
+        return self._busy
+
+    def cancelled(self, token: int) -> bool:
+        """From the pool's thread: is this request no longer wanted?"""
+        return self._stop.is_set() or token != self.token
+
+    def invalidate(self) -> None:
+        """Drop every request made so far (the one being written finishes unseen)."""
+        self.token += 1
+        self._waiting = None
+
+    def request(self, request: CodeRequest, shown: str | None) -> None:
+        """Write ``request``'s code; with ``shown``, also find the lines that differ from that text."""
+        if self._stop.is_set():
+            return
+        self.token += 1
+        if self._busy:
+            self._waiting = (request, shown)
+            return
+        self._busy = True
+        self._pool.start(_CodeJob(self, self.token, request, shown))
+
+    @Slot(object)
+    def _on_finished(self, result: CodeResult | None) -> None:
+        self._busy = False
+        if self._waiting is not None and not self._stop.is_set():
+            (request, shown), self._waiting = self._waiting, None
+            self._busy = True
+            self._pool.start(_CodeJob(self, self.token, request, shown))
+        elif result is not None and result.token == self.token:
+            self.ready.emit(result)
+
+    def shutdown(self, timeout_ms: int = 5000) -> None:
+        self._stop.set()
+        self._waiting = None
+        self._pool.clear()
+        self._pool.waitForDone(timeout_ms)
+
+
+# --------------------------------------------------------------------------- how it looks
+class CodeColours:
+    """Keywords, comments, strings and numbers of JavaScript or Python, set on a document once per text.
+
+    The numbers exact code writes out (data rows, row orders, start weights: the constants at the end of the
+    code, up to tens of thousands of lines) are greyed as one range, and only the program around them is read
+    token by token, so that long code is coloured in a few milliseconds.
+    """
+
+    KEYWORDS = {
+        "tfjs": "async await const let var function return if else for of in new true false null undefined "
+                "require throw this",
+        "keras": "import from def return if else elif for in not and or True False None with as lambda class "
+                 "raise try except while is",
+    }
+    COMMENT = {"tfjs": "//", "keras": "#"}
+    #: The first line of a written-out constant, and the last lines of the code after them.
+    CONSTANT = re.compile(r"^(?:const )?(?:TRAIN|TEST|DATA_ORDER|START_WEIGHTS|EPOCH_ORDERS) = ", re.MULTILINE)
+    DECLARATION = re.compile(r"^(?:const )?[A-Z_]+ = .*$", re.MULTILINE)
+    TRAILER = {"tfjs": "\nmain();", "keras": '\nif __name__ == "__main__":'}
+    ASTRAL = re.compile("[\U00010000-\U0010ffff]")
+
+    def __init__(self) -> None:
+        self.formats = {
+            "comment": self._format("#6a737d", italic=True),
+            "string": self._format("#1a7f37"),
+            "number": self._format("#a04f00"),
+            "keyword": self._format("#0b4f9c", bold=True),
+            "data": self._format("#8c8c8c"),
+        }
+        self._patterns = {lang: self._compile(lang) for lang in self.KEYWORDS}
+
+    @staticmethod
+    def _format(colour: str, bold: bool = False, italic: bool = False) -> QTextCharFormat:
+        f = QTextCharFormat()
+        f.setForeground(QColor(colour))
+        if bold:
+            f.setFontWeight(QFont.Weight.DemiBold)
+        f.setFontItalic(italic)
+        return f
+
+    def _compile(self, lang: str) -> re.Pattern:
+        keywords = "|".join(self.KEYWORDS[lang].split())
+        strings = r"'(?:[^'\\\n]|\\.)*'|\"(?:[^\"\\\n]|\\.)*\"" + (r"|`(?:[^`\\]|\\.)*`" if lang == "tfjs" else "")
+        return re.compile(rf"(?P<comment>{re.escape(self.COMMENT[lang])}.*)|(?P<string>{strings})"
+                          rf"|(?P<number>\b\d+(?:\.\d*)?(?:[eE][+-]?\d+)?\b)|(?P<keyword>\b(?:{keywords})\b)")
+
+    def apply(self, document: QTextDocument, text: str, lang: str) -> None:
+        """Colour ``document``, which holds ``text`` (code in ``lang``)."""
+        if not text.isascii() and self.ASTRAL.search(text):
+            return  # a character outside Unicode's first plane counts twice in Qt's positions: left plain
+        data = self.CONSTANT.search(text)
+        begin = data.start() if data else len(text)
+        trailer = text.rfind(self.TRAILER[lang])
+        end = trailer if data and trailer > begin else len(text)
+        cursor = QTextCursor(document)
+        cursor.beginEditBlock()
+
+        def paint(start: int, stop: int, kind: str) -> None:
+            cursor.setPosition(start)
+            cursor.setPosition(stop, QTextCursor.MoveMode.KeepAnchor)
+            cursor.setCharFormat(self.formats[kind])
+
+        if end > begin:
+            paint(begin, end, "data")
+        pattern = self._patterns[lang]
+        pieces = [(0, begin), (end, len(text))]
+        pieces += [m.span() for m in self.DECLARATION.finditer(text, begin, end)]
+        for lo, hi in pieces:
+            for m in pattern.finditer(text, lo, hi):
+                paint(m.start(), m.end(), m.lastgroup)
+        cursor.endEditBlock()
+
+
+class CodeView(QPlainTextEdit):
+    """The code: read-only, monospace, not wrapped; the lines of :meth:`mark` are painted with a background
+    across the whole width (only those in sight are looked at, however many are marked)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._marked: list[int] = []
+        self._marked_set: frozenset[int] = frozenset()
+        self._document: QTextDocument | None = None
+
+    def show_document(self, document: QTextDocument) -> None:
+        """Show ``document`` (made in the writer's thread, now the GUI thread's); the one shown before goes."""
+        document.setDocumentLayout(QPlainTextDocumentLayout(document))
+        self.setDocument(document)
+        self._document = document  # kept alive here: the editor does not own it
+
+    def mark(self, lines: list[int]) -> None:
+        """Paint ``lines`` (0-based block numbers) as touched by the last change; ``[]`` for none."""
+        self._marked, self._marked_set = list(lines), frozenset(lines)
+        self.viewport().update()
+
+    def marked(self) -> list[int]:
+        return list(self._marked)
+
+    def paintEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        if self._marked_set:
+            painter = QPainter(self.viewport())
+            offset, width, bottom = self.contentOffset(), self.viewport().width(), event.rect().bottom()
+            block = self.firstVisibleBlock()
+            while block.isValid():
+                box = self.blockBoundingGeometry(block).translated(offset)
+                if box.top() > bottom:
+                    break
+                if block.blockNumber() in self._marked_set:
+                    painter.fillRect(QRectF(0, box.top(), width, box.height()), CHANGED_BACKGROUND)
+                block = block.next()
+            painter.end()
+        super().paintEvent(event)
+
+
+# --------------------------------------------------------------------------- the panel
+class CodePanel(QWidget):
+    """The code of the current tab's run (see the module's docstring).
+
+    Its widgets: :attr:`language` (a chooser), :attr:`exact` (a tick box), :attr:`racer` (the race's racer,
+    shown on the race tab), :attr:`copy_button`, :attr:`save_button`, :attr:`note` (what the code is),
+    :attr:`editor` (the code, read-only), :attr:`problem` (a one-line reason in place of the code) and
+    :attr:`status` (the lines a change touched, Copy and Save's news).
+
+    ``updated()``: new code or a problem is shown.
+    """
+
+    updated = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("codePanel")
+        self._view: QWidget | None = None
+        self._shown: CodeRequest | None = None  # the request whose code (or problem) is shown
+        self._asked: CodeRequest | None = None  # the last request given to the writer
+        self._stale = True  # something changed while the panel was hidden
+        self._text = ""  # the code in the editor
+        self._started: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # a run's settings at its start
+        self.writer = CodeWriter(self)
+        self.writer.ready.connect(self._on_ready)
+        self._soon = QTimer(self, singleShot=True, interval=0)  # several changes at once make one request
+        self._soon.timeout.connect(self.update_code)
+        self._build_ui()
+        self._recall()
+
+    def _build_ui(self) -> None:
+        self.language = QComboBox()
+        self.language.setObjectName("codeLanguage")
+        self.language.setAccessibleName("Language of the code")
+        for lang in codegen.LANGUAGES:
+            self.language.addItem(LANGUAGE_NAMES.get(lang, lang), lang)
+        self.language.setToolTip("TensorFlow.js (a Node.js script, as in the book) or Keras 3 (a Python script)")
+        self.exact = QCheckBox("Exact")
+        self.exact.setObjectName("codeExact")
+        self.exact.setToolTip("Code that reproduces this run's numbers: its start weights (a point you clicked, "
+                              "say) and its row orders written out, the loss printed after every epoch")
+        self.racer = QComboBox()
+        self.racer.setObjectName("codeRacer")
+        self.racer.setAccessibleName("Racer whose code is shown")
+        self.racer.setToolTip("The race has no single fit() call: whose code to show")
+        self.racer_label = QLabel("Racer")
+        self.copy_button = QPushButton("Copy")
+        self.copy_button.setObjectName("codeCopy")
+        self.copy_button.setToolTip("Copy the whole code to the clipboard")
+        self.save_button = QPushButton("Save as…")
+        self.save_button.setObjectName("codeSave")
+        self.save_button.setToolTip("Save the code to a file")
+        row = QHBoxLayout()
+        row.setSpacing(6)
+        for w in (self.language, self.exact, self.racer_label, self.racer):
+            row.addWidget(w)
+        row.addStretch(1)
+        row.addWidget(self.copy_button)
+        row.addWidget(self.save_button)
+
+        self.note = QLabel()
+        self.note.setObjectName("codeNote")
+        self.note.setWordWrap(True)
+        self.note.setStyleSheet("color: #555;")
+        self.editor = CodeView()
+        self.editor.setObjectName("codeText")
+        self.editor.setAccessibleName("Code of the run")
+        self.editor.setReadOnly(True)
+        self.editor.setUndoRedoEnabled(False)
+        self.editor.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.editor.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse
+                                            | Qt.TextInteractionFlag.TextSelectableByKeyboard)
+        font = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+        font.setPointSizeF(max(8.0, font.pointSizeF() - 1))
+        self.editor.setFont(font)
+        self.writer.font = QFont(font)
+        self.editor.setStyleSheet("QPlainTextEdit#codeText { background: #ffffff; }")
+        self.problem = QLabel()
+        self.problem.setObjectName("codeProblem")
+        self.problem.setWordWrap(True)
+        self.problem.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.problem.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.problem.hide()
+        self.status = QLabel()
+        self.status.setObjectName("codeStatus")
+        self.status.setStyleSheet("color: #555;")
+
+        column = QVBoxLayout(self)
+        column.setContentsMargins(6, 4, 6, 4)
+        column.setSpacing(4)
+        column.addLayout(row)
+        column.addWidget(self.note)
+        column.addWidget(self.editor, 1)
+        column.addWidget(self.problem)
+        column.addStretch(0)
+        column.addWidget(self.status)
+
+        self.language.currentIndexChanged.connect(self._on_choice)
+        self.exact.toggled.connect(self._on_choice)
+        self.racer.currentIndexChanged.connect(self._on_choice)
+        self.copy_button.clicked.connect(self.copy)
+        self.save_button.clicked.connect(self.save_as)
+        self._show_racers(None)
+
+    # ------------------------------------------------------------------ what to show
+    @property
+    def lang(self) -> str:
+        return self.language.currentData()
+
+    @property
+    def text(self) -> str:
+        """The code shown ("" while a problem is shown instead)."""
+        if self._shown is None or not self.problem.isHidden():
+            return ""
+        return self._text
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt's name)
+        """Wide enough for the code's lines at first (about 84 characters); the dock can be resized."""
+        hint = super().sizeHint()
+        return QSize(max(hint.width(), self.editor.fontMetrics().horizontalAdvance("x" * 84)), hint.height())
+
+    def follow(self, view: QWidget | None) -> None:
+        """Show the code of ``view``'s run (the tab shown now), and follow its changes."""
+        if view is self._view:
+            return
+        if isinstance(self._view, TrainingView):
+            self._view.runChanged.disconnect(self._on_run_changed)
+        self._view = view
+        if isinstance(view, TrainingView):
+            view.runChanged.connect(self._on_run_changed)
+            self._started.setdefault(view.model, view.model.settings)
+        self.schedule()
+
+    @Slot(str)
+    def _on_run_changed(self, what: str) -> None:
+        model = getattr(self._view, "model", None)
+        if what == NEW_RUN and model is not None:
+            self._started[model] = model.settings
+        self.schedule()
+
+    def _changed_while_training(self, model: object) -> bool:
+        """Whether ``model``'s settings changed on the fly since its run started (other than the epoch limit,
+        which changes no step already taken)."""
+        if model is None or not hasattr(model, "settings"):
+            return False
+        first = self._started.setdefault(model, model.settings)
+        return replace(first, epochs=0) != replace(model.settings, epochs=0)
+
+    def _on_choice(self, *_args) -> None:
+        prefs.save_view_settings(PREFS_KEY, {"lang": self.lang, "exact": self.exact.isChecked()})
+        self.schedule()
+
+    def _recall(self) -> None:
+        values = prefs.view_settings(PREFS_KEY)
+        index = self.language.findData(values.get("lang"))
+        blocked = self.language.blockSignals(True), self.exact.blockSignals(True)
+        if index >= 0:
+            self.language.setCurrentIndex(index)
+        if isinstance(values.get("exact"), bool):
+            self.exact.setChecked(values["exact"])
+        self.language.blockSignals(blocked[0])
+        self.exact.blockSignals(blocked[1])
+
+    def schedule(self) -> None:
+        """Update the code soon (changes made together make one request); nothing while hidden."""
+        if not self.isVisible():
+            self._stale = True
+            self.writer.invalidate()
+            return
+        self._soon.start()
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        super().showEvent(event)
+        if self._stale:
+            self.schedule()
+
+    def update_code(self) -> None:
+        """Ask for the code of the run shown now (if anything it depends on changed)."""
+        if not self.isVisible():
+            self._stale = True
+            return
+        self._stale = False
+        model = getattr(self._view, "model", None)
+        self._show_racers(model if isinstance(model, RaceRun) else None)
+        request = request_for(self._view, self.lang, self.exact.isChecked(), self.racer.currentData())
+        if request.exact and request.settings is not None and self._changed_while_training(model):
+            request = replace(request, note=f"{request.note} {NOTES['changed']}")
+        if request.same_as(self._shown):
+            self.writer.invalidate()  # back to what is shown: an answer to a request made since is not wanted
+            return
+        if request.problem:
+            self.writer.invalidate()
+            self._show(CodeResult(self.writer.token, request, "", request.problem))
+            return
+        if self.writer.busy and request.same_as(self._asked):
+            return  # on its way
+        comparable = request.same_run(self._shown) and self.problem.isHidden()
+        self._asked = request
+        self.writer.request(request, self._text if comparable else None)
+
+    def _show_racers(self, race: RaceRun | None) -> None:
+        """The racer chooser: shown on the race tab, listing the optimizers in the race."""
+        keys = list(race.keys) if race is not None else []
+        current = [self.racer.itemData(i) for i in range(self.racer.count())]
+        if keys != current:
+            wanted = self.racer.currentData()
+            blocked = self.racer.blockSignals(True)
+            self.racer.clear()
+            for key in keys:
+                self.racer.addItem(OPTIMIZER_NAMES.get(key, key), key)
+            index = self.racer.findData(wanted)
+            self.racer.setCurrentIndex(index if index >= 0 else 0)
+            self.racer.blockSignals(blocked)
+        self.racer.setVisible(bool(keys))
+        self.racer_label.setVisible(bool(keys))
+
+    @Slot(object)
+    def _on_ready(self, result: CodeResult) -> None:
+        if self.isVisible():
+            self._show(result)
+
+    def _show(self, result: CodeResult) -> None:
+        request, before = result.request, self._shown
+        self._shown = request
+        self.note.setText(request.note)
+        self.note.setVisible(bool(request.note) and not result.error)
+        if result.error:
+            self.problem.setText(result.error)
+            kind = "note" if request.problem else "error"  # no code to show here, or settings it cannot express
+            self.problem.setStyleSheet(
+                "QLabel#codeProblem { padding: 8px; border-radius: 6px; "
+                + ("background: #e8f1fb; border: 1px solid #b6d0ee; color: #0d3c6e; }" if kind == "note" else
+                   "background: #fdecea; border: 1px solid #f5c2c0; color: #8a1c12; }"))
+            self.editor.hide()
+            self.problem.show()
+            self._set_changed([])
+            self.status.setText("")
+            for button in (self.copy_button, self.save_button):
+                button.setEnabled(False)
+            self.updated.emit()
+            return
+        self.problem.hide()
+        self.editor.show()
+        for button in (self.copy_button, self.save_button):
+            button.setEnabled(True)
+        removed = self._text.count("\n") - result.text.count("\n")
+        if result.text != self._text:
+            self._set_text(result, keep_place=result.changed is not None)
+        else:
+            removed = 0
+        changed = list(result.changed or [])
+        self._set_changed(changed)
+        n = result.text.count("\n")
+        if result.changed is None:
+            self.status.setText(f"{n:,} lines")
+        elif changed:
+            where = f"line {changed[0] + 1:,}" if len(changed) == 1 else f"{len(changed):,} lines, from line " \
+                    f"{changed[0] + 1:,}"
+            self.status.setText(f"{n:,} lines · changed: {where} (highlighted)")
+            self._bring_into_view(changed)
+        elif removed > 0:
+            self.status.setText(f"{n:,} lines · the last change took out {removed:,} line{'s' * (removed > 1)}")
+        elif before is not None and (before.settings != request.settings or before.start != request.start
+                                     or before.dataset is not request.dataset):
+            hint = "" if request.exact else ": ordinary code starts from random weights and lets fit() shuffle"
+            self.status.setText(f"{n:,} lines · the last change does not show in the code{hint}")
+        self.updated.emit()
+
+    def _set_text(self, result: CodeResult, keep_place: bool) -> None:
+        bar = self.editor.verticalScrollBar()
+        top, left = bar.value(), self.editor.horizontalScrollBar().value()
+        self.editor.mark([])
+        self.editor.show_document(result.document)
+        self._text = result.text
+        if keep_place:
+            bar.setValue(min(top, bar.maximum()))
+            self.editor.horizontalScrollBar().setValue(left)
+
+    def _set_changed(self, lines: list[int]) -> None:
+        """Highlight ``lines`` (0-based) until the next change."""
+        self.editor.mark(lines)
+
+    def highlighted_lines(self) -> list[int]:
+        """The lines (0-based) highlighted as touched by the last change."""
+        return self.editor.marked()
+
+    def _bring_into_view(self, lines: list[int]) -> None:
+        """If none of ``lines`` is in sight, scroll the first of them into view."""
+        top = self.editor.firstVisibleBlock().blockNumber()
+        shown = max(1, self.editor.viewport().height() // max(1, self.editor.fontMetrics().lineSpacing()))
+        if any(top <= line < top + shown for line in lines):
+            return
+        bar = self.editor.verticalScrollBar()
+        bar.setValue(max(0, min(bar.maximum(), lines[0] - shown // 3)))
+
+    # ------------------------------------------------------------------ Copy and Save as
+    def copy(self) -> None:
+        """The whole code to the clipboard."""
+        text = self.text
+        if not text:
+            return
+        QApplication.clipboard().setText(text)
+        self.status.setText(f"Copied the {LANGUAGE_NAMES[self._shown.lang].split(' ')[0]} code "
+                            f"({text.count(chr(10)):,} lines) to the clipboard")
+
+    def save_as(self) -> str | None:
+        """Ask for a file (suggesting :func:`~fitscope.engine.codegen.file_name`) and write the code into it, whole
+        or not at all. The path written, or None."""
+        text, request = self.text, self._shown
+        if not text or request is None or request.dataset is None:
+            return None
+        lang = request.lang
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save the code", prefs.suggested_path(codegen.file_name(request.dataset, lang)),
+            f"{FILTERS[lang]};;All files (*)")
+        if not path:
+            return None
+        prefs.remember_folder(path)
+        if not os.path.splitext(path)[1]:
+            path += codegen.SUFFIXES[lang]
+        source = request.dataset.source
+        inputs = () if source in BUILTIN else (source,)  # the data file is never written over
+        try:
+            atomic_write(path, text, inputs=inputs)
+        except (ExportError, OSError) as e:
+            QMessageBox.warning(self, "Save the code", sentence(e, capital=True))
+            return None
+        self.status.setText(f"Saved to {path}")
+        return path
+
+    def shutdown(self) -> None:
+        """Stop the background writer (safe to call more than once)."""
+        self._soon.stop()
+        self.writer.shutdown()
+
+
+class CodeDock(QDockWidget):
+    """The :class:`CodePanel` in a dock of the main window, hidden at first; :attr:`action` (View ▸ Code of this
+    run, Ctrl+Shift+C) shows and hides it."""
+
+    SHORTCUT = "Ctrl+Shift+C"
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Code of this run", parent)
+        self.setObjectName("codeDock")
+        self.panel = CodePanel(self)
+        self.setWidget(self.panel)
+        self.action = self.toggleViewAction()
+        self.action.setText("&Code of this run")
+        self.action.setObjectName("showCodeAction")
+        self.action.setShortcut(QKeySequence(self.SHORTCUT))
+        self.action.setStatusTip("Show the TensorFlow.js or Keras code of the current tab's run")
+        self.hide()
+
+    def follow(self, view: QWidget | None) -> None:
+        """Show the code of ``view``'s run."""
+        self.panel.follow(view)
+
+    def shutdown(self) -> None:
+        self.panel.shutdown()
