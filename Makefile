@@ -49,6 +49,7 @@ lint: $(TSTAMP)
 
 screenshots: $(STAMP)
 	$(PY) scripts/screenshots.py
+	$(PY) scripts/see_why_shots.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

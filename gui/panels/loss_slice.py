@@ -1,5 +1,7 @@
 """The loss over two parameters, the others held fixed: a :class:`~gui.panels.surface.SurfacePanel` with two
-pickers for the parameters and a caption.
+pickers for the parameters and a caption; or, for a network, over a plane through all its parameters (a chooser
+beside the pickers: "two weights", "training path (PCA)", "random directions"), with a progress bar while the
+slice is computed.
 
 The grid arrives ready-made (:meth:`LossSlicePanel.draw`); a coarse one (an MLP's) is drawn interpolated.
 The colour bar's axis labels round, short values however narrow its range (:class:`gui.panels.axes.LogAxis`).
@@ -11,12 +13,24 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QProgressBar, QSizePolicy, QVBoxLayout, QWidget
 
+from fitscope.gui.keys import PointFields
 from fitscope.gui.panels.axes import compact, log_ticks
 from fitscope.gui.panels.plotting import fit_title
 from fitscope.gui.panels.surface import SurfacePanel
+
+TITLE = "Training loss over two parameters — click to start there"
+#: The slice's planes: key → what the chooser says.
+MODES = {"weights": "two weights", "pca": "training path (PCA)", "random": "random directions"}
+MODE_TIPS = {
+    "weights": "The loss over two weights you pick, every other parameter held as it is",
+    "pca": "The loss over the plane of the training path's two principal directions (PCA of θ_t − θ_final), "
+           "through the final weights, with the path projected onto it",
+    "random": "The loss over two random directions through the weights now, each unit's incoming weights scaled "
+              "to their own norm (filter-normalized, Li et al. 2018)",
+}
 
 
 def nice_ticks(lo: float, hi: float, length: float = 200, label_px: float = 14) -> list[tuple[float, str]]:
@@ -46,9 +60,11 @@ def smooth(a: np.ndarray, b: np.ndarray, grid: np.ndarray, points: int = 80):
 
 class LossSlicePanel(QWidget):
     """Signals: ``pairChanged(int, int)`` when the user picks another parameter for an axis (never the same
-    one on both). ``surface`` is the plot (clicks, range, trajectory: see :class:`SurfacePanel`)."""
+    one on both); ``modeChanged(str)`` when the user chooses another plane (a key of :data:`MODES`).
+    ``surface`` is the plot (clicks, range, trajectory: see :class:`SurfacePanel`)."""
 
     pairChanged = Signal(int, int)
+    modeChanged = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -56,9 +72,24 @@ class LossSlicePanel(QWidget):
         self.surface = SurfacePanel("", "")
         self.surface.setObjectName("lossSlice")
         self.surface.setAccessibleName("Loss slice over two parameters")
-        fit_title(self.surface.plot, "Training loss over two parameters — click to start there")
+        fit_title(self.surface.plot, TITLE)
         self.x_param = self._combo("sliceParamX", "Slice: parameter on the x axis")
         self.y_param = self._combo("sliceParamY", "Slice: parameter on the y axis")
+        self.mode = QComboBox()
+        self.mode.setObjectName("sliceMode")
+        self.mode.setAccessibleName("Slice over")
+        for k, (key, text) in enumerate(MODES.items()):
+            self.mode.addItem(text, key)
+            self.mode.setItemData(k, MODE_TIPS[key], Qt.ItemDataRole.ToolTipRole)
+        self.mode.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+        self.mode.currentIndexChanged.connect(self._on_mode)
+        self.progress = QProgressBar()
+        self.progress.setObjectName("sliceProgress")
+        self.progress.setAccessibleName("Slice progress")
+        self.progress.setFixedWidth(90)
+        self.progress.setFormat("%p %")
+        self.progress.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.progress.hide()
         self.status = QLabel()
         self.status.setObjectName("sliceStatus")
         self.status.setProperty("class", "readoutName")
@@ -70,18 +101,26 @@ class LossSlicePanel(QWidget):
         self.caption.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         pick = QHBoxLayout()
         pick.setContentsMargins(6, 0, 6, 0)
-        pick.addWidget(QLabel("x"))
+        pick.addWidget(self.mode)
+        pick.addSpacing(6)
+        self._x_label, self._y_label = QLabel("x"), QLabel("y")
+        pick.addWidget(self._x_label)
         pick.addWidget(self.x_param, 1)
-        pick.addSpacing(8)
-        pick.addWidget(QLabel("y"))
+        pick.addSpacing(6)
+        pick.addWidget(self._y_label)
         pick.addWidget(self.y_param, 1)
-        pick.addSpacing(8)
-        pick.addWidget(self.status)
+        pick.addSpacing(6)
+        pick.addWidget(self.status, 1)  # takes the pickers' room while they are hidden
+        pick.addWidget(self.progress)
         column = QVBoxLayout(self)
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(2)
         column.addWidget(self.surface, 1)
         column.addLayout(pick)
+        self.fields = PointFields(self.surface.plot, "sliceStart", "Start at")  # typed: as a click there
+        self.fields.chosen.connect(self.surface.clicked)
+        self.fields.layout().setContentsMargins(6, 0, 6, 0)
+        column.addWidget(self.fields)
         column.addWidget(self.caption)
         self._pair = (0, 1)
 
@@ -99,6 +138,50 @@ class LossSlicePanel(QWidget):
     @property
     def pair(self) -> tuple[int, int]:
         return self._pair
+
+    @property
+    def current_mode(self) -> str:
+        """The plane chosen: a key of :data:`MODES`."""
+        return self.mode.currentData()
+
+    def set_mode(self, key: str) -> None:
+        """Show plane ``key`` as chosen (no signal); the parameter pickers show for "weights" only."""
+        blocked = self.mode.blockSignals(True)
+        self.mode.setCurrentIndex(list(MODES).index(key))
+        self.mode.blockSignals(blocked)
+        weights = key == "weights"
+        for widget in (self._x_label, self.x_param, self._y_label, self.y_param, self.fields):
+            widget.setVisible(weights)  # (the typed start is in two weights' values)
+        if weights:
+            self.set_title(TITLE)
+            self.set_pair(*self._pair)  # the axes are named after the two weights again
+
+    def set_planes_available(self, available: bool, why: str = "") -> None:
+        """Whether the planes through all the parameters can be chosen (``why`` not, as the chooser's tip)."""
+        self.mode.setEnabled(available)
+        self.mode.setToolTip("What the slice is taken over" if available else why)
+
+    def _on_mode(self, _index: int) -> None:
+        key = self.current_mode
+        self.set_mode(key)
+        self.modeChanged.emit(key)
+
+    def set_title(self, text: str) -> None:
+        fit_title(self.surface.plot, text)
+
+    def set_axis_labels(self, x: str, y: str) -> None:
+        """Name the plot's axes (a plane's directions)."""
+        self.surface.plot.setLabel("bottom", x)
+        self.surface.plot.setLabel("left", y)
+
+    def show_progress(self, done: int, total: int) -> None:
+        """The slice being computed: ``done`` of ``total`` grid points."""
+        self.progress.setMaximum(max(total, 1))
+        self.progress.setValue(done)
+        self.progress.show()
+
+    def hide_progress(self) -> None:
+        self.progress.hide()
 
     def set_parameters(self, labels: Sequence[str], i: int, j: int) -> None:
         """The parameters to choose from (one label each), and the pair shown."""

@@ -13,7 +13,9 @@ the GUI thread. :class:`BackgroundSlicer` runs it in a :class:`~PySide6.QtCore.Q
 - :meth:`BackgroundSlicer.shutdown` calls the job off and waits for the pool: its thread is not a QThread
   started from Python, so nothing else would.
 
-The computation itself is the engine's (``Experiment.loss_slice``), which reads nothing the trainer writes.
+The computation itself is the engine's (``Experiment.loss_slice`` over two parameters, or
+:func:`~engine.landscape.iter_slice` over a plane through all of them, batched and reporting its progress:
+:meth:`BackgroundSlicer.request_plane`), which reads nothing the trainer writes.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 
+from fitscope.engine.landscape import Plane, iter_slice
 from fitscope.gui.activity import give_way, install
 
 
@@ -38,6 +41,51 @@ class SliceResult:
     a: np.ndarray
     b: np.ndarray
     grid: np.ndarray | None
+
+
+@dataclass(frozen=True, eq=False)
+class PlaneResult:
+    """A loss grid ``grid[ia, ib]`` at ``plane.point(a[ia], b[ib])``; ``grid`` is None if the job was called off
+    or failed (``error`` then says why, in one line). ``tag`` is what the request passed along."""
+
+    token: int
+    plane: Plane
+    a: np.ndarray
+    b: np.ndarray
+    grid: np.ndarray | None
+    tag: object = None
+    error: str = ""
+
+
+class _PlaneJob(QRunnable):
+    """Computes one grid over a plane, a chunk of grid points at a time (:func:`iter_slice`), reporting progress."""
+
+    def __init__(self, slicer: BackgroundSlicer, token: int, model, X, y, loss, plane: Plane, a, b, tag) -> None:
+        super().__init__()
+        self.setAutoDelete(True)
+        self._slicer, self._token = slicer, token
+        self._args = (model, X, y, loss, plane, np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64))
+        self._tag = tag
+
+    def run(self) -> None:
+        model, X, y, loss, plane, a, b = self._args
+        slicer, token = self._slicer, self._token
+        shown, error = -1, ""
+        try:
+            for report in iter_slice(model, X, y, loss, plane, a, b):
+                if report.values is not None:
+                    slicer._finished.emit(PlaneResult(token, plane, a, b, report.values, self._tag))
+                    return
+                percent = 100 * report.done // report.total
+                if percent != shown:  # at most a hundred reports
+                    shown = percent
+                    slicer._progress.emit(token, report.done, report.total)
+                slicer.wait_for_gui()
+                if slicer.cancelled(token):
+                    break  # dropping the generator ends the work
+        except (ValueError, MemoryError) as e:
+            error = str(e).splitlines()[0] if str(e) else type(e).__name__
+        slicer._finished.emit(PlaneResult(token, plane, a, b, None, self._tag, error))
 
 
 class _SliceJob(QRunnable):
@@ -71,7 +119,10 @@ class BackgroundSlicer(QObject):
     """
 
     ready = Signal(object)
+    #: (done, total) grid points of the current plane's job (:meth:`request_plane`), in the GUI thread.
+    progressed = Signal(int, int)
     _finished = Signal(object)
+    _progress = Signal(int, int, int)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -82,8 +133,9 @@ class BackgroundSlicer(QObject):
         self._stop = threading.Event()
         self.token = 0
         self._busy = False
-        self._waiting: tuple | None = None
+        self._waiting: Callable[[int], QRunnable] | None = None
         self._finished.connect(self._on_finished)
+        self._progress.connect(self._on_progress)
 
     @property
     def busy(self) -> bool:
@@ -110,23 +162,37 @@ class BackgroundSlicer(QObject):
 
     def request(self, compute: Callable, theta0, i, j, a, b) -> None:
         """Compute ``compute(theta0, i, j, a, b)`` in the background, for the current token."""
+        self._start(lambda token: _SliceJob(self, token, compute, theta0, i, j, a, b))
+
+    def request_plane(self, model, X: np.ndarray, y: np.ndarray, loss, plane: Plane, a, b, tag: object = None
+                      ) -> None:
+        """The loss of ``model`` on ``(X, y)`` over ``plane`` at ``a`` × ``b`` in the background, for the current
+        token; :attr:`progressed` says how far it is, :attr:`ready` brings a :class:`PlaneResult`."""
+        X, y = np.array(X, dtype=np.float64), np.array(y, dtype=np.float64)  # the job's own copies
+        self._start(lambda token: _PlaneJob(self, token, model, X, y, loss, plane, a, b, tag))
+
+    def _start(self, job: Callable[[int], QRunnable]) -> None:
         if self._stop.is_set():
             return
-        args = (compute, theta0, i, j, a, b)
         if self._busy:
-            self._waiting = args
+            self._waiting = job
             return
         self._busy = True
-        self._pool.start(_SliceJob(self, self.token, *args))
+        self._pool.start(job(self.token))
+
+    @Slot(int, int, int)
+    def _on_progress(self, token: int, done: int, total: int) -> None:
+        if token == self.token and not self._stop.is_set():
+            self.progressed.emit(done, total)
 
     @Slot(object)
-    def _on_finished(self, result: SliceResult) -> None:
+    def _on_finished(self, result: SliceResult | PlaneResult) -> None:
         self._busy = False
-        if result.grid is not None and result.token == self.token:
+        if (result.grid is not None or getattr(result, "error", "")) and result.token == self.token:
             self.ready.emit(result)
         if self._waiting is not None and not self._stop.is_set():
-            args, self._waiting = self._waiting, None
-            self.request(*args)
+            job, self._waiting = self._waiting, None
+            self._start(job)
 
     def shutdown(self, timeout_ms: int = 5000) -> None:
         self._stop.set()
