@@ -14,7 +14,9 @@ from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QGraphicsItem, QVBoxLayout, QWidget
 
+from fitscope.gui.keys import MapKeys
 from fitscope.gui.panels.axes import LogAxis, distinct_texts
+from fitscope.gui.panels.curvature import CurvatureAxes
 from fitscope.gui.panels.plotting import quiet_plot
 
 N_LEVELS = 14
@@ -162,12 +164,15 @@ class SurfacePanel(QWidget):
         self.gradient_head.hide()
         self.plot.addItem(self.gradient_head)
 
+        self.curvature_axes = CurvatureAxes(self.plot)  # hidden until a tab gives it axes to draw
+
         self._grid: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._emit_ranges = True
         self.plot.scene().sigMouseClicked.connect(self._on_mouse_clicked)
         self.view_box.sigRangeChangedManually.connect(self._on_range_changed)
         self.view_box.sigResized.connect(self._on_view_changed)  # labels and the star keep their size in pixels
         self.view_box.sigRangeChanged.connect(self._on_view_changed)
+        self.keys = MapKeys(self)  # arrows, +/−, Enter and Home on the focused map (gui/keys.py)
 
     def _on_view_changed(self, *_) -> None:
         self._place_optimum()
@@ -188,7 +193,24 @@ class SurfacePanel(QWidget):
         self.image.setImage(banded, levels=(logs[0], logs[-1]))
         self.image.setRect(a[0] - da / 2, b[0] - db / 2, da * len(a), db * len(b))
         self.colorbar.setLevels((logs[0], logs[-1]))
+        self.colorbar.show()
         self._draw_isolines(a, b, np.where(np.isfinite(lg), lg, logs[-1]), logs[1:-1])
+
+    def clear_surface(self) -> None:
+        """No map: the image, the isolines and their labels, the star, the path and the step go."""
+        self._grid = None
+        self.image.clear()
+        self.isolines.setData([], [])
+        self._spots, self._label_keepout = [], None
+        self._optimum_at = None
+        self.optimum.setData([], [])
+        for item in (self.path, self.step_line, self.gradient_line):
+            item.setData([], [])
+        for item in (self.epoch_marks, self.start, self.current):
+            item.setData([], [])
+        self.gradient_head.hide()
+        self.colorbar.hide()
+        self._place_labels()
 
     def _draw_isolines(self, a, b, lg, logs) -> None:
         """Isolines at the band edges, each labelled where its label fits (:meth:`_place_labels`)."""
@@ -259,7 +281,9 @@ class SurfacePanel(QWidget):
             if len(x) and item.isVisible():
                 around(item, x, y, item.opts["size"] / 2 + 3)
         diagonal = float(np.hypot(self.view_box.width(), self.view_box.height()))
-        for line, length in ((self.path, PATH_END_PX), (self.step_line, diagonal), (self.gradient_line, diagonal)):
+        axes = [(line, diagonal) for line in self.curvature_axes.lines if line.isVisible()]
+        for line, length in ((self.path, PATH_END_PX), (self.step_line, diagonal), (self.gradient_line, diagonal),
+                             *axes):
             x, y = line.getData()
             if x is not None and len(x) > 1:
                 tail = _path_end(line.sceneTransform(), np.asarray(x[-400:], dtype=float),
@@ -312,6 +336,12 @@ class SurfacePanel(QWidget):
             text.hide()
         self._labels = shown
         self._label_rects = np.array(rects, dtype=float).reshape(-1, 4)
+
+    def set_curvature_axes(self, segments: np.ndarray | None) -> None:
+        """Draw the curvature axes ``[k, end, (a, b)]`` (:class:`~gui.panels.curvature.CurvatureAxes`), or hide
+        them (None); the contour labels move off them."""
+        self.curvature_axes.set_segments(segments)
+        self._place_labels()
 
     def keep_labels_clear_of(self, items: list[pg.ScatterPlotItem]) -> None:
         """Points of other ``items`` (a race's racers) the contour labels keep clear of, as of the current point;

@@ -18,11 +18,12 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass, replace
 
-from PySide6.QtCore import Qt, Slot
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QSpinBox,
     QTextBrowser,
     QVBoxLayout,
     QWidget,
@@ -30,6 +31,7 @@ from PySide6.QtWidgets import (
 
 from fitscope import resources
 from fitscope.engine.backprop import Trace, trace
+from fitscope.gui import access
 from fitscope.gui.panels.graph import ACCENT, FORWARD, GRADIENT, GraphPanel, number, pretty
 from fitscope.gui.panels.readouts import ReadoutsPanel
 from fitscope.gui.views.controls import OPTIMIZER_NAMES
@@ -62,7 +64,8 @@ class Example:
     @classmethod
     def from_sample(cls, sample) -> Example:
         """From the loss-surface tab's :class:`~gui.models.surface.Sample`."""
-        how = "the point you clicked in the data plot" if sample.chosen else "the first of the current batch"
+        how = ("the point you clicked in the data plot or chose here" if sample.chosen
+               else "the first of the current batch")
         return cls(sample.x, sample.y, sample.kernel, sample.bias, sample.learning_rate, sample.loss, "k",
                    f"Training example {sample.index + 1}: {how}, with the loss-surface tab's current weights",
                    optimizer=getattr(sample, "optimizer", "sgd"))
@@ -80,7 +83,13 @@ class BackpropView(View):
     """The computational graph of one example's loss and its backward pass, edge by edge.
 
     Slots: :meth:`set_sample` (connect the loss-surface tab's ``sampleChanged`` to it).
+
+    ``exampleChosen(int)``: the user chose training row ``i`` (from 0) in the example chooser; connect it to what
+    clicking that point in the loss-surface tab's data plot does (its ``choose_sample``), and tell the chooser
+    how many rows there are with :meth:`set_example_count`.
     """
+
+    exampleChosen = Signal(int)
 
     title = "Backpropagation"
     COMMANDS = {
@@ -139,6 +148,7 @@ class BackpropView(View):
         legend.setTextFormat(Qt.TextFormat.RichText)
         legend.setWordWrap(True)
         self.graph = GraphPanel()
+        access.describe(self.graph, self.graph_description)
 
         self.rule = QLabel()
         self.rule.setObjectName("backpropRule")
@@ -183,6 +193,7 @@ class BackpropView(View):
         buttons.addWidget(self.command_button("follow_training"))
         buttons.addWidget(self.command_button("book_example"))
         layout.addLayout(buttons)
+        layout.addLayout(self._build_chooser())
         self.source = QLabel()
         self.source.setObjectName("exampleSource")
         self.source.setAccessibleName("Where this example comes from")
@@ -197,12 +208,46 @@ class BackpropView(View):
         layout.addWidget(self.readouts)
         return box
 
+    def _build_chooser(self) -> QHBoxLayout:
+        """The example chooser: a training row by its number, as a click on it in the loss-surface tab."""
+        self.chooser = QSpinBox()
+        self.chooser.setObjectName("exampleChooser")
+        self.chooser.setAccessibleName("Training example")
+        self.chooser.setToolTip("Follow this training example (as clicking it in the loss-surface tab's data plot)")
+        self.chooser.setRange(1, 1)
+        self.chooser.setKeyboardTracking(False)
+        self.chooser.valueChanged.connect(self._on_chosen)
+        self.chooser_total = QLabel("of 1")
+        self.chooser_total.setObjectName("exampleCount")
+        caption = QLabel("Training &example")
+        caption.setBuddy(self.chooser)
+        row = QHBoxLayout()
+        row.addWidget(caption)
+        row.addWidget(self.chooser, 1)
+        row.addWidget(self.chooser_total)
+        return row
+
+    def set_example_count(self, n: int) -> None:
+        """The loss-surface tab trains on ``n`` rows: the chooser goes from 1 to ``n``."""
+        blocked = self.chooser.blockSignals(True)
+        self.chooser.setRange(1, max(1, n))
+        self.chooser.blockSignals(blocked)
+        self.chooser_total.setText(f"of {max(1, n):,}")
+
+    def _on_chosen(self, number: int) -> None:
+        self.set_following(True)  # the chosen example is shown, and followed as training goes on
+        self.exampleChosen.emit(number - 1)
+
     # ------------------------------------------------------------- the example
     @Slot(object)
     def set_sample(self, sample) -> None:
         """The loss-surface tab's example changed (connect its ``sampleChanged`` here)."""
         if sample is None:
             return
+        if not self.chooser.hasFocus() or not self.chooser.lineEdit().isModified():
+            blocked = self.chooser.blockSignals(True)
+            self.chooser.setValue(sample.index + 1)
+            self.chooser.blockSignals(blocked)
         self._latest = Example.from_sample(sample)
         if self.following:
             self.show_example(self._latest)
@@ -229,6 +274,14 @@ class BackpropView(View):
         self.commands["follow_training"].setChecked(self.following)
         if self.following and self._latest is not None:
             self.show_example(self._latest)
+
+    def graph_description(self) -> str:
+        """What the graph shows now, for a screen reader: the loss, the example and the step of the pass."""
+        ex = self.example
+        if ex is None:
+            return "Computational graph"
+        return (f"Computational graph of {ex.formula()} for x = {number(ex.x)}, y = {number(ex.y)}: "
+                f"{self._rule_text()}")
 
     # ------------------------------------------------------------ the pass
     @property
