@@ -14,10 +14,17 @@ the others go on. The race as a whole has diverged only when every racer has.
 Reports: for each batch a :class:`RaceStepReport`, for each epoch end a :class:`RaceEpochReport`. Their
 arrays carry a leading racer axis, and their :attr:`racers` holds each racer's own report (``None`` for a
 racer already stopped).
+
+The finish line is a distance to the optimum, the tolerance. A racer *first touches* it at its first step
+within the tolerance, and *settles* at the first step after which every later step of the race is within it
+(:func:`settled_step`; :class:`Finish` keeps both up step by step). Only a racer that settled can win:
+:func:`standing` ranks them by the step they settled at, then by their final distance. :class:`RateScan` races
+racers again at other learning rates, to say which of those settle in a race's steps.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import combinations
@@ -339,3 +346,147 @@ def steps_to_within(trajectory: np.ndarray, target: np.ndarray, tolerance: float
     with np.errstate(all="ignore"):
         hit = np.flatnonzero(np.linalg.norm(rows - target, axis=1) <= tolerance)
     return start + int(hit[0]) if hit.size else None
+
+
+def distances(trajectory: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """``‖trajectory[s] − target‖`` for each row (m, n_params) → (m,); a row that is not finite is infinitely far."""
+    with np.errstate(all="ignore"):
+        d = np.linalg.norm(np.asarray(trajectory, dtype=np.float64) - target, axis=1)
+    return np.where(np.isnan(d), np.inf, d)
+
+
+def settled_step(trajectory: np.ndarray, target: np.ndarray, tolerance: float) -> int | None:
+    """The first step ``s`` after which the racer stays within ``tolerance`` of ``target``: every row from ``s``
+    to the last is within it (row 0 is the start). None when the last row is outside: it did not settle."""
+    return Finish.of(trajectory, target, tolerance).inside_since
+
+
+@dataclass
+class Finish:
+    """One racer against the finish line (a distance ``tolerance`` to the optimum), kept up step by step.
+
+    Attributes
+    ----------
+    tolerance : float
+    first_touch : int or None
+        The first step within the tolerance (None: never yet).
+    inside_since : int or None
+        While the racer's last step is within the tolerance, the first step of its current stay inside (the
+        step after the last one outside); None while it is outside. Once the race has ended, this is the step it
+        *settled* at: every later step is within the tolerance.
+    last_step : int
+        The last step seen (-1: none yet).
+    """
+
+    tolerance: float
+    first_touch: int | None = None
+    inside_since: int | None = None
+    last_step: int = -1
+
+    @classmethod
+    def of(cls, trajectory: np.ndarray, target: np.ndarray, tolerance: float,
+           steps: np.ndarray | None = None) -> Finish:
+        """The finish of a whole trajectory (m, n_params); ``steps`` the step of each row (default 0, 1, …)."""
+        rows = np.asarray(trajectory)
+        finish = cls(float(tolerance))
+        finish.add(np.arange(len(rows)) if steps is None else np.asarray(steps), distances(rows, target))
+        return finish
+
+    @property
+    def inside(self) -> bool:
+        """Whether the last step seen is within the tolerance."""
+        return self.inside_since is not None
+
+    def add(self, steps: np.ndarray, distance: np.ndarray) -> None:
+        """The next steps (increasing, after :attr:`last_step`) and their distances to the optimum, (m,) each.
+
+        Exact when no step is left out; for a history that keeps some steps only, the first kept step inside
+        stands for the step the racer came in at."""
+        if not len(steps):
+            return
+        inside = np.asarray(distance) <= self.tolerance
+        if self.first_touch is None and inside.any():
+            self.first_touch = int(steps[int(np.argmax(inside))])
+        outside = np.flatnonzero(~inside)
+        if not inside[-1]:
+            self.inside_since = None
+        elif outside.size:
+            self.inside_since = int(steps[outside[-1] + 1])
+        elif self.inside_since is None:
+            self.inside_since = int(steps[0])
+        self.last_step = int(steps[-1])
+
+
+class Standing(NamedTuple):
+    """The outcome of a race that has ended: :attr:`order` lists the racers that settled, best first (by the step
+    they settled at, then by their final distance); :attr:`tie` says whether the winner shares its settled step
+    with the next (and so won on distance); :attr:`winners` are the racers that share both with the first (more
+    than one: a dead heat)."""
+
+    order: list[int]
+    tie: bool
+    winners: list[int]
+
+    @property
+    def winner(self) -> int | None:
+        return self.order[0] if self.order else None
+
+
+def standing(settled: Sequence[int | None], final: Sequence[float]) -> Standing:
+    """Rank the racers of an ended race: ``settled[i]`` the step racer i settled at (None: it ended outside the
+    tolerance, or diverged, and cannot win), ``final[i]`` its distance to the optimum at the end."""
+    order = sorted((i for i, s in enumerate(settled) if s is not None), key=lambda i: (settled[i], final[i]))
+    tie = len(order) > 1 and settled[order[0]] == settled[order[1]]
+    best = (settled[order[0]], final[order[0]]) if order else None
+    return Standing(order, tie, [i for i in order if (settled[i], final[i]) == best])
+
+
+#: The learning rates :class:`RateScan` tries: 1, 2 and 5 per decade, from 0.001 to 1.
+SCAN_RATES = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
+
+
+class Trial(NamedTuple):
+    """One rate tried by :class:`RateScan`: where the racer settled (None: it did not), how far it ended from the
+    optimum (``inf`` if it diverged) and whether it diverged."""
+
+    optimizer: str
+    rate: float
+    settled: int | None
+    final: float
+    diverged: bool
+
+
+class RateScan:
+    """Which learning rates let each of some racers settle within the tolerance in a race's steps.
+
+    Every racer of ``specs`` is raced at every rate of ``rates`` (its other options kept) on the course of
+    ``settings`` (same data, start, seed and batches, ``settings.epochs`` epochs), with the engine's own trainers.
+    :meth:`run` advances them one batch at a time (a caller can stop between two batches); :attr:`trials` then
+    holds one :class:`Trial` per racer and rate, in the order of ``specs`` then ``rates``.
+    """
+
+    def __init__(self, dataset: Dataset, settings: FitSettings, specs: Sequence[RacerSpec], target: np.ndarray,
+                 tolerance: float, rates: Sequence[float] = SCAN_RATES) -> None:
+        self.specs = [replace(spec, learning_rate=float(rate)) for spec in specs for rate in rates]
+        self.target = np.asarray(target, dtype=np.float64)
+        self.race = Race.build(dataset, settings, self.specs)
+        start = self.race.params
+        self._finishes = [Finish.of(start[i : i + 1], self.target, tolerance) for i in range(len(self.specs))]
+        self.trials: list[Trial] | None = None
+
+    def run(self) -> Iterator[int]:
+        """Race every candidate to the end, yielding the step after each batch; then fill :attr:`trials`."""
+        for report in self.race.run():
+            if isinstance(report, RaceStepReport):
+                d = distances(report.params_after, self.target)
+                for i, own in enumerate(report.racers):
+                    if isinstance(own, StepReport):
+                        self._finishes[i].add(np.array([report.step]), d[i : i + 1])
+                yield report.step
+        params = self.race.params
+        self.trials = [
+            Trial(spec.optimizer, spec.rate, None if t.diverged is not None else f.inside_since,
+                  math.inf if t.diverged is not None else float(distances(params[i : i + 1], self.target)[0]),
+                  t.diverged is not None)
+            for i, (spec, t, f) in enumerate(zip(self.specs, self.race.trainers, self._finishes, strict=True))
+        ]

@@ -5,6 +5,12 @@ point), each racer's settings (ticked or not, its learning rate and options), th
 the optimum), the :class:`~fitscope.engine.race.Race` built from them and one
 :class:`~fitscope.engine.history.History` per racer. Changing a racer, the loss, the batch size, the seed or
 the start starts the race again; the epoch limit and the finish line change on the fly.
+
+The finish is fair: a racer *first touches* the finish line at its first step within the tolerance, and is
+*inside since* the step after its last step outside; once the race has ended, that is the step it *settled* at
+(every later step within the tolerance). A racer that ends outside did not settle and cannot win; the winner
+settled first, and of two that settled at the same step, the one that ends closer wins
+(:meth:`RaceRun.standing`). Both are kept up from every step, also those the bounded histories leave out.
 """
 
 from __future__ import annotations
@@ -19,7 +25,18 @@ import numpy as np
 from fitscope.engine.data import Dataset, load_builtin
 from fitscope.engine.experiment import Experiment
 from fitscope.engine.history import Growable, History
-from fitscope.engine.race import LABELS, Race, RaceEpochReport, RacerSpec, RaceStepReport, optimum, steps_to_within
+from fitscope.engine.race import (
+    LABELS,
+    Finish,
+    Race,
+    RaceEpochReport,
+    RacerSpec,
+    RaceStepReport,
+    Standing,
+    distances,
+    optimum,
+    standing,
+)
 from fitscope.engine.race import training_losses as losses_of
 from fitscope.engine.run import HISTORY, NEW_RUN, SETTINGS, STATUS, Observable, bool_field, data_source, load_source
 from fitscope.engine.serial import finite_from_json, float_to_json
@@ -189,7 +206,7 @@ class RaceRun(Observable):
         if not (tolerance > 0 and math.isfinite(tolerance)):
             raise ValueError("the tolerance must be a positive number")
         self.tolerance = float(tolerance)
-        self._reached = [self._first_within(h) for h in self.histories]
+        self._finishes = [self._finish_of(h) for h in self.histories]
         self.notify(SETTINGS)
 
     # --- driving ---
@@ -208,11 +225,10 @@ class RaceRun(Observable):
                         history.add(own)
                         if isinstance(own, StepReport) and own.phase is Phase.UPDATE:
                             moves[i].append(own)
-        for i, steps in enumerate(moves):
-            if self._reached[i] is None and steps:
-                hit = steps_to_within(np.array([r.params_after for r in steps]), self.optimum, self.tolerance)
-                if hit is not None:
-                    self._reached[i] = steps[hit].step
+        for finish, steps in zip(self._finishes, moves, strict=True):
+            if steps:
+                finish.add(np.array([r.step for r in steps]),
+                           distances(np.array([r.params_after for r in steps]), self.optimum))
         if reports:
             self.notify(HISTORY)
 
@@ -233,12 +249,11 @@ class RaceRun(Observable):
         """The numbers derived from the histories start afresh (new histories)."""
         self._losses = [Growable(1, 256) for _ in self.histories]
         self._losses_layout = [-1] * len(self.histories)
-        self._reached: list[int | None] = [None] * len(self.histories)
+        self._finishes = [self._finish_of(h) for h in self.histories]
 
-    def _first_within(self, history: History) -> int | None:
-        """The first kept step of ``history`` within the tolerance of the optimum (None: none)."""
-        row = steps_to_within(history.params, self.optimum, self.tolerance)
-        return None if row is None else int(history.param_steps[row])
+    def _finish_of(self, history: History) -> Finish:
+        """Where the steps ``history`` keeps stand against the finish line (exact while it keeps every step)."""
+        return Finish.of(history.params, self.optimum, self.tolerance, history.param_steps)
 
     def losses(self, i: int) -> np.ndarray:
         """Racer ``i``'s training loss on all the data at each kept step (``histories[i].param_steps``; row 0:
@@ -251,11 +266,32 @@ class RaceRun(Observable):
         grow.extend(losses_of(self.experiment.X, self.experiment.y, self.loss, params[grow.n :]))
         return grow.view[:, 0]
 
-    def reached(self, i: int) -> int | None:
+    def first_touch(self, i: int) -> int | None:
         """The first step at which racer ``i`` was within the tolerance of the optimum (None: not yet). Exact
         for the steps recorded since the tolerance was set; after a change of tolerance (or a session opened),
-        the first such step among those the history keeps."""
-        return self._reached[i]
+        the first such step among those the history keeps (every step, unless the race is very long)."""
+        return self._finishes[i].first_touch
+
+    reached = first_touch  # the name it had before the finish was made fair
+
+    def inside_since(self, i: int) -> int | None:
+        """The step since which racer ``i`` has stayed within the tolerance, up to its last step (None: it is
+        outside now, or it diverged). Once the race has ended, the step it settled at. Exact as
+        :meth:`first_touch` is."""
+        if self.histories[i].diverged is not None:
+            return None
+        return self._finishes[i].inside_since
+
+    def settled(self, i: int) -> int | None:
+        """The step racer ``i`` settled at, once the race has ended (None: it ended outside, or the race goes on)."""
+        return self.inside_since(i) if self.done else None
+
+    def standing(self) -> Standing | None:
+        """The race's outcome once it has ended (:func:`~fitscope.engine.race.standing`); None while it goes on."""
+        if not self.done:
+            return None
+        n = len(self.keys)
+        return standing([self.settled(i) for i in range(n)], [self.distance(i) for i in range(n)])
 
     def in_step(self) -> bool:
         """Whether every racer's history agrees with its trainer (false only after a failure)."""
@@ -346,7 +382,6 @@ class RaceRun(Observable):
                 raise ValueError("there is not one history per racer")
             run.histories = [History.from_json(h, 2, len(run.experiment.y)) for h in histories]
             run._forget_derived()
-            run._reached = [run._first_within(h) for h in run.histories]
             run.done = bool_field(state["done"], "done")
         except KeyError as e:
             raise ValueError(f"the race has no {str(e.args[0])[:40]!r}") from None

@@ -11,6 +11,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout, QWidget
 
+from fitscope.gui import access
 from fitscope.gui.panels.axes import LogAxis
 from fitscope.gui.panels.decimate import envelope
 from fitscope.gui.panels.plotting import OutsideLegend, frame_y, quiet_plot, show_lone_points
@@ -23,6 +24,7 @@ class RaceLossPanel(QWidget):
         super().__init__(parent)
         self.setObjectName("raceLossCurve")
         self.setAccessibleName("Loss curve of each racer")
+        access.describe(self, self.description)
         self.widget = pg.PlotWidget(background="w", axisItems={"left": LogAxis("left")})
         self.plot = self.widget.getPlotItem()
         self.plot.setTitle("Training loss after each step", size="10pt")
@@ -42,6 +44,7 @@ class RaceLossPanel(QWidget):
         self._data: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # steps and losses of each racer
         self._shown: dict[str, np.ndarray] = {}  # the losses drawn of each (cut down to the pixel columns)
         self._optimum: float | None = None
+        self._labels: dict[str, str] = {}
 
         self.log_scale = QCheckBox("Log scale")
         self.log_scale.setObjectName("raceLogScale")
@@ -70,6 +73,7 @@ class RaceLossPanel(QWidget):
             curve.setClipToView(True)
             self.curves[key] = curve
             self._data[key] = (np.empty(0), np.empty(0))
+            self._labels[key] = label
 
     def set_losses(self, key: str, losses: np.ndarray, steps: np.ndarray | None = None) -> None:
         """The training loss of racer ``key`` at ``steps`` (default: 0 — the start —, 1, 2, …; a long run's
@@ -81,6 +85,16 @@ class RaceLossPanel(QWidget):
         self._data[key] = (steps, losses)
         self._draw(key)
         self._frame()
+
+    def description(self) -> str:
+        """What the chart shows now, in words: each racer's latest loss, and the optimum's."""
+        scale = "log scale" if self.log_scale.isChecked() else "linear scale"
+        latest = [f"{self._labels.get(key, key)} {losses[-1]:.3g} at step {int(steps[-1])}"
+                  for key, (steps, losses) in self._data.items() if len(losses)]
+        parts = [f"Training loss of each racer after each step, {scale}", *latest]
+        if self._optimum is not None:
+            parts.append(f"optimum {self._optimum:.4g}")
+        return "; ".join(parts)
 
     def set_optimum(self, value: float | None) -> None:
         self._optimum = value
