@@ -11,12 +11,15 @@ from PySide6.QtWidgets import QApplication, QMainWindow, QMessageBox, QTabWidget
 
 from fitscope import resources
 from fitscope.engine.data import BUILTIN, Dataset, load_builtin
-from fitscope.gui import export
+from fitscope.gui import access, export, keys
 from fitscope.gui.dialogs.open_csv import CsvOpener
+from fitscope.gui.dialogs.sweep import SweepMenu
 from fitscope.gui.files import FileActions
+from fitscope.gui.glossary import show_glossary
 from fitscope.gui.views.backprop_view import BackpropView
 from fitscope.gui.views.base import TrainingView
 from fitscope.gui.views.boston_view import BostonView
+from fitscope.gui.views.code_panel import CodeDock
 from fitscope.gui.views.race_view import RaceView
 from fitscope.gui.views.surface_view import SurfaceView
 from fitscope.gui.views.tab import View
@@ -46,19 +49,25 @@ class MainWindow(QMainWindow):
             self.tabs.addTab(view, view.title)
             view.titleChanged.connect(self._on_view_title)
             view.hand_back_keys()
-        # The backpropagation graph follows the example the loss-surface tab trains on.
-        self.surface_view.sampleChanged.connect(self.backprop_view.set_sample)
-        self.backprop_view.set_sample(self.surface_view.sample)
+        # The backpropagation graph follows the example the loss-surface tab trains on; its chooser picks it.
+        self.surface_view.sampleChanged.connect(self._on_sample)
+        self.backprop_view.exampleChosen.connect(self.surface_view.choose_sample)
+        self._on_sample(self.surface_view.sample)
         self.opener = CsvOpener(self)  # File > Open CSV… and files dropped on the window
         self.opener.datasetReady.connect(self.show_dataset)
         self.setAcceptDrops(True)
         self._data_view: TrainingView = self.surface_view  # the training tab shown last: the title names its data
+        self.code_dock = CodeDock(self)  # View > Code of this run: the code of the current tab's run
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.code_dock)
+        self.code_dock.hide()
         self._build_menus()
         self.update_title()
         self.tabs.currentChanged.connect(self._on_tab_changed)
         self._on_tab_changed(self.tabs.currentIndex())
         self.resize(1400, 880)
         self._restore_layout()
+        self.keys = keys.install(self, self.tabs)  # Space/Enter, Escape, Ctrl+PgDown/PgUp, maps (gui/keys.py)
+        self.descriptions = access.install(self, self.tabs, self.views)  # names, focus frame (gui/access.py)
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
@@ -71,6 +80,7 @@ class MainWindow(QMainWindow):
         quit_action.triggered.connect(self.close)
         self.file_menu.addAction(quit_action)
         self.training_menu = bar.addMenu("&Training")
+        self.sweeps = SweepMenu(self)  # Training > Learning-rate sweep…: one dialog per training tab
         view_menu = bar.addMenu("&View")
         for i, view in enumerate(self.views):
             action = QAction(view.title, self)
@@ -78,7 +88,15 @@ class MainWindow(QMainWindow):
             action.setShortcut(QKeySequence(f"Ctrl+{i + 1}"))
             action.triggered.connect(lambda _=False, i=i: self.tabs.setCurrentIndex(i))
             view_menu.addAction(action)
+        view_menu.addSeparator()
+        view_menu.addAction(self.code_dock.action)
         help_menu = bar.addMenu("&Help")
+        glossary = QAction("&Glossary", self)
+        glossary.setObjectName("glossaryAction")
+        glossary.setShortcut(QKeySequence.StandardKey.HelpContents)
+        glossary.setStatusTip("Every term and symbol the explanations use (or rest the pointer on a term)")
+        glossary.triggered.connect(lambda: show_glossary(self))
+        help_menu.addAction(glossary)
         about = QAction("&About fitscope", self)
         about.triggered.connect(lambda: QMessageBox.about(self, "About fitscope", ABOUT))
         help_menu.addAction(about)
@@ -100,6 +118,11 @@ class MainWindow(QMainWindow):
             action.triggered.connect(lambda _=False, name=name: self.show_dataset(load_builtin(name), book=True))
             builtin.addAction(action)
         self.file_menu.addSeparator()
+
+    @Slot(object)
+    def _on_sample(self, sample) -> None:
+        self.backprop_view.set_example_count(len(self.surface_view.model.experiment.y))
+        self.backprop_view.set_sample(sample)
 
     @Slot(object)
     def show_dataset(self, dataset: Dataset, book: bool = False) -> None:
@@ -165,7 +188,9 @@ class MainWindow(QMainWindow):
             self.update_title()
         if isinstance(view, View):
             self.training_menu.addActions(list(view.commands.values()))
+            self.sweeps.add_to(self.training_menu, view)
         self.training_menu.setEnabled(bool(self.training_menu.actions()))
+        self.code_dock.follow(view)
 
     def current_view(self) -> View:
         return self.tabs.currentWidget()
@@ -194,6 +219,8 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Stop every view's training thread (safe to call more than once)."""
         self.opener.shutdown()
+        self.sweeps.shutdown()
+        self.code_dock.shutdown()
         for view in self.views:
             view.shutdown()
 

@@ -314,7 +314,12 @@ def test_without_normalization_sgd_diverges_and_the_view_says_why(qtbot, view, d
     lo, hi = dataset.X_train.min(axis=0), dataset.X_train.max(axis=0)
     t, n = names.index("tax"), names.index("nox")
     assert f"TAX span {lo[t]:.3g}–{hi[t]:.3g} while NOX spans {lo[n]:.3g}–{hi[n]:.3g}" in text
-    assert "turn normalization on or lower the learning rate" in text
+    # The largest stable rate it names is 2/λmax of the raw features' linear MSE, computed here independently.
+    X = view.model.experiment.X
+    Z = np.column_stack([X, np.ones(len(X))])
+    limit = 2 / np.linalg.eigvalsh(2 / len(X) * Z.T @ Z)[-1]
+    assert f"stable only below a learning rate of about {limit:.3g}" in text
+    assert text.endswith("Turn normalization on.")
     assert "\n" not in text
     # The predictions are those of the step kept at the divergence (as the weights table and the Now box).
     assert view.pred_panel.note.toPlainText().startswith("Off this chart: 173 below it")
@@ -398,7 +403,8 @@ def test_the_main_window_has_the_boston_tab(qtbot):
     w.tabs.setCurrentIndex(index)
     view = w.views[index]
     assert [a.text() for a in w.training_menu.actions()] == ["&Train", "Step &batch", "Step &epoch", "Rese&t",
-                                                             "Boo&k settings", "&Go back before the divergence"]
+                                                             "Boo&k settings", "&Go back before the divergence",
+                                                             "", "Learning-rate s&weep…"]
     qtbot.keyClick(view, Qt.Key.Key_E)  # the shortcut steps this tab's training, not a hidden tab's
     qtbot.waitUntil(lambda: len(view.model.history.epochs) == 1, timeout=10_000)
     others = [v for v in (w.surface_view, w.boston_view) if v is not view]

@@ -21,6 +21,7 @@ from fitscope.engine.surface import model_slice
 from fitscope.gui.activity import hold_until_painted
 from fitscope.gui.models.multi import MODELS, MultiRun
 from fitscope.gui.models.surface import fmt
+from fitscope.gui.panels.curvature import CurvatureBox
 from fitscope.gui.panels.edges import EdgeMarkers, Mark
 from fitscope.gui.panels.loss_curve import LossCurvePanel
 from fitscope.gui.panels.loss_slice import LossSlicePanel
@@ -30,6 +31,8 @@ from fitscope.gui.panels.weights import WeightsPanel
 from fitscope.gui.views import controls
 from fitscope.gui.views.base import TrainingView
 from fitscope.gui.views.controls import SPEEDS
+from fitscope.gui.views.curvature import CurvatureOverlay, MapShown
+from fitscope.gui.views.landscape import LandscapeSlice
 from fitscope.gui.views.slicer import BackgroundSlicer, SliceResult
 
 SLICE_MS = 250  # the loss slice follows training at most 4 times a second
@@ -104,9 +107,12 @@ class BostonView(TrainingView):
         self.slice = LossSlicePanel()
         self.slice_panel = self.slice.surface  # the plot itself
         self.slice_panel.clicked.connect(self.start_at)
+        self.slice_panel.keys.homeRequested.connect(self._frame_slice)
         self.slice_marks = EdgeMarkers(self.slice_panel.plot)
         self.slice_panel.rangeChanged.connect(lambda _: self._request_slice(now=True))
         self.slice.pairChanged.connect(self.set_pair)
+        self.landscape = LandscapeSlice(self)  # the slice over a plane through every parameter of an MLP
+        self.slice.modeChanged.connect(self.set_slice_mode)
 
         self.weights = WeightsPanel()
         self.pred_panel = PredActualPanel("")
@@ -125,11 +131,15 @@ class BostonView(TrainingView):
             form.changed.connect(lambda changes: self.change(**changes))
             column.addWidget(form)
         column.addWidget(self._build_readouts_box())
+        self.curvature_box = CurvatureBox("boston")
+        self.curvature = CurvatureOverlay(self.curvature_box, self.slice_panel, self._curvature_shown,
+                                          compare_normalization=True)
         self.explanation = self.text_label("bostonText", "About this view")
         self.explanation.setStyleSheet(
             "QLabel { background: #fffbea; border: 1px solid #f0e2a8; border-radius: 6px; padding: 8px; color: #333; }"
         )
         column.addWidget(self.explanation_box("What you see", self.explanation), 1)
+        column.addWidget(self.curvature_box)  # below the explanation, which is read first
         self.lay_out(plots, side, width=(340, 400))
         self.map_panel, self.loss_chart = self.slice_panel, self.loss_panel
 
@@ -195,6 +205,8 @@ class BostonView(TrainingView):
         self.loss_panel.clear()
         self.loss_panel.show_curves(validation=exp.X_val is not None, test=False)
         self.loss_panel.set_baseline(run.baseline(), f"baseline (mean {run.target_noun})")
+        self.landscape.model_changed()
+        self.curvature.update(exp)
         self._frame_slice()
 
     def settings_changed(self) -> None:
@@ -233,6 +245,23 @@ class BostonView(TrainingView):
         self._slice_timer.stop()
         super().shutdown()
         self.slicer.shutdown()
+        self.landscape.shutdown()
+
+    @Slot(str)
+    def set_slice_mode(self, mode: str) -> None:
+        """Take the slice over two weights, the training path's PCA plane or two random directions."""
+        self._forget_slice()
+        if self.landscape.choose(mode):  # back to the window the two weights had
+            self._request_slice(now=True)
+        else:
+            self._frame_slice()
+        self.refresh()
+
+    def start_at(self, x: float, y: float) -> None:
+        if self.landscape.active:
+            self.landscape.start_at(x, y)
+        else:
+            super().start_at(x, y)
 
     # ------------------------------------------------------------------ data labels
     def _show_data_labels(self) -> None:
@@ -300,8 +329,11 @@ class BostonView(TrainingView):
 
         i, j = run.pair
         params = h.params
-        self.slice_panel.set_trajectory(params[:, i], params[:, j], h.epoch_rows())
-        self._mark_slice(i, j)
+        if self.landscape.active:
+            self.landscape.redraw()
+        else:
+            self.slice_panel.set_trajectory(params[:, i], params[:, j], h.epoch_rows())
+            self._mark_slice(i, j)
         if h.version != self._slice_version:
             self._follow()
             self._request_slice()
@@ -314,6 +346,7 @@ class BostonView(TrainingView):
         h = self.model.history
         now = h.current
         what = "now" if h.diverged is None else "kept after the divergence"
+        self.slice.fields.show_point(float(now[i]), float(now[j]))  # the weights' fields (gui/keys.py)
         self.slice_marks.set([Mark(float(now[i]), float(now[j]), f"{what} ({now[i]:.3g}, {now[j]:.3g})", "#e65100")])
 
     def _draw_predictions(self) -> None:
@@ -350,6 +383,10 @@ class BostonView(TrainingView):
 
     def _frame_slice(self) -> None:
         """A window that frames the trajectory (and the slice's minimum) with a margin."""
+        if self.landscape.active:  # the plane's own window, when it is next made
+            self.landscape.reframe()
+            self._request_slice(now=True)
+            return
         run = self.model
         pts = run.needed_points()
         if run.history.diverged is not None:
@@ -363,7 +400,7 @@ class BostonView(TrainingView):
 
     def _follow(self) -> None:
         """Widen the window when the trajectory or the minimum leaves it (not after a divergence)."""
-        if self.model.history.diverged is not None:
+        if self.model.history.diverged is not None or self.landscape.active:
             return
         x0, x1, y0, y1 = self.slice_panel.visible_range()
         pts = self.model.needed_points()
@@ -395,8 +432,11 @@ class BostonView(TrainingView):
         exp = run.experiment
         i, j = run.pair
         theta0 = np.array(run.slice_theta())
-        x0, x1, y0, y1 = self.slice_panel.visible_range()
         self._slice_version = run.history.version
+        if self.landscape.active:
+            self.landscape.compute(self.controller.running)
+            return
+        x0, x1, y0, y1 = self.slice_panel.visible_range()
         if run.is_linear:
             n = LINEAR_GRID_RUNNING if self.controller.running else LINEAR_GRID
             a, b = np.linspace(x0, x1, n), np.linspace(y0, y1, n)
@@ -428,6 +468,16 @@ class BostonView(TrainingView):
         if not run.is_linear and len(run.experiment.y) > MLP_SLICE_ROWS:
             caption += f" (loss over a random {MLP_SLICE_ROWS:,} of the {len(run.experiment.y):,} rows)"
         self.slice.draw(a, b, grid, optimum, caption, coarse=not run.is_linear)
+        self.curvature.redraw()
+
+    def _curvature_shown(self) -> MapShown | None:
+        """The slice's two weights and its minimum, for the curvature axes (a linear model's slice only)."""
+        run = self.model
+        if self.landscape.active or not run.is_linear or self.slice_theta0 is None:
+            return None
+        i, j = run.pair
+        center = run.experiment.stats.slice_optimum(self.slice_theta0, i, j)
+        return MapShown(run.experiment, i, j, (float(center[0]), float(center[1])))
 
     @property
     def slice_current(self) -> bool:

@@ -14,7 +14,9 @@ from fitscope import resources
 from fitscope.engine.data import BUILTIN, Dataset, load_builtin
 from fitscope.engine.settings import settings_values
 from fitscope.engine.trainer import Phase
+from fitscope.gui import access
 from fitscope.gui.models.surface import SurfaceRun, fmt
+from fitscope.gui.panels.curvature import CurvatureBox
 from fitscope.gui.panels.data_plot import DataPanel
 from fitscope.gui.panels.edges import EdgeMarkers, Mark
 from fitscope.gui.panels.loss_curve import LossCurvePanel
@@ -23,6 +25,7 @@ from fitscope.gui.panels.readouts import ReadoutsPanel
 from fitscope.gui.panels.surface import SurfacePanel
 from fitscope.gui.views import controls
 from fitscope.gui.views.base import TRAINING_COMMANDS, TrainingView
+from fitscope.gui.views.curvature import CurvatureOverlay, MapShown
 from fitscope.gui.views.tab import Command
 
 GRID = 200  # surface resolution, points per axis
@@ -75,6 +78,8 @@ class SurfaceView(TrainingView):
     def _build_ui(self) -> None:
         self.surface = SurfacePanel("kernel", "bias")
         self.surface.clicked.connect(self.start_at)
+        self.surface.keys.homeRequested.connect(self.frame_path)
+        access.describe(self.surface, lambda: f"Loss surface, {self.model.settings.loss.upper()}")
         self.surface.rangeChanged.connect(lambda _: self._surface_timer.start())
         self.map_marks = EdgeMarkers(self.surface.plot)  # the current point, a kept one, the optimum
         self.data_panel = DataPanel("x", "y")
@@ -93,9 +98,12 @@ class SurfaceView(TrainingView):
         self.form.changed.connect(lambda changes: self.change(**changes))
         column.addWidget(self.form)
         column.addWidget(self._build_readouts_box())
+        self.curvature_box = CurvatureBox("surface")
+        self.curvature = CurvatureOverlay(self.curvature_box, self.surface, self._curvature_shown)
         self.phase_text = self.text_label("phaseText", "What is happening")
         self.phase_text.setMinimumHeight(150)
         column.addWidget(self.explanation_box("What is happening", self.phase_text), 1)
+        column.addWidget(self.curvature_box)  # below the explanation, which is read first
         self.lay_out(plots, side, width=(330, 400))
         self.map_panel, self.loss_chart = self.surface, self.loss_panel
 
@@ -160,6 +168,7 @@ class SurfaceView(TrainingView):
     def settings_changed(self) -> None:
         self.form.show_values(settings_values(self.model.settings))
         self.loss_panel.plot.setLabel("left", self.model.settings.loss.upper())
+        self.curvature.update(self.model.experiment)
         if self._surface_loss != self.model.experiment.loss.name:
             self._surface_due.start()
 
@@ -216,6 +225,7 @@ class SurfaceView(TrainingView):
         self.surface.set_surface(a, b, grid)
         self._optimum = self.model.optimum(a, b, grid)
         self.surface.set_optimum(*self._optimum)
+        self.curvature.redraw()
         self._mark_map()
 
     def redraw(self) -> None:
@@ -273,13 +283,17 @@ class SurfaceView(TrainingView):
         diverged = self.model.history.diverged
         return "" if diverged is None else diverged.message
 
+    def _curvature_shown(self) -> MapShown | None:
+        """The map's (kernel, bias) and the loss's optimum, for the curvature axes."""
+        return MapShown(self.model.experiment, 0, 1, self.model.optimum())
+
     def model_changed(self, what: str) -> None:
         self._update_sample()  # the backpropagation tab follows, shown or not
 
     def _set_phase_text(self, key: str) -> None:
         self.phase_key = key
         self.phase_text.setText(resources.sections("phases.md")[key].format(
-            **self.model.text_values(self.controller.running)))
+            **self.model.text_values(self.controller.running, key)))
 
     def _update_sample(self) -> None:
         sample = self.model.sample()
