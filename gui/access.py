@@ -65,6 +65,14 @@ class FocusFrame(QWidget):
         """Whether ``widget`` gets the frame: any in this window (not in a dialog or a drop-down list's popup)."""
         return widget.window() is self.window()
 
+    def shutdown(self) -> None:
+        """Stop following the focus (the window is closing)."""
+        if getattr(self, "_stopped", False):
+            return
+        self._stopped = True
+        QApplication.instance().focusChanged.disconnect(self._on_focus_changed)
+        self._on_focus_changed(None, None)
+
     @Slot(QWidget, QWidget)
     def _on_focus_changed(self, _old: QWidget | None, now: QWidget | None) -> None:
         for w in self._watched:
@@ -198,6 +206,15 @@ class Descriptions(QObject):
     @Slot(QWidget, QWidget)
     def _on_focus_changed(self, _old: QWidget | None, now: QWidget | None) -> None:
         self.refresh(now)
+
+    def shutdown(self) -> None:
+        """Stop describing and framing (the window is closing)."""
+        self._timer.stop()
+        if getattr(self, "_stopped", False):
+            return
+        self._stopped = True
+        QApplication.instance().focusChanged.disconnect(self._on_focus_changed)
+        self.frame.shutdown()
 
     def add(self, stop: QGraphicsView, panel: QWidget) -> None:
         self.stops.append((stop, panel))

@@ -219,6 +219,8 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Stop every view's training thread (safe to call more than once)."""
         self.opener.shutdown()
+        self.keys.shutdown()
+        self.descriptions.shutdown()
         self.sweeps.shutdown()
         self.code_dock.shutdown()
         for view in self.views:

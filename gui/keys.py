@@ -117,6 +117,17 @@ class KeyRouter(QObject):
         if now is not None and self.window.isAncestorOf(now):
             self._watch(now)
 
+    def shutdown(self) -> None:
+        """Stop watching (the window is closing): no key or focus event reaches this object any more."""
+        if getattr(self, "_stopped", False):
+            return
+        self._stopped = True
+        QApplication.instance().focusChanged.disconnect(self._on_focus_changed)
+        for widget in self.window.findChildren(QWidget):
+            if widget.property("keyRouted"):
+                widget.removeEventFilter(self)
+                widget.setProperty("keyRouted", False)
+
     def _watch(self, widget: QWidget) -> None:
         if not widget.property("keyRouted"):
             widget.setProperty("keyRouted", True)
