@@ -1,4 +1,5 @@
-"""Make the README's screenshots: open the real window, use each tab as a user would, save PNGs.
+"""Make the README's screenshots: open the real window, use each tab, the code panel and the sweep dialog as a user
+would, save PNGs (the curvature and landscape pictures are scripts/see_why_shots.py's).
 
     python scripts/screenshots.py [OUTPUT_DIR]      (default docs/images)
 
@@ -71,6 +72,52 @@ TOURS = {"surfaceView": surface_tour, "bostonView": boston_tour, "backpropView":
          "raceView": race_tour}
 
 
+def code_shot(window, step, wait, until):
+    """The code panel beside the loss-surface tab: TensorFlow.js code of a run from a clicked start, 30 steps in,
+    then a batch size of 10 and a learning rate of 0.03 (the line that changed last highlighted). The window."""
+    from fitscope.gui.worker import Unit
+
+    view = window.surface_view
+    view.set_control("loss", "mse")
+    view.start_at(1.0, 0.6)
+    window.code_dock.action.trigger()
+    wait(500)
+    panel = window.code_dock.panel
+    panel.language.setCurrentIndex(panel.language.findData("tfjs"))
+    for _ in range(30):
+        step(view, Unit.BATCH)
+    view.set_control("batch_size", 10)
+    until(lambda: "batchSize: 10," in panel.text)
+    wait(200)
+    view.control("learning_rate").setValue(0.03)
+    until(lambda: "sgd(0.03)" in panel.text)
+    return window
+
+
+def sweep_shot(window, step, wait, until):
+    """The learning-rate sweep of the loss-surface tab (download-time, MSE, full batch): 40 rates from 0.001 to 1,
+    the rate nearest 0.03 chosen. The dialog."""
+    view = window.surface_view
+    window.tabs.setCurrentWidget(view)
+    wait(300)
+    view.set_control("loss", "mse")
+    dialog = window.sweeps.open()
+    dialog.move(560, 160)
+    wait(300)
+    dialog.lr_min.setText("0.001")
+    dialog.lr_max.setText("1")
+    dialog.num.setValue(40)
+    dialog.start()
+    until(lambda: not dialog.running, 120_000)
+    rates, _ = dialog.plot.training_points()
+    dialog.train_with(rates[int(abs(rates - 0.03).argmin())])
+    return dialog
+
+
+#: The pictures of a fresh window each: name → what a user does, returning the widget to picture.
+SHOTS = {"code": code_shot, "sweep": sweep_shot}
+
+
 def main() -> int:
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/images")
     out.mkdir(parents=True, exist_ok=True)
@@ -82,10 +129,15 @@ def main() -> int:
 
         QStandardPaths.setTestModeEnabled(True)  # the book's settings, not what this machine remembers
         app = create_app()
-        QSettings().clear()
-        window = MainWindow()
-        window.resize(1500, 920)
-        window.show()
+
+        def open_window() -> MainWindow:
+            QSettings().clear()  # nothing of the window before
+            window = MainWindow()
+            window.resize(1500, 920)
+            window.show()
+            return window
+
+        window = open_window()
 
         def wait(ms: int) -> None:
             loop = QEventLoop()
@@ -97,10 +149,10 @@ def main() -> int:
             while not predicate() and time.monotonic() < deadline:
                 wait(20)
 
-        def save(name: str) -> None:
+        def save(name: str, widget=None) -> None:
             wait(300)
             path = out / f"{name}.png"
-            window.grab().save(str(path))
+            (widget or window).grab().save(str(path))
             print(path)
 
         def step(view, unit) -> None:
@@ -118,6 +170,12 @@ def main() -> int:
             save(view.objectName().removesuffix("View"))
         window.close()
         app.processEvents()
+        for name, shot in SHOTS.items():
+            window = open_window()
+            wait(300)
+            save(name, shot(window, step, wait, until))
+            window.close()
+            app.processEvents()
     finally:
         if xvfb is not None:
             xvfb.terminate()

@@ -18,7 +18,8 @@ from fitscope.engine.curvature import hessian
 from fitscope.engine.race import SCAN_RATES, Finish, Race, RacerSpec, RaceStepReport, settled_step, standing
 from fitscope.gui.app import MainWindow
 from fitscope.gui.models.race import RACERS, RaceRun
-from fitscope.gui.views.race_view import COLUMNS, RaceView
+from fitscope.gui.models.race_texts import COLUMNS
+from fitscope.gui.views.race_view import RaceView
 
 
 # ---------------------------------------------------------------- the definition, by brute force
@@ -474,9 +475,9 @@ def test_every_text_is_filled_in_at_the_start_midway_and_at_the_end(qtbot, view,
 
 
 def test_a_long_race_says_to_try_another_rate_without_naming_one(qtbot, view, monkeypatch):
-    import fitscope.gui.views.race_view as race_view
+    import fitscope.gui.models.race_advice as race_advice
 
-    monkeypatch.setattr(race_view, "SCAN_MAX_STEPS", 30)  # races longer than this are not raced again
+    monkeypatch.setattr(race_advice, "SCAN_MAX_STEPS", 30)  # races longer than this are not raced again
     view.control("epochs").setValue(40)
     run_to_end(qtbot, view)
     text = plain(view.text.text())

@@ -16,7 +16,8 @@ from fitscope.engine.race import steps_to_within
 from fitscope.engine.trainer import StepReport
 from fitscope.gui.app import MainWindow
 from fitscope.gui.models.race import RACERS
-from fitscope.gui.views.race_view import COLUMNS, RaceView
+from fitscope.gui.models.race_texts import COLUMNS
+from fitscope.gui.views.race_view import RaceView
 
 
 @pytest.fixture

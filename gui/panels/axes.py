@@ -1,7 +1,5 @@
-"""Numbers that stay readable: a log axis whose labels never crowd, and one compact way to write a number.
-
-The rule of every number drawn on a plot: plain decimals from 0.01 to 999 (``0.05``, ``0.2``, ``1``, ``20``,
-``500``) and ``1e3``-style beyond (``1e3``, ``2.5e4``, ``1e-3``), never ``10²`` nor ``9·10¹``.
+"""Numbers that stay readable: a log axis whose labels never crowd, written the one compact way of
+:mod:`fitscope.gui.numbers` (:func:`compact`, :func:`number_text`, imported here for the plots).
 
 :class:`LogAxis` is a pyqtgraph axis that, in log mode, labels round values (1-2-5 per decade, every k-th
 decade over many, evenly spaced ones within less than a decade) chosen so that no two labels come closer
@@ -16,48 +14,14 @@ from collections.abc import Callable
 import pyqtgraph as pg
 from PySide6.QtGui import QFontMetricsF
 
-#: Plain decimals for magnitudes in [PLAIN_LO, PLAIN_HI); ``1e3``-style outside.
-PLAIN_LO, PLAIN_HI = 0.01, 1000.0
+from fitscope.gui.numbers import compact, number_text
+
 #: Labels are at least this many times their own size apart, centre to centre, along the axis: a label's height
 #: of blank between two, never a column of 0.1/0.09/0.08 nor thirty labels in steps of 0.02.
 ROOM = 2.0
 #: Minor (unlabelled) grid lines at most this close, in pixels.
 MINOR_PX = 4.0
 _EPS = 1e-9
-
-
-def _strip(text: str) -> str:
-    return text.rstrip("0").rstrip(".") if "." in text else text
-
-
-def number_text(v: float, last: int) -> str:
-    """``v`` written down to the digit of 10**``last`` (plain or ``1e3``-style, as the module's rule says)."""
-    if not math.isfinite(v):
-        return str(v)
-    if v == 0:
-        return "0"
-    sign = "-" if v < 0 else ""
-    a = abs(v)
-    k = math.floor(math.log10(a))
-    digits = max(0, k - last)  # after the mantissa's point
-    m = round(a / 10.0**k, digits)
-    if m >= 10:  # rounding carried into the next decade
-        k += 1
-        digits = max(0, k - last)
-        m = round(a / 10.0**k, digits)
-    if PLAIN_LO <= m * 10.0**k < PLAIN_HI:
-        return sign + _strip(f"{a:.{max(0, -last)}f}")
-    return f"{sign}{_strip(f'{m:.{digits}f}')}e{k}"
-
-
-def compact(v: float, digits: int = 3) -> str:
-    """``v`` to ``digits`` significant digits: ``0.931``, ``31.8``, ``123``, ``1.37e3``, ``4.23e12``, ``2e-3``."""
-    if not math.isfinite(v) or v == 0:
-        return number_text(v, 0)
-    k = math.floor(math.log10(abs(v)))
-    if round(abs(v) / 10.0**k, digits - 1) >= 10:
-        k += 1
-    return number_text(v, k - digits + 1)
 
 
 def distinct_texts(values, digits: int = 3) -> list[str]:

@@ -13,27 +13,15 @@ shows the TensorFlow.js or Keras program of the run in the tab shown (:func:`fit
 - settings the code cannot express get their one-line reason in place of the code;
 - the code is written in a background thread, the latest request winning (exact code of a long run writes
   tens of thousands of numbers), and not at all while the panel is hidden.
+
+What a tab's run stands for in codegen's terms is :mod:`fitscope.gui.models.code`; the background writing is
+:mod:`fitscope.gui.views.code_writer`; this module holds the dock's widgets.
 """
 
 from __future__ import annotations
 
-import os
-import re
-import threading
-import weakref
-from dataclasses import dataclass, replace
-
-from PySide6.QtCore import QObject, QRectF, QRunnable, QSize, Qt, QThreadPool, QTimer, Signal, Slot
-from PySide6.QtGui import (
-    QColor,
-    QFont,
-    QFontDatabase,
-    QKeySequence,
-    QPainter,
-    QTextCharFormat,
-    QTextCursor,
-    QTextDocument,
-)
+from PySide6.QtCore import QRectF, QSize, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QColor, QFont, QFontDatabase, QKeySequence, QPainter, QTextDocument
 from PySide6.QtWidgets import (
     QApplication,
     QCheckBox,
@@ -51,18 +39,17 @@ from PySide6.QtWidgets import (
 )
 
 from fitscope.engine import codegen
-from fitscope.engine.data import BUILTIN, Dataset
+from fitscope.engine.data import BUILTIN
 from fitscope.engine.export import ExportError, atomic_write
-from fitscope.engine.run import NEW_RUN, FitRun
-from fitscope.engine.settings import FitSettings
+from fitscope.engine.run import NEW_RUN
 from fitscope.gui import prefs
-from fitscope.gui.activity import give_way, install
 from fitscope.gui.export import sentence
-from fitscope.gui.models.race import OPTIONS, RaceRun
+from fitscope.gui.models.code import CodeRequest, RunStarts, request_for
+from fitscope.gui.models.race import RaceRun
 from fitscope.gui.views.backprop_view import BackpropView
 from fitscope.gui.views.base import TrainingView
+from fitscope.gui.views.code_writer import CodeResult, CodeWriter
 from fitscope.gui.views.controls import OPTIMIZER_NAMES
-from fitscope.gui.worker import one_line
 
 #: The languages offered, as the chooser names them.
 LANGUAGE_NAMES = {"tfjs": "TensorFlow.js", "keras": "Keras (Python)"}
@@ -72,282 +59,6 @@ FILTERS = {"tfjs": "JavaScript (*.js)", "keras": "Python (*.py)"}
 CHANGED_BACKGROUND = QColor("#fff1a8")
 #: Where the panel keeps its choices (language, exact) between launches.
 PREFS_KEY = "codePanel"
-
-NOTES = {
-    "ordinary": "What a person would write: random start weights, and fit() shuffles. Tick Exact to reproduce "
-                "this run's numbers.",
-    "exact": "Reproduces this run's numbers to float32 precision: its start weights and row orders are written "
-             "out, and it prints every epoch's loss.",
-    "changed": "This run's settings changed while it trained: the code uses the settings shown now from the "
-               "start, so it follows the run only until that change.",
-}
-
-
-# --------------------------------------------------------------------------- what to write
-@dataclass(frozen=True, eq=False)
-class CodeRequest:
-    """The code wanted now: the tab's run (data set, settings, start), the language, exact or not.
-
-    ``problem`` is set instead of a run when there is no code to write (a tab without ``fit()``, a racer the
-    code cannot express); ``note`` says what the code is.
-    """
-
-    view: object
-    lang: str
-    exact: bool
-    racer: str | None = None
-    dataset: Dataset | None = None
-    settings: FitSettings | None = None
-    start: tuple[float, ...] | None = None
-    note: str = ""
-    problem: str = ""
-
-    def same_run(self, other: CodeRequest | None) -> bool:
-        """The same tab, racer, language and exactness: a new text is a change of the same code."""
-        return (other is not None and other.view is self.view and other.lang == self.lang
-                and other.exact == self.exact and other.racer == self.racer)
-
-    def same_as(self, other: CodeRequest | None) -> bool:
-        """Nothing that the code depends on differs."""
-        return (self.same_run(other) and other.dataset is self.dataset and other.settings == self.settings
-                and other.start == self.start and other.problem == self.problem and other.note == self.note)
-
-
-def request_for(view: QWidget | None, lang: str, exact: bool, racer: str | None) -> CodeRequest:
-    """What the tab ``view`` shows, as a :class:`CodeRequest` (``racer``: the race's racer wanted)."""
-    model = getattr(view, "model", None)
-    base = CodeRequest(view, lang, exact)
-    note = NOTES["exact" if exact else "ordinary"]
-    if isinstance(model, FitRun):
-        start = None if model.start is None else tuple(float(v) for v in model.start)
-        return replace(base, dataset=model.dataset, settings=model.settings, start=start, note=note)
-    if isinstance(model, RaceRun):
-        return _racer_request(base, model, racer, note)
-    title = getattr(view, "title", "") or "this"
-    if isinstance(view, BackpropView):
-        return replace(base, problem="The backpropagation tab works out one example's gradients by hand: it has no "
-                       "fit() call. Its example is the loss-surface tab's, whose code trains the same model on the "
-                       "same data.")
-    return replace(base, problem=f"The {title} tab has no fit() call to show.")
-
-
-def _racer_request(base: CodeRequest, race: RaceRun, racer: str | None, note: str) -> CodeRequest:
-    """One racer's run: the race's course with that racer's optimizer."""
-    if not race.keys:
-        return replace(base, problem="No optimizer is in the race: tick one to see its code.")
-    key = racer if racer in race.keys else race.keys[0]
-    entry = race.racers[key]
-    name = OPTIMIZER_NAMES.get(key, key)
-    # Momentum's momentum is a setting of the run; the code writes the others at TensorFlow.js's defaults.
-    odd = [o for o in OPTIONS[key] if not (key == "momentum" and o.keyword == "momentum")
-           and entry.options.get(o.keyword, o.default) != o.default]
-    base = replace(base, racer=key)
-    if odd:
-        which = ", ".join(f"{o.symbol} {entry.options[o.keyword]:g} (TensorFlow.js's default: {o.default:g})"
-                          for o in odd)
-        return replace(base, problem=f"The code of a run sets only the learning rate of {name}, not its {which}: "
-                                     f"set {'it' if len(odd) == 1 else 'them'} back to see this racer's code.")
-    settings = replace(race.settings, optimizer=key, learning_rate=entry.learning_rate)
-    if key == "momentum":
-        settings = replace(settings, momentum=entry.options.get("momentum", settings.momentum))
-    start = tuple(float(v) for v in race.start)
-    note = (f"The race has no single fit() call: this is {name}'s run, from the race's start on the same batches. "
-            + note)
-    return replace(base, dataset=race.dataset, settings=settings, start=start, note=note)
-
-
-@dataclass(frozen=True)
-class CodeResult:
-    """What a request came to: ``text`` (the code, or "" with a one-line ``error``) and the lines of it that
-    differ from the text shown before (``changed``, 0-based; None: not compared)."""
-
-    token: int
-    request: CodeRequest
-    text: str
-    error: str = ""
-    changed: tuple[int, ...] | None = None
-    document: QTextDocument | None = None  # ``text``, coloured, ready to show (it belongs to the GUI thread)
-
-
-class _CodeJob(QRunnable):
-    """Writes one request's code (and compares it with the text shown) in the writer's thread."""
-
-    def __init__(self, writer: CodeWriter, token: int, request: CodeRequest, shown: str | None) -> None:
-        super().__init__()
-        self.setAutoDelete(True)
-        self._writer, self._token, self._request, self._shown = writer, token, request, shown
-        self._font = QFont(writer.font)
-        self._gui = writer.thread()
-
-    def run(self) -> None:
-        try:
-            result = self._write()
-        except Exception as e:  # noqa: BLE001 (a fault of fitscope's own: one line, never a traceback)
-            result = CodeResult(self._token, self._request, "", sentence(f"Cannot write the code: {one_line(e)}"))
-        self._writer.finished.emit(result)
-
-    def _write(self) -> CodeResult | None:
-        """The result, or None if the request is no longer wanted."""
-        writer, r = self._writer, self._request
-        give_way()
-        if writer.cancelled(self._token):
-            return None
-        try:
-            text = codegen.code(r.dataset, r.settings, r.lang, exact=r.exact, start=r.start)
-        except ValueError as e:  # settings the code cannot express: the engine's one line
-            return CodeResult(self._token, r, "", sentence(e, capital=True))
-        give_way()
-        changed = None
-        if self._shown is not None and not writer.cancelled(self._token):
-            changed = tuple(codegen.changed_lines(self._shown, text))
-        give_way()
-        if writer.cancelled(self._token):
-            return None
-        # The document is made here, not in the GUI thread: for long exact code that is most of the work.
-        document = QTextDocument()
-        document.setDefaultFont(self._font)
-        document.setUndoRedoEnabled(False)
-        document.setPlainText(text)
-        CodeColours().apply(document, text, r.lang)
-        document.moveToThread(self._gui)
-        return CodeResult(self._token, r, text, changed=changed, document=document)
-
-
-class CodeWriter(QObject):
-    """One request at a time in a private thread pool; a request while one is written waits, replacing any
-    request waiting before it (only the latest is wanted). :attr:`ready` carries current results only."""
-
-    ready = Signal(object)
-    finished = Signal(object)  # from the pool's thread
-
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        install()  # garbage is collected in the GUI thread only, never in the pool's
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(1)
-        self._pool.setExpiryTimeout(2000)
-        self._stop = threading.Event()
-        self.token = 0
-        self.font = QFont()  # the documents' font
-        self._busy = False
-        self._waiting: tuple[CodeRequest, str | None] | None = None
-        self.finished.connect(self._on_finished)
-
-    @property
-    def busy(self) -> bool:
-        """A request is being written."""
-        return self._busy
-
-    def cancelled(self, token: int) -> bool:
-        """From the pool's thread: is this request no longer wanted?"""
-        return self._stop.is_set() or token != self.token
-
-    def invalidate(self) -> None:
-        """Drop every request made so far (the one being written finishes unseen)."""
-        self.token += 1
-        self._waiting = None
-
-    def request(self, request: CodeRequest, shown: str | None) -> None:
-        """Write ``request``'s code; with ``shown``, also find the lines that differ from that text."""
-        if self._stop.is_set():
-            return
-        self.token += 1
-        if self._busy:
-            self._waiting = (request, shown)
-            return
-        self._busy = True
-        self._pool.start(_CodeJob(self, self.token, request, shown))
-
-    @Slot(object)
-    def _on_finished(self, result: CodeResult | None) -> None:
-        self._busy = False
-        if self._waiting is not None and not self._stop.is_set():
-            (request, shown), self._waiting = self._waiting, None
-            self._busy = True
-            self._pool.start(_CodeJob(self, self.token, request, shown))
-        elif result is not None and result.token == self.token:
-            self.ready.emit(result)
-
-    def shutdown(self, timeout_ms: int = 5000) -> None:
-        self._stop.set()
-        self._waiting = None
-        self._pool.clear()
-        self._pool.waitForDone(timeout_ms)
-
-
-# --------------------------------------------------------------------------- how it looks
-class CodeColours:
-    """Keywords, comments, strings and numbers of JavaScript or Python, set on a document once per text.
-
-    The numbers exact code writes out (data rows, row orders, start weights: the constants at the end of the
-    code, up to tens of thousands of lines) are greyed as one range, and only the program around them is read
-    token by token, so that long code is coloured in a few milliseconds.
-    """
-
-    KEYWORDS = {
-        "tfjs": "async await const let var function return if else for of in new true false null undefined "
-                "require throw this",
-        "keras": "import from def return if else elif for in not and or True False None with as lambda class "
-                 "raise try except while is",
-    }
-    COMMENT = {"tfjs": "//", "keras": "#"}
-    #: The first line of a written-out constant, and the last lines of the code after them.
-    CONSTANT = re.compile(r"^(?:const )?(?:TRAIN|TEST|DATA_ORDER|START_WEIGHTS|EPOCH_ORDERS) = ", re.MULTILINE)
-    DECLARATION = re.compile(r"^(?:const )?[A-Z_]+ = .*$", re.MULTILINE)
-    TRAILER = {"tfjs": "\nmain();", "keras": '\nif __name__ == "__main__":'}
-    ASTRAL = re.compile("[\U00010000-\U0010ffff]")
-
-    def __init__(self) -> None:
-        self.formats = {
-            "comment": self._format("#6a737d", italic=True),
-            "string": self._format("#1a7f37"),
-            "number": self._format("#a04f00"),
-            "keyword": self._format("#0b4f9c", bold=True),
-            "data": self._format("#8c8c8c"),
-        }
-        self._patterns = {lang: self._compile(lang) for lang in self.KEYWORDS}
-
-    @staticmethod
-    def _format(colour: str, bold: bool = False, italic: bool = False) -> QTextCharFormat:
-        f = QTextCharFormat()
-        f.setForeground(QColor(colour))
-        if bold:
-            f.setFontWeight(QFont.Weight.DemiBold)
-        f.setFontItalic(italic)
-        return f
-
-    def _compile(self, lang: str) -> re.Pattern:
-        keywords = "|".join(self.KEYWORDS[lang].split())
-        strings = r"'(?:[^'\\\n]|\\.)*'|\"(?:[^\"\\\n]|\\.)*\"" + (r"|`(?:[^`\\]|\\.)*`" if lang == "tfjs" else "")
-        return re.compile(rf"(?P<comment>{re.escape(self.COMMENT[lang])}.*)|(?P<string>{strings})"
-                          rf"|(?P<number>\b\d+(?:\.\d*)?(?:[eE][+-]?\d+)?\b)|(?P<keyword>\b(?:{keywords})\b)")
-
-    def apply(self, document: QTextDocument, text: str, lang: str) -> None:
-        """Colour ``document``, which holds ``text`` (code in ``lang``)."""
-        if not text.isascii() and self.ASTRAL.search(text):
-            return  # a character outside Unicode's first plane counts twice in Qt's positions: left plain
-        data = self.CONSTANT.search(text)
-        begin = data.start() if data else len(text)
-        trailer = text.rfind(self.TRAILER[lang])
-        end = trailer if data and trailer > begin else len(text)
-        cursor = QTextCursor(document)
-        cursor.beginEditBlock()
-
-        def paint(start: int, stop: int, kind: str) -> None:
-            cursor.setPosition(start)
-            cursor.setPosition(stop, QTextCursor.MoveMode.KeepAnchor)
-            cursor.setCharFormat(self.formats[kind])
-
-        if end > begin:
-            paint(begin, end, "data")
-        pattern = self._patterns[lang]
-        pieces = [(0, begin), (end, len(text))]
-        pieces += [m.span() for m in self.DECLARATION.finditer(text, begin, end)]
-        for lo, hi in pieces:
-            for m in pattern.finditer(text, lo, hi):
-                paint(m.start(), m.end(), m.lastgroup)
-        cursor.endEditBlock()
-
 
 class CodeView(QPlainTextEdit):
     """The code: read-only, monospace, not wrapped; the lines of :meth:`mark` are painted with a background
@@ -411,7 +122,7 @@ class CodePanel(QWidget):
         self._asked: CodeRequest | None = None  # the last request given to the writer
         self._stale = True  # something changed while the panel was hidden
         self._text = ""  # the code in the editor
-        self._started: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # a run's settings at its start
+        self._starts = RunStarts()  # each run's settings at its start
         self.writer = CodeWriter(self)
         self.writer.ready.connect(self._on_ready)
         self._soon = QTimer(self, singleShot=True, interval=0)  # several changes at once make one request
@@ -519,23 +230,15 @@ class CodePanel(QWidget):
         self._view = view
         if isinstance(view, TrainingView):
             view.runChanged.connect(self._on_run_changed)
-            self._started.setdefault(view.model, view.model.settings)
+            self._starts.follow(view.model)
         self.schedule()
 
     @Slot(str)
     def _on_run_changed(self, what: str) -> None:
         model = getattr(self._view, "model", None)
         if what == NEW_RUN and model is not None:
-            self._started[model] = model.settings
+            self._starts.restarted(model)
         self.schedule()
-
-    def _changed_while_training(self, model: object) -> bool:
-        """Whether ``model``'s settings changed on the fly since its run started (other than the epoch limit,
-        which changes no step already taken)."""
-        if model is None or not hasattr(model, "settings"):
-            return False
-        first = self._started.setdefault(model, model.settings)
-        return replace(first, epochs=0) != replace(model.settings, epochs=0)
 
     def _on_choice(self, *_args) -> None:
         prefs.save_view_settings(PREFS_KEY, {"lang": self.lang, "exact": self.exact.isChecked()})
@@ -573,9 +276,9 @@ class CodePanel(QWidget):
         self._stale = False
         model = getattr(self._view, "model", None)
         self._show_racers(model if isinstance(model, RaceRun) else None)
-        request = request_for(self._view, self.lang, self.exact.isChecked(), self.racer.currentData())
-        if request.exact and request.settings is not None and self._changed_while_training(model):
-            request = replace(request, note=f"{request.note} {NOTES['changed']}")
+        request = request_for(self._view, self.lang, self.exact.isChecked(), self.racer.currentData(),
+                              by_hand=isinstance(self._view, BackpropView))
+        request = self._starts.noted(request, model)
         if request.same_as(self._shown):
             self.writer.invalidate()  # back to what is shown: an answer to a request made since is not wanted
             return
@@ -707,8 +410,9 @@ class CodePanel(QWidget):
         if not path:
             return None
         prefs.remember_folder(path)
-        if not os.path.splitext(path)[1]:
-            path += codegen.SUFFIXES[lang]
+        path = prefs.completed_save_path(self, path, codegen.SUFFIXES[lang])
+        if path is None:
+            return None
         source = request.dataset.source
         inputs = () if source in BUILTIN else (source,)  # the data file is never written over
         try:

@@ -20,15 +20,15 @@ The computation itself is the engine's (``Experiment.loss_slice`` over two param
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+from PySide6.QtCore import QObject, QRunnable, Signal, Slot
 
 from fitscope.engine.landscape import Plane, iter_slice
-from fitscope.gui.activity import give_way, install
+from fitscope.gui.activity import give_way
+from fitscope.gui.background import SerialPool
 
 
 @dataclass(frozen=True, eq=False)
@@ -111,7 +111,7 @@ class _SliceJob(QRunnable):
         slicer._finished.emit(SliceResult(self._token, theta0, a, b, grid))
 
 
-class BackgroundSlicer(QObject):
+class BackgroundSlicer(SerialPool):
     """One loss grid at a time in a private thread pool; a new request while one runs replaces the waiting one.
 
     :attr:`ready` is emitted in the GUI thread with results whose token is still current. :meth:`shutdown`
@@ -126,29 +126,8 @@ class BackgroundSlicer(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        install()  # garbage is collected in the GUI thread only, never in the pool's
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(1)
-        self._pool.setExpiryTimeout(2000)
-        self._stop = threading.Event()
-        self.token = 0
-        self._busy = False
-        self._waiting: Callable[[int], QRunnable] | None = None
         self._finished.connect(self._on_finished)
         self._progress.connect(self._on_progress)
-
-    @property
-    def busy(self) -> bool:
-        return self._busy
-
-    @property
-    def active_jobs(self) -> int:
-        """Jobs running in the pool's thread now (0 once :meth:`shutdown` has returned)."""
-        return self._pool.activeThreadCount()
-
-    def cancelled(self, token: int) -> bool:
-        """Called from the pool's thread: stop this job?"""
-        return self._stop.is_set() or token != self.token
 
     def wait_for_gui(self) -> None:
         """Called from the pool's thread between two grid points: give way while the GUI thread handles events."""
@@ -156,46 +135,27 @@ class BackgroundSlicer(QObject):
 
     def invalidate(self) -> int:
         """A new token: results of earlier requests are dropped (and their jobs stop early)."""
-        self.token += 1
-        self._waiting = None
-        return self.token
+        return self.drop()
 
     def request(self, compute: Callable, theta0, i, j, a, b) -> None:
         """Compute ``compute(theta0, i, j, a, b)`` in the background, for the current token."""
-        self._start(lambda token: _SliceJob(self, token, compute, theta0, i, j, a, b))
+        self.submit(lambda token: _SliceJob(self, token, compute, theta0, i, j, a, b))
 
     def request_plane(self, model, X: np.ndarray, y: np.ndarray, loss, plane: Plane, a, b, tag: object = None
                       ) -> None:
         """The loss of ``model`` on ``(X, y)`` over ``plane`` at ``a`` × ``b`` in the background, for the current
         token; :attr:`progressed` says how far it is, :attr:`ready` brings a :class:`PlaneResult`."""
         X, y = np.array(X, dtype=np.float64), np.array(y, dtype=np.float64)  # the job's own copies
-        self._start(lambda token: _PlaneJob(self, token, model, X, y, loss, plane, a, b, tag))
-
-    def _start(self, job: Callable[[int], QRunnable]) -> None:
-        if self._stop.is_set():
-            return
-        if self._busy:
-            self._waiting = job
-            return
-        self._busy = True
-        self._pool.start(job(self.token))
+        self.submit(lambda token: _PlaneJob(self, token, model, X, y, loss, plane, a, b, tag))
 
     @Slot(int, int, int)
     def _on_progress(self, token: int, done: int, total: int) -> None:
-        if token == self.token and not self._stop.is_set():
+        if token == self.token and not self.stopped:
             self.progressed.emit(done, total)
 
     @Slot(object)
     def _on_finished(self, result: SliceResult | PlaneResult) -> None:
-        self._busy = False
+        self.job_ended()
         if (result.grid is not None or getattr(result, "error", "")) and result.token == self.token:
             self.ready.emit(result)
-        if self._waiting is not None and not self._stop.is_set():
-            job, self._waiting = self._waiting, None
-            self._start(job)
-
-    def shutdown(self, timeout_ms: int = 5000) -> None:
-        self._stop.set()
-        self._waiting = None
-        self._pool.clear()
-        self._pool.waitForDone(timeout_ms)
+        self.run_waiting()

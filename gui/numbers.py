@@ -1,0 +1,51 @@
+"""One compact way to write a number, for plots and the texts about them (no Qt here).
+
+The rule of every number drawn on a plot: plain decimals from 0.01 to 999 (``0.05``, ``0.2``, ``1``, ``20``,
+``500``) and ``1e3``-style beyond (``1e3``, ``2.5e4``, ``1e-3``), never ``10²`` nor ``9·10¹``.
+"""
+
+from __future__ import annotations
+
+import math
+
+#: Plain decimals for magnitudes in [PLAIN_LO, PLAIN_HI); ``1e3``-style outside.
+PLAIN_LO, PLAIN_HI = 0.01, 1000.0
+
+
+def _scaled(a: float, k: int) -> float:
+    """``a / 10**k`` without 10**k underflowing to 0 for the smallest numbers (subnormals: k down to −324)."""
+    return a / 10.0**k if k > -300 else (a * 1e300) / 10.0 ** (k + 300)
+
+
+def _strip(text: str) -> str:
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def number_text(v: float, last: int) -> str:
+    """``v`` written down to the digit of 10**``last`` (plain or ``1e3``-style, as the module's rule says)."""
+    if not math.isfinite(v):
+        return str(v)
+    if v == 0:
+        return "0"
+    sign = "-" if v < 0 else ""
+    a = abs(v)
+    k = math.floor(math.log10(a))
+    digits = max(0, k - last)  # after the mantissa's point
+    m = round(_scaled(a, k), digits)
+    if m >= 10:  # rounding carried into the next decade
+        k += 1
+        digits = max(0, k - last)
+        m = round(_scaled(a, k), digits)
+    if PLAIN_LO <= m * 10.0**k < PLAIN_HI:
+        return sign + _strip(f"{a:.{max(0, -last)}f}")
+    return f"{sign}{_strip(f'{m:.{digits}f}')}e{k}"
+
+
+def compact(v: float, digits: int = 3) -> str:
+    """``v`` to ``digits`` significant digits: ``0.931``, ``31.8``, ``123``, ``1.37e3``, ``4.23e12``, ``2e-3``."""
+    if not math.isfinite(v) or v == 0:
+        return number_text(v, 0)
+    k = math.floor(math.log10(abs(v)))
+    if round(_scaled(abs(v), k), digits - 1) >= 10:
+        k += 1
+    return number_text(v, k - digits + 1)
