@@ -23,6 +23,7 @@ from fitscope.gui.views.code_panel import CodeDock
 from fitscope.gui.views.race_view import RaceView
 from fitscope.gui.views.surface_view import SurfaceView
 from fitscope.gui.views.tab import View
+from fitscope.gui.views.undo import EditMenu
 
 ABOUT = (
     "<h3>fitscope</h3><p>A microscope on <code>model.fit()</code>: gradient descent batch by batch, on a loss "
@@ -61,6 +62,7 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.code_dock)
         self.code_dock.hide()
         self._build_menus()
+        self.edit = EditMenu(self, before=self.training_menu.menuAction())  # Undo, Redo, Restore all defaults
         self.update_title()
         self.tabs.currentChanged.connect(self._on_tab_changed)
         self._on_tab_changed(self.tabs.currentIndex())

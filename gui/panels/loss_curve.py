@@ -51,7 +51,8 @@ class LossCurvePanel(QWidget):
         self.plot.addItem(self.baseline)
         self.change = pg.InfiniteLine(  # where the loss function was changed during the run
             angle=90, movable=False, pen=pg.mkPen("#8e24aa", width=1.5, style=pg.QtCore.Qt.PenStyle.DashLine),
-            label="", labelOpts={"position": 0.95, "color": "#6a1b9a", "anchors": [(1, 0), (1, 0)]},
+            # The label to the right of the line: a change near the first steps leaves no room on its left.
+            label="", labelOpts={"position": 0.95, "color": "#6a1b9a", "anchors": [(0, 0), (0, 0)]},
         )
         self.change.hide()
         self.plot.addItem(self.change)
@@ -59,7 +60,7 @@ class LossCurvePanel(QWidget):
         self.log_scale = QCheckBox("Log scale")
         self.log_scale.setObjectName("logScale")
         self.log_scale.toggled.connect(self._set_log)
-        bar = QHBoxLayout()
+        self.bar = bar = QHBoxLayout()  # under the chart: its check boxes
         bar.addStretch(1)
         bar.addWidget(self.log_scale)
         layout = QVBoxLayout(self)
@@ -70,6 +71,7 @@ class LossCurvePanel(QWidget):
         self._baseline: float | None = None
         self._x_max = 0.0
         self._last_step = 0
+        self._extent = 0  # the steps another curve drawn here needs (a previous run's)
         self._drawn: list[np.ndarray] = []  # the losses drawn (for framing the loss axis)
         frame_y(self.plot, [], False)  # no run yet: no labels
 
@@ -121,7 +123,7 @@ class LossCurvePanel(QWidget):
         if last < self._last_step:  # the history restarted (or went back): the loss axis follows it afresh
             self.plot.enableAutoRange(axis="y")
         self._last_step = last
-        self._frame_steps(last)
+        self._frame_steps(max(last, self._extent))
         columns = self._columns()
         keep = slice(int(np.searchsorted(steps, since, side="right")), None)  # the steps after `since`
         shown = batch_loss[keep]
@@ -131,7 +133,7 @@ class LossCurvePanel(QWidget):
         self.batch.setData(x, shown)
         if since > 0:
             self.change.setPos(since + 0.5)
-            self.change.label.setFormat(f"{before} until here")
+            self.change.label.setFormat(f"◂ {before} until here")
             self.change.show()
         else:
             self.change.hide()
@@ -148,6 +150,11 @@ class LossCurvePanel(QWidget):
                 if curve.isVisible():
                     self._drawn.append(values)
         self._frame()
+
+    def set_step_extent(self, steps: int) -> None:
+        """Keep ``steps`` steps in view too (0: only the run's): a previous run drawn under this one."""
+        self._extent = steps
+        self._frame_steps(max(self._last_step, steps))
 
     def _columns(self) -> int:
         """How many columns a curve is cut down to: one per two pixels of the chart's width."""

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QProgressBar, QSiz
 
 from fitscope.gui.keys import PointFields
 from fitscope.gui.panels.axes import compact, log_ticks
+from fitscope.gui.panels.param_picker import ParamCombo
 from fitscope.gui.panels.plotting import fit_title
 from fitscope.gui.panels.surface import SurfacePanel
 
@@ -117,7 +118,7 @@ class LossSlicePanel(QWidget):
         column.setSpacing(2)
         column.addWidget(self.surface, 1)
         column.addLayout(pick)
-        self.fields = PointFields(self.surface.plot, "sliceStart", "Start at")  # typed: as a click there
+        self.fields = PointFields(self.surface.plot, "sliceStart", "Now at")  # typed: as a click there
         self.fields.chosen.connect(self.surface.clicked)
         self.fields.layout().setContentsMargins(6, 0, 6, 0)
         column.addWidget(self.fields)
@@ -125,7 +126,7 @@ class LossSlicePanel(QWidget):
         self._pair = (0, 1)
 
     def _combo(self, name: str, accessible: str) -> QComboBox:
-        combo = QComboBox()
+        combo = ParamCombo()
         combo.setObjectName(name)
         combo.setAccessibleName(accessible)
         combo.setMaxVisibleItems(20)
@@ -183,12 +184,15 @@ class LossSlicePanel(QWidget):
     def hide_progress(self) -> None:
         self.progress.hide()
 
-    def set_parameters(self, labels: Sequence[str], i: int, j: int) -> None:
-        """The parameters to choose from (one label each), and the pair shown."""
+    def set_parameters(self, labels: Sequence[str], i: int, j: int,
+                       groups: Sequence[tuple[str, tuple[int, ...]]] | None = None) -> None:
+        """The parameters to choose from (one label each), and the pair shown; ``groups``: the arrays they come
+        from (name, shape), for a network's: each chooser then lists them by array and searches them."""
         for combo in (self.x_param, self.y_param):
             combo.blockSignals(True)
             combo.clear()
             combo.addItems(list(labels))
+            combo.set_groups(groups)
             combo.blockSignals(False)
         self.set_pair(i, j)
 

@@ -31,6 +31,7 @@ class RaceLossPanel(QWidget):
         self.plot.setLabel("bottom", "step")
         self.plot.setLabel("left", "loss")
         self.plot.showGrid(x=True, y=True, alpha=0.15)
+        self.plot.getViewBox().setLimits(xMin=0)  # no negative steps, even before the first
         quiet_plot(self.plot)
         self.legend = OutsideLegend(self.plot)  # under the chart: no corner is free of every racer's curve
         # The label goes under the line: no curve ever comes below the optimum.
@@ -52,7 +53,7 @@ class RaceLossPanel(QWidget):
         self.log_scale.setChecked(True)
         self.plot.setLogMode(y=True)
         self.log_scale.toggled.connect(self._set_log)
-        bar = QHBoxLayout()
+        self.bar = bar = QHBoxLayout()  # under the chart: its check boxes
         bar.addStretch(1)
         bar.addWidget(self.log_scale)
         layout = QVBoxLayout(self)

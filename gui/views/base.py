@@ -15,9 +15,10 @@ The data path of one batch: trainer → report → worker (batched while the GUI
 
 from __future__ import annotations
 
+from contextlib import suppress
 from typing import Any, ClassVar
 
-from PySide6.QtCore import QTimer, Signal, Slot
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -36,6 +37,7 @@ from fitscope.gui.views.controls import DEFAULT_SPEED, OPTIMIZER_NAMES, SPEEDS, 
 from fitscope.gui.views.notices import GoBackButton, MessageLabel
 from fitscope.gui.views.saved import SessionPart
 from fitscope.gui.views.tab import Command, View
+from fitscope.gui.views.undo import UndoKeeper, undoable
 from fitscope.gui.worker import TrainingController, Unit
 
 #: The commands of every training tab.
@@ -87,6 +89,7 @@ class TrainingView(SessionPart, View):
         self._frame.timeout.connect(self._on_frame)
         self._behind = False  # frames were skipped while the tab was hidden
         self._shut = False
+        self.undo = UndoKeeper(self)  # Edit > Undo of what threw a run away (gui/views/undo.py)
         self.message = MessageLabel()  # a passing message, or what the model's state calls for
         self.go_back_button = GoBackButton(TRAINING_COMMANDS["go_back"].tip)  # offered after a divergence
         self.go_back_button.clicked.connect(self.go_back)
@@ -160,6 +163,7 @@ class TrainingView(SessionPart, View):
             action.setEnabled(step is not None)
             self.go_back_button.offer(step, getattr(self.model, "recovery_complete", True))
 
+    @undoable("go back")
     def go_back(self) -> None:
         """Back to the last step whose training loss was below the start's, exactly as the run was then."""
         step = self.recovery_step()
@@ -176,6 +180,8 @@ class TrainingView(SessionPart, View):
         self.show_message(f"Back {where}. Lower the learning rate (to {rate:g}, say), then step or run on.", note=True)
         self.went_back()
         self.refresh()
+        with suppress(KeyError):  # a tab without one learning rate field
+            self.control("learning_rate").setFocus(Qt.FocusReason.OtherFocusReason)  # what to change next
 
     def went_back(self) -> None:
         """The run went back before a divergence: a subclass may frame the point it is at."""
@@ -220,7 +226,8 @@ class TrainingView(SessionPart, View):
     def add_training_commands(self, *keys: str) -> None:
         """The commands of :data:`TRAINING_COMMANDS` this tab offers, bound to this base's methods."""
         slots = {"step_phase": lambda: self.step(Unit.PHASE), "step_batch": lambda: self.step(Unit.BATCH),
-                 "step_epoch": lambda: self.step(Unit.EPOCH), "run": self.toggle_run, "reset": self.reset,
+                 "step_epoch": lambda: self.step(Unit.EPOCH), "run": self.toggle_run,
+                 "reset": lambda: self.undo.run("reset", self.reset),  # a tab's own reset, too
                  "book_settings": self.book_settings, "go_back": self.go_back}
         for key in keys:
             action = self.add_command(key, slots[key], checkable=key == "run")
@@ -228,6 +235,7 @@ class TrainingView(SessionPart, View):
                 action.setText(self.RUN_TEXT)
 
     @Slot(float, float)
+    @undoable("new start point")
     def start_at(self, x: float, y: float) -> None:
         """A fresh run from the point (x, y) clicked on the tab's map (one that cannot be trained from is
         refused with a message; nothing changes)."""
@@ -257,10 +265,12 @@ class TrainingView(SessionPart, View):
         """Whether Run may start now (a subclass may say why not in its message)."""
         return True
 
+    @undoable("reset")
     def reset(self) -> None:
         """Back to the start point, forgetting the training so far."""
         self.model.reset()
 
+    @undoable("book settings")
     def book_settings(self) -> None:
         """The data set's own settings (the book's for its data sets), and a fresh start."""
         self.model.restore_defaults()
@@ -402,6 +412,7 @@ class TrainingView(SessionPart, View):
         """Show ``dataset`` afresh with its own settings (the book's, for its data sets)."""
         self.show_dataset(dataset, book=True)
 
+    @undoable("new data set")
     def show_dataset(self, dataset: Any, book: bool = False) -> None:
         """Show ``dataset`` afresh: with the settings last used for it, or its own (the book's) if ``book``
         or none were remembered. What this tab used for the data set it showed is remembered first."""

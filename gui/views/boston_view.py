@@ -7,6 +7,7 @@ computed in this thread for a linear model (closed form, cheap) and in a backgro
 
 from __future__ import annotations
 
+import html
 import time
 from functools import partial
 
@@ -21,6 +22,7 @@ from fitscope.engine.surface import model_slice
 from fitscope.gui.activity import hold_until_painted
 from fitscope.gui.models.multi import MODELS, MultiRun
 from fitscope.gui.models.surface import fmt
+from fitscope.gui.panels.compare import PreviousRunOverlay
 from fitscope.gui.panels.curvature import CurvatureBox
 from fitscope.gui.panels.edges import EdgeMarkers, Mark
 from fitscope.gui.panels.loss_curve import LossCurvePanel
@@ -34,6 +36,7 @@ from fitscope.gui.views.controls import SPEEDS
 from fitscope.gui.views.curvature import CurvatureOverlay, MapShown
 from fitscope.gui.views.landscape import LandscapeSlice
 from fitscope.gui.views.slicer import BackgroundSlicer, SliceResult
+from fitscope.gui.views.undo import undoable
 
 SLICE_MS = 250  # the loss slice follows training at most 4 times a second
 MLP_SLICE_MS = 1000  # … an MLP's once a second: its job competes with training for the interpreter lock
@@ -142,6 +145,9 @@ class BostonView(TrainingView):
         column.addWidget(self.curvature_box)  # below the explanation, which is read first
         self.lay_out(plots, side, width=(340, 400))
         self.map_panel, self.loss_chart = self.slice_panel, self.loss_panel
+        self.compare = PreviousRunOverlay(self.undo, self.loss_panel, self.slice_panel, self._previous_path,
+                                          lambda: (self.slice.current_mode, self.model.pair, self.model.n_params),
+                                          loss_of=lambda: self.model.settings.loss)
 
     def _build_training_box(self) -> QGroupBox:
         box = self.command_box("Training", [["run", "step_batch"], ["step_epoch", "reset"]])
@@ -194,7 +200,7 @@ class BostonView(TrainingView):
         shape = (run.dataset, run.settings.model, run.settings.hidden, run.settings.normalize)
         if shape != self._model_shown:  # another model (or normalization): its parameters, its tables
             self._model_shown = shape
-            self.slice.set_parameters(run.param_labels(), *run.pair)
+            self.slice.set_parameters(run.param_labels(), *run.pair, None if run.is_linear else run.array_labels())
             if run.is_linear:
                 self.weights.show_linear(run.settings.normalize)
             else:
@@ -204,7 +210,7 @@ class BostonView(TrainingView):
         exp = run.experiment
         self.loss_panel.clear()
         self.loss_panel.show_curves(validation=exp.X_val is not None, test=False)
-        self.loss_panel.set_baseline(run.baseline(), f"baseline (mean {run.target_noun})")
+        self.loss_panel.set_baseline(run.baseline(), f"baseline (always guessing the mean {run.target_noun})")
         self.landscape.model_changed()
         self.curvature.update(exp)
         self._frame_slice()
@@ -226,6 +232,13 @@ class BostonView(TrainingView):
         self._forget_slice()
         self._frame_slice()
         self.refresh()
+
+    def _previous_path(self, previous) -> tuple[np.ndarray, np.ndarray] | None:
+        """A previous run's path over the two weights shown (none over another plane, or of another model)."""
+        if self.slice.current_mode != "weights" or previous.n_params != self.model.n_params:
+            return None
+        i, j = self.model.pair
+        return previous.params[:, i], previous.params[:, j]
 
     def may_run(self) -> bool:
         if self.model.finished:
@@ -257,6 +270,7 @@ class BostonView(TrainingView):
             self._frame_slice()
         self.refresh()
 
+    @undoable("new start point")
     def start_at(self, x: float, y: float) -> None:
         if self.landscape.active:
             self.landscape.start_at(x, y)
@@ -277,9 +291,10 @@ class BostonView(TrainingView):
         pad = 0.05 * (hi - lo) or 0.05 * abs(hi) or 1.0
         self.pred_panel.set_limits(min(0.0, lo - pad) if 0 <= lo <= hi - lo else lo - pad, hi + pad)
         unit = f" ({d.target_unit})" if d.target_unit else ("" if run.is_boston else f" {d.target_name}")
-        self.pred_panel.plot.setLabel("bottom", f"actual{unit}")
-        self.pred_panel.plot.setLabel("left", f"predicted{unit}")
+        self.pred_panel.plot.setLabel("bottom", html.escape(f"actual{unit}"))  # rich text: the column's name as
+        self.pred_panel.plot.setLabel("left", html.escape(f"predicted{unit}"))  # written
         split = "test" if d.has_test else "training"
+        self.pred_panel.widget.setAccessibleName(f"Predicted against actual {run.target_noun} on the {split} set")
         form = self.readouts.form
         form.labelForField(self.readouts.labels["bostonBaseline"]).setText(f"baseline ({split})")
         self.readouts.labels["bostonBaseline"].setToolTip(
@@ -298,6 +313,7 @@ class BostonView(TrainingView):
         run = self.model
         h = run.history
         self.loss_panel.set_history(h.batch_loss, h.epochs, steps=h.loss_steps)
+        self.compare.update()
         done = run.epochs_done
         step = h.last_step
         total = max(run.settings.epochs, done)
@@ -473,8 +489,9 @@ class BostonView(TrainingView):
     def _curvature_shown(self) -> MapShown | None:
         """The slice's two weights and its minimum, for the curvature axes (a linear model's slice only)."""
         run = self.model
-        if self.landscape.active or not run.is_linear or self.slice_theta0 is None:
-            return None
+        if self.landscape.active or not run.is_linear or self.slice_theta0 is None or len(self.slice_theta0) != \
+                run.n_params:
+            return None  # no slice of this run drawn yet (a new model or data set is being bound)
         i, j = run.pair
         center = run.experiment.stats.slice_optimum(self.slice_theta0, i, j)
         return MapShown(run.experiment, i, j, (float(center[0]), float(center[1])))

@@ -6,6 +6,8 @@ start it afresh there, the settings form edits its settings, and every panel is 
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import QDoubleSpinBox, QGroupBox, QVBoxLayout, QWidget
@@ -16,6 +18,7 @@ from fitscope.engine.settings import settings_values
 from fitscope.engine.trainer import Phase
 from fitscope.gui import access
 from fitscope.gui.models.surface import SurfaceRun, fmt
+from fitscope.gui.panels.compare import PreviousRunOverlay
 from fitscope.gui.panels.curvature import CurvatureBox
 from fitscope.gui.panels.data_plot import DataPanel
 from fitscope.gui.panels.edges import EdgeMarkers, Mark
@@ -27,6 +30,7 @@ from fitscope.gui.views import controls
 from fitscope.gui.views.base import TRAINING_COMMANDS, TrainingView
 from fitscope.gui.views.curvature import CurvatureOverlay, MapShown
 from fitscope.gui.views.tab import Command
+from fitscope.gui.views.undo import undoable
 
 GRID = 200  # surface resolution, points per axis
 SURFACE_TITLE = "Training loss over (kernel, bias) — click to start there"
@@ -70,7 +74,7 @@ class SurfaceView(TrainingView):
         self.add_training_commands("step_phase", "step_batch", "step_epoch", "run", "reset", "book_settings",
                                    "go_back")
         self.add_command("frame", self.frame_path)
-        self.add_command("random_init", lambda: self.model.random_init())
+        self.add_command("random_init", self.random_init)
         self._build_ui()
         self.bind(SurfaceRun(dataset or load_builtin("download-time")))
 
@@ -106,13 +110,19 @@ class SurfaceView(TrainingView):
         column.addWidget(self.curvature_box)  # below the explanation, which is read first
         self.lay_out(plots, side, width=(330, 400))
         self.map_panel, self.loss_chart = self.surface, self.loss_panel
+        self.compare = PreviousRunOverlay(self.undo, self.loss_panel, self.surface, lambda c: (c.params[:, 0],
+                                          c.params[:, 1]), loss_of=lambda: self.model.settings.loss)
 
     def _build_readouts_box(self) -> QGroupBox:
         box = QGroupBox("Now")
         self.readouts = ReadoutsPanel([
             ("stepValue", "step"), ("epochValue", "epoch"), ("lossValue", "batch loss"),
-            ("trainLossValue", "training loss"), ("testLossValue", "test loss"),
+            ("trainLossValue", "training loss now"), ("testLossValue", "test loss"),
         ])
+        now_tip = ("The loss on all the training rows at the weights now. The chart's training loss is each epoch's "
+                   "mean batch loss, measured while the weights were still moving, so the two differ")
+        self.readouts.labels["trainLossValue"].setToolTip(now_tip)
+        self.readouts.form.labelForField(self.readouts.labels["trainLossValue"]).setToolTip(now_tip)
         tip = ("The loss of the batch shown last, measured before its update (at the weights of the step before); "
                "the training loss below is at the weights now, on all the training rows")
         self.readouts.labels["lossValue"].setToolTip(tip)
@@ -151,8 +161,8 @@ class SurfaceView(TrainingView):
         if d is self._dataset_shown:
             return
         self._dataset_shown = d
-        self.data_panel.plot.setLabel("bottom", d.feature_names[0])
-        self.data_panel.plot.setLabel("left", d.target_name)
+        self.data_panel.plot.setLabel("bottom", html.escape(d.feature_names[0]))  # a label is rich text: a
+        self.data_panel.plot.setLabel("left", html.escape(d.target_name))  # column's name is shown as written
         X_test = None if d.X_test is None else d.X_test[:, 0]
         title = "Data and the current line" if d.name in BUILTIN else f"{d.name} and the current line"
         self.data_panel.set_data(d.X_train[:, 0], d.y_train, X_test, d.y_test, title)
@@ -172,6 +182,7 @@ class SurfaceView(TrainingView):
         if self._surface_loss != self.model.experiment.loss.name:
             self._surface_due.start()
 
+    @undoable("random init")
     def random_init(self) -> None:
         self.model.random_init()
 
@@ -200,6 +211,7 @@ class SurfaceView(TrainingView):
         k_lo, k_hi, b_lo, b_hi = self.surface.visible_range()
         return bool(k_lo <= point[0] <= k_hi and b_lo <= point[1] <= b_hi)
 
+    @undoable("new start point")
     def _on_param_typed(self, _value: float) -> None:
         if self.controller.running:
             self.controller.pause()
@@ -231,6 +243,7 @@ class SurfaceView(TrainingView):
     def redraw(self) -> None:
         """Draw the model's latest state on every panel."""
         run = self.model
+        self.compare.update()
         h = run.history
         params = h.params
         self.surface.set_trajectory(params[:, 0], params[:, 1], h.epoch_rows())
