@@ -248,7 +248,7 @@ class Curvature:
 
     def sentence(self) -> str:
         """One line tying κ to the steps gradient descent needs and to the largest stable rate (plain text)."""
-        limit = f"any learning rate above 2/λmax = {_num(self.stability_limit)} diverges"
+        limit = f"full-batch gradient descent diverges at any learning rate above 2/λmax = {_num(self.stability_limit)}"
         if self.flat:
             return (f"κ is infinite (λmin = 0): the loss is flat along some direction (a constant or repeated "
                     f"feature), gradient descent never moves along it, and {limit}.")

@@ -41,7 +41,14 @@ from .experiment import Experiment, build_optimizer
 from .history import MIN_ROWS, History
 from .losses import get_loss
 from .serial import floats_from_json, floats_to_json
-from .settings import DEFAULT_LEARNING_RATE, FitSettings, check_app_ranges, settings_from_json, settings_to_json
+from .settings import (
+    DEFAULT_LEARNING_RATE,
+    LEARNING_RATE_RANGE,
+    FitSettings,
+    check_app_ranges,
+    settings_from_json,
+    settings_to_json,
+)
 from .trainer import EpochReport, Phase, Report, StepReport, Trainer
 
 #: What a run tells its listeners (see :meth:`Observable.notify`).
@@ -244,6 +251,9 @@ class FitRun(Observable):
             changes["learning_rate"] = DEFAULT_LEARNING_RATE[changes["optimizer"]]
         new = self.constrain(self.dataset, replace(self.settings, **changes))
         new.validate(len(self.dataset.y_train))
+        lo, hi = LEARNING_RATE_RANGE
+        if "learning_rate" in changes and not lo <= new.learning_rate <= hi:  # as the app's fields and sessions
+            raise ValueError(f"the learning rate {new.learning_rate:g} is outside the app's {lo:g} to {hi:g}")
         changed = {f.name for f in dataclasses.fields(FitSettings)
                    if getattr(new, f.name) != getattr(self.settings, f.name)}
         if not changed:

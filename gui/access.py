@@ -79,7 +79,8 @@ class FocusFrame(QWidget):
             if isValid(w):
                 w.removeEventFilter(self)
         self._watched = []
-        self.target = now if now is not None and self.wants(now) else None
+        by_mouse = QApplication.mouseButtons() != Qt.MouseButton.NoButton  # a click shows where it is already
+        self.target = now if now is not None and self.wants(now) and not by_mouse else None
         if self.target is None:
             self.hide()
             return

@@ -261,10 +261,6 @@ def sentence(text: object, capital: bool = False) -> str:
     return (text[:1].upper() + text[1:] if capital else text) + "."
 
 
-def _with_suffix(path: str, fmt: str) -> str:
-    return path if os.path.splitext(path)[1] else f"{path}.{fmt}"
-
-
 def ask_and_export_picture(view: QGraphicsView, name: str | None = None, fmt: str | None = None) -> str | None:
     """A Save dialog for one plot (as ``fmt``, or PNG or SVG as the user picks); write it. The path, or None."""
     parent = view.window()
@@ -278,7 +274,9 @@ def ask_and_export_picture(view: QGraphicsView, name: str | None = None, fmt: st
     prefs.remember_folder(path)
     picked = next((f for f in formats if FORMATS[f] == chosen), formats[0])
     ext = os.path.splitext(path)[1].lower().lstrip(".")
-    path = _with_suffix(path, picked)
+    path = prefs.completed_save_path(parent, path, f".{picked}")
+    if path is None:
+        return None
     try:
         export_picture(path=path, view=view, fmt=ext if ext in formats else picked)
     except ExportError as e:
@@ -374,7 +372,9 @@ def ask_and_export_csv(view: QWidget, what: str) -> str | None:
     if not path:
         return None
     prefs.remember_folder(path)
-    path = _with_suffix(path, "csv")
+    path = prefs.completed_save_path(parent, path, ".csv")
+    if path is None:
+        return None
     try:
         (export_history_csv if what == "history" else export_trajectory_csv)(view, path)
     except ExportError as e:

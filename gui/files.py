@@ -90,10 +90,9 @@ class FileActions(QObject):
         if path is None:
             start = self.session_path or prefs.suggested_path(f"fitscope-session{SUFFIX}")
             path, _ = QFileDialog.getSaveFileName(self.window, "Save session", start, FILTER)
-            if not path:
+            path = prefs.completed_save_path(self.window, path, SUFFIX) if path else None
+            if path is None:
                 return False
-            if not os.path.splitext(path)[1]:
-                path += SUFFIX
         prefs.remember_folder(path)
         views = self.training_views
         was_running = [v for v in views if v.controller.running]

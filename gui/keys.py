@@ -3,9 +3,11 @@
 - :class:`KeyRouter` (one for the main window, :func:`install`): Space and Enter operate the focused button,
   check box or radio button; a tab's one-key shortcuts (Space = Step batch, R = Run, …) act only when the
   focus is not on a control that uses the key itself (a button, a field, a drop-down list, a slider, a table,
-  a map); Escape leaves a number field (its value kept as typed if valid, else the one before) and hands the
-  keys back to the tab; Ctrl+PgDown / Ctrl+PgUp switch tabs, and the tab shown takes the focus when the one
-  that had it is hidden.
+  a map); Escape cancels the edit of a number field (the value it had when it took the focus comes back),
+  leaves it and hands the keys back to the tab; Ctrl+PgDown / Ctrl+PgUp switch tabs, and the tab shown takes
+  the focus when the one that had it is hidden.
+- :class:`WheelGuard`: in a scrolled sidebar the wheel scrolls the sidebar, and changes a setting only in the
+  field that has the focus.
 - :class:`MapKeys` (one per map, :class:`~fitscope.gui.panels.surface.SurfacePanel`): with the map focused,
   the arrow keys move a visible crosshair, Shift+arrows pan, + and − zoom about the crosshair, Enter "clicks"
   at the crosshair (exactly as a mouse click there) and Home frames the data (:attr:`MapKeys.homeRequested`).
@@ -24,16 +26,19 @@ from PySide6.QtGui import QAction, QFont, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractButton,
     QAbstractItemView,
+    QAbstractScrollArea,
     QAbstractSlider,
     QAbstractSpinBox,
     QApplication,
     QComboBox,
     QDoubleSpinBox,
+    QGraphicsView,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QMainWindow,
     QPlainTextEdit,
+    QScrollBar,
     QTabWidget,
     QTextEdit,
     QWidget,
@@ -116,6 +121,9 @@ class KeyRouter(QObject):
     def _on_focus_changed(self, _old: QWidget | None, now: QWidget | None) -> None:
         if now is not None and self.window.isAncestorOf(now):
             self._watch(now)
+            box = spin_box_of(now)
+            if box is not None:  # what Escape puts back
+                box.setProperty("textOnFocus", box.lineEdit().text())
 
     def shutdown(self) -> None:
         """Stop watching (the window is closing): no key or focus event reaches this object any more."""
@@ -153,9 +161,14 @@ class KeyRouter(QObject):
         return False
 
     def hand_back(self, widget: QWidget) -> None:
-        """Leave the field ``widget`` for its tab: leaving it keeps a valid value as typed and puts back the one
-        before otherwise (the field does so when it loses the focus)."""
+        """Leave the field ``widget`` for its tab, its edit cancelled: the text it had when it took the focus is
+        put back first (so leaving it changes nothing)."""
         from fitscope.gui.views.tab import View  # the views import this module's neighbours, not the reverse
+
+        box = spin_box_of(widget)
+        before = box.property("textOnFocus") if box is not None else None
+        if isinstance(before, str):
+            box.lineEdit().setText(before)
 
         page = widget.parentWidget()
         while page is not None and not isinstance(page, View):
@@ -164,9 +177,46 @@ class KeyRouter(QObject):
         target.setFocus(Qt.FocusReason.OtherFocusReason)
 
 
+class WheelGuard(QObject):
+    """In a scrolled panel, a number field, drop-down list or slider takes the mouse wheel only while it has the
+    focus; otherwise the wheel scrolls the panel, so scrolling past a setting never changes it."""
+
+    def __init__(self, window: QWidget) -> None:
+        super().__init__(window)
+        for widget in window.findChildren(QWidget):
+            if isinstance(widget, QAbstractSpinBox | QComboBox | QAbstractSlider) and not isinstance(
+                    widget, QScrollBar) and scroll_area_of(widget):
+                self.guard(widget)
+
+    def guard(self, widget: QWidget) -> None:
+        widget.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # the wheel does not give it the focus either
+        widget.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
+        if event.type() != QEvent.Type.Wheel or not isinstance(watched, QWidget) or watched.hasFocus():
+            return False
+        area = scroll_area_of(watched)
+        if area is not None:
+            QApplication.sendEvent(area.viewport(), event)  # the panel scrolls instead
+        return True
+
+
+def scroll_area_of(widget: QWidget) -> QAbstractScrollArea | None:
+    """The scrolled panel ``widget`` is in (not a table or a plot), or None."""
+    w = widget.parentWidget()
+    while w is not None:
+        if isinstance(w, QAbstractScrollArea) and not isinstance(w, QAbstractItemView | QGraphicsView):
+            return w
+        w = w.parentWidget()
+    return None
+
+
 def install(window: QMainWindow, tabs: QTabWidget) -> KeyRouter:
-    """The keyboard rules for ``window`` and its ``tabs`` (call once, when the window is built)."""
-    return KeyRouter(window, tabs)
+    """The keyboard rules for ``window`` and its ``tabs`` (call once, when the window is built), and the
+    wheel's (:class:`WheelGuard`)."""
+    router = KeyRouter(window, tabs)
+    router.wheel = WheelGuard(window)
+    return router
 
 
 class MapKeys(QObject):
@@ -210,13 +260,21 @@ class MapKeys(QObject):
             item.hide()
             panel.plot.addItem(item, ignoreBounds=True)
         self.stop.installEventFilter(self)
+        panel.clicked.connect(self._clicked)
+
+    def _clicked(self, x: float, y: float) -> None:
+        """A start chosen (by mouse or Enter): the crosshair is there, the point training starts from."""
+        self.at = (float(x), float(y))
+        if self.showing():
+            self._draw()
 
     @property
     def items(self) -> tuple:
         return (*self.lines, self.ring, self.dot, self.cross, self.label)
 
     def crosshair(self) -> tuple[float, float] | None:
-        """Where the crosshair is (None before the map first had the focus)."""
+        """Where the crosshair is (None before the map first had the focus; at the current point each time it
+        takes the focus, and at a start when one is chosen)."""
         return self.at
 
     def showing(self) -> bool:
@@ -298,8 +356,8 @@ class MapKeys(QObject):
     def _show(self, on: bool) -> None:
         if not all(isValid(item) for item in self.items):
             return  # the window is being closed
-        if on and self.at is None:
-            self._place()
+        if on:
+            self._place()  # at the current point whenever the map takes the focus: never a stale start
         for item in self.items:
             item.setVisible(on)
         if on:
@@ -351,7 +409,9 @@ class PointFields(QWidget):
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
         row.setSpacing(4)
-        row.addWidget(QLabel(f"{accessible}:"))
+        caption = QLabel(f"{accessible}:")
+        caption.setToolTip("The two weights now; type a value to start training from there, as a click on the map")
+        row.addWidget(caption)
         self.names: list[QLabel] = []
         self.fields: list[QDoubleSpinBox] = []
         for axis in ("x", "y"):

@@ -96,3 +96,24 @@ def forget(tab: str | None = None) -> None:
     else:
         settings.remove(f"runs/{tab}")
         settings.remove(f"views/{tab}")
+
+
+def completed_save_path(parent, path: str, suffix: str) -> str | None:
+    """The file to write for ``path`` as chosen in a Save dialog: with ``suffix`` (".js", ".csv"…) added when it
+    has none. The dialog asked before replacing the file it was given, but not one the suffix leads to, nor can
+    it stop a folder's name: those are asked about, or refused, here. None: the user said no, or it is a folder.
+    """
+    from PySide6.QtWidgets import QMessageBox  # this module is read without a GUI too (remembered settings)
+
+    full = path if os.path.splitext(path)[1] else path + suffix
+    if os.path.isdir(path) or os.path.isdir(full):
+        QMessageBox.warning(parent, "Save", f"{os.path.basename(full.rstrip(os.sep)) or full} is a folder: choose a "
+                            "file name.")
+        return None
+    if full != path and os.path.exists(full):
+        answer = QMessageBox.question(parent, "Replace file?", f"{os.path.basename(full)} already exists. Replace it?",
+                                      QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                                      QMessageBox.StandardButton.No)
+        if answer != QMessageBox.StandardButton.Yes:
+            return None
+    return full

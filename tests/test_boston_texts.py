@@ -54,7 +54,7 @@ def train(run: MultiRun) -> None:
 
 
 GRID = [(model, normalize, lr, split) for model in ("linear", "mlp1", "mlp2") for normalize in (True, False)
-        for lr in (1e-6, 0.01) for split in (0.0, 0.2)]
+        for lr in (1e-6, 1e-5, 0.01) for split in (0.0, 0.2)]
 
 
 def settings(model: str, normalize: bool, lr: float, split: float):
@@ -82,7 +82,8 @@ def test_each_claim_is_made_exactly_when_it_holds(model, normalize, lr, split):
         assert "{" not in text and "}" not in text
         assert says(text, "weights normalized") == (linear and normalize)
         assert says(text, "weights raw") == (linear and not normalize)
-        assert says(text, "raw diverges") == (linear and not normalize and lr >= limit_raw)
+        full = run.settings.batch_size >= len(run.experiment.y)
+        assert says(text, "raw diverges") == (linear and not normalize and lr >= limit_raw * (1 if full else 4))
         assert says(text, "raw crawls") == (linear and not normalize and lr < limit_raw)
         if says(text, "raw diverges") or says(text, "raw crawls"):
             assert f"2/λmax = {limit_raw:.3g}" in plain(text)

@@ -166,3 +166,29 @@ def test_boston_mlp_says_the_curvature_is_for_a_linear_model(qtbot, boston):
     assert not box.show_axes.isEnabled() and box.normalization.isHidden()
     qtbot.waitUntil(lambda: boston.slice_grid is not None, timeout=20_000)
     assert boston.slice_panel.curvature_axes.segments() is None
+
+
+def test_axes_on_follow_the_tab_to_a_data_set_of_another_size(qtbot, boston, tmp_path):
+    """With the axes shown, a CSV of 4 features replaces Boston's 12 cleanly: the axes are of the new data's
+    Hessian once its slice is drawn (a stale 13-parameter slice once broke the switch half-way)."""
+    from fitscope.engine.data import read_table, table_dataset
+
+    boston.curvature_box.show_axes.setChecked(True)
+    qtbot.waitUntil(lambda: boston.slice_grid is not None, timeout=5000)
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(50, 4))
+    y = X @ [1.0, 2.0, -1.0, 0.5] + rng.normal(size=50) * 0.1
+    path = tmp_path / "four.csv"
+    path.write_text("a,b,c,d,target\n" + "".join(",".join(f"{v:.4f}" for v in (*r, t)) + "\n"
+                                                  for r, t in zip(X, y, strict=True)))
+    boston.show_dataset(table_dataset(path, *read_table(path)))
+    assert boston.model.n_params == 5 and boston.model.dataset.n_features == 4
+    qtbot.waitUntil(lambda: boston.slice_grid is not None and len(boston.slice_theta0) == 5, timeout=5000)
+    exp = boston.model.experiment
+    i, j = boston.model.pair
+    segments = drawn(boston.slice_panel)
+    assert segments is not None
+    H = hessian_of(exp.X)[np.ix_([i, j], [i, j])]
+    direction = segments[0, 1] - segments[0, 0]
+    long_axis = np.linalg.eigh(H)[1][:, 0]  # the smallest eigenvalue's: the ellipse's long axis
+    assert abs(abs(direction @ long_axis) / np.linalg.norm(direction) - 1) < 1e-6

@@ -69,6 +69,7 @@ def test_the_surface_tab_offers_to_go_back_and_frames_that_point(qtbot, make):
     assert run.experiment.loss_at(h.current, "train") < start_loss
     assert f"Back at step {step:,}" in view.message.text()
     assert not button.isVisible() and not view.commands["go_back"].isEnabled()
+    qtbot.waitUntil(lambda: view.control("learning_rate").hasFocus())  # what to change next has the keys
     k_lo, k_hi, b_lo, b_hi = view.surface.visible_range()
     assert k_lo <= h.current[0] <= k_hi and b_lo <= h.current[1] <= b_hi
 

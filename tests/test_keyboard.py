@@ -4,6 +4,7 @@ event anywhere. Each key's effect is checked on what the user sees or on the mod
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QCheckBox, QToolButton, QWidget
@@ -166,14 +167,16 @@ def test_every_button_of_every_tab_is_pressed_by_focus(qtbot, window):
         assert name in pressed
 
 
-def test_escape_leaves_a_number_field_keeping_a_valid_value(qtbot, window):
+def test_escape_cancels_the_edit_of_a_number_field_and_hands_the_keys_back(qtbot, window):
     view = window.surface_view
     field = tab_to(qtbot, named("learningRate"))
+    before = view.model.settings.learning_rate
     press(qtbot, K.Key_A, CTRL)
     type_text(qtbot, "0.05")
     press(qtbot, K.Key_Escape)
     assert focus() is view  # the keys are the tab's again
-    assert view.model.settings.learning_rate == 0.05
+    assert view.model.settings.learning_rate == before  # the edit is cancelled
+    assert float(field.text()) == before
     press(qtbot, K.Key_Space)  # … so Space steps
     qtbot.waitUntil(lambda: view.model.history.steps == 1)
     idle(qtbot, view)
@@ -183,8 +186,13 @@ def test_escape_leaves_a_number_field_keeping_a_valid_value(qtbot, window):
     type_text(qtbot, "1e")  # not a number yet
     press(qtbot, K.Key_Escape)
     assert focus() is view
-    assert view.model.settings.learning_rate == 0.05  # the value before is kept, and shown
-    assert field.text() == "0.05"
+    assert view.model.settings.learning_rate == before
+
+    tab_to(qtbot, lambda w: w is field)  # Enter is how an edit is kept
+    press(qtbot, K.Key_A, CTRL)
+    type_text(qtbot, "0.05")
+    press(qtbot, K.Key_Return)
+    assert view.model.settings.learning_rate == 0.05
 
 
 def test_ctrl_page_down_and_up_switch_tabs_and_the_tab_takes_the_keys(qtbot, window):
@@ -286,3 +294,50 @@ def test_the_backprop_example_chooser_follows_the_chosen_training_row(qtbot, win
     press(qtbot, K.Key_Up)
     assert surface.model.chosen == 5
     assert view.example.x == surface.model.experiment.X[5, 0]
+
+
+def test_the_wheel_scrolls_the_sidebar_past_a_setting_without_changing_it(qtbot, window):
+    """Scrolling the sidebar with the pointer over a number field changed the seed and threw the run away."""
+    from PySide6.QtCore import QPoint, QPointF
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QSpinBox
+
+    view = window.surface_view
+    window.resize(1400, 600)  # a sidebar taller than the window: it scrolls
+    qtbot.wait(50)
+    seed = next(w for w in view.findChildren(QSpinBox) if w.objectName() == "seed")
+    bar = view.sidebar_scroll.verticalScrollBar()
+    assert bar.maximum() > 0
+    bar.setValue(0)
+
+    def wheel(widget, steps: int) -> None:
+        centre = QPointF(widget.rect().center())
+        event = QWheelEvent(centre, QPointF(widget.mapToGlobal(centre.toPoint())), QPoint(0, 0),
+                            QPoint(0, -120 * steps), Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier,
+                            Qt.ScrollPhase.NoScrollPhase, False)
+        QApplication.sendEvent(widget, event)
+
+    before = seed.value()
+    wheel(seed, 2)
+    assert seed.value() == before and bar.value() > 0  # the sidebar scrolled, the seed stayed
+    seed.setFocus()
+    wheel(seed, -1)
+    assert seed.value() == before + 1  # a focused field takes the wheel
+
+
+def test_the_crosshair_is_never_a_stale_start(qtbot, window):
+    """A start clicked with the mouse moves the crosshair there; the map taking the focus puts it on the
+    current point (it once kept the old start, which Enter would have restarted from)."""
+    view = window.surface_view
+    panel = view.surface
+    panel.graphics.setFocus()
+    qtbot.waitUntil(lambda: panel.keys.showing())
+    panel.clicked.emit(0.3, 0.2)  # what a mouse click on the map sends
+    assert panel.keys.crosshair() == (0.3, 0.2)
+    assert tuple(view.model.current) == (0.3, 0.2)
+    view.commands["step_epoch"].trigger()
+    qtbot.waitUntil(lambda: not view.controller.busy and view.model.history.steps > 0)
+    view.setFocus()
+    panel.graphics.setFocus()
+    qtbot.waitUntil(lambda: panel.keys.showing())
+    assert np.allclose(panel.keys.crosshair(), view.model.current)

@@ -957,3 +957,12 @@ def test_contour_labels_make_way_for_more_points_and_keep_the_star_whole(qtbot):
     settle(qtbot)
     centre, drawn = panel.scene_pos_of(-2.0, 3.0), symbol_rects(panel)["star"].center()
     assert abs(drawn.x() - centre.x()) < 0.5 and abs(drawn.y() - centre.y()) < 0.5
+
+
+@pytest.mark.parametrize(("value", "text"), [(5e-324, "4.94e-324"), (1e-320, "1e-320"), (-2.5e-310, "-2.5e-310"),
+                                             (1e-300, "1e-300"), (1.7e308, "1.7e308")])
+def test_the_smallest_and_largest_floats_are_written_too(value, text):
+    """Subnormal numbers (a sweep's rates, a tiny data set's losses) once divided by 10**-324 = 0."""
+    from fitscope.gui.numbers import compact
+
+    assert compact(value) == text

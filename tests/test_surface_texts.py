@@ -30,7 +30,8 @@ GROUPS = {
     "order": ("order shuffled", "order fixed"),
     "loss_kind": ("loss all", "loss part"),
     "gradient_kind": ("gradient all", "gradient part", "gradient uphill", "gradient flat"),
-    "path_kind": ("path smooth", "path zigzag", "path diverging", "path momentum", "path adaptive", "path mae"),
+    "path_kind": ("path smooth", "path zigzag", "path diverging", "path batches", "path momentum", "path adaptive",
+                  "path mae"),
     "ended": ("ended reached", "ended short", "ended mae", "ended adaptive", "ended noisy"),
 }
 GRID = [(loss, opt, batch, lr, epochs) for loss in ("mse", "mae") for opt in ("sgd", "momentum", "rmsprop", "adam")
@@ -89,9 +90,13 @@ def test_each_claim_is_made_exactly_when_it_holds(loss, optimizer, batch, lr, ep
     # Running: the path's behaviour from λmax (plain SGD on MSE), momentum's limit, MAE's creases, the noise.
     running = text(run, "running", running=True)
     expected = ("path mae" if loss == "mae" else
-                ("path smooth" if lr < 1 / LAM_MAX else "path zigzag" if lr < 2 / LAM_MAX else "path diverging")
+                ("path batches" if part else
+                 "path smooth" if lr < 1 / LAM_MAX else "path zigzag" if lr < 2 / LAM_MAX else "path diverging")
                 if optimizer == "sgd" else "path momentum" if optimizer == "momentum" else "path adaptive")
     assert said(running, "path_kind") == [expected]
+    if expected == "path batches":
+        where = "below both" if lr < 1 / LAM_MAX else "between them" if lr < 2 / LAM_MAX else "above both"
+        assert f"{lr:g} is {where}" in plain(running)
     assert (plain(marker("noise")) in plain(running)) == part
     if expected == "path momentum":
         limit = 2 * (1 + run.settings.momentum) / LAM_MAX

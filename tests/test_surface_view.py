@@ -318,7 +318,7 @@ def test_a_change_of_loss_starts_a_marked_segment_and_no_stale_batch_loss(qtbot,
     assert view.readouts.text("lossValue") == "–"  # the last batch's MAE is not an MSE
     x, _ = view.loss_panel.batch.getData()
     assert (x is None or len(x) == 0) and view.loss_panel.change.isVisible()
-    assert view.loss_panel.change.label.format == "MAE until here" and view.loss_panel.change.value() == 4.5
+    assert view.loss_panel.change.label.format == "◂ MAE until here" and view.loss_panel.change.value() == 4.5
     view.commands["step_batch"].trigger()
     idle(qtbot, view)
     x, y = view.loss_panel.batch.getData()

@@ -231,3 +231,19 @@ def test_a_race_state_with_a_racer_out_of_range_is_refused(download):
     state["racers"]["adam"]["options"]["beta1"] = 7.0
     with pytest.raises(ValueError, match="out of range"):
         RaceRun.from_state(state, download)
+
+
+def test_a_learning_rate_beyond_the_apps_range_is_refused_and_nothing_changes():
+    """A rate the app's fields and sessions refuse (a sweep once passed 1e-320 on, and the session saved with
+    it could not be opened again) is refused by the run itself, in one line."""
+    from fitscope.engine.data import load_builtin
+    from fitscope.engine.run import FitRun
+
+    run = FitRun(load_builtin("download-time"))
+    before = run.settings
+    for rate in (1e-320, 5e-324, 1e4):
+        with pytest.raises(ValueError, match="outside the app's 1e-300 to 1000"):
+            run.update(learning_rate=rate)
+        assert run.settings == before
+    run.update(learning_rate=1e-300)
+    assert run.settings.learning_rate == 1e-300

@@ -79,8 +79,8 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from ..export import ExportError, Outputs
 
     check_args(args)
+    progress = _Progress(files_asked=args.history is not None or args.trace is not None)
     outputs = Outputs(inputs=data_files(args))
-    progress = _Progress()
     try:
         history = None if args.history is None else outputs.open(args.history, role="the --history file")
         trace = None if args.trace is None else outputs.open(args.trace, role="the --trace file")
@@ -110,14 +110,17 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 class _Progress:
     """Where a run stands, for the line an interruption prints."""
 
-    def __init__(self) -> None:
+    def __init__(self, files_asked: bool = False) -> None:
         self.exp: Experiment | None = None
         self.training = False
+        self.files_asked = files_asked  # --history or --trace: a stop before they are open has written nothing
 
     def interrupted(self, stop: KeyboardInterrupt, outputs: Outputs) -> str:
         from ..export import ExportError
 
         verb = getattr(stop, "verb", "interrupted")
+        if not outputs.files and self.files_asked:
+            return f"{verb}: nothing was written"
         if not outputs.files:
             return verb if self.exp is None or not self.training else (
                 f"{verb} in epoch {self.exp.trainer.epoch + 1}, after {self.exp.trainer.step} steps")

@@ -21,7 +21,8 @@ from fitscope.engine.trainer import DivergedReport
 CONDITIONS: dict[str, str] = {
     "weights normalized": "linear, normalization on",
     "weights raw": "linear, normalization off",
-    "raw diverges": "normalization off, linear, MSE, SGD, lr ≥ 2/λmax of the raw features",
+    "raw diverges": "normalization off, linear, MSE, SGD, lr ≥ 2/λmax of the raw features (≥ 4 × it with batches "
+                    "of a part of the data)",
     "raw crawls": "normalization off, linear, MSE, SGD, lr < 2/λmax of the raw features",
     "limit raw": "diverged with normalization off, linear, MSE",
     "validation": "a validation split",
@@ -30,6 +31,8 @@ CONDITIONS: dict[str, str] = {
     "sign": "done, linear, normalization on, some weight's sign opposite to its feature's correlation",
 }
 
+#: With batches of a part of the data, a rate this many times the full-batch limit is said to diverge.
+SURELY = 4.0
 #: A validation loss this many times the training loss counts as overfitting.
 OVERFIT = 1.5
 
@@ -72,7 +75,12 @@ def raw_rate_key(run) -> str | None:
     """``raw diverges`` or ``raw crawls`` (plain SGD on a linear MSE without normalization), else None."""
     if run.settings.normalize or not _linear_mse_sgd(run):
         return None
-    return "raw diverges" if run.settings.learning_rate >= raw_limits(run)[2] else "raw crawls"
+    lr, limit = run.settings.learning_rate, raw_limits(run)[2]
+    if lr < limit:
+        return "raw crawls"
+    full = run.settings.batch_size >= len(run.experiment.y)
+    # Above the full-batch limit, batches of a part of the data diverge too, but only surely well above it.
+    return "raw diverges" if full or lr >= SURELY * limit else None
 
 
 def sign_surprise(run) -> tuple[str, float, float] | None:

@@ -12,8 +12,10 @@ The conditions:
 - ``gradient_kind``: the full batch (``gradient all``); a batch gradient of zero (``gradient flat``); a part whose
   negative gradient points uphill on the surface of all the data (``gradient uphill``: the directional derivative
   of the training loss along it is positive), else ``gradient part``.
-- ``path_kind`` (while running): MAE (``path mae``); SGD with MSE below 1/λmax (``path smooth``), below 2/λmax
-  (``path zigzag``), else ``path diverging``, λmax being the largest eigenvalue of the full-batch Hessian;
+- ``path_kind`` (while running): MAE (``path mae``); SGD with MSE and full batches below 1/λmax
+  (``path smooth``), below 2/λmax (``path zigzag``), else ``path diverging``, λmax being the largest eigenvalue
+  of the full-batch Hessian; SGD with MSE on a part of the data per batch (``path batches``: those limits as a
+  guide);
   momentum (``path momentum``, its full-batch limit 2(1 + μ)/λmax); RMSProp and Adam (``path adaptive``).
 - ``noise``: a part of the data per batch (``noise``), else nothing.
 - ``ended`` (when done): the training loss within 0.1 % of the optimum's (``ended reached``); the epochs'
@@ -41,9 +43,10 @@ CONDITIONS: dict[str, str] = {
     "gradient part": "a part, −batch gradient downhill on the full loss",
     "gradient uphill": "a part, −batch gradient uphill on the full loss",
     "path mae": "loss MAE",
-    "path smooth": "SGD, MSE, lr < 1/λmax",
-    "path zigzag": "SGD, MSE, 1/λmax ≤ lr < 2/λmax",
-    "path diverging": "SGD, MSE, lr ≥ 2/λmax",
+    "path smooth": "SGD, MSE, full batches, lr < 1/λmax",
+    "path zigzag": "SGD, MSE, full batches, 1/λmax ≤ lr < 2/λmax",
+    "path diverging": "SGD, MSE, full batches, lr ≥ 2/λmax",
+    "path batches": "SGD, MSE, a part of the data per batch",
     "path momentum": "momentum, MSE",
     "path adaptive": "RMSProp or Adam, MSE",
     "noise": "batch size < training rows",
@@ -136,6 +139,8 @@ def path_key(run, lr: float) -> str:
     if settings.loss == "mae":
         return "path mae"
     if settings.optimizer == "sgd":
+        if settings.batch_size < len(run.experiment.y):
+            return "path batches"
         lam = curvature_of(run.experiment).lam_max
         return "path smooth" if lr * lam < 1 else "path zigzag" if lr * lam < 2 else "path diverging"
     return "path momentum" if settings.optimizer == "momentum" else "path adaptive"
@@ -166,8 +171,10 @@ def claims(run, step, moment: str | None, values: dict[str, object]) -> dict[str
         if settings.loss == "mse":
             lam = curvature_of(exp).lam_max
             limit = stability_limit(lam, settings.optimizer, settings.momentum)
+            lr = settings.learning_rate
             filled.update(zigzag_rate=num(1 / lam), limit=num(limit) if limit else "–", mu=num(settings.momentum),
-                          side="below" if limit and settings.learning_rate < limit else "above")
+                          side="below" if limit and lr < limit else "above",
+                          relation="below both" if lr * lam < 1 else "between them" if lr * lam < 2 else "above both")
         if settings.batch_size < n_train:
             out["noise"] = section("noise", **filled)
     for name, key in choices(run, step, moment, train_loss).items():

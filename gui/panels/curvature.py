@@ -32,7 +32,7 @@ class CurvatureAxes:
         for z, item in enumerate([self.halo, *self.lines]):
             item.setZValue(4 + 0.1 * z)  # above the isolines, below the path and the star
             plot.addItem(item)
-        self.legend = pg.LegendItem(offset=(-6, -6), labelTextColor="w", brush=pg.mkBrush(0, 0, 0, 150),
+        self.legend = pg.LegendItem(offset=(6, 6), labelTextColor="w", brush=pg.mkBrush(0, 0, 0, 150),
                                     labelTextSize="8pt", verSpacing=-6)
         self.legend.setParentItem(plot.getViewBox())
         self.legend.addItem(pg.PlotDataItem(pen=pg.mkPen(AXIS_COLOUR, width=2)), LEGEND)

@@ -7,6 +7,7 @@ The panel draws what it is given (plain arrays from the view) and keeps no model
 
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Sequence
 
@@ -279,8 +280,9 @@ class WeightsPanel(QWidget):
         per = "one standard deviation" if normalized else "one unit"
         unit = f" ({self._unit})" if self._unit else ""
         order = "largest first" if normalized else "by size (in each feature's own units: not comparable)"
-        self.title.setText(f"<b>Weights</b>, {order}: the change in predicted {self._target}{unit} for {per} more "
-                           "of the feature, the others held fixed")
+        what = html.escape(self._target + unit)  # a column's name, shown as written
+        self.title.setText(f"<b>Weights</b>, {order}: the change in predicted {what} for {per} more of the feature, "
+                           "the others held fixed")
 
     def show_mlp(self, arrays: Sequence[tuple[str, tuple[int, ...]]]) -> None:
         """Switch to the MLP page with one row per parameter array: ``(name, shape)`` pairs."""
@@ -301,7 +303,8 @@ class WeightsPanel(QWidget):
         """Weights of the features (shape (n_features,)) and the bias."""
         self.linear.set_values(kernel)
         where = "at its training mean" if self._normalized else "0"
-        self.bias_label.setText(f"bias {fmt(bias)}: the predicted {self._target} when every feature is {where}")
+        self.bias_label.setText(f"bias {fmt(bias)}: the predicted {html.escape(self._target)} when every feature is "
+                                f"{where}")
 
     def set_mlp(self, arrays: Sequence[np.ndarray]) -> None:
         """The live parameter arrays, in the order given to :meth:`show_mlp` (the first a kernel)."""
