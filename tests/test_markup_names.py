@@ -43,3 +43,16 @@ def test_the_surface_tab_shows_the_names_as_text(qtbot, tmp_path):
         assert "&lt;span" in plot.getAxis("left").labelText
     finally:
         view.shutdown()
+
+
+
+def test_the_race_start_refuses_thousands_separators():
+    """"1,000" once became 1.0 in the race's start field (its comma is a decimal mark)."""
+    import pytest
+
+    from fitscope.gui.panels.start_fields import parse_number
+
+    for typed in ("1,000", "1_000", "-12,345,678"):
+        with pytest.raises(ValueError, match="without separators"):
+            parse_number(typed, "kernel")
+    assert parse_number("0,5", "kernel") == 0.5 and parse_number("−2", "bias") == -2

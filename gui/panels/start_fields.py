@@ -9,6 +9,7 @@ a "−" sign or a decimal comma taken too), and Escape or leaving both fields pu
 from __future__ import annotations
 
 import math
+import re
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QWidget
@@ -20,6 +21,8 @@ def parse_number(text: str, what: str) -> float:
     typed = text.strip()
     if not typed:
         raise ValueError(f"Type a number for the start's {what}")
+    if "_" in typed or re.fullmatch(r"[-−+]?\d{1,3}(,\d{3})+", typed):
+        raise ValueError(f"The start's {what}: type {typed[:20]!r} without separators (a comma is a decimal mark)")
     try:
         value = float(typed.replace("−", "-").replace(",", "."))
     except ValueError:
