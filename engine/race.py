@@ -442,7 +442,7 @@ def standing(settled: Sequence[int | None], final: Sequence[float]) -> Standing:
 
 
 #: The learning rates :class:`RateScan` tries: 1, 2 and 5 per decade, from 0.001 to 1.
-SCAN_RATES = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
+SCAN_RATES = tuple(float(f"{m * 10.0 ** e:g}") for e in range(-3, 0) for m in (1, 2, 3, 4, 5, 7)) + (1.0,)
 
 
 class Trial(NamedTuple):

@@ -497,9 +497,10 @@ class FitRun(Observable):
         self.notify(STATUS)
 
     def smaller_rate(self) -> float:
-        """A learning rate to go on with after a divergence: a tenth of the rate in use, or for a linear model
-        with MSE trained with SGD or momentum, half the largest stable rate of full-batch training if that is
-        smaller (three significant digits)."""
+        """A learning rate to go on with after a divergence (three significant digits): a tenth of the rate in
+        use; for a linear model with MSE trained with SGD or momentum, half the largest stable rate of
+        full-batch training instead — whatever the rate was, with full batches (a rate that converges, and not
+        slowly), and if it is smaller with batches of a part of the data (whose own curvatures vary)."""
         from .curvature import curvature_of
 
         s = self.settings
@@ -507,7 +508,8 @@ class FitRun(Observable):
         if self.experiment.is_linear and s.loss == "mse" and s.optimizer in ("sgd", "momentum"):
             limit = curvature_of(self.experiment).limit(s.optimizer, s.momentum)
             if limit is not None and math.isfinite(limit):
-                rate = min(rate, limit / 2)
+                full = s.batch_size >= len(self.experiment.y)
+                rate = limit / 2 if full else min(rate, limit / 2)
         return float(f"{rate:.3g}")
 
     # --- what is remembered of the run between two launches of the app ---

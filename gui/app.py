@@ -16,6 +16,7 @@ from fitscope.gui.dialogs.open_csv import CsvOpener
 from fitscope.gui.dialogs.sweep import SweepMenu
 from fitscope.gui.files import FileActions
 from fitscope.gui.glossary import show_glossary
+from fitscope.gui.lessons.dock import LessonDock
 from fitscope.gui.views.backprop_view import BackpropView
 from fitscope.gui.views.base import TrainingView
 from fitscope.gui.views.boston_view import BostonView
@@ -99,6 +100,10 @@ class MainWindow(QMainWindow):
         glossary.setStatusTip("Every term and symbol the explanations use (or rest the pointer on a term)")
         glossary.triggered.connect(lambda: show_glossary(self))
         help_menu.addAction(glossary)
+        self.lesson_dock = LessonDock(self)  # Help > Guided lesson, Open lesson file… (gui/lessons/)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.lesson_dock)
+        self.lesson_dock.hide()
+        self.lesson_dock.add_to_menu(help_menu)
         about = QAction("&About fitscope", self)
         about.triggered.connect(lambda: QMessageBox.about(self, "About fitscope", ABOUT))
         help_menu.addAction(about)
@@ -225,6 +230,7 @@ class MainWindow(QMainWindow):
         self.descriptions.shutdown()
         self.sweeps.shutdown()
         self.code_dock.shutdown()
+        self.lesson_dock.shutdown()
         for view in self.views:
             view.shutdown()
 

@@ -287,7 +287,7 @@ def ask_and_export_picture(view: QGraphicsView, name: str | None = None, fmt: st
 
 # --------------------------------------------------------------------------- the context menu
 def export_menu(view: QGraphicsView, parent: QWidget | None = None) -> QMenu:
-    """The menu of one plot: Export as PNG…, Export as SVG…"""
+    """The menu of one plot: Export as PNG…, Export as SVG…, Copy."""
     menu = QMenu(parent or view)
     menu.setObjectName("plotExportMenu")
     menu.setToolTipsVisible(True)
@@ -298,6 +298,14 @@ def export_menu(view: QGraphicsView, parent: QWidget | None = None) -> QMenu:
         action = QAction(text, menu)
         action.triggered.connect(lambda _=False, fmt=fmt: ask_and_export_picture(view, fmt=fmt))
         menu.addAction(action)
+    from fitscope.gui import share  # it builds on this module
+
+    menu.addSeparator()
+    copy = QAction("&Copy", menu)
+    copy.setShortcut(share.copy_keys())
+    copy.setStatusTip("Put this plot on the clipboard as a picture (as Export as PNG draws it)")
+    copy.triggered.connect(lambda _=False: share.copy_picture(view))
+    menu.addAction(copy)
     return menu
 
 

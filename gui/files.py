@@ -3,7 +3,8 @@
 :class:`FileActions` belongs to the main window. It adds to the File menu:
 
 - **Open session…** (Ctrl+Shift+O), **Save session** (Ctrl+S), **Save session as…** (Ctrl+Shift+S);
-- **Export ▸** the current tab's plots by name (PNG or SVG), **History as CSV…**, **Trajectory as CSV…**.
+- **Export ▸** the current tab's plots by name (PNG or SVG), **History as CSV…**, **Trajectory as CSV…**,
+  **Report…** (:mod:`gui.share`), **Animation…** (:mod:`gui.animation`).
 
 Saving pauses any training and waits for it without running an event loop, so nothing the user does can
 happen in the middle of a save: the states are taken, the file is written (atomically: a crash mid-write
@@ -23,7 +24,7 @@ from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QMessageBox
 
 from fitscope.engine.data import BUILTIN
 from fitscope.engine.run import StateError
-from fitscope.gui import export, prefs
+from fitscope.gui import animation, export, prefs, share
 from fitscope.gui.session import FILTER, SUFFIX, SessionError, read_session, write_session
 from fitscope.gui.views.base import TrainingView
 from fitscope.gui.worker import one_line
@@ -49,6 +50,7 @@ class FileActions(QObject):
         self.export_menu.setObjectName("exportMenu")
         self.export_menu.aboutToShow.connect(self.fill_export_menu)
         export.install_view_menus(window.tabs)  # the plain graphics views (pyqtgraph's: in quiet_plot)
+        share.install_copy(window.tabs)  # Ctrl+C on a focused plot
         window.statusBar().setSizeGripEnabled(False)  # there from the start: "Session saved…" moves nothing
 
     def _action(self, text: str, slot, shortcut: QKeySequence, tip: str) -> QAction:
@@ -208,6 +210,17 @@ class FileActions(QObject):
             action.setStatusTip(f"The {what} of this tab's run, as fitscope fit {option} writes it" if has_run
                                 else "This tab has no single run to export")
             action.triggered.connect(lambda _=False, view=view, what=what: export.ask_and_export_csv(view, what))
+        menu.addSeparator()
+        report = menu.addAction("&Report…")
+        report.setEnabled(has_run)
+        report.setStatusTip("One HTML file: this tab's settings, data, final numbers, history and plots" if has_run
+                            else "This tab has no single run to report")
+        report.triggered.connect(lambda _=False, view=view: share.ask_and_export_report(view))
+        movie = menu.addAction("&Animation…")
+        movie.setEnabled(animation.can_animate(view))
+        movie.setStatusTip("An animated GIF of this tab's run, drawn from its recorded steps"
+                           if movie.isEnabled() else "Animations are made on the Loss surface tab")
+        movie.triggered.connect(lambda _=False, view=view: animation.ask_and_export_animation(view))
 
     # ------------------------------------------------------------------ remembered settings
     def recall(self) -> None:

@@ -608,7 +608,8 @@ class Monkey:
         """File > Export > one of the current tab's plots (PNG or SVG) or its history or trajectory (CSV)."""
         menu = self.sessions.export_menu
         self.sessions.fill_export_menu()
-        actions = [a for a in menu.actions() if not a.isSeparator() and a.isEnabled()]
+        actions = [a for a in menu.actions() if not a.isSeparator() and a.isEnabled()
+                   and a.text().replace("&", "") != "Animation…"]  # a dialog of its own, not one file
         if not actions:
             return
         action = self.rng.choice(actions)

@@ -102,7 +102,7 @@ def test_surface_readouts_are_the_engines(qtbot, surface):
     c = curvature_of(surface.model.experiment)
     lam = np.linalg.eigvalsh(hessian_of(surface.model.experiment.X))
     box = surface.curvature_box
-    assert box.numbers.text() == f"λmax {short(lam[-1])} · λmin {short(lam[0])} · κ {short(lam[-1] / lam[0])}"
+    assert box.numbers.text() == f"λmax {short(lam[-1])}, λmin {short(lam[0])}, κ {short(lam[-1] / lam[0])}"
     assert short(c.condition) == "39.2" and "κ 39.2" in box.numbers.text()
     assert box.sentence.text() == c.sentence()
     assert "2/λmax = 0.0464" in box.sentence.text() and "steps" in box.sentence.text()

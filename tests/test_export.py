@@ -117,7 +117,7 @@ def test_right_click_on_a_plot_offers_png_and_svg(qtbot, window, dialogs, tmp_pa
     qtbot.waitUntil(lambda: isinstance(QApplication.activePopupWidget(), QMenu), timeout=3000)
     menu = QApplication.activePopupWidget()
     texts = [a.text().replace("&", "") for a in menu.actions() if not a.isSeparator()]
-    assert texts == ["Loss curve", "Export as PNG…", "Export as SVG…"]  # which plot, then what to do
+    assert texts == ["Loss curve", "Export as PNG…", "Export as SVG…", "Copy"]  # which plot, then what to do
     assert not menu.actions()[0].isEnabled()
     dialogs.answers = [(str(tmp_path / "curve"), "SVG drawing (*.svg)")]
     menu.actions()[3].trigger()
@@ -155,7 +155,8 @@ def test_file_export_lists_the_current_views_plots_and_the_csvs(qtbot, window, d
     files = window.files
     files.fill_export_menu()
     texts = [a.text().replace("&", "") for a in files.export_menu.actions() if not a.isSeparator()]
-    assert texts == ["Loss surface…", "Data and fitted line…", "Loss curve…", "History as CSV…", "Trajectory as CSV…"]
+    assert texts == ["Loss surface…", "Data and fitted line…", "Loss curve…", "History as CSV…", "Trajectory as CSV…",
+                     "Report…", "Animation…"]
     assert all(a.isEnabled() for a in files.export_menu.actions())
     dialogs.answers = [(str(tmp_path / "surface.png"), "PNG image (*.png)")]
     files.export_menu.actions()[0].trigger()
@@ -165,7 +166,7 @@ def test_file_export_lists_the_current_views_plots_and_the_csvs(qtbot, window, d
     files.fill_export_menu()
     actions = [a for a in files.export_menu.actions() if not a.isSeparator()]
     assert [a.text() for a in actions][0] == "Computational graph…"
-    assert [a.isEnabled() for a in actions[1:]] == [False, False]
+    assert [a.isEnabled() for a in actions[1:]] == [False, False, False, False]
 
 
 def test_an_unwritable_folder_gets_one_line_and_no_file(qtbot, window, dialogs, tmp_path):

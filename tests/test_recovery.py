@@ -444,3 +444,14 @@ def test_the_cli_suggests_normalizing_when_raw_features_diverge(capsys):
     code = main(["fit", "--data", "boston-housing", "--normalize", "--lr", "5", "--epochs", "5", "--quiet"])
     out, _ = capsys.readouterr()
     assert code == 3 and "--normalize" not in out  # already normalized: not offered
+
+
+def test_after_a_full_batch_divergence_the_suggested_rate_is_half_the_stable_limit():
+    """Whatever the rate that diverged (0.05 or 10), full-batch SGD on the linear MSE is offered half of 2/λmax:
+    a rate that converges, and not slowly (a tenth of 0.05 once made 200 epochs fall short of the star)."""
+    d = load_builtin("download-time")
+    Z = np.column_stack([d.X_train[:, 0], np.ones(len(d.y_train))])
+    limit = 2 / np.linalg.eigvalsh(2 / len(Z) * Z.T @ Z)[-1]
+    for lr in (0.05, 10.0):
+        run = make(loss="mse", learning_rate=lr, batch_size=len(d.y_train))
+        assert run.smaller_rate() == float(f"{limit / 2:.3g}")

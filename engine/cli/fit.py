@@ -16,6 +16,8 @@ at the end, never onto the data file or onto each other):
 - ``--trace FILE``: ``step,epoch,batch,loss,<parameter names>``; row 0 holds the initial parameters, row
   ``s`` the parameters after update ``s``, its epoch (1-based), batch (0-based) and the batch's loss before
   the update. Numbers are written in full (``repr``), so they read back bit for bit.
+- ``--report FILE``: one HTML file with the settings, the data's provenance, the final numbers and the
+  history (:mod:`engine.report`; the app's File > Export > Report… adds the tab's plots).
 
 Exit status: 0 done; 2 bad input or a file that cannot be written (one ``error:`` line on stderr); 3
 training diverged (the files hold what was done until then; one line on stderr says where, and one on stdout
@@ -64,6 +66,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                      help="write epoch,loss,val_loss as CSV")
     fit.add_argument("--trace", metavar="FILE", type=file_name("--trace"),
                      help="write the parameters after every step as CSV")
+    fit.add_argument("--report", metavar="FILE", type=file_name("--report"),
+                     help="write a report of the run as one HTML file (settings, data, numbers, history)")
     fit.add_argument("--quiet", action="store_true", help="print the summary only, not every epoch")
     return fit
 
@@ -79,15 +83,17 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from ..export import ExportError, Outputs
 
     check_args(args)
-    progress = _Progress(files_asked=args.history is not None or args.trace is not None)
+    progress = _Progress(files_asked=any(f is not None for f in (args.history, args.trace, args.report)))
     outputs = Outputs(inputs=data_files(args))
     try:
         history = None if args.history is None else outputs.open(args.history, role="the --history file")
         trace = None if args.trace is None else outputs.open(args.trace, role="the --trace file")
+        report = None if args.report is None else outputs.open(args.report, role="the --report file")
         run = run_from_args(args)  # the run the app's tabs hold: the same settings, trainer and numbers
         interrupts.check()  # a signal whose exception a library swallowed while the data was read
         progress.exp = run.experiment
-        return train(run.experiment, args, out, err, outputs, history, trace, progress, run=run)
+        progress.report = None if report is None else (report, run)
+        return train(run.experiment, args, out, err, outputs, history, trace, progress, run=run, report_file=report)
     except KeyboardInterrupt as stop:
         interrupts.acknowledge()  # stopping: further signals change nothing
         print(progress.interrupted(stop, outputs), file=err)
@@ -114,6 +120,15 @@ class _Progress:
         self.exp: Experiment | None = None
         self.training = False
         self.files_asked = files_asked  # --history or --trace: a stop before they are open has written nothing
+        self.report: tuple[Output, FitRun] | None = None  # the --report file and the run it reports
+
+    def write_report(self) -> None:
+        """Write the run's report into the --report file (if asked for), before the files are put in place."""
+        if self.report is not None:
+            from ..report import run_report
+
+            output, run = self.report
+            output.write(run_report(run))
 
     def interrupted(self, stop: KeyboardInterrupt, outputs: Outputs) -> str:
         from ..export import ExportError
@@ -131,6 +146,7 @@ class _Progress:
         trainer = self.exp.trainer
         where = f"{verb} in epoch {trainer.epoch + 1}, after {trainer.step} steps"
         try:
+            self.write_report()
             outputs.commit()
         except ExportError as e:
             return f"{where}; {e}"
@@ -144,12 +160,12 @@ def _were(outputs: Outputs) -> str:
 
 def train(exp: Experiment, args: argparse.Namespace, out: TextIO, err: TextIO, outputs: Outputs,
           history: Output | None, trace: Output | None, progress: _Progress | None = None,
-          run: FitRun | None = None) -> int:
+          run: FitRun | None = None, report_file: Output | None = None) -> int:
     """Run the experiment, print its progress and summary, write the files; return the exit status.
 
     Signals are held off while training (a row is never half written) and taken between two reports.
     ``run``: the :class:`~engine.run.FitRun` of ``exp``, whose history records the reports (for the advice
-    after a divergence).
+    after a divergence and for ``report_file``, the ``--report`` file, written at the end).
     """
     from .. import interrupts
     from ..export import HISTORY_HEADER, history_row, trace_header, trace_row, trace_start_row
@@ -190,6 +206,9 @@ def train(exp: Experiment, args: argparse.Namespace, out: TextIO, err: TextIO, o
                 diverged = report
             interrupts.check()
     progress.training = False
+    if report_file is not None and run is not None:
+        progress.report = (report_file, run)
+    progress.write_report()
     outputs.commit()
 
     if diverged is not None:

@@ -43,7 +43,7 @@ class CurvatureReadout:
     curvature : Curvature or None
         None for MAE or a network (then :attr:`numbers` is :data:`LINEAR_MSE_ONLY` and the rest empty).
     numbers : str
-        ``"λmax 43.1 · λmin 1.1 · κ 39.2"`` (the sentence says κ = λmax/λmin).
+        ``"λmax 43.1, λmin 1.1, κ 39.2"`` (the sentence says κ = λmax/λmin).
     sentence : str
         κ tied to the steps gradient descent needs and to the largest stable rate 2/λmax.
     normalization : str
@@ -90,7 +90,7 @@ class CurvatureModel:
         c = self.curvature(exp)
         if c is None:
             return CurvatureReadout(None, LINEAR_MSE_ONLY)
-        numbers = f"λmax {short(c.lam_max)} · λmin {short(c.lam_min)} · κ {short(c.condition)}"
+        numbers = f"λmax {short(c.lam_max)}, λmin {short(c.lam_min)}, κ {short(c.condition)}"
         pair = ""
         if compare_normalization:
             e = self.normalization_effect(exp)

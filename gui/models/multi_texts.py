@@ -153,6 +153,6 @@ def divergence_text(run, texts: dict[str, str], report: DivergedReport) -> str:
         return texts["diverged"].format(step=report.step, lr=fmt(report.learning_rate), **run.spans)
     note = ""
     if run.experiment.is_linear and run.settings.loss == "mse":
-        note = texts["limit raw"].format(limit_raw=fmt(raw_limits(run)[2])) + " "
+        note = texts["limit raw"].format(limit_raw=fmt(raw_limits(run)[2]), **run.spans) + " "
     return texts["diverged_raw"].format(step=report.step, lr=fmt(report.learning_rate), limit_note=note,
                                         **run.spans)

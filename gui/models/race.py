@@ -68,16 +68,18 @@ class Option:
     step: float
     decimals: int
     tip: str
+    #: What the default is: TensorFlow.js's own, or (where tfjs has none) the usual value.
+    default_is: str = "TensorFlow.js default"
 
 
 #: Each optimizer's other hyperparameters.
 OPTIONS: dict[str, tuple[Option, ...]] = {
     "sgd": (),
     "momentum": (Option("momentum", "m", 0.9, 0.0, MOMENTUM_MAX, 0.05, 3, "Momentum: how much of the last step "
-                        "is kept"),),
+                        "is kept", "tf.train.momentum has no default; the usual value is"),),
     "rmsprop": (
         Option("rho", "ρ", 0.9, 0.0, 0.9999, 0.01, 4, "Decay of the running mean of squared gradients"),
-        Option("momentum", "μ", 0.0, 0.0, MOMENTUM_MAX, 0.05, 3, "Momentum of RMSProp (tfjs default 0)"),
+        Option("momentum", "μ", 0.0, 0.0, MOMENTUM_MAX, 0.05, 3, "Momentum of RMSProp"),
     ),
     "adam": (
         Option("beta1", "β₁", 0.9, 0.0, 0.9999, 0.01, 4, "Decay of the running mean of gradients"),

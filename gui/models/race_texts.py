@@ -157,4 +157,4 @@ def outcome(run: RaceRun, texts: dict[str, str], advice: Callable[[dict[str, str
     said = advice(texts)
     if said:
         text += "<br><br>" + said
-    return text + "<br><br>" + texts["try"]
+    return text + "<br><br>" + texts["try mae" if run.settings.loss == "mae" else "try"]

@@ -19,7 +19,7 @@ The conditions:
   momentum (``path momentum``, its full-batch limit 2(1 + μ)/λmax); RMSProp and Adam (``path adaptive``).
 - ``noise``: a part of the data per batch (``noise``), else nothing.
 - ``ended`` (when done): the training loss within 0.1 % of the optimum's (``ended reached``); the epochs'
-  loss still falling (``ended short``: 1 % over the last 5 epochs); else MAE (``ended mae``), RMSProp or Adam
+  loss still falling steadily (``ended short``: :func:`still_falling`); else MAE (``ended mae``), RMSProp or Adam
   (``ended adaptive``), a part of the data per batch (``ended noisy``), or ``ended short``.
 """
 
@@ -59,8 +59,8 @@ CONDITIONS: dict[str, str] = {
 
 #: Relative distance to the optimum's loss that counts as having reached it.
 REACHED = 1e-3
-#: Epochs over which the training loss must have fallen by 1 % to be still falling.
-RECENT = 5
+#: Epochs in each of the two windows :func:`still_falling` compares.
+RECENT = 10
 
 
 def section(key: str, **values: object) -> str:
@@ -126,11 +126,14 @@ def choices(run, step, moment: str | None, train_loss: float | None = None) -> d
 
 
 def still_falling(epoch_losses: np.ndarray) -> bool:
-    """The training loss still falls: fewer than :data:`RECENT` + 1 epochs, or the last epoch's loss at least
-    1 % below that of :data:`RECENT` epochs before."""
-    if len(epoch_losses) <= RECENT:
+    """The training loss still falls steadily: fewer than 2 × :data:`RECENT` epochs, or every one of the last
+    :data:`RECENT` epochs below the median of the :data:`RECENT` before them, and their median 1 % lower (a noisy
+    loss that only jitters, however low it ends, is not falling)."""
+    if len(epoch_losses) < 2 * RECENT:
         return True
-    return bool(epoch_losses[-1] < 0.99 * epoch_losses[-1 - RECENT])
+    recent, before = epoch_losses[-RECENT:], epoch_losses[-2 * RECENT:-RECENT]
+    typical = float(np.median(before))
+    return bool(recent.max() < typical and np.median(recent) < 0.99 * typical)
 
 
 def path_key(run, lr: float) -> str:
@@ -148,7 +151,7 @@ def path_key(run, lr: float) -> str:
 
 #: Every placeholder :func:`claims` fills (empty when the moment does not use it).
 PLACEHOLDERS = ("batch_kind", "order", "loss_kind", "gradient_kind", "path_kind", "noise", "ended", "n_train",
-                "full_loss", "best_loss", "miss")
+                "full_loss", "best_loss", "miss", "points_are")
 
 
 def claims(run, step, moment: str | None, values: dict[str, object]) -> dict[str, str]:
@@ -167,12 +170,15 @@ def claims(run, step, moment: str | None, values: dict[str, object]) -> dict[str
         train_loss = run.train_loss(run.current)
         filled["best_loss"] = out["best_loss"] = num(run.train_loss(np.asarray(run.optimum())))
         out["miss"] = typical_miss(train_loss, settings.loss, run.dataset.target_unit)
+    if step is not None:
+        out["points_are"] = "highlighted point is" if len(step.indices) == 1 else "highlighted points are"
     if moment == "running":
         if settings.loss == "mse":
             lam = curvature_of(exp).lam_max
             limit = stability_limit(lam, settings.optimizer, settings.momentum)
             lr = settings.learning_rate
             filled.update(zigzag_rate=num(1 / lam), limit=num(limit) if limit else "–", mu=num(settings.momentum),
+                          swing=num(abs(1 - lr * lam)),
                           side="below" if limit and lr < limit else "above",
                           relation="below both" if lr * lam < 1 else "between them" if lr * lam < 2 else "above both")
         if settings.batch_size < n_train:

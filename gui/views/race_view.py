@@ -176,7 +176,7 @@ class RaceView(TrainingView):
             self.options[key] = {}
             for col, o in enumerate(OPTIONS[key], start=2):
                 spin = self._number(f"{key}_{o.keyword}", f"{LABELS[key]} {o.keyword}", f"{o.symbol} ", o.decimals,
-                                    o.lo, o.hi, f"{o.tip} (TensorFlow.js default {o.default:g}; scroll or type to "
+                                    o.lo, o.hi, f"{o.tip} ({o.default_is} {o.default:g}; scroll or type to "
                                     "change)")
                 spin.setSingleStep(o.step)
                 spin.setButtonSymbols(QDoubleSpinBox.ButtonSymbols.NoButtons)
