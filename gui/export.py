@@ -38,6 +38,11 @@ FORMATS = {"png": "PNG image (*.png)", "svg": "SVG drawing (*.svg)"}
 #: What a title says about clicking on screen (" — click to start there"): a picture leaves it out.
 _CLICK_HINT = re.compile(r"\s*[—–-]\s*click\b[^<]*", re.IGNORECASE)
 _DATA_NAMES = {"download-time": "download-time data", "boston-housing": "Boston Housing"}
+
+
+def data_name(dataset) -> str:
+    """The data set as a picture's title names it ("download-time data", or a file's name)."""
+    return _DATA_NAMES.get(dataset.source, dataset.name)
 SCALE = 2  # a PNG has twice the plot's size on screen, in pixels: sharp when printed or on a HiDPI screen
 _MENU_PROPERTY = "fitscopeExportMenu"
 
@@ -122,7 +127,7 @@ def picture_context(view: QWidget) -> str:
     dataset = getattr(model, "dataset", None)
     if dataset is None:
         return ""
-    name = _DATA_NAMES.get(dataset.source, dataset.name)
+    name = data_name(dataset)
     history = getattr(model, "history", None)
     steps = getattr(history, "steps", None) if history is not None else getattr(model, "steps", None)
     if isinstance(steps, int):
