@@ -29,10 +29,11 @@ SHIPPED = [
     "fitscope/data/download-time/test.csv",
 ]
 #: Where each folder of the checkout lands in the wheel: one import package, ``fitscope``.
-PACKAGED = {"package": "fitscope", "engine": "fitscope/engine", "engine/cli": "fitscope/engine/cli",
-            "gui": "fitscope/gui",
-            "gui/panels": "fitscope/gui/panels", "gui/views": "fitscope/gui/views",
-            "gui/dialogs": "fitscope/gui/dialogs", "resources": "fitscope/resources", "data": "fitscope/data"}
+#: Each source folder and where it lands: every package folder of the checkout, found, not listed (a package
+#: once missing from pyproject's list shipped without its modules).
+PACKAGED = {"package": "fitscope", "resources": "fitscope/resources", "data": "fitscope/data",
+            **{init.parent.relative_to(ROOT).as_posix(): "fitscope/" + init.parent.relative_to(ROOT).as_posix()
+               for top in ("engine", "gui") for init in (ROOT / top).rglob("__init__.py")}}
 
 
 def _run(args, cwd, **kw):
