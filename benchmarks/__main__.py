@@ -17,7 +17,7 @@ from . import Result
 #: Modules with a ``run() -> list[Result]``, in the order their rows are printed.
 MODULES = ("benchmarks.engine_bench", "benchmarks.gui_bench", "benchmarks.latency_bench", "benchmarks.boston_bench",
            "benchmarks.data_bench", "benchmarks.monkey_bench", "benchmarks.sweep_bench",
-           "benchmarks.landscape_bench")
+           "benchmarks.landscape_bench", "benchmarks.animation_bench")
 
 
 def _value(x: float, unit: str) -> str:

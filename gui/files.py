@@ -219,7 +219,7 @@ class FileActions(QObject):
         movie = menu.addAction("&Animation…")
         movie.setEnabled(animation.can_animate(view))
         movie.setStatusTip("An animated GIF of this tab's run, drawn from its recorded steps"
-                           if movie.isEnabled() else "Animations are made on the Loss surface tab")
+                           if movie.isEnabled() else "This tab has no training run to animate")
         movie.triggered.connect(lambda _=False, view=view: animation.ask_and_export_animation(view))
 
     # ------------------------------------------------------------------ remembered settings

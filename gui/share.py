@@ -15,7 +15,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from PySide6.QtCore import QMimeData, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication, QImage, QKeySequence, QShortcut
 from PySide6.QtWidgets import QFileDialog, QGraphicsView, QMessageBox, QWidget
 
@@ -33,13 +33,11 @@ def copy_keys() -> QKeySequence:
 
 # --------------------------------------------------------------------------- Copy
 def copy_picture(view: QGraphicsView) -> QImage:
-    """Put the plot shown by ``view`` on the clipboard as an image (and as PNG data); return the image."""
-    data = export.picture_bytes(view, "png")
-    image = QImage.fromData(data, "PNG")
-    mime = QMimeData()
-    mime.setImageData(image)
-    mime.setData("image/png", data)
-    QGuiApplication.clipboard().setMimeData(mime)
+    """Put the plot shown by ``view`` on the clipboard as an image; return the image."""
+    image = QImage.fromData(export.picture_bytes(view, "png"), "PNG")
+    # An image, which the clipboard offers as PNG too. (A QMimeData made here was freed twice at exit: the
+    # clipboard owns what it is given, and so did its Python wrapper.)
+    QGuiApplication.clipboard().setImage(image)
     window = view.window()
     status = getattr(window, "statusBar", None)
     if callable(status):

@@ -55,3 +55,11 @@ if _qt_available():
             return thread.isRunning()
         except RuntimeError:  # the C++ object is already gone
             return False
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Collect the session's garbage while the QApplication still exists: collection runs in the GUI thread only
+    (gui/activity.py), and cycles holding Qt objects must not be left to the interpreter's own shutdown."""
+    import gc
+
+    gc.collect()

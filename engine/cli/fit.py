@@ -18,6 +18,11 @@ at the end, never onto the data file or onto each other):
   the update. Numbers are written in full (``repr``), so they read back bit for bit.
 - ``--report FILE``: one HTML file with the settings, the data's provenance, the final numbers and the
   history (:mod:`engine.report`; the app's File > Export > Report… adds the tab's plots).
+- ``--animate FILE``: an animated GIF (an MP4 for a ``.mp4`` name, where the optional ``video`` extra is
+  installed) of the path on the loss surface, from the start to the last step, in
+  ``--frames`` frames (default 100, or every step of a shorter run) at ``--fps`` (default 10), ``--size``
+  pixels (default 800x600), drawn as the app's loss-surface tab draws it (File > Export > Animation…). One-feature
+  linear models only. Qt is imported only for this option, and draws off screen when no display is set.
 
 Exit status: 0 done; 2 bad input or a file that cannot be written (one ``error:`` line on stderr); 3
 training diverged (the files hold what was done until then; one line on stderr says where, and one on stdout
@@ -29,28 +34,76 @@ was done until then) or left as they were.
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, TextIO
+import os
+from typing import TYPE_CHECKING, Any, TextIO
 
 from .common import (
     EXIT_CLOSED,
     EXIT_DIVERGED,
     EXIT_OK,
+    UsageError,
     add_training_options,
     check_args,
     data_files,
     file_name,
     fmt,
+    one_line,
     run_from_args,
     silence,
+    whole,
 )
 
 if TYPE_CHECKING:
+    from types import ModuleType
+
     from ..experiment import Experiment
     from ..export import Output, Outputs
     from ..run import FitRun
     from ..trainer import DivergedReport, EpochReport
 
 NAME = "fit"
+#: The --animate GIF's frames, frames per second and size (width, height) when the options are left out.
+ANIMATION_DEFAULTS: dict[str, Any] = {"frames": 100, "fps": 10, "size": (800, 600)}
+
+
+def frame_size(text: str) -> tuple[int, int]:
+    """An argparse type: ``WIDTHxHEIGHT`` in pixels, e.g. ``800x600`` (the ranges are checked with Qt's
+    renderer, :func:`_animation_options`)."""
+    parts = text.lower().replace("×", "x").split("x")
+    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+        raise argparse.ArgumentTypeError(f"takes WIDTHxHEIGHT in pixels, e.g. 800x600, not {text[:40]!r}")
+    return int(parts[0]), int(parts[1])
+
+
+frame_size.__name__ = "size"
+
+
+def _animation_options(args: argparse.Namespace) -> ModuleType | None:
+    """With --animate: the renderer (:mod:`gui.animation`), Qt started and the options checked; without it,
+    None (and the options that go with it refused). :class:`UsageError` if one is bad or Qt cannot start."""
+    if args.animate is None:
+        for option, value in (("--frames", args.frames), ("--fps", args.fps), ("--size", args.size)):
+            if value is not None:
+                raise UsageError(f"{option} applies to --animate only")
+        return None
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # drawn off screen: no window is ever shown
+    try:
+        from ...gui import animation
+
+        animation.start_qt()
+    except Exception as e:  # noqa: BLE001 (no Qt, no display, no widgets: one line)
+        raise UsageError(f"--animate draws with Qt, which cannot start here: {one_line(str(e))}") from None
+    width, height = args.size or ANIMATION_DEFAULTS["size"]
+    try:
+        animation.check_size(args.frames or ANIMATION_DEFAULTS["frames"], args.fps or ANIMATION_DEFAULTS["fps"],
+                             width, height)
+    except ValueError as e:
+        raise UsageError(f"--animate: {e}") from None
+    if args.animate.lower().endswith(".mp4") and not animation.mp4_available():
+        raise UsageError("--animate: MP4 needs the optional video encoder (pip install 'fitscope[video]'); a .gif "
+                         "file works as is")
+    return animation
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -68,6 +121,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                      help="write the parameters after every step as CSV")
     fit.add_argument("--report", metavar="FILE", type=file_name("--report"),
                      help="write a report of the run as one HTML file (settings, data, numbers, history)")
+    fit.add_argument("--animate", metavar="FILE", type=file_name("--animate"),
+                     help="write an animated GIF (or an MP4, for a .mp4 name, with the video extra) of the path on "
+                          "the loss surface (one-feature data only)")
+    fit.add_argument("--frames", type=whole(1, 100_000), metavar="N",
+                     help=f"frames of the --animate GIF (default {ANIMATION_DEFAULTS['frames']}, or every step of "
+                          "a shorter run)")
+    fit.add_argument("--fps", type=whole(1, 50, "a rate"), metavar="N",
+                     help=f"frames per second of the --animate GIF (default {ANIMATION_DEFAULTS['fps']})")
+    fit.add_argument("--size", type=frame_size, metavar="WxH",
+                     help="width and height of the --animate GIF in pixels (default {}x{})".format(
+                         *ANIMATION_DEFAULTS["size"]))
     fit.add_argument("--quiet", action="store_true", help="print the summary only, not every epoch")
     return fit
 
@@ -83,16 +147,25 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from ..export import ExportError, Outputs
 
     check_args(args)
-    progress = _Progress(files_asked=any(f is not None for f in (args.history, args.trace, args.report)))
+    renderer = _animation_options(args)  # Qt started (or one line) before anything is read
+    progress = _Progress(files_asked=any(f is not None for f in (args.history, args.trace, args.report,
+                                                                   args.animate)))
     outputs = Outputs(inputs=data_files(args))
     try:
         history = None if args.history is None else outputs.open(args.history, role="the --history file")
         trace = None if args.trace is None else outputs.open(args.trace, role="the --trace file")
         report = None if args.report is None else outputs.open(args.report, role="the --report file")
+        movie = None if args.animate is None else outputs.open(args.animate, role="the --animate file")
         run = run_from_args(args)  # the run the app's tabs hold: the same settings, trainer and numbers
+        if renderer is not None:
+            try:
+                renderer.check_surface(run)
+            except ValueError as e:
+                raise UsageError(f"--animate: {e}") from None
         interrupts.check()  # a signal whose exception a library swallowed while the data was read
         progress.exp = run.experiment
         progress.report = None if report is None else (report, run)
+        progress.animation = None if movie is None else (movie, run, renderer, args, out)
         return train(run.experiment, args, out, err, outputs, history, trace, progress, run=run, report_file=report)
     except KeyboardInterrupt as stop:
         interrupts.acknowledge()  # stopping: further signals change nothing
@@ -121,14 +194,29 @@ class _Progress:
         self.training = False
         self.files_asked = files_asked  # --history or --trace: a stop before they are open has written nothing
         self.report: tuple[Output, FitRun] | None = None  # the --report file and the run it reports
+        # the --animate file, the run it shows, the renderer module, the options and where a note goes
+        self.animation: tuple[Output, FitRun, ModuleType, argparse.Namespace, TextIO] | None = None
 
     def write_report(self) -> None:
-        """Write the run's report into the --report file (if asked for), before the files are put in place."""
+        """Write the run's report into the --report file and its animation into the --animate file (those asked
+        for), before the files are put in place."""
         if self.report is not None:
             from ..report import run_report
 
             output, run = self.report
             output.write(run_report(run))
+        if self.animation is not None:
+            output, run, renderer, args, out = self.animation
+            frames = args.frames or ANIMATION_DEFAULTS["frames"]
+            width, height = args.size or ANIMATION_DEFAULTS["size"]
+            try:
+                movie, drawn = renderer.fit_run_animation(run, args.animate, frames,
+                                                         args.fps or ANIMATION_DEFAULTS["fps"], width, height)
+            except Exception as e:  # noqa: BLE001 (a picture that cannot be drawn: one line, nothing written)
+                raise UsageError(f"--animate: cannot draw the frames: {one_line(str(e))}") from None
+            output.write_bytes(movie)
+            if drawn < frames and args.frames is not None:
+                print(f"note: the run kept {drawn:,} steps, so the animation holds {drawn:,} frames", file=out)
 
     def interrupted(self, stop: KeyboardInterrupt, outputs: Outputs) -> str:
         from ..export import ExportError
@@ -148,7 +236,7 @@ class _Progress:
         try:
             self.write_report()
             outputs.commit()
-        except ExportError as e:
+        except (ExportError, UsageError) as e:
             return f"{where}; {e}"
         held = "holds" if len(outputs.files) == 1 else "hold"
         return f"{where} ({outputs.names} {held} what was done until then)"
