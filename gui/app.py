@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 
@@ -12,11 +13,13 @@ from PySide6.QtWidgets import QApplication, QMainWindow, QMessageBox, QTabWidget
 from fitscope import resources
 from fitscope.engine.data import BUILTIN, Dataset, load_builtin
 from fitscope.gui import access, export, keys
+from fitscope.gui import help as user_help
 from fitscope.gui.dialogs.open_csv import CsvOpener
 from fitscope.gui.dialogs.sweep import SweepMenu
 from fitscope.gui.files import FileActions
 from fitscope.gui.glossary import show_glossary
 from fitscope.gui.lessons.dock import LessonDock
+from fitscope.gui.text_size import TextSize
 from fitscope.gui.views.backprop_view import BackpropView
 from fitscope.gui.views.base import TrainingView
 from fitscope.gui.views.boston_view import BostonView
@@ -38,6 +41,7 @@ class MainWindow(QMainWindow):
     def __init__(self) -> None:
         super().__init__()
         export.install_patches()
+        self.text_size = TextSize(self)  # View > Larger/Smaller text: the remembered size, before any widget
         self.tabs = QTabWidget()
         self.tabs.setObjectName("centralTabs")
         self.tabs.setDocumentMode(True)
@@ -66,9 +70,12 @@ class MainWindow(QMainWindow):
         self.edit = EditMenu(self, before=self.training_menu.menuAction())  # Undo, Redo, Restore all defaults
         self.update_title()
         self.tabs.currentChanged.connect(self._on_tab_changed)
+        for signal in (self.tabs.currentChanged, self.code_dock.visibilityChanged, self.lesson_dock.visibilityChanged):
+            signal.connect(self.text_size.fit_later)  # a wider window at a larger text size: does it still fit?
         self._on_tab_changed(self.tabs.currentIndex())
         self.resize(1400, 880)
         self._restore_layout()
+        self.lesson_dock.offer_first_run()  # "New here? Start the guided lesson", on the first launch only
         self.keys = keys.install(self, self.tabs)  # Space/Enter, Escape, Ctrl+PgDown/PgUp, maps (gui/keys.py)
         self.descriptions = access.install(self, self.tabs, self.views)  # names, focus frame (gui/access.py)
 
@@ -93,6 +100,8 @@ class MainWindow(QMainWindow):
             view_menu.addAction(action)
         view_menu.addSeparator()
         view_menu.addAction(self.code_dock.action)
+        view_menu.addSeparator()
+        self.text_size.add_to_menu(view_menu)
         help_menu = bar.addMenu("&Help")
         glossary = QAction("&Glossary", self)
         glossary.setObjectName("glossaryAction")
@@ -100,6 +109,7 @@ class MainWindow(QMainWindow):
         glossary.setStatusTip("Every term and symbol the explanations use (or rest the pointer on a term)")
         glossary.triggered.connect(lambda: show_glossary(self))
         help_menu.addAction(glossary)
+        user_help.add_to_menu(help_menu, self, self.tabs)  # User guide, Keyboard shortcuts (gui/help.py)
         self.lesson_dock = LessonDock(self)  # Help > Guided lesson, Open lesson file… (gui/lessons/)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.lesson_dock)
         self.lesson_dock.hide()
@@ -249,7 +259,11 @@ def main(argv: list[str] | None = None) -> int:
     window = MainWindow()
     app.aboutToQuit.connect(window.shutdown)
     window.show()
-    return app.exec()
+    code = app.exec()
+    window.shutdown()
+    del window
+    gc.collect()  # while the application exists: garbage is collected in the GUI thread only (gui/activity.py)
+    return code
 
 
 if __name__ == "__main__":

@@ -423,6 +423,7 @@ class PointFields(QWidget):
             box.setRange(-1e9, 1e9)
             box.setSingleStep(0.05)
             box.setKeyboardTracking(False)
+            box.setMinimumWidth(box.fontMetrics().horizontalAdvance("−0000.0000") + 32)  # not the range's width
             box.valueChanged.connect(self._on_value)
             name.setBuddy(box)
             row.addWidget(name)

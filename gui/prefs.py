@@ -117,3 +117,21 @@ def completed_save_path(parent, path: str, suffix: str) -> str | None:
         if answer != QMessageBox.StandardButton.Yes:
             return None
     return full
+
+
+# --------------------------------------------------------------------------- text size
+TEXT_SIZE = "display/text_size"
+
+
+def text_size() -> int:
+    """The text size (per cent) remembered from the last launch; 100 if none or damaged."""
+    value = QSettings().value(TEXT_SIZE)
+    try:
+        return int(value) if isinstance(value, int | str) and str(value).isdigit() else 100
+    except ValueError:
+        return 100
+
+
+def remember_text_size(percent: int) -> None:
+    """Remember the text size (View ▸ Larger text / Smaller text) for the next launch."""
+    QSettings().setValue(TEXT_SIZE, int(percent))

@@ -6,7 +6,7 @@ teacher's lesson. Before a lesson first changes the tabs, the student is offered
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Slot
+from PySide6.QtCore import QSettings, Qt, Slot
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPushButton,
     QScrollArea,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -29,6 +30,8 @@ from fitscope.gui import prefs
 from fitscope.gui.lessons.player import LessonPlayer
 
 BUILTIN_LESSON = "lessons/chapter2.md"
+#: Remembered once the first-run offer was taken or dismissed (or a lesson was started): it is not made again.
+OFFER_DONE = "lessons/first_run_offer_done"
 
 #: How each condition of a check is said to the student.
 SAID = {
@@ -65,6 +68,7 @@ class LessonDock(QDockWidget):
         self.main_window = window
         self.player = LessonPlayer(window)
         self.offered = False  # the student was offered to save their session
+        self.offer: QWidget | None = None  # the first-run offer in the status bar (offer_first_run)
         self._build_ui()
         self.player.stepShown.connect(self._on_step)
         self.player.busyChanged.connect(self._on_busy)
@@ -128,6 +132,52 @@ class LessonDock(QDockWidget):
         self.show_button.setEnabled(False)
         self.next_button.setText("&Start")
 
+    # ------------------------------------------------------------------ the first-run offer
+    def offer_first_run(self) -> None:
+        """On the very first launch (nothing remembered), offer the lesson in the status bar: a button, and a
+        ✕ to dismiss it. Taken or dismissed, it is never made again."""
+        settings = QSettings()
+        if settings.value(OFFER_DONE) is not None or settings.contains("window/geometry"):
+            return
+        self.offer = QWidget(objectName="firstRunOffer")
+        row = QHBoxLayout(self.offer)
+        row.setContentsMargins(0, 0, 4, 0)
+        row.setSpacing(2)
+        start = QPushButton("New here? Start the guided lesson", objectName="firstRunStart")
+        start.setFlat(True)
+        start.setStyleSheet("QPushButton { color: #1565c0; font-weight: 600; padding: 2px 8px; }")
+        start.setToolTip("Chapter 2 step by step (also in Help ▸ Guided lesson)")
+        start.clicked.connect(self._take_offer)
+        dismiss = QToolButton(objectName="firstRunDismiss", text="✕", autoRaise=True)
+        dismiss.setToolTip("Not now (Help ▸ Guided lesson starts it any time)")
+        dismiss.setAccessibleName("Dismiss the offer of the guided lesson")
+        dismiss.clicked.connect(self.end_offer)
+        row.addWidget(start)
+        row.addWidget(dismiss)
+        self.main_window.statusBar().addPermanentWidget(self.offer)
+
+    @property
+    def offering(self) -> bool:
+        """Whether the first-run offer is in the status bar now."""
+        offer = getattr(self, "offer", None)
+        return offer is not None and not offer.isHidden()
+
+    @Slot()
+    def _take_offer(self) -> None:
+        self.end_offer()
+        self.open_builtin()
+
+    @Slot()
+    def end_offer(self) -> None:
+        """Take the first-run offer away, for good."""
+        QSettings().setValue(OFFER_DONE, True)
+        offer = getattr(self, "offer", None)
+        if offer is not None:
+            self.main_window.statusBar().removeWidget(offer)
+            offer.hide()
+            offer.deleteLater()
+            self.offer = None
+
     def add_to_menu(self, menu: QMenu) -> None:
         """Help ▸ Guided lesson and Help ▸ Open lesson file…"""
         menu.addAction(self.action)
@@ -162,6 +212,7 @@ class LessonDock(QDockWidget):
         """Start ``lesson`` at its first step, after offering to save what the student did. False if cancelled."""
         if not self.offer_to_save():
             return False
+        self.end_offer()  # a lesson started: the first-run offer has done its work
         self.show()
         self.raise_()
         self.player.play(lesson)

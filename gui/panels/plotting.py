@@ -12,6 +12,7 @@ from PySide6.QtGui import QFont, QFontMetricsF
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsWidget, QSizePolicy
 from shiboken6 import isValid
 
+from fitscope.gui import text_size
 from fitscope.gui.export import install_plot_menu
 
 LEGEND_TEXT = "#424242"
@@ -195,7 +196,7 @@ class _TitleFitter(QObject):
     def fit(self) -> None:
         room = self.room()
         first, _, rest = self.title.partition(" — ")
-        text = self.title if not rest or room >= self.need else \
+        text = self.title if not rest or room >= self.need * text_size.factor() else \
             f"{first}<br><span style='font-size: {self.size - 2:g}pt'>{rest}</span>"
         if self.plot.titleLabel.text != text:
             self.plot.setTitle(text, size=f"{self.size:g}pt")

@@ -212,6 +212,7 @@ class WeightsPanel(QWidget):
         self.table = _table_view(self.linear, "weightsTable", "Weights of the features")
         self.bias_label = QLabel()
         self.bias_label.setObjectName("biasLabel")
+        self.bias_label.setWordWrap(True)  # a long line would widen the window (larger text)
         linear_page = QWidget()
         column = QVBoxLayout(linear_page)
         column.setContentsMargins(0, 0, 0, 0)

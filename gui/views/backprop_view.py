@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 
 from fitscope import resources
 from fitscope.engine.backprop import Trace, trace
-from fitscope.gui import access
+from fitscope.gui import access, text_size
 from fitscope.gui.panels.graph import ACCENT, FORWARD, GRADIENT, GraphPanel, number, pretty
 from fitscope.gui.panels.readouts import ReadoutsPanel
 from fitscope.gui.views.controls import OPTIMIZER_NAMES
@@ -429,12 +429,12 @@ class BackpropView(View):
         if pos > n:
             rows.append(("Update", html.escape(pretty(tr.update_rule(self.example.k_name))).replace("\n", "<br>"),
                          True))
-        cells = []
+        cells, head_width = [], round(70 * text_size.factor())  # px: "Backward" on one line at any text size
         for head, body, current in rows:
             style = "background:#fff3e0;" if current else ""
             weight = "font-weight:600;" if current else ""
             cells.append(
-                f"<tr><td width='70' style='color:#78909c;padding:2px 8px 2px 4px;{style}'>{head}</td>"
+                f"<tr><td width='{head_width}' style='color:#78909c;padding:2px 8px 2px 4px;{style}'>{head}</td>"
                 f"<td align='left' style='padding:2px;{style}{weight}'>{body}</td></tr>"
             )
         if not cells:
