@@ -209,6 +209,8 @@ def apply(percent: int) -> None:
     global _factor, _base_font, _watcher
     app = QApplication.instance()
     install()
+    if _base_font is not None and percent / 100 == _factor:
+        return  # nothing to change (each new window asks for the size remembered): no app-wide restyle
     if _base_font is None:
         _base_font = QFont(app.font())
     old, _factor = _factor, percent / 100
@@ -218,7 +220,9 @@ def apply(percent: int) -> None:
     else:
         font.setPixelSize(round(_base_font.pixelSize() * _factor))
     app.setFont(font)
-    app.setStyleSheet(scaled_css(resources.read_text("style.qss")))
+    sheet = scaled_css(resources.read_text("style.qss"))
+    if app.styleSheet() != sheet:  # setting it restyles every widget of the application
+        app.setStyleSheet(sheet)
     if _watcher is None and _factor != 1.0:
         _watcher = _SheetWatcher()
         app.installEventFilter(_watcher)
