@@ -38,6 +38,11 @@ class Optimizer:
         for i, (p, g) in enumerate(zip(params, grads, strict=True)):
             self._update(i, p, g)
 
+    def step_one(self, p: np.ndarray, g: np.ndarray) -> None:
+        """:meth:`step` for one array (the model's flat vector), without the lists."""
+        self.iterations += 1
+        self._update(0, p, g)
+
     def _update(self, i: int, p: np.ndarray, g: np.ndarray) -> None:
         raise NotImplementedError
 
@@ -152,6 +157,10 @@ class SGD(Optimizer):
         lr = self.learning_rate
         for p, g in zip(params, grads, strict=True):
             p -= lr * g
+
+    def step_one(self, p: np.ndarray, g: np.ndarray) -> None:
+        self.iterations += 1
+        p -= self.learning_rate * g
 
     def _update(self, i: int, p: np.ndarray, g: np.ndarray) -> None:
         p -= self.learning_rate * g

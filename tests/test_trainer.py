@@ -460,6 +460,36 @@ def test_divergence_is_reported_once_and_keeps_the_last_finite_params():
     assert list(t.run()) == []
 
 
+def test_ignoring_overflow_inside_the_trainer_leaves_the_callers_error_settings_alone():
+    # The trainer ignores floating-point errors in a context of its own: between two reports, and after a
+    # divergence, the caller's NumPy error settings are its own (here: raise on everything).
+    t = _diverging_trainer()
+    reports = []
+    with np.errstate(all="raise"):
+        for report in t.run():
+            reports.append(report)
+            assert np.geterr() == {"divide": "raise", "over": "raise", "under": "raise", "invalid": "raise"}
+            with pytest.raises(FloatingPointError):
+                np.array([1e308]) * 10
+    assert isinstance(reports[-1], DivergedReport) and len(reports) > 1
+
+
+def test_a_trainer_goes_on_in_another_thread():
+    # A run begun in one thread and continued in another (the worker after a step by hand, say) gives the same
+    # reports as one run in one thread.
+    import threading
+
+    one, two = _trainer(n=20, epochs=3), _trainer(n=20, epochs=3)
+    whole = [r.loss for r in _updates(one.run())]
+    gen = two.run()
+    first = [next(gen).loss for _ in range(4)]
+    rest: list = []
+    thread = threading.Thread(target=lambda: rest.extend(r.loss for r in _updates(two.run())))
+    thread.start()
+    thread.join()
+    assert first + rest == whole
+
+
 def test_divergence_of_the_parameters_restores_the_model():
     # A finite loss and gradient, but the update overflows: lr 1e308 · gradient 200 = −inf.
     X, y = np.array([[10.0]]), np.array([0.0])
