@@ -14,12 +14,15 @@ runs keep identical rows. The step number of every kept row is in :attr:`History
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
 
 from .serial import array_from_json, array_to_json, float_from_json, float_to_json, int_from_json
 from .trainer import DivergedReport, EpochReport, Phase, Report, StepReport
+
+_HISTORIES = itertools.count()  # a number of its own for every history (see History.growth)
 
 #: The most rows of parameters, and of batch losses, a history keeps (a 2-parameter run keeps 16 MiB of
 #: trajectory at most). A run's owner may set fewer (a bound in bytes for a wide model); never below
@@ -157,6 +160,62 @@ class Thinned:
         self._values[i] = row
         self._steps[i] = step
 
+    def extend(self, steps: np.ndarray, rows: np.ndarray, pins: list[int] = ()) -> None:
+        """Record the ``steps`` (increasing, later than the latest) with their ``rows``, pinning each of ``pins``
+        (steps among them, increasing: the epoch ends) once its row is in: the same rows as :meth:`append` and
+        :meth:`pin` one by one, in one go.
+
+        The rows kept then are those the rule keeps with the final pin, and the latest; the pins in between
+        each let the one before go. When the column could fill up meanwhile, the steps are appended one by one
+        (the stride's doubling depends on the moment it fills)."""
+        k = len(steps)
+        if not k:
+            return
+        if self.n and steps[0] <= self._steps[self.n - 1]:
+            raise ValueError(f"step {steps[0]} does not follow step {self._steps[self.n - 1]}")
+        final_pin = pins[-1] if pins else self.pinned
+        stride = self.stride
+        keep = np.ones(k, dtype=bool) if stride == 1 else (
+            (steps % stride == 0) | (steps == self.first) | (steps == final_pin))
+        keep[-1] = True
+        new = int(np.count_nonzero(keep))
+        if self.n + new + 2 >= self.cap:  # it may fill: the one-by-one way, which thins as it must
+            pinning = iter(pins)
+            pin = next(pinning, None)
+            for step, row in zip(steps.tolist(), rows, strict=True):
+                self.append(step, row)
+                if step == pin:
+                    self.pin(step)
+                    pin = next(pinning, None)
+            return
+        # The rows kept so far that the rule lets go now: the latest (kept only as the latest) and the pinned one
+        # (if another epoch ended).
+        n = self.n
+        while n and not self._rule_keeps(int(self._steps[n - 1]), final_pin):
+            n -= 1  # at most two rows: the latest, and the pinned before it
+        old = self.pinned
+        if old != final_pin and old >= 0 and not self._rule_keeps(old, final_pin):
+            i = self.index(old)
+            if i is not None and i < n:
+                self._values[i : n - 1] = self._values[i + 1 : n]
+                self._steps[i : n - 1] = self._steps[i + 1 : n]
+                n -= 1
+                self.layout += 1
+        need = n + new
+        while need > len(self._steps):
+            self.n = n
+            self._grow()
+        if new == k:
+            self._values[n:need] = rows
+            self._steps[n:need] = steps
+        else:
+            self._values[n:need] = rows[keep]
+            self._steps[n:need] = steps[keep]
+        self.n, self.pinned = need, final_pin
+
+    def _rule_keeps(self, step: int, pinned: int) -> bool:
+        return step == self.first or step % self.stride == 0 or step == pinned
+
     def pin(self, step: int) -> None:
         """Keep ``step`` (the latest epoch end) until another is pinned; the one pinned before goes, unless the
         rule keeps it. Cheap: only the rows kept since that one move (about an epoch's steps over the stride)."""
@@ -165,11 +224,11 @@ class Thinned:
             return
         i = self.index(old)
         if i is not None and i < self.n - 1:
+            if i < self.n - 2:  # a row that was not one of the last two moves: what was cached per row may not stay
+                self.layout += 1
             self._values[i : self.n - 1] = self._values[i + 1 : self.n]
             self._steps[i : self.n - 1] = self._steps[i + 1 : self.n]
             self.n -= 1
-            if i < self.n - 2:
-                self.layout += 1
 
     def truncate(self, step: int) -> None:
         """Forget the rows after ``step``."""
@@ -262,6 +321,8 @@ class History:
         self.last_step: StepReport | None = None
         self.diverged: DivergedReport | None = None
         self.version = 0  # bumped at every change, so views can tell whether to redraw
+        self._epoch_rows: tuple | None = None  # (layout, epochs, rows, param rows) of the last epoch_rows()
+        self._uid = next(_HISTORIES)
 
     @classmethod
     def from_arrays(cls, params: np.ndarray, batch_loss: np.ndarray, epochs: np.ndarray,
@@ -370,6 +431,12 @@ class History:
         return self._epochs.view
 
     @property
+    def growth(self) -> tuple[int, int, int]:
+        """Stays the same while this history only grows at its end (new rows and epochs; the latest row or two
+        replaced): what is drawn from its rows so far may then be kept, and only the new ones drawn."""
+        return self._uid, self._params.layout, self._loss.layout
+
+    @property
     def epoch_steps(self) -> np.ndarray:
         """The step number at the end of each epoch (as ints)."""
         return self._epochs.view[:, 1].astype(int)
@@ -396,13 +463,24 @@ class History:
 
     def epoch_rows(self) -> np.ndarray:
         """The rows of :attr:`params` where an epoch ended, for those epoch ends that are kept (int array).
-        The latest epoch end is always kept while the run goes on."""
-        ends = self._epochs.view[:, 1].astype(np.int64)
+        The latest epoch end is always kept while the run goes on.
+
+        Kept between calls: while the rows' layout stays (see :attr:`layout`), only the epochs that ended
+        after the third-latest row are looked up again, so a frame that draws them costs the same at any length
+        of run."""
         steps = self._params.steps
-        rows = np.searchsorted(steps, ends)
-        found = rows < len(steps)
-        found[found] = steps[rows[found]] == ends[found]
-        return rows[found]
+        ends = self._epochs.view[:, 1]
+        cached = self._epoch_rows
+        if (cached is not None and cached[0] == self._params.layout and cached[1] <= len(ends)
+                and 3 <= cached[3] <= len(steps) + 1):
+            _, _, rows, n_rows = cached
+            keep = int(np.searchsorted(rows, n_rows - 2))  # the rows before the last two stay as they were
+            first = int(np.searchsorted(ends, steps[n_rows - 3], side="right"))
+            rows = np.concatenate([rows[:keep], _rows_of(steps, ends[first:])])
+        else:
+            rows = _rows_of(steps, ends)
+        self._epoch_rows = (self._params.layout, len(ends), rows, len(steps))
+        return rows
 
     def add(self, report: Report) -> None:
         """Record one report from the trainer."""
@@ -425,6 +503,49 @@ class History:
             self._params.pin(report.step)
         elif isinstance(report, DivergedReport):
             self.diverged = report
+
+    def add_many(self, reports) -> None:
+        """Record the trainer's reports, in order: the same as :meth:`add` for each, with the rows of the
+        updates and the epochs written in one go (a delivery at full speed holds hundreds)."""
+        steps: list[int] = []
+        rows: list[np.ndarray] = []
+        losses: list[float] = []
+        epochs: list[tuple] = []
+        last_step = self.last_step
+        diverged = self.diverged
+        nan = float("nan")
+        update, step_report, epoch_report = Phase.UPDATE, StepReport, EpochReport
+        for report in reports:
+            kind = type(report)
+            if kind is step_report:
+                last_step = report
+                if report.phase is update:
+                    steps.append(report.step)
+                    rows.append(report.params_after)
+                    losses.append(report.loss)
+                    diverged = None  # training went on after a divergence (at a smaller rate, say)
+            elif kind is epoch_report:
+                epochs.append((report.epoch, report.step, report.loss,
+                               nan if report.val_loss is None else report.val_loss,
+                               nan if report.test_loss is None else report.test_loss))
+            elif kind is DivergedReport:
+                diverged = report
+        self._flush(steps, rows, losses, epochs)
+        self.last_step, self.diverged = last_step, diverged
+        self.version += len(reports)
+
+    def _flush(self, steps: list[int], rows: list[np.ndarray], losses: list[float], epochs: list[tuple]) -> None:
+        """Write the rows gathered by :meth:`add_many`."""
+        while epochs and (not steps or epochs[0][1] < steps[0]):  # the end of an epoch recorded before
+            first = epochs.pop(0)
+            self._epochs.append(first)
+            self._params.pin(int(first[1]))
+        if steps:
+            at = np.array(steps, dtype=np.int64)
+            self._params.extend(at, np.array(rows), [int(e[1]) for e in epochs])
+            self._loss.extend(at, np.array(losses)[:, None])
+        if epochs:
+            self._epochs.extend(np.array(epochs, dtype=np.float64))
 
     def truncate(self, report: StepReport | None) -> None:
         """Go back to the step of ``report`` (the :class:`StepReport` of a kept step, after its update; None:
@@ -490,6 +611,15 @@ class History:
             raise ValueError(f"the history has no {e.args[0]!r}") from None
         return cls.from_arrays(params, batch_loss, epochs, last, diverged, room=room, param_steps=param_steps,
                                loss_steps=loss_steps, max_rows=max_rows, max_losses=max_losses)
+
+
+def _rows_of(steps: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """The rows of ``steps`` (increasing) that hold the steps ``ends``, for those it holds."""
+    ends = ends.astype(np.int64)
+    rows = np.searchsorted(steps, ends)
+    found = rows < len(steps)
+    found[found] = steps[rows[found]] == ends[found]
+    return rows[found]
 
 
 def _steps(steps: Any, n: int, what: str) -> np.ndarray:

@@ -282,9 +282,7 @@ class FitRun(Observable):
     # --- reports ---
     def record(self, reports: tuple[Report, ...] | list[Report]) -> None:
         """Add the trainer's reports, in order, to the history."""
-        add = self.history.add
-        for report in reports:
-            add(report)
+        self.history.add_many(reports)
         if reports:
             self.notify(HISTORY)
 

@@ -185,6 +185,20 @@ def test_the_graph_follows_training_and_starts_each_new_example_afresh(qtbot, vi
     assert view.example.x == surface.model.experiment.X[7, 0] and "clicked" in view.source.text()
 
 
+def test_behind_another_tab_the_graph_is_drawn_when_shown_with_the_latest_example(qtbot, window, view, surface):
+    window.tabs.setCurrentWidget(surface)
+    shown_before = view.graph.edge_texts()[("k", "mul")][0]
+    for _ in range(3):
+        surface.commands["step_batch"].trigger()
+        idle(qtbot, surface)
+    current = surface.model.history.current
+    assert (view.example.k, view.example.b) == (current[0], current[1])  # followed at once
+    assert view.graph.edge_texts()[("k", "mul")][0] == shown_before  # but not drawn behind the surface tab
+    window.tabs.setCurrentWidget(view)
+    assert view.graph.edge_texts()[("k", "mul")][0] == f"k = {number(current[0])}"
+    assert "first of the current batch" in view.source.text()
+
+
 def test_book_example_stops_following_and_follow_training_returns(qtbot, view, surface):
     view.commands["book_example"].trigger()
     assert not view.commands["follow_training"].isChecked()

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from fitscope.gui.panels.decimate import envelope, path
+from fitscope.gui.panels.decimate import GrowingEnvelope, envelope, path
 
 
 def test_a_short_curve_is_kept_as_it_is():
@@ -60,3 +61,50 @@ def test_a_path_beyond_the_most_is_thinned_evenly():
     pa, pb = path(a, b, (1e-6, 1e-6), most=1000)
     assert len(pa) == 1000
     assert (pa[0], pa[-1]) == (a[0], a[-1])
+
+
+# --------------------------------------------------------------------------- kept from frame to frame
+def _column_extremes(x, y, columns, x_max):
+    """By hand: per pixel column, the values of its lowest and highest point (NaN for a column of NaN)."""
+    column = np.floor(x * (columns / x_max))
+    out = {}
+    for c in np.unique(column):
+        v = y[column == c]
+        out[c] = (np.nan, np.nan) if np.isnan(v).all() else (np.nanmin(v), np.nanmax(v))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_growing_envelope_equals_the_envelope_of_the_whole_curve_at_every_frame(seed):
+    rng = np.random.default_rng(seed)
+    n = 60_000
+    x = np.cumsum(rng.integers(1, 4, size=n)).astype(float)  # steps, some thinned out
+    y = rng.normal(size=n).cumsum()
+    y[rng.random(n) < 0.01] = np.nan
+    y[5000:5400] = np.nan  # a whole gap
+    kept, fresh = GrowingEnvelope(), GrowingEnvelope()
+    end, columns = 0, 300
+    while end < n:
+        end = min(n, end + int(rng.integers(1, 5000)))
+        x_max = 10.0 * 2 ** np.ceil(np.log2(x[end - 1] / 10))  # the axis' end, as the chart rounds it
+        ex, ey = kept.update(x[:end], y[:end], columns, x_max, key="run")
+        fx, fy = fresh.update(x[:end], y[:end], columns, x_max, key=None)  # computed afresh
+        np.testing.assert_array_equal(ex, fx)
+        np.testing.assert_array_equal(ey, fy)
+        if end > 2 * columns:
+            assert len(ex) <= 2 * columns + 2
+            hand = _column_extremes(x[:end], y[:end], columns, x_max)
+            got = _column_extremes(ex, ey, columns, x_max)
+            assert got.keys() == hand.keys()
+            for c, (lo, hi) in hand.items():
+                np.testing.assert_array_equal(got[c], (lo, hi))
+        assert np.floor(ex[-1] * columns / x_max) == np.floor(x[end - 1] * columns / x_max)  # to the last column
+
+
+def test_a_growing_envelope_starts_afresh_when_its_key_changes():
+    x = np.arange(1.0, 10_001.0)
+    kept = GrowingEnvelope()
+    kept.update(x, np.sin(x), 100, 10_000.0, key=1)
+    other = np.cos(x)
+    _, y = kept.update(x, other, 100, 10_000.0, key=2)  # another run of the same length
+    assert set(y) <= set(other)

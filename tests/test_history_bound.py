@@ -255,3 +255,89 @@ def test_the_trace_of_a_thinned_history_names_the_steps_it_keeps(small, tmp_path
         loss = h.loss_of(int(step))
         assert row[3] == ("" if loss is None else repr(loss)) or float(row[3]) == loss
         assert np.array_equal([float(v) for v in row[4:]], params)
+
+
+# --------------------------------------------------------------------------- in one go
+def _reports(rng: np.random.Generator, n_steps: int, n_params: int = 2) -> list:
+    """Reports as a trainer makes them: updates, an epoch end every few steps (of varying length), some phases
+    of a batch shown phase by phase, and a divergence now and then (training then goes on)."""
+    from fitscope.engine.trainer import DivergedReport, EpochReport, Phase, StepReport
+
+    out: list = []
+    params = np.zeros(n_params)
+    length = int(rng.integers(1, 30))  # an epoch's steps: the same through the run, or (0) varying
+    epoch, next_end = 1, length
+    idx = np.arange(3)
+    for step in range(1, n_steps + 1):
+        if rng.random() < 0.05:
+            out.append(StepReport(Phase.FORWARD, step, epoch, 0, 4, idx, params))
+        if rng.random() < 0.01:
+            out.append(DivergedReport(step, epoch, 0, "loss", 0.1, params))
+        after = rng.normal(size=n_params)
+        out.append(StepReport(Phase.UPDATE, step, epoch, 0, 4, idx, params, None, float(rng.random()), None, after,
+                              0.1))
+        params = after
+        if step == next_end:
+            val = None if rng.random() < 0.5 else float(rng.random())
+            out.append(EpochReport(epoch, step, float(rng.random()), val, None, params))
+            epoch, next_end = epoch + 1, step + (length if length > 1 else int(rng.integers(1, 9)))
+    return out
+
+
+def _same(a: History, b: History) -> None:
+    np.testing.assert_array_equal(a.params, b.params)
+    np.testing.assert_array_equal(a.param_steps, b.param_steps)
+    np.testing.assert_array_equal(a.batch_loss, b.batch_loss)
+    np.testing.assert_array_equal(a.loss_steps, b.loss_steps)
+    np.testing.assert_array_equal(a.epochs, b.epochs)  # NaN where there is no loss, in both
+    assert a.last_step is b.last_step and a.diverged is b.diverged and a.steps == b.steps
+
+
+@pytest.mark.parametrize("seed", range(24))
+def test_recording_a_delivery_in_one_go_keeps_the_rows_one_by_one_would(seed):
+    rng = np.random.default_rng(seed)
+    cap = int(rng.choice([16, 40, 64, 1 << 20]))
+    reports = _reports(rng, int(rng.integers(50, 3000)))
+    one, many = History(np.zeros(2), max_rows=cap, max_losses=cap), History(np.zeros(2), max_rows=cap,
+                                                                         max_losses=cap)
+    start = 0
+    while start < len(reports):  # deliveries of random sizes, split anywhere (an epoch's end from its step, too)
+        end = start + int(rng.choice([rng.integers(1, 50), rng.integers(1, 3000)]))
+        for report in reports[start:end]:
+            one.add(report)
+        many.add_many(reports[start:end])
+        _same(one, many)
+        start = end
+    whole = History(np.zeros(2), max_rows=cap, max_losses=cap)
+    whole.add_many(reports)  # the whole run in one delivery
+    _same(one, whole)
+    if cap < 1 << 20:
+        assert many.thinned  # the thinning regime was exercised
+
+
+def test_a_race_and_a_run_record_deliveries_exactly_as_one_by_one(small):
+    d = load_builtin("download-time")
+    settings = replace(d.defaults, loss="mse", learning_rate=0.01, batch_size=3, epochs=40)
+    whole, parts = FitRun(d, settings), FitRun(d, settings)
+    reports = list(whole.trainer.run())
+    for report in reports:
+        whole.history.add(report)
+    for start in range(0, len(reports), 37):
+        parts.record(reports[start : start + 37])
+    _same(whole.history, parts.history)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_the_epoch_rows_kept_between_calls_are_those_looked_up_afresh(seed):
+    rng = np.random.default_rng(100 + seed)
+    cap = int(rng.choice([16, 40, 1 << 20]))
+    reports = _reports(rng, int(rng.integers(200, 3000)))
+    h = History(np.zeros(2), max_rows=cap, max_losses=cap)
+    start = 0
+    while start < len(reports):
+        end = start + int(rng.integers(1, 60))
+        h.add_many(reports[start:end])
+        fresh = History.from_arrays(h.params, h.batch_loss, h.epochs, param_steps=h.param_steps,
+                                    loss_steps=h.loss_steps, max_rows=cap, max_losses=cap)
+        np.testing.assert_array_equal(h.epoch_rows(), fresh.epoch_rows())
+        start = end

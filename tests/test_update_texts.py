@@ -196,6 +196,7 @@ def test_the_printed_numbers_recompute_over_many_states(name):
 def test_the_backprop_update_names_the_first_tabs_optimizer(qtbot):
     view = BackpropView()
     qtbot.addWidget(view)
+    view.show()  # a hidden view draws its texts when it is shown
     for name, shown in (("adam", "Adam"), ("sgd", None)):
         view.set_sample(Sample(0, 2.0, 5.0, 0.5, 0.1, 0.001, "mse", False, name))
         while view.position <= view.n_steps:

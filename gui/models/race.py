@@ -219,15 +219,15 @@ class RaceRun(Observable):
     def record(self, reports) -> None:
         """Add the race's reports to the racers' histories, and note the first step each racer crosses the
         finish line at (from every step, also those the bounded histories do not keep)."""
-        moves: list[list[StepReport]] = [[] for _ in self.histories]
+        own_reports: list[list] = [[] for _ in self.histories]
         for report in reports:
             if isinstance(report, RaceStepReport | RaceEpochReport):
-                for i, (history, own) in enumerate(zip(self.histories, report.racers, strict=True)):
+                for mine, own in zip(own_reports, report.racers, strict=True):
                     if own is not None:
-                        history.add(own)
-                        if isinstance(own, StepReport) and own.phase is Phase.UPDATE:
-                            moves[i].append(own)
-        for finish, steps in zip(self._finishes, moves, strict=True):
+                        mine.append(own)
+        for history, finish, mine in zip(self.histories, self._finishes, own_reports, strict=True):
+            history.add_many(mine)
+            steps = [r for r in mine if type(r) is StepReport and r.phase is Phase.UPDATE]
             if steps:
                 finish.add(np.array([r.step for r in steps]),
                            distances(np.array([r.params_after for r in steps]), self.optimum))

@@ -48,6 +48,77 @@ def envelope(x: np.ndarray, y: np.ndarray, columns: int) -> tuple[np.ndarray, np
     return x[idx], y[idx]
 
 
+class GrowingEnvelope:
+    """:func:`envelope` by the chart's pixel columns (``columns`` of equal width from 0 to ``x_max``) of a curve
+    that grows at its end, kept from frame to frame: a frame computes the points that came since the last one
+    (and those of the last column, which may still change), so it costs the same at step 100 and step 1,000,000.
+
+    ``key``: anything that changes when the curve changed otherwise than at its end (another run, rows thinned
+    or cut, another column width, another scale): the envelope is then computed afresh. None: never kept.
+    """
+
+    def __init__(self) -> None:
+        self._key: object = None
+        self._done = 0  # the points in finished columns (every column before the last point's)
+        self._x: list[np.ndarray] = []  # their envelope, in pieces
+        self._y: list[np.ndarray] = []
+
+    def update(self, x: np.ndarray, y: np.ndarray, columns: int, x_max: float, key: object = None,
+               transform=None) -> tuple[np.ndarray, np.ndarray]:
+        """The envelope of ``(x, y)`` (x increasing, from 0 to ``x_max``) over ``columns``; ``transform``, if
+        given, is applied to the values first (only to those not yet kept: it must be elementwise)."""
+        n = len(y)
+        columns = max(1, int(columns))
+        if n <= 2 * columns or not x_max > 0:
+            self._key = None
+            y = np.asarray(y, dtype=np.float64)
+            return np.asarray(x, dtype=np.float64), (y if transform is None else transform(y))
+        key = (key, columns, x_max, transform)
+        if key[0] is None or key != self._key or n < self._done:
+            self._key, self._done, self._x, self._y = key, 0, [], []
+        x = np.asarray(x[self._done :], dtype=np.float64)
+        y = np.asarray(y[self._done :], dtype=np.float64)
+        if transform is not None:
+            y = transform(y)
+        column = np.floor(x * (columns / x_max))
+        last = int(np.searchsorted(column, column[-1]))  # where the last column's points begin
+        if last:  # columns now finished: kept from now on
+            ex, ey = _extremes(x[:last], y[:last], column[:last])
+            self._x.append(ex)
+            self._y.append(ey)
+            self._done += last
+            if len(self._x) > 64:  # fewer, larger pieces
+                self._x, self._y = [np.concatenate(self._x)], [np.concatenate(self._y)]
+        lx, ly = _extremes(x[last:], y[last:], column[last:])
+        return np.concatenate([*self._x, lx]), np.concatenate([*self._y, ly])
+
+
+def _extremes(x: np.ndarray, y: np.ndarray, column: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The lowest and the highest point of each run of equal ``column`` (increasing), in the order they come;
+    one point where they are the same, and one NaN (a gap) for a column of NaN only."""
+    if not len(y):
+        return x, y
+    starts = np.r_[0, np.flatnonzero(column[1:] != column[:-1]) + 1]
+    counts = np.diff(np.r_[starts, len(y)])
+    nan = np.isnan(y)
+    lo_y = np.where(nan, np.inf, y)
+    hi_y = np.where(nan, -np.inf, y)
+    lo = _first_where(lo_y == np.repeat(np.minimum.reduceat(lo_y, starts), counts), starts)
+    hi = _first_where(hi_y == np.repeat(np.maximum.reduceat(hi_y, starts), counts), starts)
+    first, second = np.minimum(lo, hi), np.maximum(lo, hi)
+    idx = np.column_stack([first, second]).ravel()
+    keep = np.ones(len(idx), dtype=bool)
+    keep[1::2] = second != first
+    idx = idx[keep]
+    return x[idx], y[idx]
+
+
+def _first_where(mask: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """For each run beginning at ``starts``, the index of its first true ``mask`` (every run has one)."""
+    hits = np.flatnonzero(mask)
+    return hits[np.searchsorted(hits, starts)]
+
+
 def path(a: np.ndarray, b: np.ndarray, pixel: tuple[float, float], most: int = MOST_PATH_POINTS
          ) -> tuple[np.ndarray, np.ndarray]:
     """The path ``(a, b)`` without the points that stay in the pixel of the one before (``pixel``: a pixel's

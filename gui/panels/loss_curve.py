@@ -11,7 +11,7 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout, QWidget
 
 from fitscope.gui.panels.axes import LogAxis
-from fitscope.gui.panels.decimate import envelope
+from fitscope.gui.panels.decimate import GrowingEnvelope
 from fitscope.gui.panels.plotting import OutsideLegend, frame_y, quiet_plot, show_lone_points
 
 BATCH = (120, 144, 156, 150)
@@ -73,6 +73,7 @@ class LossCurvePanel(QWidget):
         self._last_step = 0
         self._extent = 0  # the steps another curve drawn here needs (a previous run's)
         self._drawn: list[np.ndarray] = []  # the losses drawn (for framing the loss axis)
+        self._envelopes = [GrowingEnvelope() for _ in range(4)]  # batch, training, validation, test
         frame_y(self.plot, [], False)  # no run yet: no labels
 
     def show_curves(self, validation: bool, test: bool) -> None:
@@ -110,13 +111,15 @@ class LossCurvePanel(QWidget):
         self._frame()
 
     def set_history(self, batch_loss: np.ndarray, epochs: np.ndarray, since: int = 0, before: str = "",
-                    steps: np.ndarray | None = None) -> None:
+                    steps: np.ndarray | None = None, growth: object = None) -> None:
         """``batch_loss`` at ``steps`` (default: 1, 2, …; a long run's history keeps some steps only) and
         ``epochs`` (n, 5): epoch, step, loss, val_loss, test_loss.
 
         ``since``: the losses of the steps up to this one were of another loss function (``before`` names it):
         they are left out, so that one axis shows one loss, and a marked line says where the new one starts.
         Long curves are drawn as their envelope over the chart's pixel columns (every spike still shows).
+        ``growth``: the history's :attr:`~fitscope.engine.history.History.growth`; while it stays the same,
+        what was computed for the rows drawn before is kept, and a frame costs the same at any length of run.
         """
         steps = np.arange(1, len(batch_loss) + 1) if steps is None else np.asarray(steps)
         last = int(steps[-1]) if len(steps) else 0
@@ -124,11 +127,11 @@ class LossCurvePanel(QWidget):
             self.plot.enableAutoRange(axis="y")
         self._last_step = last
         self._frame_steps(max(last, self._extent))
-        columns = self._columns()
+        columns, x_max = self._columns(), self._x_max
+        key = None if growth is None else (growth, since)
         keep = slice(int(np.searchsorted(steps, since, side="right")), None)  # the steps after `since`
-        shown = batch_loss[keep]
-        shown = _positive(shown) if self.log_scale.isChecked() else shown
-        x, shown = envelope(steps[keep], shown, columns)
+        positive = _positive if self.log_scale.isChecked() else None
+        x, shown = self._envelopes[0].update(steps[keep], batch_loss[keep], columns, x_max, key, positive)
         show_lone_points(self.batch, shown)  # after one step: a dot, not an empty chart
         self.batch.setData(x, shown)
         if since > 0:
@@ -137,16 +140,17 @@ class LossCurvePanel(QWidget):
             self.change.show()
         else:
             self.change.hide()
-        epochs = epochs[epochs[:, 1] > since]
+        epochs = epochs[int(np.searchsorted(epochs[:, 1], since, side="right")):]  # (ends in order of step)
         at = epochs[:, 1]
         self._drawn = [shown]
-        for curve, column in ((self.train, 2), (self.val, 3), (self.test, 4)):
-            values = epochs[:, column]
+        for curve, column, kept in zip((self.train, self.val, self.test), (2, 3, 4), self._envelopes[1:],
+                                       strict=True):
+            x, values = kept.update(at, epochs[:, column], columns, x_max, key)
             show_lone_points(curve, values)
             if np.isnan(values).all():
                 curve.setData([], [])
             else:
-                curve.setData(*envelope(at, values, columns), connect="finite")
+                curve.setData(x, values, connect="finite")
                 if curve.isVisible():
                     self._drawn.append(values)
         self._frame()

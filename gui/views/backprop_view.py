@@ -116,6 +116,7 @@ class BackpropView(View):
         self.trace: Trace | None = None
         self.position = 0
         self._applied: tuple[Trace, Trace] | None = None  # (before, after) of the last Apply update
+        self._stale = False  # drawn while hidden: to be drawn when shown
         self._build_commands()
         self._build_ui()
         self.show_example(BOOK if self._latest is None else self._latest, follow=False)
@@ -316,10 +317,25 @@ class BackpropView(View):
 
     # ------------------------------------------------------------ drawing
     def _render(self) -> None:
-        tr, ex, pos, n = self.trace, self.example, self.position, self.n_steps
-        self.graph.show_trace(tr, forward=pos >= 0, revealed=max(0, min(pos, n)), update=pos > n)
+        """Show the example at its position: the commands at once; the graph and its texts now if the tab is
+        shown, else when it is shown next (the loss-surface tab sends a new example at every delivery while it
+        trains, and drawing them all behind another tab took a tenth of the GUI thread's time)."""
+        pos, n = self.position, self.n_steps
         self.commands["backward_step"].setEnabled(pos <= n)
         self.commands["apply_update"].setEnabled(pos >= n)
+        self._stale = not self.isVisible()
+        if not self._stale:
+            self._draw()
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        super().showEvent(event)
+        if self._stale:
+            self._stale = False
+            self._draw()
+
+    def _draw(self) -> None:
+        tr, ex, pos, n = self.trace, self.example, self.position, self.n_steps
+        self.graph.show_trace(tr, forward=pos >= 0, revealed=max(0, min(pos, n)), update=pos > n)
 
         if ex.hand_updates:
             plural = "s" if ex.hand_updates > 1 else ""

@@ -312,7 +312,7 @@ class BostonView(TrainingView):
         """Draw the model's latest state on every panel (the slice's grid is refreshed on its own timer)."""
         run = self.model
         h = run.history
-        self.loss_panel.set_history(h.batch_loss, h.epochs, steps=h.loss_steps)
+        self.loss_panel.set_history(h.batch_loss, h.epochs, steps=h.loss_steps, growth=h.growth)
         self.compare.update()
         done = run.epochs_done
         step = h.last_step

@@ -259,7 +259,8 @@ class SurfaceView(TrainingView):
             self.data_panel.set_fit(current[0], current[1], None, False)
         self._mark_map()
         other = "MSE" if run.settings.loss == "mae" else "MAE"
-        self.loss_panel.set_history(h.batch_loss, h.epochs, run.loss_since, other, steps=h.loss_steps)
+        self.loss_panel.set_history(h.batch_loss, h.epochs, run.loss_since, other, steps=h.loss_steps,
+                                    growth=h.growth)
 
         running = self.controller.running
         r = self.readouts
