@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fitscope.engine import files
+from fitscope.engine import data, files
 from fitscope.engine.data import (
     BUILTIN,
     DataError,
@@ -526,3 +526,31 @@ def test_no_feature_chosen(tmp_path):
 
 def test_single_column_leaves_no_feature(tmp_path):
     refusal(write(tmp_path, "y\n1\n2\n"), 'no feature left besides the target "y"')
+
+
+# --------------------------------------------------------------------------- small tables without pandas
+@pytest.mark.parametrize("seed", range(4))
+def test_a_small_table_reads_bit_for_bit_as_pandas_reads_it(tmp_path, monkeypatch, seed):
+    rng = np.random.default_rng(seed)
+    values = rng.normal(size=(300, 4)) * 10.0 ** rng.integers(-12, 12, size=(300, 4))
+    digits = rng.integers(1, 18, size=values.shape)
+    rows = [", ".join(f"{v:.{d}g}" for v, d in zip(row, ds, strict=True)) for row, ds in zip(values, digits,
+                                                                                            strict=True)]
+    path = tmp_path / "t.csv"
+    path.write_text("a,b,c,d\n" + "\n".join(rows) + "\n\n")
+    names, plain = data.read_table(path)
+    monkeypatch.setattr(data, "SMALL_TABLE_CELLS", 0)  # the same file through pandas
+    names_pd, by_pandas = data.read_table(path)
+    assert names == names_pd == ["a", "b", "c", "d"]
+    assert plain.shape == (300, 4) and np.array_equal(plain, by_pandas)
+
+
+def test_the_shipped_data_sets_load_without_pandas():
+    # pandas takes a quarter of a second to import: the app starts without it.
+    import subprocess
+    import sys
+
+    code = ("import sys; from fitscope.engine.data import load_builtin; load_builtin('boston-housing'); "
+            "load_builtin('download-time'); print('pandas' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

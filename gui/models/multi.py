@@ -223,10 +223,11 @@ class MultiRun(FitRun):
         params[i], params[j] = x, y
         self.restart(self.settings, params)
 
-    def needed_points(self) -> np.ndarray:
-        """Points (x, y) the slice's window must show: the trajectory and, for a linear MSE model, the minimum."""
+    def needed_points(self, from_row: int = 0) -> np.ndarray:
+        """Points (x, y) the slice's window must show: the trajectory (from its row ``from_row`` on) and, for a
+        linear MSE model, the minimum."""
         i, j = self.pair
-        pts = self.history.params[:, [i, j]]
+        pts = self.history.params[from_row:, [i, j]]
         if self.is_linear and self.experiment.loss.name == "mse":
             opt = self.experiment.stats.slice_optimum(self.slice_theta(), i, j)
             pts = np.vstack([pts, opt])

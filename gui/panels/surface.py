@@ -386,7 +386,7 @@ class SurfacePanel(QWidget):
         ``epoch_ends`` (step numbers) get a marker each; of many, every k-th, at most :data:`MAX_EPOCH_MARKS`.
         """
         if len(a) > MAX_PATH_POINTS:  # a long path is drawn thinned out (its end always exact)
-            keep = np.unique(np.r_[np.linspace(0, len(a) - 1, MAX_PATH_POINTS).astype(int), len(a) - 1])
+            keep = np.linspace(0, len(a) - 1, MAX_PATH_POINTS).astype(int)  # increasing, from 0 to the end
             self.path.setData(a[keep], b[keep])
         else:
             self.path.setData(a, b)

@@ -79,6 +79,7 @@ class BostonView(TrainingView):
         self.slicer = BackgroundSlicer(self)
         self.slicer.ready.connect(self._on_slice_ready)
         self._slice_timer = QTimer(self, singleShot=True, interval=SLICE_MS)
+        self._followed: tuple = (None, 0)  # (what it was for, rows): the trajectory rows found in the window
         self._slice_timer.timeout.connect(self._compute_slice)
         self._slice_version = -1  # the history version the slice was last computed for
         self.slice_grid: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # the grid drawn last
@@ -419,10 +420,17 @@ class BostonView(TrainingView):
         if self.model.history.diverged is not None or self.landscape.active:
             return
         x0, x1, y0, y1 = self.slice_panel.visible_range()
-        pts = self.model.needed_points()
+        h = self.model.history
+        # The rows found inside this window before stay inside (but for the last two, which may change): only
+        # the rows since are looked at, so a frame costs the same at any length of run.
+        key = (h.growth, self.model.pair, (x0, x1, y0, y1))
+        seen = self._followed[1] if self._followed[0] == key else 0
+        pts = self.model.needed_points(max(0, seen - 2))
         inside = (pts[:, 0] >= x0) & (pts[:, 0] <= x1) & (pts[:, 1] >= y0) & (pts[:, 1] <= y1)
         if inside.all():
+            self._followed = (key, len(h.params))
             return
+        pts = self.model.needed_points()
         far = np.abs(pts - [(x0 + x1) / 2, (y0 + y1) / 2]) > 50 * np.array([x1 - x0, y1 - y0])
         if far.any():  # a run on its way out: do not chase it
             return
