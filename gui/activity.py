@@ -32,7 +32,7 @@ import sys
 import threading
 import time
 
-from PySide6.QtCore import QCoreApplication, QObject, QThread, QTimer
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, QThread, QTimer
 
 #: Seconds a thread may keep the interpreter once another asks for it (Python's default is 5 ms).
 SWITCH_INTERVAL = 0.0005
@@ -117,10 +117,36 @@ def install() -> None:
 
 def hold_until_painted() -> None:
     """From the GUI thread, at the start of a frame (or of recording what the worker sent): background threads
-    wait until the event loop has handled the events posted so far (the frame's paint among them)."""
+    wait until the event loop has handled the frame's paint.
+
+    Widgets ask to be painted with a posted event of low priority, which Qt handles after every event of
+    normal priority: the release is posted once the frame is drawn (a zero timer), with the same low priority,
+    so that it comes after the paint (without it, the paint's many returns to Python each waited for the lock).
+    """
     if _free.is_set():
         _free.clear()
-        QTimer.singleShot(0, _free.set)
+        QTimer.singleShot(0, _release_after_paint)
+
+
+class _Releaser(QObject):
+    """Receives the release posted after a frame's paint."""
+
+    TYPE = QEvent.Type(QEvent.registerEventType())
+
+    def event(self, event: QEvent) -> bool:
+        if event.type() == self.TYPE:
+            _free.set()
+            return True
+        return super().event(event)
+
+
+_releaser: list[_Releaser] = []
+
+
+def _release_after_paint() -> None:
+    if not _releaser:
+        _releaser.append(_Releaser())
+    QCoreApplication.postEvent(_releaser[0], QEvent(_Releaser.TYPE), Qt.EventPriority.LowEventPriority.value)
 
 
 def gui_free() -> threading.Event:

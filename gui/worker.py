@@ -46,8 +46,8 @@ class Unit(StrEnum):
     RUN = "run"
 
 
-#: Seconds between two deliveries of reports to the GUI thread, at the least (~30 a second at full speed).
-DELIVERY_INTERVAL = 0.03
+#: Seconds between two deliveries of reports to the GUI thread, at the least (~20 a second at full speed).
+DELIVERY_INTERVAL = 0.05
 
 #: While running, the worker delivers its reports and checks for a stop every SLICE seconds.
 SLICE = 0.004

@@ -74,7 +74,7 @@ class TrainingView(SessionPart, View):
     COMMANDS = TRAINING_COMMANDS
     MODEL: ClassVar[type] = object  # the model class: its from_state() reads this tab's part of a session
     FRAME_MS = 16  # at most ~60 redraws a second when stepping
-    RUN_FRAME_MS = 40  # and ~25 while running: more would only take time from training
+    RUN_FRAME_MS = 50  # and ~20 while running: more would only take time from training
     RUN_TEXT = "&Run"  # the Run button's text while it does not pause
     DEFAULT_SPEED = DEFAULT_SPEED  # the speed slider's first position
 
