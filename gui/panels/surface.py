@@ -309,7 +309,10 @@ class SurfacePanel(QWidget):
         with no such place goes unlabelled. Labels keep their size in pixels, so this runs again when the map is
         resized or zoomed (and when the point or the path comes over a label)."""
         area = self.view_box.sceneBoundingRect().adjusted(2, 2, -2, -2)
-        taken: list[QRectF] = [QRectF(QPointF(x0, y0), QPointF(x1, y1)) for x0, y0, x1, y1 in self._keepouts()]
+        keep = self._keepouts()
+        taken = np.empty((len(keep) + len(self._spots), 4))  # the keep-outs, then the labels placed: x0, y0, x1, y1
+        taken[: len(keep)] = keep
+        n_taken = len(keep)
         shown: list[pg.TextItem] = []
         rects: list[tuple[float, float, float, float]] = []
         left = dict(enumerate(self._spots)) if area.width() > 0 and area.height() > 0 else {}
@@ -325,8 +328,9 @@ class SurfacePanel(QWidget):
                 centre = self.view_box.mapViewToScene(QPointF(*places[rank]))
                 rect = QRectF(centre.x() - size.width() / 2, centre.y() - size.height() / 2, size.width(),
                               size.height())
-                if area.contains(rect) and not any(rect.adjusted(-3, -2, 3, 2).intersects(t) for t in taken):
-                    taken.append(rect)
+                if area.contains(rect) and not _overlaps(rect.adjusted(-3, -2, 3, 2), taken[:n_taken]):
+                    taken[n_taken] = rect.left(), rect.top(), rect.right(), rect.bottom()
+                    n_taken += 1
                     rects.append((rect.left(), rect.top(), rect.right(), rect.bottom()))
                     text.setPos(*places[rank])
                     text.show()
@@ -464,6 +468,14 @@ class SurfacePanel(QWidget):
         """The size of one screen pixel in parameter units (x, y)."""
         px = self.view_box.viewPixelSize()
         return float(px[0]), float(px[1])
+
+
+def _overlaps(rect: QRectF, rects: np.ndarray) -> bool:
+    """Whether ``rect`` overlaps (with some area, as :meth:`QRectF.intersects` says) any of ``rects`` (rows of
+    x0, y0, x1, y1)."""
+    with np.errstate(invalid="ignore"):  # (a keep-out of a point far out: inf, never over a label)
+        return bool(np.any((rects[:, 0] < rect.right()) & (rect.left() < rects[:, 2])
+                           & (rects[:, 1] < rect.bottom()) & (rect.top() < rects[:, 3])))
 
 
 def _label_places(lines, a_min: float, b_min: float, bounds: tuple[float, float, float, float], along: int = 9

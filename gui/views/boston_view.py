@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import html
 import time
-from functools import partial
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Slot
@@ -18,7 +17,6 @@ from PySide6.QtWidgets import QGroupBox, QLabel, QProgressBar, QSizePolicy, QToo
 from fitscope import resources
 from fitscope.engine.data import Dataset, load_builtin
 from fitscope.engine.settings import settings_values
-from fitscope.engine.surface import model_slice
 from fitscope.gui.activity import hold_until_painted
 from fitscope.gui.models.multi import MODELS, MultiRun
 from fitscope.gui.models.surface import fmt
@@ -470,11 +468,11 @@ class BostonView(TrainingView):
             n = MLP_GRID.get(len(run.settings.hidden), 25)
             a, b = np.linspace(x0, x1, n), np.linspace(y0, y1, n)
             self.slice.status.setText("computing…")
-            compute = exp.loss_slice
-            if len(exp.y) > MLP_SLICE_ROWS:  # one forward pass per grid point: over a fixed sample of the rows
+            X, y = exp.X, exp.y
+            if len(exp.y) > MLP_SLICE_ROWS:  # a forward pass per grid point: over a fixed sample of the rows
                 rows = np.sort(np.random.default_rng(0).choice(len(exp.y), MLP_SLICE_ROWS, replace=False))
-                compute = partial(model_slice, exp.model, exp.X[rows], exp.y[rows], exp.loss)
-            self.slicer.request(compute, theta0, i, j, a, b)
+                X, y = X[rows], y[rows]
+            self.slicer.request(exp.model, X, y, exp.loss, theta0, i, j, a, b)
 
     @Slot(object)
     def _on_slice_ready(self, result: SliceResult) -> None:

@@ -1,26 +1,25 @@
 """Loss slices computed off the GUI thread: one grid at a time, in a private thread pool.
 
-For an MLP a slice costs one forward pass per grid point (tens to hundreds of milliseconds), too long for
-the GUI thread. :class:`BackgroundSlicer` runs it in a :class:`~PySide6.QtCore.QThreadPool` of one thread:
+For an MLP a slice costs a forward pass per grid point (tens to hundreds of milliseconds, batched), too long
+for the GUI thread. :class:`BackgroundSlicer` runs it in a :class:`~PySide6.QtCore.QThreadPool` of one thread:
 
 - a request while a job runs replaces the waiting one (only the latest is wanted);
 - every request carries the current token; :meth:`BackgroundSlicer.invalidate` (a new run, another pair of
   parameters) makes earlier jobs stop at their next grid point and their results be dropped;
-- the job waits, between grid points, while the GUI thread draws (:meth:`BackgroundSlicer.holding`), so a
+- the job waits, between chunks of grid points, while the GUI thread draws (:meth:`BackgroundSlicer.holding`), so a
   frame need not win the interpreter lock back from it at every Qt call;
 - results reach the GUI thread through a queued signal; :attr:`BackgroundSlicer.ready` carries only current
   ones;
 - :meth:`BackgroundSlicer.shutdown` calls the job off and waits for the pool: its thread is not a QThread
   started from Python, so nothing else would.
 
-The computation itself is the engine's (``Experiment.loss_slice`` over two parameters, or
-:func:`~engine.landscape.iter_slice` over a plane through all of them, batched and reporting its progress:
+The computation itself is the engine's :func:`~engine.landscape.iter_slice` (over the plane of two parameters:
+:meth:`BackgroundSlicer.request`; or over a plane through all of them, reporting its progress:
 :meth:`BackgroundSlicer.request_plane`), which reads nothing the trainer writes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -89,26 +88,32 @@ class _PlaneJob(QRunnable):
 
 
 class _SliceJob(QRunnable):
-    """Computes one grid, a point at a time, giving up as soon as its token is stale or the pool shuts down."""
+    """Computes one grid over two parameters, batched (:func:`iter_slice` over the plane of those two), giving up
+    as soon as its token is stale or the pool shuts down."""
 
-    def __init__(self, slicer: BackgroundSlicer, token: int, compute: Callable, theta0, i, j, a, b) -> None:
+    def __init__(self, slicer: BackgroundSlicer, token: int, model, X, y, loss, theta0, i, j, a, b) -> None:
         super().__init__()
         self.setAutoDelete(True)
-        self._slicer, self._token, self._compute = slicer, token, compute
-        self._args = (np.array(theta0, dtype=np.float64), int(i), int(j), np.asarray(a), np.asarray(b))
+        self._slicer, self._token = slicer, token
+        theta0 = np.array(theta0, dtype=np.float64)
+        origin, d1, d2 = theta0.copy(), np.zeros_like(theta0), np.zeros_like(theta0)
+        origin[[i, j]] = 0.0  # the point (α, β) is theta0 with θ_i = α and θ_j = β, exactly
+        d1[i] = d2[j] = 1.0
+        self._plane, self._theta0 = Plane(origin, d1, d2), theta0
+        self._args = (model, X, y, loss, np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64))
 
     def run(self) -> None:
-        theta0, i, j, a, b = self._args
-        slicer, compute = self._slicer, self._compute
-        grid: np.ndarray | None = np.empty((len(a), len(b)))
-        for k in range(len(a)):
-            for m in range(len(b)):
-                slicer.wait_for_gui()
-                if slicer.cancelled(self._token):
-                    slicer._finished.emit(SliceResult(self._token, theta0, a, b, None))
-                    return
-                grid[k, m] = compute(theta0, i, j, a[k : k + 1], b[m : m + 1])[0, 0]
-        slicer._finished.emit(SliceResult(self._token, theta0, a, b, grid))
+        model, X, y, loss, a, b = self._args
+        slicer, token = self._slicer, self._token
+        grid = None
+        for report in iter_slice(model, X, y, loss, self._plane, a, b):
+            if report.values is not None:
+                grid = report.values
+                break
+            slicer.wait_for_gui()
+            if slicer.cancelled(token):
+                break  # dropping the generator ends the work
+        slicer._finished.emit(SliceResult(token, self._theta0, a, b, grid))
 
 
 class BackgroundSlicer(SerialPool):
@@ -137,9 +142,11 @@ class BackgroundSlicer(SerialPool):
         """A new token: results of earlier requests are dropped (and their jobs stop early)."""
         return self.drop()
 
-    def request(self, compute: Callable, theta0, i, j, a, b) -> None:
-        """Compute ``compute(theta0, i, j, a, b)`` in the background, for the current token."""
-        self.submit(lambda token: _SliceJob(self, token, compute, theta0, i, j, a, b))
+    def request(self, model, X: np.ndarray, y: np.ndarray, loss, theta0, i: int, j: int, a, b) -> None:
+        """The loss of ``model`` on ``(X, y)`` over ``θ_i = a`` × ``θ_j = b`` (the others at ``theta0``) in the
+        background, for the current token; :attr:`ready` brings a :class:`SliceResult`."""
+        X, y = np.array(X, dtype=np.float64), np.array(y, dtype=np.float64)  # the job's own copies
+        self.submit(lambda token: _SliceJob(self, token, model, X, y, loss, theta0, i, j, a, b))
 
     def request_plane(self, model, X: np.ndarray, y: np.ndarray, loss, plane: Plane, a, b, tag: object = None
                       ) -> None:
