@@ -140,6 +140,8 @@ class TermLabel(QLabel):
         self.linkActivated.connect(self._activated)
 
     def setText(self, text: str) -> None:  # noqa: N802 (Qt's name)
+        if text == self._source:
+            return  # (a text set again at every frame: linking its terms and laying it out cost a millisecond)
         self._source = text
         super().setText(link_terms(text))
 

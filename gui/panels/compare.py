@@ -17,7 +17,7 @@ from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import QCheckBox, QWidget
 
 from fitscope.gui.panels.decimate import envelope
-from fitscope.gui.panels.surface import MAX_PATH_POINTS, SurfacePanel
+from fitscope.gui.panels.surface import SurfacePanel
 
 NAME = "previous run"
 BATCH = (120, 144, 156, 60)  # the batch losses' grey, fainter
@@ -29,14 +29,6 @@ TIP = ("Draw the run before the last new start, reset, data set or undo, faded u
 
 #: Where the previous run's path lies on the tab's map: (x, y) of each point, or None if it has none there.
 PathOf = Callable[[object], tuple[np.ndarray, np.ndarray] | None]
-
-
-def thinned(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """A path of at most about :data:`MAX_PATH_POINTS` points, its start and end exact."""
-    if len(a) <= MAX_PATH_POINTS:
-        return a, b
-    keep = np.unique(np.r_[np.linspace(0, len(a) - 1, MAX_PATH_POINTS).astype(int), len(a) - 1])
-    return a[keep], b[keep]
 
 
 def positive(v: np.ndarray) -> np.ndarray:
@@ -161,7 +153,7 @@ class PreviousRunOverlay(FadedOverlay):
         for item in self.map_items():
             item.setVisible(xy is not None)
         if xy is not None and self.surface is not None:
-            a, b = thinned(*xy)
+            a, b = self.surface.drawn_path(*xy)
             self.path.setData(a, b)
             self.start.setData(a[:1], b[:1])
             self.label.setPos(float(a[0]), float(b[0]))  # by its start: its end is often at the optimum's star
@@ -200,7 +192,7 @@ class PreviousRaceOverlay(FadedOverlay):
             curve.setZValue(-1)
             self.chart.plot.addItem(curve)
             curve.setClipToView(True)
-            path = pg.PlotCurveItem(*thinned(params[:, 0], params[:, 1]), pen=pen)
+            path = pg.PlotCurveItem(*self.surface.drawn_path(params[:, 0], params[:, 1]), pen=pen)
             path.setZValue(5)  # under the racers' paths
             self.surface.plot.addItem(path)
             self.curves.append(curve)

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout, QWidget
 
 from fitscope.gui import access
 from fitscope.gui.panels.axes import LogAxis
-from fitscope.gui.panels.decimate import envelope
+from fitscope.gui.panels.decimate import GrowingEnvelope
 from fitscope.gui.panels.plotting import OutsideLegend, frame_y, quiet_plot, show_lone_points
 
 OPTIMUM = "#616161"
@@ -44,6 +44,8 @@ class RaceLossPanel(QWidget):
         self.curves: dict[str, pg.PlotDataItem] = {}
         self._data: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # steps and losses of each racer
         self._shown: dict[str, np.ndarray] = {}  # the losses drawn of each (cut down to the pixel columns)
+        self._envelopes: dict[str, GrowingEnvelope] = {}  # kept from frame to frame, per racer
+        self._growth: dict[str, object] = {}  # the growth of each racer's history (see set_losses)
         self._optimum: float | None = None
         self._labels: dict[str, str] = {}
 
@@ -67,7 +69,7 @@ class RaceLossPanel(QWidget):
         for curve in self.curves.values():
             self.legend.removeItem(curve)
             self.plot.removeItem(curve)
-        self.curves, self._data, self._shown = {}, {}, {}
+        self.curves, self._data, self._shown, self._envelopes, self._growth = {}, {}, {}, {}, {}
         self.plot.enableAutoRange(axis="y")  # a new race: the loss axis follows it afresh
         for key, label, colour in racers:
             curve = self.plot.plot(pen=pg.mkPen(colour, width=1.8), name=label)
@@ -76,14 +78,17 @@ class RaceLossPanel(QWidget):
             self._data[key] = (np.empty(0), np.empty(0))
             self._labels[key] = label
 
-    def set_losses(self, key: str, losses: np.ndarray, steps: np.ndarray | None = None) -> None:
+    def set_losses(self, key: str, losses: np.ndarray, steps: np.ndarray | None = None, growth: object = None
+                   ) -> None:
         """The training loss of racer ``key`` at ``steps`` (default: 0 — the start —, 1, 2, …; a long run's
-        history keeps some steps only)."""
+        history keeps some steps only). ``growth``: the racer's history's
+        :attr:`~fitscope.engine.history.History.growth` (what was drawn of it is then kept while it only grows)."""
         steps = np.arange(len(losses)) if steps is None else np.asarray(steps)
         before = self._data.get(key, (np.empty(0), np.empty(0)))[0]
         if len(steps) and len(before) and steps[-1] < before[-1]:
             self.plot.enableAutoRange(axis="y")  # the race restarted (or went back): framed afresh
         self._data[key] = (steps, losses)
+        self._growth[key] = growth
         self._draw(key)
         self._frame()
 
@@ -115,9 +120,15 @@ class RaceLossPanel(QWidget):
         frame_y(self.plot, drawn, self.log_scale.isChecked())
 
     def _draw(self, key: str) -> None:
+        """Racer ``key``'s curve, cut to its lowest and highest loss in each column of steps: one pixel wide
+        while the run's steps fill the axis (the columns end at the next 10·2ᵏ steps, so that they stay put as
+        the run grows, and what was cut before is kept)."""
         steps, losses = self._data[key]
-        shown = np.where(losses > 0, losses, np.nan) if self.log_scale.isChecked() else losses
-        steps, shown = envelope(steps, shown, max(100, int(self.plot.getViewBox().width()) // 2))  # 2-px columns
+        last = float(steps[-1]) if len(steps) else 0.0
+        x_max = 10.0 * 2.0 ** max(0.0, np.ceil(np.log2(max(last, 1.0) / 10.0)))
+        positive = _positive if self.log_scale.isChecked() else None
+        steps, shown = self._envelopes.setdefault(key, GrowingEnvelope()).update(
+            steps, losses, max(200, int(self.plot.getViewBox().width())), x_max, self._growth.get(key), positive)
         show_lone_points(self.curves[key], shown)  # at the start: a dot each
         self._shown[key] = shown
         self.curves[key].setData(steps, shown, connect="finite")
@@ -134,3 +145,8 @@ class RaceLossPanel(QWidget):
             self._draw(key)
         self._place_optimum()
         self._frame()
+
+
+def _positive(v: np.ndarray) -> np.ndarray:
+    """Zero losses cannot be drawn on a log axis: show them as NaN gaps."""
+    return np.where(v > 0, v, np.nan)

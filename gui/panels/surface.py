@@ -15,6 +15,7 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QGraphicsItem, QVBoxLayout, QWidget
 
 from fitscope.gui.keys import MapKeys
+from fitscope.gui.panels import decimate
 from fitscope.gui.panels.axes import LogAxis, distinct_texts
 from fitscope.gui.panels.curvature import CurvatureAxes
 from fitscope.gui.panels.plotting import quiet_plot
@@ -389,11 +390,7 @@ class SurfacePanel(QWidget):
 
         ``epoch_ends`` (step numbers) get a marker each; of many, every k-th, at most :data:`MAX_EPOCH_MARKS`.
         """
-        if len(a) > MAX_PATH_POINTS:  # a long path is drawn thinned out (its end always exact)
-            keep = np.linspace(0, len(a) - 1, MAX_PATH_POINTS).astype(int)  # increasing, from 0 to the end
-            self.path.setData(a[keep], b[keep])
-        else:
-            self.path.setData(a, b)
+        self.path.setData(*self.drawn_path(a, b))
         self.start.setData(a[:1], b[:1])
         self.current.setData(a[-1:], b[-1:])
         if epoch_ends is not None and len(epoch_ends):
@@ -468,6 +465,15 @@ class SurfacePanel(QWidget):
         """The size of one screen pixel in parameter units (x, y)."""
         px = self.view_box.viewPixelSize()
         return float(px[0]), float(px[1])
+
+    def drawn_path(self, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The path ``(a, b)`` as this map draws it: whole while it has at most :data:`MAX_PATH_POINTS` points;
+        longer, without the points that stay in the screen pixel of the one before, and then at most that many
+        (:func:`~fitscope.gui.panels.decimate.path`): its start and end always exact. A path that has settled
+        costs a frame little to draw, however long it is."""
+        if len(a) <= MAX_PATH_POINTS:
+            return a, b
+        return decimate.path(a, b, self.pixel_size(), MAX_PATH_POINTS)
 
 
 def _overlaps(rect: QRectF, rects: np.ndarray) -> bool:

@@ -88,6 +88,7 @@ class TrainingView(SessionPart, View):
         self._frame = QTimer(self, singleShot=True, interval=self.FRAME_MS)
         self._frame.timeout.connect(self._on_frame)
         self._behind = False  # frames were skipped while the tab was hidden
+        self._part = -1  # the part of redraw_parts() drawn last while running
         self._shut = False
         self.undo = UndoKeeper(self)  # Edit > Undo of what threw a run away (gui/views/undo.py)
         self.message = MessageLabel()  # a passing message, or what the model's state calls for
@@ -138,7 +139,14 @@ class TrainingView(SessionPart, View):
 
     def redraw(self) -> None:
         """Draw the model's state on every panel."""
-        raise NotImplementedError
+        for part in self.redraw_parts():
+            part()
+
+    def redraw_parts(self) -> list:
+        """:meth:`redraw` in parts (callables), for a tab whose frame would hold the GUI thread too long at once:
+        while a run goes, each frame draws the next part (and comes that much sooner), so that clicks, keys and
+        timers get in between. A subclass implements this or :meth:`redraw`."""
+        return [self.redraw]
 
     def status_text(self) -> str:
         """A message the model's state calls for (a divergence, say), or ""."""
@@ -344,7 +352,8 @@ class TrainingView(SessionPart, View):
         for button in self.findChildren(QToolButton):
             if button.defaultAction() is run:
                 button.setAccessibleName(name)
-        self._frame.setInterval(self.RUN_FRAME_MS if running else self.FRAME_MS)
+        self._part = -1
+        self._frame.setInterval(self.RUN_FRAME_MS // len(self.redraw_parts()) if running else self.FRAME_MS)
         for key in ("step_phase", "step_batch", "step_epoch"):
             if key in self.commands:
                 self.commands[key].setEnabled(not running and self.model.trainable is not None)
@@ -357,13 +366,23 @@ class TrainingView(SessionPart, View):
             self._frame.start()
 
     def _on_frame(self) -> None:
-        """A frame: draw the model's state (a hidden tab draws nothing: it catches up when shown). Background
-        threads wait until it is painted (see :mod:`fitscope.gui.activity`)."""
+        """A frame: draw the model's state (a hidden tab draws nothing: it catches up when shown); while a run
+        goes, the next of :meth:`redraw_parts` only. Background threads wait until it is painted (see
+        :mod:`fitscope.gui.activity`)."""
         if not self.isVisible():
             self._behind = True
             return
         hold_until_painted()
-        self.refresh()
+        parts = self.redraw_parts() if self.controller.running else []
+        if len(parts) < 2:
+            self.refresh()
+            return
+        self._part = (self._part + 1) % len(parts)
+        parts[self._part]()
+        if self._part < len(parts) - 1:
+            self.request_frame()  # the other parts, one frame each
+        else:
+            self.message.show_state(self.status_text())
 
     def showEvent(self, event) -> None:  # noqa: N802 (Qt's name)
         super().showEvent(event)

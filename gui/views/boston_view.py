@@ -307,8 +307,13 @@ class BostonView(TrainingView):
         if behind:
             self._request_slice(now=True)
 
-    def redraw(self) -> None:
-        """Draw the model's latest state on every panel (the slice's grid is refreshed on its own timer)."""
+    def redraw_parts(self) -> list:
+        """The progress (the loss chart, the numbers, the weights), then the slice and the predictions (the slice's
+        grid is refreshed on its own timer): two frames' work while training runs."""
+        return [self._draw_progress, self._draw_where]
+
+    def _draw_progress(self) -> None:
+        """The loss chart, the progress bar, the numbers and the weights."""
         run = self.model
         h = run.history
         self.loss_panel.set_history(h.batch_loss, h.epochs, steps=h.loss_steps, growth=h.growth)
@@ -337,11 +342,15 @@ class BostonView(TrainingView):
             self.weights.set_linear(current[:-1], float(current[-1]))
         else:
             self.weights.set_mlp(run.split(current))
-        self._draw_predictions()
         final = run.final_text() if run.finished else None
         self.final_losses.setText(final or "")
         self.final_losses.setVisible(final is not None)
 
+    def _draw_where(self) -> None:
+        """Where the run stands: predicted against actual, and the path on the slice (which follows it)."""
+        run = self.model
+        h = run.history
+        self._draw_predictions()
         i, j = run.pair
         params = h.params
         if self.landscape.active:

@@ -45,7 +45,6 @@ from fitscope.gui.views.race_advisor import RateAdvisor
 from fitscope.gui.views.tab import Command
 
 GRID = 200
-MAX_DRAWN = 4000  # points of a trajectory drawn on the map (longer ones are thinned, the last point kept)
 COLOURS = {"sgd": "#e53935", "momentum": "#ff9800", "rmsprop": "#29b6f6", "adam": "#9c27b0"}
 
 FIELDS = (
@@ -58,14 +57,6 @@ FIELDS = (
                    tip="A racer is inside the finish line when its distance to the optimum in (kernel, bias), "
                    "√((k − k*)² + (b − b*)²), is at most this; it settles when it stays inside to the end"),
 )
-
-
-def _thinned(path: np.ndarray) -> np.ndarray:
-    """At most about :data:`MAX_DRAWN` rows of ``path``, evenly spaced, always with its first and last."""
-    if len(path) <= MAX_DRAWN:
-        return path
-    stride = -(-len(path) // MAX_DRAWN)
-    return np.vstack([path[::stride], path[-1:]])
 
 
 class RaceView(TrainingView):
@@ -332,15 +323,15 @@ class RaceView(TrainingView):
         self.finish.setData(run.optimum[0] + tol * np.cos(t), run.optimum[1] + tol * np.sin(t))
         for i, (key, history, items) in enumerate(zip(run.keys, run.histories, self._items, strict=True)):
             params = history.params
-            drawn = _thinned(params)
-            items["casing"].setData(drawn[:, 0], drawn[:, 1])
-            items["line"].setData(drawn[:, 0], drawn[:, 1])
+            drawn = self.surface.drawn_path(params[:, 0], params[:, 1])
+            items["casing"].setData(*drawn)
+            items["line"].setData(*drawn)
             items["dot"].setData(params[-1:, 0], params[-1:, 1])
             if history.diverged is not None:
                 items["cross"].setData(params[-1:, 0], params[-1:, 1])
             else:
                 items["cross"].setData([], [])
-            self.losses.set_losses(key, run.losses(i), history.param_steps)
+            self.losses.set_losses(key, run.losses(i), history.param_steps, history.growth)
         self.table.show_race(run, self.controller.running, COLOURS)
         self.surface.make_way()
         self._fill_text()
