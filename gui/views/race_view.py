@@ -313,15 +313,19 @@ class RaceView(TrainingView):
         x, y = self._items[self.model.keys.index(key)]["cross"].getData()
         return np.column_stack([x, y])
 
-    def redraw(self) -> None:
-        """Draw every racer's history: trajectories, loss curves, the table, the text."""
+    def redraw_parts(self) -> list:
+        """Every racer's history: the map (trajectories), then the loss curves, the table and the text; two
+        frames' work while the race runs."""
+        return [self._draw_map, self._draw_numbers]
+
+    def _draw_map(self) -> None:
         run = self.model
         self.compare.update()
         self.surface.start.setData([run.start[0]], [run.start[1]])
         t = np.linspace(0, 2 * np.pi, 120)
         tol = run.tolerance
         self.finish.setData(run.optimum[0] + tol * np.cos(t), run.optimum[1] + tol * np.sin(t))
-        for i, (key, history, items) in enumerate(zip(run.keys, run.histories, self._items, strict=True)):
+        for history, items in zip(run.histories, self._items, strict=True):
             params = history.params
             drawn = self.surface.drawn_path(params[:, 0], params[:, 1])
             items["casing"].setData(*drawn)
@@ -331,12 +335,16 @@ class RaceView(TrainingView):
                 items["cross"].setData(params[-1:, 0], params[-1:, 1])
             else:
                 items["cross"].setData([], [])
-            self.losses.set_losses(key, run.losses(i), history.param_steps, history.growth)
-        self.table.show_race(run, self.controller.running, COLOURS)
         self.surface.make_way()
-        self._fill_text()
         self.start_fields.show_point(*run.start)
         self.surface.setAccessibleDescription(self.map_description())
+
+    def _draw_numbers(self) -> None:
+        run = self.model
+        for i, (key, history) in enumerate(zip(run.keys, run.histories, strict=True)):
+            self.losses.set_losses(key, run.losses(i), history.param_steps, history.growth)
+        self.table.show_race(run, self.controller.running, COLOURS)
+        self._fill_text()
 
     # ------------------------------------------------------------------ the text
     def _fill_text(self) -> None:
