@@ -29,7 +29,7 @@ import threading
 import time
 from enum import StrEnum
 
-from PySide6.QtCore import QCoreApplication, QElapsedTimer, QObject, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, QThread, QTimer, Signal, Slot
 
 from fitscope.engine.trainer import Trainable
 from fitscope.gui.activity import beat_while_running, give_way, gui_free, install
@@ -225,8 +225,6 @@ class TrainingController(QObject):
         self._worker.reports.connect(self._on_reports)
         self._worker.stopped.connect(self._on_stopped)
         self._thread.start()
-        self._since_ack = QElapsedTimer()
-        self._since_ack.start()
         self._ack_timer = QTimer(self, singleShot=True)
         self._ack_timer.timeout.connect(self._take_next)
         self._gen = 0
@@ -316,13 +314,9 @@ class TrainingController(QObject):
 
     @Slot(int, object)
     def _on_reports(self, generation: int, reports: tuple) -> None:
-        # Take the next delivery no sooner than DELIVERY_INTERVAL after this one: between deliveries the GUI
-        # thread stays idle and out of the training thread's way; stepping by hand is far slower than that.
-        wait_ms = DELIVERY_INTERVAL * 1000 - self._since_ack.restart()
-        if wait_ms > 0:
-            self._ack_timer.start(int(wait_ms))
-        else:
-            self._worker.taken()
+        # Take the next delivery no sooner than DELIVERY_INTERVAL after this one (a step's last reports come at
+        # once all the same): between deliveries the GUI thread stays idle and out of the training thread's way.
+        self._ack_timer.start(int(DELIVERY_INTERVAL * 1000))
         if generation == self._gen:
             self.reports.emit(reports)
 
