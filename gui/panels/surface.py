@@ -23,6 +23,8 @@ from fitscope.gui.panels.plotting import quiet_plot
 N_LEVELS = 14
 MAX_EPOCH_MARKS = 100
 MAX_PATH_POINTS = 4000
+#: A path of at most this many points is drawn point for point (a longer one, by the pixel: see drawn_path).
+WHOLE_PATH_POINTS = 500
 TRAJECTORY = "#ff7043"
 STEP = "#00e5ff"
 GRADIENT = "#ff1744"
@@ -467,11 +469,11 @@ class SurfacePanel(QWidget):
         return float(px[0]), float(px[1])
 
     def drawn_path(self, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The path ``(a, b)`` as this map draws it: whole while it has at most :data:`MAX_PATH_POINTS` points;
-        longer, without the points that stay in the screen pixel of the one before, and then at most that many
-        (:func:`~fitscope.gui.panels.decimate.path`): its start and end always exact. A path that has settled
-        costs a frame little to draw, however long it is."""
-        if len(a) <= MAX_PATH_POINTS:
+        """The path ``(a, b)`` as this map draws it: whole while it has at most :data:`WHOLE_PATH_POINTS`
+        points; longer, without the points that stay in the screen pixel of the one before, and then at most
+        :data:`MAX_PATH_POINTS` (:func:`~fitscope.gui.panels.decimate.path`): its start and end always exact. A
+        path that has settled costs a frame little to draw, however long it is."""
+        if len(a) <= WHOLE_PATH_POINTS:
             return a, b
         return decimate.path(a, b, self.pixel_size(), MAX_PATH_POINTS)
 

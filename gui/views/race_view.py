@@ -62,6 +62,7 @@ FIELDS = (
 class RaceView(TrainingView):
     title = "Optimizer race"
     MODEL = RaceRun
+    RUN_FRAME_MS = 66  # ~15 frames a second while the race runs: four racers' paths and curves are much to draw
     COMMANDS = {**TRAINING_COMMANDS,
                 "reset": Command("Rese&t", "Ctrl+R", "resetButton", "Start the race again from the start point"),
                 "book_settings": Command("&Default settings", "Ctrl+Shift+B", "defaultSettingsButton",
