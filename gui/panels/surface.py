@@ -111,6 +111,8 @@ class SurfacePanel(QWidget):
         self.cmap = pg.colormap.get("viridis")
         self.image = pg.ImageItem(axisOrder="col-major")
         self.image.setZValue(-10)
+        # Static while training runs: scaled to the view once, then blitted on every frame.
+        self.image.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.plot.addItem(self.image)
         self.colorbar = pg.ColorBarItem(colorMap=self.cmap, interactive=False, width=14, label="loss (log scale)")
         bar_axis = LogAxis("right")  # round labels that never crowd, 0.05 … 500, 1e3 …
