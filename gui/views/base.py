@@ -30,12 +30,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from fitscope.engine.run import HISTORY, NEW_RUN, SETTINGS, STATUS, dataset_key
-from fitscope.gui import prefs
+from fitscope.engine.run import HISTORY, NEW_RUN, SETTINGS, STATUS
 from fitscope.gui.activity import hold_until_painted
 from fitscope.gui.views.controls import DEFAULT_SPEED, OPTIMIZER_NAMES, SPEEDS, SettingsForm, speed_row
 from fitscope.gui.views.notices import GoBackButton, MessageLabel
-from fitscope.gui.views.saved import SessionPart
+from fitscope.gui.views.saved import Remembered, SessionPart
 from fitscope.gui.views.tab import Command, View
 from fitscope.gui.views.undo import UndoKeeper, undoable
 from fitscope.gui.worker import TrainingController, Unit
@@ -57,7 +56,7 @@ TRAINING_COMMANDS: dict[str, Command] = {
 
 
 
-class TrainingView(SessionPart, View):
+class TrainingView(Remembered, SessionPart, View):
     """A tab that trains its model (see the module's docstring).
 
     Subclasses build their widgets, then call :meth:`bind` with their first model, and implement
@@ -384,6 +383,15 @@ class TrainingView(SessionPart, View):
         else:
             self.message.show_state(self.status_text())
 
+    def fell_behind(self) -> None:
+        """Something was not drawn because the tab is hidden: it is drawn afresh when the tab is shown."""
+        self._behind = True
+
+    @property
+    def shut(self) -> bool:
+        """The tab was shut down (its window closed): nothing more is computed or drawn."""
+        return self._shut
+
     def showEvent(self, event) -> None:  # noqa: N802 (Qt's name)
         super().showEvent(event)
         if self._behind:
@@ -397,36 +405,7 @@ class TrainingView(SessionPart, View):
         self._frame.stop()
         self.controller.shutdown()
 
-    # ------------------------------------------------------------------ remembered between launches
-    def remember(self) -> None:
-        """Remember this tab's settings for its data set, and its own values (the speed)."""
-        prefs.save_for_data(self.objectName(), dataset_key(self.model.dataset), self.model.preferences())
-        prefs.save_view_settings(self.objectName(), {"speed": self.speed.value()})
-
-    def recall(self) -> None:
-        """Take up what was remembered: the speed, and the settings last used for the data set shown."""
-        speed = prefs.view_settings(self.objectName()).get("speed")
-        if type(speed) is int and 0 <= speed < len(SPEEDS):
-            self.speed.setValue(speed)
-        if self.recall_for(self.model):
-            self.show_message(self.RECALLED, note=True)
-
-    #: What the tab says when it takes up settings remembered from last time that are not the defaults.
-    RECALLED = ("These are your settings from last time for this data set (Training ▸ Book settings brings back the "
-                "book's).")
-
-    def recall_for(self, model: Any) -> bool:
-        """``model`` takes the settings last used for its data set, if any were remembered (and still apply).
-        True if it took settings other than its data set's own."""
-        values = prefs.for_data(self.objectName(), dataset_key(model.dataset))
-        if values is None:
-            return False
-        try:
-            model.apply_preferences(values)
-        except ValueError:
-            return False  # remembered values that no longer apply are ignored
-        return not model.uses_defaults()
-
+    # ------------------------------------------------------------------ data sets
     def set_dataset(self, dataset: Any) -> None:
         """Show ``dataset`` afresh with its own settings (the book's, for its data sets)."""
         self.show_dataset(dataset, book=True)

@@ -1,8 +1,8 @@
 """The multi-feature tab: ``fit()`` on Boston Housing (or the user's CSV), with normalization on or off.
 
 The tab shows a :class:`~fitscope.gui.models.multi.MultiRun`. The loss slice over two parameters is
-computed in this thread for a linear model (closed form, cheap) and in a background pool for an MLP
-(:class:`~fitscope.gui.views.slicer.BackgroundSlicer`), a few times a second at most while training runs.
+:class:`~fitscope.gui.views.pair_slice.PairSlice`'s; the one over a plane through all of them,
+:class:`~fitscope.gui.views.landscape.LandscapeSlice`'s.
 """
 
 from __future__ import annotations
@@ -11,13 +11,12 @@ import html
 import time
 
 import numpy as np
-from PySide6.QtCore import Qt, QTimer, Slot
+from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import QGroupBox, QLabel, QProgressBar, QSizePolicy, QToolButton, QVBoxLayout, QWidget
 
 from fitscope import resources
 from fitscope.engine.data import Dataset, load_builtin
 from fitscope.engine.settings import settings_values
-from fitscope.gui.activity import hold_until_painted
 from fitscope.gui.models.multi import MODELS, MultiRun
 from fitscope.gui.models.surface import fmt
 from fitscope.gui.panels.compare import PreviousRunOverlay
@@ -33,15 +32,8 @@ from fitscope.gui.views.base import TrainingView
 from fitscope.gui.views.controls import SPEEDS
 from fitscope.gui.views.curvature import CurvatureOverlay, MapShown
 from fitscope.gui.views.landscape import LandscapeSlice
-from fitscope.gui.views.slicer import BackgroundSlicer, SliceResult
+from fitscope.gui.views.pair_slice import PairSlice
 from fitscope.gui.views.undo import undoable
-
-SLICE_MS = 250  # the loss slice follows training at most 4 times a second
-MLP_SLICE_MS = 1000  # … an MLP's once a second: its job competes with training for the interpreter lock
-LINEAR_GRID = 120  # slice resolution (points per axis) of a linear model, when training stands still
-LINEAR_GRID_RUNNING = 60  # … and while it runs (drawing the isolines costs more than the grid)
-MLP_GRID = {1: 41, 2: 25}  # per number of hidden layers: one forward pass per grid point, off this thread
-MLP_SLICE_ROWS = 1000  # an MLP's slice over more rows is computed over a fixed random sample of this many
 
 MODEL_FIELDS = (
     controls.Field("model", "Model", "bostonModel", "choice",
@@ -63,6 +55,8 @@ FIELDS = (
     controls.seed("bostonSeed", "Seeds the initial weights and the shuffling (changing it starts again)"),
 )
 
+PREDICTIONS_MS = 250  # predicted against actual follows training at most 4 times a second
+
 
 class BostonView(TrainingView):
     title = "Boston Housing"
@@ -74,14 +68,8 @@ class BostonView(TrainingView):
     def __init__(self, parent: QWidget | None = None, dataset: Dataset | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("bostonView")
-        self.slicer = BackgroundSlicer(self)
-        self.slicer.ready.connect(self._on_slice_ready)
-        self._slice_timer = QTimer(self, singleShot=True, interval=SLICE_MS)
-        self._followed: tuple = (None, 0)  # (what it was for, rows): the trajectory rows found in the window
-        self._slice_timer.timeout.connect(self._compute_slice)
-        self._slice_version = -1  # the history version the slice was last computed for
-        self.slice_grid: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # the grid drawn last
-        self.slice_theta0: np.ndarray | None = None  # the parameters it held fixed
+        self.pair_slice = PairSlice(self)  # the loss slice over two weights: when, where, and drawing it
+        self.slicer = self.pair_slice.slicer
         self._pred_drawn: tuple | None = None  # (history, epochs done) the predictions were drawn for
         self._pred_at = 0.0
         self._dataset_shown: Dataset | None = None
@@ -109,9 +97,9 @@ class BostonView(TrainingView):
         self.slice = LossSlicePanel()
         self.slice_panel = self.slice.surface  # the plot itself
         self.slice_panel.clicked.connect(self.start_at)
-        self.slice_panel.keys.homeRequested.connect(self._frame_slice)
+        self.slice_panel.keys.homeRequested.connect(self.pair_slice.frame)
         self.slice_marks = EdgeMarkers(self.slice_panel.plot)
-        self.slice_panel.rangeChanged.connect(lambda _: self._request_slice(now=True))
+        self.slice_panel.rangeChanged.connect(lambda _: self.pair_slice.request(now=True))
         self.slice.pairChanged.connect(self.set_pair)
         self.landscape = LandscapeSlice(self)  # the slice over a plane through every parameter of an MLP
         self.slice.modeChanged.connect(self.set_slice_mode)
@@ -193,8 +181,7 @@ class BostonView(TrainingView):
         """A fresh trainer: panels laid out for its model, the slice framed again."""
         run = self.model
         self.settings_changed()
-        self.slicer.invalidate()
-        self._slice_version = -1
+        self.pair_slice.invalidate()
         self._pred_drawn = None
         shape = (run.dataset, run.settings.model, run.settings.hidden, run.settings.normalize)
         if shape != self._model_shown:  # another model (or normalization): its parameters, its tables
@@ -212,7 +199,7 @@ class BostonView(TrainingView):
         self.loss_panel.set_baseline(run.baseline(), f"baseline (always guessing the mean {run.target_noun})")
         self.landscape.model_changed()
         self.curvature.update(exp)
-        self._frame_slice()
+        self.pair_slice.frame()
 
     def settings_changed(self) -> None:
         values = settings_values(self.model.settings)
@@ -228,8 +215,8 @@ class BostonView(TrainingView):
         """Draw the slice over parameters ``i`` (x) and ``j`` (y)."""
         self.model.set_pair(i, j)
         self.slice.set_pair(i, j)
-        self._forget_slice()
-        self._frame_slice()
+        self.pair_slice.forget()
+        self.pair_slice.frame()
         self.refresh()
 
     def _previous_path(self, previous) -> tuple[np.ndarray, np.ndarray] | None:
@@ -254,19 +241,18 @@ class BostonView(TrainingView):
     def shutdown(self) -> None:
         if self._shut:
             return
-        self._slice_timer.stop()
         super().shutdown()
-        self.slicer.shutdown()
+        self.pair_slice.shutdown()
         self.landscape.shutdown()
 
     @Slot(str)
     def set_slice_mode(self, mode: str) -> None:
         """Take the slice over two weights, the training path's PCA plane or two random directions."""
-        self._forget_slice()
+        self.pair_slice.forget()
         if self.landscape.choose(mode):  # back to the window the two weights had
-            self._request_slice(now=True)
+            self.pair_slice.request(now=True)
         else:
-            self._frame_slice()
+            self.pair_slice.frame()
         self.refresh()
 
     @undoable("new start point")
@@ -305,7 +291,7 @@ class BostonView(TrainingView):
         behind = self._behind
         super().showEvent(event)
         if behind:
-            self._request_slice(now=True)
+            self.pair_slice.request(now=True)
 
     def redraw_parts(self) -> list:
         """The progress (the loss chart, the numbers, the weights), then the slice and the predictions (the slice's
@@ -358,12 +344,12 @@ class BostonView(TrainingView):
         else:
             self.slice_panel.set_trajectory(params[:, i], params[:, j], h.epoch_rows())
             self._mark_slice(i, j)
-        if h.version != self._slice_version:
-            self._follow()
-            self._request_slice()
+        if self.pair_slice.due:
+            self.pair_slice.follow()
+            self.pair_slice.request()
 
     def went_back(self) -> None:
-        self._frame_slice()
+        self.pair_slice.frame()
 
     def _mark_slice(self, i: int, j: int) -> None:
         """A mark at the slice's edge for the current point (the one kept after a divergence) out of view."""
@@ -379,7 +365,7 @@ class BostonView(TrainingView):
         key = (run.history, run.history.steps, run.history.diverged)
         if key == self._pred_drawn:
             return
-        if self.controller.running and time.perf_counter() - self._pred_at < SLICE_MS / 1000:
+        if self.controller.running and time.perf_counter() - self._pred_at < PREDICTIONS_MS / 1000:
             return
         self._pred_drawn, self._pred_at = key, time.perf_counter()
         actual, predicted, when, loss, rows, note = run.predictions()
@@ -398,123 +384,30 @@ class BostonView(TrainingView):
         bar.setUpdatesEnabled(True)
         bar.update()
 
-    # ------------------------------------------------------------------ the loss slice
-    def _forget_slice(self) -> None:
-        """Another pair of parameters: the slice drawn and any being computed no longer apply."""
-        self.slicer.invalidate()
-        self.slice_grid = None
-        self._slice_version = -1
-
-    def _frame_slice(self) -> None:
-        """A window that frames the trajectory (and the slice's minimum) with a margin."""
-        if self.landscape.active:  # the plane's own window, when it is next made
-            self.landscape.reframe()
-            self._request_slice(now=True)
-            return
-        run = self.model
-        pts = run.needed_points()
-        if run.history.diverged is not None:
-            pts = pts[:1]
-        lo, hi = pts.min(axis=0), pts.max(axis=0)
-        centre, half = (lo + hi) / 2, (hi - lo) / 2
-        floor = 1.0 if run.is_linear else 2.0
-        half = np.maximum(half * 1.3, np.maximum(floor, 0.05 * np.abs(centre)))
-        self.slice_panel.set_range(centre[0] - half[0], centre[0] + half[0], centre[1] - half[1], centre[1] + half[1])
-        self._request_slice(now=True)
-
-    def _follow(self) -> None:
-        """Widen the window when the trajectory or the minimum leaves it (not after a divergence)."""
-        if self.model.history.diverged is not None or self.landscape.active:
-            return
-        x0, x1, y0, y1 = self.slice_panel.visible_range()
-        h = self.model.history
-        # The rows found inside this window before stay inside (but for the last two, which may change): only
-        # the rows since are looked at, so a frame costs the same at any length of run.
-        key = (h.growth, self.model.pair, (x0, x1, y0, y1))
-        seen = self._followed[1] if self._followed[0] == key else 0
-        pts = self.model.needed_points(max(0, seen - 2))
-        inside = (pts[:, 0] >= x0) & (pts[:, 0] <= x1) & (pts[:, 1] >= y0) & (pts[:, 1] <= y1)
-        if inside.all():
-            self._followed = (key, len(h.params))
-            return
-        pts = self.model.needed_points()
-        far = np.abs(pts - [(x0 + x1) / 2, (y0 + y1) / 2]) > 50 * np.array([x1 - x0, y1 - y0])
-        if far.any():  # a run on its way out: do not chase it
-            return
-        lo = np.minimum(pts.min(axis=0), [x0, y0])
-        hi = np.maximum(pts.max(axis=0), [x1, y1])
-        pad = 0.15 * (hi - lo)
-        self.slice_panel.set_range(lo[0] - pad[0], hi[0] + pad[0], lo[1] - pad[1], hi[1] + pad[1])
-
-    def _request_slice(self, now: bool = False) -> None:
-        if self._shut:
-            return
-        if now:
-            self._slice_timer.start(0)
-        elif not self._slice_timer.isActive():
-            running_mlp = self.controller.running and not self.model.is_linear
-            self._slice_timer.start(MLP_SLICE_MS if running_mlp else SLICE_MS)
-
-    def _compute_slice(self) -> None:
-        if not self.isVisible():
-            self._behind = True
-            return
-        run = self.model
-        exp = run.experiment
-        i, j = run.pair
-        theta0 = np.array(run.slice_theta())
-        self._slice_version = run.history.version
-        if self.landscape.active:
-            self.landscape.compute(self.controller.running)
-            return
-        x0, x1, y0, y1 = self.slice_panel.visible_range()
-        if run.is_linear:
-            n = LINEAR_GRID_RUNNING if self.controller.running else LINEAR_GRID
-            a, b = np.linspace(x0, x1, n), np.linspace(y0, y1, n)
-            hold_until_painted()
-            self._draw_slice(a, b, exp.loss_slice(theta0, i, j, a, b), theta0)
-        else:
-            n = MLP_GRID.get(len(run.settings.hidden), 25)
-            a, b = np.linspace(x0, x1, n), np.linspace(y0, y1, n)
-            self.slice.status.setText("computing…")
-            X, y = exp.X, exp.y
-            if len(exp.y) > MLP_SLICE_ROWS:  # a forward pass per grid point: over a fixed sample of the rows
-                rows = np.sort(np.random.default_rng(0).choice(len(exp.y), MLP_SLICE_ROWS, replace=False))
-                X, y = X[rows], y[rows]
-            self.slicer.request(exp.model, X, y, exp.loss, theta0, i, j, a, b)
-
-    @Slot(object)
-    def _on_slice_ready(self, result: SliceResult) -> None:
-        self.slice.status.setText("" if not self.slicer.busy else "computing…")
-        hold_until_painted()
-        self._draw_slice(result.a, result.b, result.grid, result.theta0)
-
-    def _draw_slice(self, a: np.ndarray, b: np.ndarray, grid: np.ndarray, theta0: np.ndarray) -> None:
-        run = self.model
-        self.slice_grid = (a, b, grid)
-        self.slice_theta0 = theta0
-        optimum, what = run.slice_optimum(theta0, a, b, grid)
-        held = "as they are now" if run.history.diverged is None else "as they were kept at the divergence"
-        caption = f"The other {run.n_params - 2:,} parameters held {held}; {what}"
-        if not run.is_linear and len(run.experiment.y) > MLP_SLICE_ROWS:
-            caption += f" (loss over a random {MLP_SLICE_ROWS:,} of the {len(run.experiment.y):,} rows)"
-        self.slice.draw(a, b, grid, optimum, caption, coarse=not run.is_linear)
-        self.curvature.redraw()
-
     def _curvature_shown(self) -> MapShown | None:
         """The slice's two weights and its minimum, for the curvature axes (a linear model's slice only)."""
         run = self.model
-        if self.landscape.active or not run.is_linear or self.slice_theta0 is None or len(self.slice_theta0) != \
-                run.n_params:
+        theta0 = self.pair_slice.theta0
+        if self.landscape.active or not run.is_linear or theta0 is None or len(theta0) != run.n_params:
             return None  # no slice of this run drawn yet (a new model or data set is being bound)
         i, j = run.pair
-        center = run.experiment.stats.slice_optimum(self.slice_theta0, i, j)
+        center = run.experiment.stats.slice_optimum(theta0, i, j)
         return MapShown(run.experiment, i, j, (float(center[0]), float(center[1])))
+
+    @property
+    def slice_grid(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """The loss slice drawn last: its two axes and the grid (None: none yet of this run)."""
+        return self.pair_slice.grid
+
+    @property
+    def slice_theta0(self) -> np.ndarray | None:
+        """The parameters the slice drawn last held fixed."""
+        return self.pair_slice.theta0
 
     @property
     def slice_current(self) -> bool:
         """The slice drawn is of the history as it stands (no newer grid is due)."""
-        return self._slice_version == self.model.history.version and self.slice_grid is not None
+        return self.pair_slice.current
 
     def range_restored(self) -> None:
-        self._request_slice(now=True)
+        self.pair_slice.request(now=True)

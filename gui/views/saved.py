@@ -1,9 +1,11 @@
-"""A training tab's part of a session: its model's state and the view's own (the map's range, the log scale,
-the speed), read and checked whole before anything changes, then swapped in.
+"""What a training tab keeps: its part of a session, and what it remembers between launches.
 
-:class:`SessionPart` is written once for every :class:`~fitscope.gui.views.base.TrainingView`; a tab adds its own
-fields by overriding :meth:`SessionPart.view_state`, :meth:`SessionPart.check_view_state` and
-:meth:`SessionPart.apply_view_state`.
+- :class:`SessionPart`: its model's state and the view's own (the map's range, the log scale, the speed), read
+  and checked whole before anything changes, then swapped in. A tab adds its own fields by overriding
+  :meth:`SessionPart.view_state`, :meth:`SessionPart.check_view_state` and :meth:`SessionPart.apply_view_state`.
+- :class:`Remembered`: the settings last used for each data set, and the speed, kept in the preferences.
+
+Both are written once for every :class:`~fitscope.gui.views.base.TrainingView`.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from fitscope.engine.run import dataset_key
+from fitscope.gui import prefs
 from fitscope.gui.session import bool_value, range_field
 from fitscope.gui.views.controls import SPEEDS
 
@@ -73,3 +77,36 @@ class SessionPart:
     def range_restored(self) -> None:
         """The map's range was set from a session: recompute what depends on it."""
 
+
+class Remembered:
+    """What a training tab remembers between launches (a mixin of :class:`~fitscope.gui.views.base.TrainingView`,
+    which provides ``model``, ``speed`` and ``show_message``)."""
+
+    def remember(self) -> None:
+        """Remember this tab's settings for its data set, and its own values (the speed)."""
+        prefs.save_for_data(self.objectName(), dataset_key(self.model.dataset), self.model.preferences())
+        prefs.save_view_settings(self.objectName(), {"speed": self.speed.value()})
+
+    def recall(self) -> None:
+        """Take up what was remembered: the speed, and the settings last used for the data set shown."""
+        speed = prefs.view_settings(self.objectName()).get("speed")
+        if type(speed) is int and 0 <= speed < len(SPEEDS):
+            self.speed.setValue(speed)
+        if self.recall_for(self.model):
+            self.show_message(self.RECALLED, note=True)
+
+    #: What the tab says when it takes up settings remembered from last time that are not the defaults.
+    RECALLED = ("These are your settings from last time for this data set (Training ▸ Book settings brings back the "
+                "book's).")
+
+    def recall_for(self, model: Any) -> bool:
+        """``model`` takes the settings last used for its data set, if any were remembered (and still apply).
+        True if it took settings other than its data set's own."""
+        values = prefs.for_data(self.objectName(), dataset_key(model.dataset))
+        if values is None:
+            return False
+        try:
+            model.apply_preferences(values)
+        except ValueError:
+            return False  # remembered values that no longer apply are ignored
+        return not model.uses_defaults()
