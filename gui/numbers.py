@@ -7,6 +7,7 @@ The rule of every number drawn on a plot: plain decimals from 0.01 to 999 (``0.0
 from __future__ import annotations
 
 import math
+import re
 
 #: Plain decimals for magnitudes in [PLAIN_LO, PLAIN_HI); ``1e3``-style outside.
 PLAIN_LO, PLAIN_HI = 0.01, 1000.0
@@ -49,3 +50,16 @@ def compact(v: float, digits: int = 3) -> str:
     if round(_scaled(abs(v), k), digits - 1) >= 10:
         k += 1
     return number_text(v, k - digits + 1)
+
+
+def number(v: float) -> str:
+    """A number as a person writes it in a formula: 6 significant digits, a true minus sign, no "-0"."""
+    v = float(v)
+    if math.isnan(v):
+        return "NaN"
+    return pretty(f"{0.0 if v == 0 else v:.6g}")
+
+
+def pretty(text: str) -> str:
+    """Typographic minus signs in front of numbers (``-5`` → ``−5``; ``1e-07`` is left alone)."""
+    return re.sub(r"(?<![\w.)])-(?=[\d.])", "−", text)

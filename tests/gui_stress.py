@@ -889,7 +889,7 @@ def own_threads(window) -> list[QThread]:
 def check_sample(surface, backprop) -> None:
     """The example the backpropagation tab follows is the loss-surface tab's, with its current weights,
     learning rate and loss."""
-    from fitscope.gui.views.backprop_view import Example
+    from fitscope.gui.models.backprop_pass import Example
 
     sample, h = surface.sample, surface.model.history
     step = h.last_step

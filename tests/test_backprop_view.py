@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QWidget
 
 from fitscope.engine.trainer import Phase
 from fitscope.gui.app import MainWindow
-from fitscope.gui.panels.graph import number, pretty
+from fitscope.gui.numbers import number, pretty
 from fitscope.gui.views.backprop_view import BackpropView
 from fitscope.gui.views.surface_view import SurfaceView
 

@@ -11,7 +11,6 @@ draws: which step is shown is decided by the view (:meth:`GraphPanel.show_trace`
 from __future__ import annotations
 
 import math
-import re
 
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen, QPolygonF, QTransform
@@ -27,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from fitscope.engine.backprop import Trace
+from fitscope.gui.numbers import number
 
 FORWARD = "#263238"
 GRADIENT = "#c62828"
@@ -49,19 +49,6 @@ RADIUS = 27  # operation circles
 LEAF_W, LEAF_H = 104, 50
 LABEL_GAP = 7  # between an edge's line and its label
 MAX_SCALE = 1.3
-
-
-def number(v: float) -> str:
-    """A number as a person writes it: 6 significant digits, a true minus sign, no "-0"."""
-    v = float(v)
-    if math.isnan(v):
-        return "NaN"
-    return pretty(f"{0.0 if v == 0 else v:.6g}")
-
-
-def pretty(text: str) -> str:
-    """Typographic minus signs in front of numbers (``-5`` → ``−5``; ``1e-07`` is left alone)."""
-    return re.sub(r"(?<![\w.)])-(?=[\d.])", "−", text)
 
 
 def edge_name(symbol: str) -> str:

@@ -10,13 +10,14 @@ learning rate and loss), or is the book's own (§2.2.2). The numbers are the eng
 - 1 … n: the first ``i`` steps of the backward pass, one edge each, the last one highlighted with its rule;
 - n + 1: the update ``k ← k − lr·∂loss/∂k`` with the real learning rate.
 
-A new example starts at 0. **Apply update** takes the step on this example and starts again at 0.
+A new example starts at 0. **Apply update** takes the step on this example and starts again at 0. What the tab
+says at each point is :class:`~fitscope.gui.models.backprop_pass.Pass`'s (no Qt there).
 """
 
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
@@ -29,54 +30,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from fitscope import resources
 from fitscope.engine.backprop import Trace, trace
 from fitscope.gui import access, text_size
-from fitscope.gui.panels.graph import ACCENT, FORWARD, GRADIENT, GraphPanel, number, pretty
+from fitscope.gui.models.backprop_pass import BOOK, LOSS_NAMES, Example, Pass
+from fitscope.gui.numbers import number
+from fitscope.gui.panels.graph import ACCENT, FORWARD, GRADIENT, GraphPanel
 from fitscope.gui.panels.readouts import ReadoutsPanel
 from fitscope.gui.views.controls import OPTIMIZER_NAMES
 from fitscope.gui.views.tab import Command, View
 
-LOSS_NAMES = {"mse": "squared error", "mae": "absolute error"}
-
-
-def _operand(v: float) -> str:
-    """A number written after an operator: negative ones in parentheses (``2 + (−0.5)``)."""
-    return f"({number(v)})" if v < 0 else number(v)
-
-
-@dataclass(frozen=True)
-class Example:
-    """What the graph is drawn for: one example (x, y), the model's parameters and the learning rate."""
-
-    x: float
-    y: float
-    k: float
-    b: float | None  # None: no bias (the book's example)
-    learning_rate: float
-    loss: str  # "mse" or "mae"
-    k_name: str
-    source: str  # where it comes from, for the user
-    book: bool = False
-    hand_updates: int = 0  # steps taken here with Apply update
-    optimizer: str = "sgd"  # the optimizer the loss-surface tab trains with (this tab steps by plain SGD)
-
-    @classmethod
-    def from_sample(cls, sample) -> Example:
-        """From the loss-surface tab's :class:`~gui.models.surface.Sample`."""
-        how = ("the point you clicked in the data plot or chose here" if sample.chosen
-               else "the first of the current batch")
-        return cls(sample.x, sample.y, sample.kernel, sample.bias, sample.learning_rate, sample.loss, "k",
-                   f"Training example {sample.index + 1}: {how}, with the loss-surface tab's current weights",
-                   optimizer=getattr(sample, "optimizer", "sgd"))
-
-    def formula(self) -> str:
-        inner = f"{self.k_name}·x + b − y" if self.b is not None else f"{self.k_name}·x − y"
-        return f"loss = ({inner})²" if self.loss == "mse" else f"loss = |{inner}|"
-
-
-BOOK = Example(2.0, 5.0, 0.0, None, 0.01, "mse", "v", "The book's example: Deep Learning with JavaScript, §2.2.2",
-               book=True)
+#: How the update box looks: once applied, when the update is the step shown, while it waits for the gradients.
+UPDATE_LOOKS = {"applied": "color: #2e7d32;", "ready": "color: #2e7d32; font-weight: 600;", "waiting": "color: #666;"}
 
 
 class BackpropView(View):
@@ -282,7 +246,7 @@ class BackpropView(View):
         if ex is None:
             return "Computational graph"
         return (f"Computational graph of {ex.formula()} for x = {number(ex.x)}, y = {number(ex.y)}: "
-                f"{self._rule_text()}")
+                f"{self.state().rule()}")
 
     # ------------------------------------------------------------ the pass
     @property
@@ -333,42 +297,32 @@ class BackpropView(View):
             self._stale = False
             self._draw()
 
-    def _draw(self) -> None:
-        tr, ex, pos, n = self.trace, self.example, self.position, self.n_steps
-        self.graph.show_trace(tr, forward=pos >= 0, revealed=max(0, min(pos, n)), update=pos > n)
+    def state(self) -> Pass:
+        """The example, its trace and how far the pass has gone (:mod:`fitscope.gui.models.backprop_pass` writes
+        every text about it)."""
+        name = OPTIMIZER_NAMES.get(self.example.optimizer, self.example.optimizer)
+        return Pass(self.example, self.trace, self.position, self._applied, name)
 
-        if ex.hand_updates:
-            plural = "s" if ex.hand_updates > 1 else ""
-            source = f"{ex.source}; then {ex.hand_updates} update{plural} by hand here."
-        else:
-            source = ex.source
-        self.source.setText(source)
+    def _draw(self) -> None:
+        now = self.state()
+        ex, pos, n = self.example, self.position, self.n_steps
+        self.graph.show_trace(self.trace, forward=pos >= 0, revealed=max(0, min(pos, n)), update=pos > n)
+        self.source.setText(ex.source_text())
         self.formula.setText(
             f"<span style='font-size:15pt'><b>{html.escape(ex.formula())}</b></span>"
             f"&nbsp;&nbsp; for x = {number(ex.x)}, y = {number(ex.y)}"
         )
-        self.rule.setText(self._rule_text())
-        self._fill_readouts()
-        self._fill_update()
-        self._fill_log()
-        self._fill_text()
+        self.rule.setText(now.rule())
+        self._fill_readouts(now)
+        text, look = now.update()
+        self.update_text.setText(text)
+        self.update_text.setStyleSheet(UPDATE_LOOKS[look])
+        self._fill_log(now)
+        self.text.setText(now.explanation())
 
-    def _rule_text(self) -> str:
-        tr, pos, n = self.trace, self.position, self.n_steps
-        if self._applied is not None:
-            old, new = self._applied
-            return f"Update applied. Loss on this example: {number(old.loss)} → {number(new.loss)}"
-        if pos < 0:
-            return "Only the inputs and the parameters are known. Press Forward pass (F)."
-        if pos == 0:
-            return f"Forward pass done: loss = {number(tr.loss)}. Press Backward step (B)."
-        if pos <= n:
-            return f"Step {pos} of {n} — {pretty(tr.steps[pos - 1].rule)}"
-        return "Update: " + pretty(tr.update_rule(self.example.k_name)).replace("\n", ";   ")
-
-    def _fill_readouts(self) -> None:
+    def _fill_readouts(self, now: Pass) -> None:
         tr, ex, r = self.trace, self.example, self.readouts
-        reached = {tr.steps[i].edge for i in range(max(0, min(self.position, self.n_steps)))}
+        reached = now.reached()
         k_edge = next(i for i, e in enumerate(tr.edges) if e.source == ex.k_name)
         b_edge = next((i for i, e in enumerate(tr.edges) if e.source == "b"), None)
         r.form.labelForField(r.labels["kValue"]).setText(ex.k_name)
@@ -386,67 +340,9 @@ class BackpropView(View):
         else:
             r.set("gradBValue", number(tr.grad_b) if b_edge in reached else "?")
 
-    def _optimizer_note(self, key: str) -> str:
-        """The section ``key`` of backprop.md naming the loss-surface tab's optimizer when it is not plain SGD
-        (this tab's update is plain gradient descent on one example), else ""."""
-        ex = self.example
-        if ex.book or ex.optimizer == "sgd":
-            return ""
-        name = OPTIMIZER_NAMES.get(ex.optimizer, ex.optimizer)
-        return resources.sections("backprop.md")[key].format(optimizer=name)
-
-    def _fill_update(self) -> None:
-        tr, ex = self.trace, self.example
-        note = self._optimizer_note("update_box_optimizer")
-        note = f"\n{note}" if note else ""
-        if self._applied is not None:
-            before = self._applied[0]
-            self.update_text.setText("Applied:\n" + pretty(before.update_rule(ex.k_name)) + note)
-            self.update_text.setStyleSheet("color: #2e7d32;")
-        elif self.position > self.n_steps:
-            self.update_text.setText(pretty(tr.update_rule(ex.k_name)) + note)
-            self.update_text.setStyleSheet("color: #2e7d32; font-weight: 600;")
-        else:
-            rule = f"{ex.k_name} ← {ex.k_name} − lr · ∂loss/∂{ex.k_name}"
-            if ex.b is not None:
-                rule += "\nb ← b − lr · ∂loss/∂b"
-            self.update_text.setText(
-                f"{rule}\nwith lr = {number(ex.learning_rate)}, once the backward pass has found the gradients."
-                + note
-            )
-            self.update_text.setStyleSheet("color: #666;")
-
-    def _forward_lines(self) -> list[str]:
-        """The forward pass written out, one operation a line."""
-        tr, ex = self.trace, self.example
-        value = {(e.source, e.target): e.value for e in tr.edges}
-        k = ex.k_name
-        product = value[("mul", "add")] if ex.b is not None else value[("mul", "sub")]
-        lines = [f"{k}·x = {number(tr.k)} · {_operand(ex.x)} = {number(product)}"]
-        yhat = value[("add", "sub")] if ex.b is not None else product
-        if ex.b is not None:
-            lines.append(f"ŷ = {k}·x + b = {number(product)} + {_operand(ex.b)} = {number(yhat)}")
-        err = value[("sub", "loss_op")]
-        lines.append(f"e = ŷ − y = {number(yhat)} − {_operand(ex.y)} = {number(err)}")
-        square = f"e² = ({number(err)})²" if ex.loss == "mse" else f"|e| = |{number(err)}|"
-        lines.append(f"loss = {square} = {number(tr.loss)}")
-        return lines
-
-    def _fill_log(self) -> None:
-        tr, pos, n = self.trace, self.position, self.n_steps
-        rows = []
-        if self._applied is not None:
-            before = self._applied[0]
-            rows.append(("Update", pretty(before.update_rule(self.example.k_name)).replace("\n", "<br>"), False))
-        if pos >= 0:
-            rows.append(("Forward", "<br>".join(html.escape(s) for s in self._forward_lines()), pos == 0))
-        for i in range(min(max(pos, 0), n)):
-            rows.append((f"Step {i + 1}", html.escape(pretty(tr.steps[i].rule)), i + 1 == pos))
-        if pos > n:
-            rows.append(("Update", html.escape(pretty(tr.update_rule(self.example.k_name))).replace("\n", "<br>"),
-                         True))
+    def _fill_log(self, now: Pass) -> None:
         cells, head_width = [], round(70 * text_size.factor())  # px: "Backward" on one line at any text size
-        for head, body, current in rows:
+        for head, body, current in now.log_rows():
             style = "background:#fff3e0;" if current else ""
             weight = "font-weight:600;" if current else ""
             cells.append(
@@ -458,34 +354,6 @@ class BackpropView(View):
         self.log.setHtml(f"<table cellspacing='0' cellpadding='1' width='100%'>{''.join(cells)}</table>")
         bar = self.log.verticalScrollBar()
         bar.setValue(bar.maximum())
-
-    def _fill_text(self) -> None:
-        tr, ex, pos, n = self.trace, self.example, self.position, self.n_steps
-        texts = resources.sections("backprop.md")
-        if self._applied is not None:
-            old, new = self._applied
-            params = ex.k_name if ex.b is None else f"{ex.k_name} and b"
-            note = texts["note_book"] if ex.book else texts["note_batch"]
-            body = texts["applied"].format(params=params, old=number(old.loss), new=number(new.loss), note=note)
-        elif pos < 0:
-            body = texts["intro"].format(formula=html.escape(ex.formula()))
-        elif pos == 0:
-            body = texts["forward"].format(loss=number(tr.loss))
-        elif pos == 1:
-            body = texts["start"].format(n=n)
-        elif pos < n:
-            body = texts["backward"].format(i=pos, n=n)
-        elif pos == n:
-            gb = "" if tr.grad_b is None else f" and ∂loss/∂b = <b>{number(tr.grad_b)}</b>"
-            body = texts["done"].format(k_name=ex.k_name, gk=number(tr.grad_k), gb=gb)
-        else:
-            params = ex.k_name if ex.b is None else f"{ex.k_name} and b"
-            rule = html.escape(pretty(tr.update_rule(ex.k_name))).replace("\n", "<br>")
-            body = texts["update"].format(lr=number(ex.learning_rate), rule=rule, params=params,
-                                          optimizer_note=self._optimizer_note("note_optimizer"))
-        if ex.book and self._applied is None and pos <= 0:
-            body += "<br><br>" + texts["note_book"]
-        self.text.setText(body)
 
     def shutdown(self) -> None:
         """No thread of its own: nothing to stop."""
