@@ -23,7 +23,7 @@ from fitscope.engine import codegen
 from fitscope.engine.data import load_csv
 from fitscope.gui.app import MainWindow
 from fitscope.gui.models.multi import MultiRun
-from fitscope.gui.views.code_panel import CHANGED_BACKGROUND
+from fitscope.gui.panels.code_view import CHANGED_BACKGROUND
 
 NODE = shutil.which("node")
 SURFACE, BOSTON, BACKPROP, RACE = range(4)

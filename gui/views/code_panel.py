@@ -20,8 +20,8 @@ What a tab's run stands for in codegen's terms is :mod:`fitscope.gui.models.code
 
 from __future__ import annotations
 
-from PySide6.QtCore import QRectF, QSize, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QColor, QFont, QFontDatabase, QKeySequence, QPainter, QTextDocument
+from PySide6.QtCore import QSize, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QFont, QFontDatabase, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QCheckBox,
@@ -31,7 +31,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMessageBox,
-    QPlainTextDocumentLayout,
     QPlainTextEdit,
     QPushButton,
     QVBoxLayout,
@@ -46,6 +45,7 @@ from fitscope.gui import prefs
 from fitscope.gui.export import sentence
 from fitscope.gui.models.code import CodeRequest, RunStarts, request_for
 from fitscope.gui.models.race import RaceRun
+from fitscope.gui.panels.code_view import CodeView
 from fitscope.gui.views.backprop_view import BackpropView
 from fitscope.gui.views.base import TrainingView
 from fitscope.gui.views.code_writer import CodeResult, CodeWriter
@@ -55,50 +55,8 @@ from fitscope.gui.views.controls import OPTIMIZER_NAMES
 LANGUAGE_NAMES = {"tfjs": "TensorFlow.js", "keras": "Keras (Python)"}
 #: What the Save dialog offers for each language.
 FILTERS = {"tfjs": "JavaScript (*.js)", "keras": "Python (*.py)"}
-#: The background of the lines the last change touched.
-CHANGED_BACKGROUND = QColor("#fff1a8")
 #: Where the panel keeps its choices (language, exact) between launches.
 PREFS_KEY = "codePanel"
-
-class CodeView(QPlainTextEdit):
-    """The code: read-only, monospace, not wrapped; the lines of :meth:`mark` are painted with a background
-    across the whole width (only those in sight are looked at, however many are marked)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._marked: list[int] = []
-        self._marked_set: frozenset[int] = frozenset()
-        self._document: QTextDocument | None = None
-
-    def show_document(self, document: QTextDocument) -> None:
-        """Show ``document`` (made in the writer's thread, now the GUI thread's); the one shown before goes."""
-        document.setDocumentLayout(QPlainTextDocumentLayout(document))
-        self.setDocument(document)
-        self._document = document  # kept alive here: the editor does not own it
-
-    def mark(self, lines: list[int]) -> None:
-        """Paint ``lines`` (0-based block numbers) as touched by the last change; ``[]`` for none."""
-        self._marked, self._marked_set = list(lines), frozenset(lines)
-        self.viewport().update()
-
-    def marked(self) -> list[int]:
-        return list(self._marked)
-
-    def paintEvent(self, event) -> None:  # noqa: N802 (Qt's name)
-        if self._marked_set:
-            painter = QPainter(self.viewport())
-            offset, width, bottom = self.contentOffset(), self.viewport().width(), event.rect().bottom()
-            block = self.firstVisibleBlock()
-            while block.isValid():
-                box = self.blockBoundingGeometry(block).translated(offset)
-                if box.top() > bottom:
-                    break
-                if block.blockNumber() in self._marked_set:
-                    painter.fillRect(QRectF(0, box.top(), width, box.height()), CHANGED_BACKGROUND)
-                block = block.next()
-            painter.end()
-        super().paintEvent(event)
-
 
 # --------------------------------------------------------------------------- the panel
 class CodePanel(QWidget):
