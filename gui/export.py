@@ -19,7 +19,7 @@ import html
 import os
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import pyqtgraph as pg
@@ -39,6 +39,9 @@ FORMATS = {"png": "PNG image (*.png)", "svg": "SVG drawing (*.svg)"}
 _CLICK_HINT = re.compile(r"\s*[—–-]\s*click\b[^<]*", re.IGNORECASE)
 _DATA_NAMES = {"download-time": "download-time data", "boston-housing": "Boston Housing"}
 
+
+#: What a Save dialog for a CSV file offers.
+CSV_FILTER = "CSV file (*.csv);;All files (*)"
 
 def data_name(dataset) -> str:
     """The data set as a picture's title names it ("download-time data", or a file's name)."""
@@ -266,6 +269,27 @@ def sentence(text: object, capital: bool = False) -> str:
     return (text[:1].upper() + text[1:] if capital else text) + "."
 
 
+def ask_save_path(parent: QWidget, caption: str, file_name: str, filters: str, suffix: str) -> str | None:
+    """A Save dialog opened in the folder last used, suggesting ``file_name``; the path chosen, completed with
+    ``suffix`` (asking before that replaces a file: :func:`~fitscope.gui.prefs.completed_save_path`). None if the
+    user gave up."""
+    path, _ = QFileDialog.getSaveFileName(parent, caption, prefs.suggested_path(file_name), filters)
+    if not path:
+        return None
+    prefs.remember_folder(path)
+    return prefs.completed_save_path(parent, path, suffix)
+
+
+def written(parent: QWidget, write: Callable[[], object], title: str = "Export") -> bool:
+    """Call ``write``; a file it cannot write is said in one line in a warning titled ``title``. True if written."""
+    try:
+        write()
+    except (ExportError, OSError) as e:
+        QMessageBox.warning(parent, title, sentence(e, capital=True))
+        return False
+    return True
+
+
 def ask_and_export_picture(view: QGraphicsView, name: str | None = None, fmt: str | None = None) -> str | None:
     """A Save dialog for one plot (as ``fmt``, or PNG or SVG as the user picks); write it. The path, or None."""
     parent = view.window()
@@ -380,17 +404,6 @@ def ask_and_export_csv(view: QWidget, what: str) -> str | None:
         return None
     parent = view.window()
     stem = f"{file_stem(getattr(view, 'title', '') or 'fitscope')}-{what}"
-    path, _ = QFileDialog.getSaveFileName(parent, f"Export the {what} as CSV", prefs.suggested_path(f"{stem}.csv"),
-                                          "CSV file (*.csv);;All files (*)")
-    if not path:
-        return None
-    prefs.remember_folder(path)
-    path = prefs.completed_save_path(parent, path, ".csv")
-    if path is None:
-        return None
-    try:
-        (export_history_csv if what == "history" else export_trajectory_csv)(view, path)
-    except ExportError as e:
-        QMessageBox.warning(parent, "Export", sentence(e, capital=True))
-        return None
-    return path
+    path = ask_save_path(parent, f"Export the {what} as CSV", f"{stem}.csv", CSV_FILTER, ".csv")
+    write = export_history_csv if what == "history" else export_trajectory_csv
+    return path if path is not None and written(parent, lambda: write(view, path)) else None

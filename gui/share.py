@@ -17,11 +17,11 @@ from contextlib import contextmanager
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication, QImage, QKeySequence, QShortcut
-from PySide6.QtWidgets import QFileDialog, QGraphicsView, QMessageBox, QWidget
+from PySide6.QtWidgets import QGraphicsView, QMessageBox, QWidget
 
 from fitscope.engine.export import ExportError, atomic_write
 from fitscope.engine.report import Picture, run_report
-from fitscope.gui import export, prefs
+from fitscope.gui import export
 
 _COPY_PROPERTY = "fitscopeCopyShortcut"
 
@@ -85,21 +85,12 @@ def ask_and_export_report(view: QWidget) -> str | None:
         return None
     parent = view.window()
     stem = f"{export.file_stem(getattr(view, 'title', '') or 'fitscope')}-report"
-    path, _ = QFileDialog.getSaveFileName(parent, "Export a report of the run", prefs.suggested_path(f"{stem}.html"),
-                                          "HTML file (*.html *.htm);;All files (*)")
-    if not path:
-        return None
-    prefs.remember_folder(path)
-    path = prefs.completed_save_path(parent, path, ".html")
+    path = export.ask_save_path(parent, "Export a report of the run", f"{stem}.html",
+                                "HTML file (*.html *.htm);;All files (*)", ".html")
     if path is None:
         return None
     with paused(view):
-        try:
-            export_report(view, path)
-        except ExportError as e:
-            QMessageBox.warning(parent, "Export", export.sentence(e, capital=True))
-            return None
-    return path
+        return path if export.written(parent, lambda: export_report(view, path)) else None
 
 
 @contextmanager

@@ -36,12 +36,10 @@ from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QDialog,
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QMenu,
-    QMessageBox,
     QProgressBar,
     QPushButton,
     QSpinBox,
@@ -52,12 +50,12 @@ from shiboken6 import isValid
 
 from fitscope.engine.data import BUILTIN
 from fitscope.engine.experiment import Experiment
-from fitscope.engine.export import ExportError, write_csv
+from fitscope.engine.export import write_csv
 from fitscope.engine.run import FitRun
 from fitscope.engine.settings import EPOCHS_MAX
 from fitscope.engine.sweep import NUM_RATES, SWEEP_HEADER, RateResult, Sweep
-from fitscope.gui import prefs
 from fitscope.gui.activity import beat_while_running, give_way, hold_until_painted, install
+from fitscope.gui.export import CSV_FILTER, ask_save_path, written
 from fitscope.gui.models.sweep import SweepJob, SweepPlan, SweepSetup, best, caption, default_range, read_range
 from fitscope.gui.numbers import compact
 from fitscope.gui.panels.sweep_plot import SweepPlot
@@ -505,21 +503,8 @@ class SweepDialog(QDialog):
         if not self.results:
             return None
         stem = f"{(self.setup.dataset.name if self.setup else 'fitscope').rsplit('.', 1)[0]}-sweep"
-        path, _ = QFileDialog.getSaveFileName(self, "Export the sweep as CSV", prefs.suggested_path(f"{stem}.csv"),
-                                              "CSV file (*.csv);;All files (*)")
-        if not path:
-            return None
-        prefs.remember_folder(path)
-        path = prefs.completed_save_path(self, path, ".csv")
-        if path is None:
-            return None
-        try:
-            self.export_csv(path)
-        except (ExportError, OSError) as e:
-            text = " ".join(str(e).split()).rstrip(".")
-            QMessageBox.warning(self, "Export", text[:1].upper() + text[1:] + ".")
-            return None
-        return path
+        path = ask_save_path(self, "Export the sweep as CSV", f"{stem}.csv", CSV_FILTER, ".csv")
+        return path if path is not None and written(self, lambda: self.export_csv(path)) else None
 
     # ------------------------------------------------------------------ showing and closing
     def showEvent(self, event) -> None:  # noqa: N802 (Qt's name)

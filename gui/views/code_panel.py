@@ -27,10 +27,8 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDockWidget,
-    QFileDialog,
     QHBoxLayout,
     QLabel,
-    QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QVBoxLayout,
@@ -39,10 +37,10 @@ from PySide6.QtWidgets import (
 
 from fitscope.engine import codegen
 from fitscope.engine.data import BUILTIN
-from fitscope.engine.export import ExportError, atomic_write
+from fitscope.engine.export import atomic_write
 from fitscope.engine.run import NEW_RUN
 from fitscope.gui import prefs
-from fitscope.gui.export import sentence
+from fitscope.gui.export import ask_save_path, written
 from fitscope.gui.models.code import CodeRequest, RunStarts, request_for
 from fitscope.gui.models.race import RaceRun
 from fitscope.gui.panels.code_view import CodeView
@@ -362,21 +360,13 @@ class CodePanel(QWidget):
         if not text or request is None or request.dataset is None:
             return None
         lang = request.lang
-        path, _ = QFileDialog.getSaveFileName(
-            self, "Save the code", prefs.suggested_path(codegen.file_name(request.dataset, lang)),
-            f"{FILTERS[lang]};;All files (*)")
-        if not path:
-            return None
-        prefs.remember_folder(path)
-        path = prefs.completed_save_path(self, path, codegen.SUFFIXES[lang])
+        path = ask_save_path(self, "Save the code", codegen.file_name(request.dataset, lang),
+                             f"{FILTERS[lang]};;All files (*)", codegen.SUFFIXES[lang])
         if path is None:
             return None
         source = request.dataset.source
         inputs = () if source in BUILTIN else (source,)  # the data file is never written over
-        try:
-            atomic_write(path, text, inputs=inputs)
-        except (ExportError, OSError) as e:
-            QMessageBox.warning(self, "Save the code", sentence(e, capital=True))
+        if not written(self, lambda: atomic_write(path, text, inputs=inputs), "Save the code"):
             return None
         self.status.setText(f"Saved to {path}")
         return path
