@@ -13,7 +13,7 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QProgressBar, QSizePolicy, QVBoxLayout, QWidget
 
 from fitscope.gui.keys import PointFields
@@ -59,6 +59,25 @@ def smooth(a: np.ndarray, b: np.ndarray, grid: np.ndarray, points: int = 80):
     return a2, b2, np.exp(fine)
 
 
+class _SteadyCaption(QLabel):
+    """A word-wrapped caption at least :attr:`LINES` lines tall: a new caption one line shorter or longer (an
+    MLP's slice is drawn about once a second while training runs) does not resize the map above it, which would
+    place its labels and paint the whole tab again."""
+
+    LINES = 2
+
+    def _least(self) -> int:
+        margins = self.contentsMargins()
+        return self.LINES * self.fontMetrics().lineSpacing() + margins.top() + margins.bottom()
+
+    def heightForWidth(self, width: int) -> int:  # noqa: N802 (Qt's name)
+        return max(super().heightForWidth(width), self._least())
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt's name)
+        hint = super().minimumSizeHint()
+        return QSize(hint.width(), max(hint.height(), self._least()))
+
+
 class LossSlicePanel(QWidget):
     """Signals: ``pairChanged(int, int)`` when the user picks another parameter for an axis (never the same
     one on both); ``modeChanged(str)`` when the user chooses another plane (a key of :data:`MODES`).
@@ -94,7 +113,10 @@ class LossSlicePanel(QWidget):
         self.status = QLabel()
         self.status.setObjectName("sliceStatus")
         self.status.setProperty("class", "readoutName")
-        self.caption = QLabel()
+        # "computing…" comes and goes about once a second while an MLP trains: it takes the room there is, and
+        # never widens the panel (which moved the splitter beside it and laid out the whole tab each time).
+        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.caption = _SteadyCaption()
         self.caption.setObjectName("sliceCaption")
         self.caption.setProperty("class", "readoutName")
         self.caption.setContentsMargins(6, 0, 6, 0)
