@@ -276,8 +276,16 @@ class Thinned:
             keep[-1] = True
             if keep.sum() < self.cap or self.stride > last:
                 break
-        k = int(keep.sum())
-        self._values[:k] = self._values[: self.n][keep]
+        rows = np.flatnonzero(keep)
+        k = len(rows)
+        # In place, a block of rows at a time: row i comes from row rows[i] >= i, so a block's sources are never
+        # overwritten before they are read, and no copy of the whole column is made (a wide model's trajectory
+        # is tens of megabytes: a frame's worth of time to allocate and copy at once).
+        values = self._values
+        block = max(1, (1 << 20) // (8 * values.shape[1]))
+        for start in range(0, k, block):
+            end = min(k, start + block)
+            values[start:end] = values[rows[start:end]]
         self._steps[:k] = steps[keep]
         self.n = k
         self.layout += 1
