@@ -3,8 +3,8 @@
 - :func:`envelope` — a curve over steps (a loss chart): the lowest and the highest value in each pixel column, in
   order, so that every spike and the whole band of a noisy loss still show; at most two points per column.
 - :func:`path` — a path over the plane (a trajectory on a map): consecutive points that fall in the same pixel are
-  one point, and a path still longer than the most asked for keeps its start, its end and evenly spaced points in
-  between.
+  one point, and a path still longer than the most asked for keeps its start, its end, its first steps densely
+  and evenly spaced points in between.
 
 Both are vectorised NumPy (a million points in a few milliseconds) and keep NaN gaps (a curve's segments).
 """
@@ -122,8 +122,10 @@ def _first_where(mask: np.ndarray, starts: np.ndarray) -> np.ndarray:
 def path(a: np.ndarray, b: np.ndarray, pixel: tuple[float, float], most: int = MOST_PATH_POINTS
          ) -> tuple[np.ndarray, np.ndarray]:
     """The path ``(a, b)`` without the points that stay in the pixel of the one before (``pixel``: a pixel's
-    size in the path's units), then, if still over ``most`` points, its start, its end and evenly spaced points
-    between. The first and the last point are always kept."""
+    size in the path's units), then, if still over ``most`` points, its start, its end and ``most`` points
+    between: half of them evenly spaced, half spaced ever wider from the start (a training path makes its shape
+    in its first steps, and spends the rest zigzagging near its end: evenly spaced points alone drew its bends as
+    straight lines). The first and the last point are always kept."""
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     n = len(a)
@@ -142,5 +144,8 @@ def path(a: np.ndarray, b: np.ndarray, pixel: tuple[float, float], most: int = M
     else:
         keep = np.arange(n)
     if len(keep) > most:
-        keep = keep[np.unique(np.linspace(0, len(keep) - 1, most).round().astype(np.intp))]
+        m = len(keep)
+        early = np.geomspace(1, m, most // 2) - 1  # every one of the first ~most/4, then ever fewer
+        even = np.linspace(0, m - 1, most - most // 2)
+        keep = keep[np.unique(np.r_[early, even].round().astype(np.intp))]
     return a[keep], b[keep]
