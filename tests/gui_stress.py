@@ -159,10 +159,10 @@ def running_qthreads() -> list[QThread]:
 def coarse_grids() -> Iterator[None]:
     """Loss surfaces and slices on coarse grids: the same code paths, a fraction of the drawing time (most of
     a monkey's time otherwise goes into isolines)."""
-    from fitscope.gui.views import boston_view, race_view, surface_view
+    from fitscope.gui.views import pair_slice, race_view, surface_view
 
-    patches = [(surface_view, "GRID", 40), (race_view, "GRID", 40), (boston_view, "LINEAR_GRID", 30),
-               (boston_view, "LINEAR_GRID_RUNNING", 20), (boston_view, "MLP_GRID", {1: 9, 2: 7})]
+    patches = [(surface_view, "GRID", 40), (race_view, "GRID", 40), (pair_slice, "LINEAR_GRID", 30),
+               (pair_slice, "LINEAR_GRID_RUNNING", 20), (pair_slice, "MLP_GRID", {1: 9, 2: 7})]
     saved = [(module, name, getattr(module, name)) for module, name, _ in patches]
     for module, name, value in patches:
         setattr(module, name, value)

@@ -554,7 +554,7 @@ def test_a_million_row_file_keeps_the_surface_interactive(qtbot, window, million
 
 def test_many_rows_in_the_multi_feature_view_are_drawn_as_a_sample(qtbot, window, tmp_path):
     from fitscope.gui.models.multi import PRED_POINTS
-    from fitscope.gui.views.boston_view import MLP_SLICE_ROWS
+    from fitscope.gui.views.pair_slice import MLP_SLICE_ROWS
 
     rng = np.random.default_rng(2)
     X = rng.normal(size=(20_000, 3))
