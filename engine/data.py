@@ -47,11 +47,11 @@ BUILTIN: tuple[str, ...] = ("download-time", "boston-housing")
 #: Separators tried on the header line, in order of preference on a tie.
 _SEPARATORS = (",", ";", "\t")
 
-_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)  # (\d: 0-9 only)
 _NON_FINITE = re.compile(r"[+-]?(?:nan|inf|infinity)", re.IGNORECASE)
 #: Digits grouped by threes with one separator (comma, point, apostrophe, space, underscore, no-break spaces).
-_GROUPED = re.compile(r"[+-]?\d{1,3}(?P<sep>[,.' _\u00a0\u202f])\d{3}(?:(?P=sep)\d{3})*(?:[.,]\d*)?")
-_DECIMAL_COMMA = re.compile(r"[+-]?\d*,\d+")
+_GROUPED = re.compile(r"[+-]?\d{1,3}(?P<sep>[,.' _\u00a0\u202f])\d{3}(?:(?P=sep)\d{3})*(?:[.,]\d*)?", re.ASCII)
+_DECIMAL_COMMA = re.compile(r"[+-]?\d*,\d+", re.ASCII)
 
 _DOWNLOAD_TIME = {
     "size_mb": "file size in MB",
@@ -494,15 +494,16 @@ def _line_of(lines: list[str], sep: str, record: int) -> int:
 
 #: Tables of at most this many cells are read without pandas when every cell is a plain decimal number.
 SMALL_TABLE_CELLS = 100_000
-_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 
 
 def _plain_numbers(lines: list[str], sep: str, records: np.ndarray, shape: tuple[int, int]) -> np.ndarray | None:
-    """The data cells as a float64 matrix if every one is a plain, finite decimal number (as pandas reads
-    them, bit for bit: both round correctly), else None (pandas then reads them, and names a bad cell)."""
+    """The data cells as a float64 matrix if every one is a plain, finite decimal number of digits 0 to 9, else
+    None (pandas then reads them, and names a bad cell). The values are pandas' for the columns it reads as numbers
+    (both round correctly; "-0" stays a negative zero here); in a column pandas first takes for text, its reading
+    can be one unit off in the last place, and this one is the correctly rounded number."""
     rows = list(csv.reader(lines, delimiter=sep, skipinitialspace=True))
     cells = [cell for record in records.tolist() for cell in rows[record]]
-    if len(cells) != shape[0] * shape[1] or not all(map(_PLAIN_NUMBER.fullmatch, cells)):
+    if len(cells) != shape[0] * shape[1] or not all(map(_NUMBER.fullmatch, cells)):
         return None
     values = np.array(list(map(float, cells)), dtype=np.float64).reshape(shape)
     return values if np.isfinite(values).all() else None
@@ -560,6 +561,8 @@ def _cell_problem(cell: str) -> str:
         return f"{shown} is not a finite number (NaN and infinity are not allowed)"
     if _NUMBER.fullmatch(text):
         return f"{shown} is out of the range of 64-bit floating point"
+    if any(ch.isdigit() and not "0" <= ch <= "9" for ch in text):
+        return f"{shown} is not a number: write its digits as 0 to 9"
     if _GROUPED.fullmatch(text):
         return f"{shown} is not a number: thousands separators are not supported"
     if _DECIMAL_COMMA.fullmatch(text):

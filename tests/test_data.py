@@ -554,3 +554,13 @@ def test_the_shipped_data_sets_load_without_pandas():
             "load_builtin('download-time'); print('pandas' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("cell", ["١٢", "１", "१", "𝟙", "1e٣"])
+def test_digits_other_than_0_to_9_are_refused_by_either_reader(tmp_path, monkeypatch, cell):
+    path = tmp_path / "digits.csv"
+    path.write_text(f"a,b\n{cell},1\n3,4\n", encoding="utf-8")
+    for cells in (data.SMALL_TABLE_CELLS, 0):  # the small tables' reader, then pandas'
+        monkeypatch.setattr(data, "SMALL_TABLE_CELLS", cells)
+        with pytest.raises(DataError, match=r'line 2, column "a": .* is not a number: write its digits as 0 to 9'):
+            read_table(path)
