@@ -342,9 +342,9 @@ class Trainer:
 
         ``learning_rate`` (float), ``batch_size`` (int), ``loss`` (``"mse"``/``"mae"`` or a loss class),
         ``optimizer`` (an :class:`~fitscope.engine.optimizers.Optimizer`, which starts with its own state),
-        ``epochs`` (int; never below the epochs already done). They apply before the next batch; a learning
-        rate or an optimizer also before the update of a batch shown phase by phase. Later requests of the
-        same name replace earlier ones.
+        ``epochs`` (int; never below the epochs done and the one under way, which ends whatever the limit).
+        They apply before the next batch; a learning rate or an optimizer also before the update of a batch shown
+        phase by phase. Later requests of the same name replace earlier ones.
         """
         unknown = set(changes) - set(self.CONFIGURABLE)
         if unknown:
@@ -367,8 +367,12 @@ class Trainer:
             "batch_size": int(requests.get("batch_size", self.batch_size)),
             "loss": requests.get("loss", self.loss).name,
             "optimizer": optimizer,
-            "epochs": max(int(requests.get("epochs", self.epochs)), self.epoch),
+            "epochs": max(int(requests.get("epochs", self.epochs)), self._epochs_begun()),
         }
+
+    def _epochs_begun(self) -> int:
+        """The epochs done and the one under way, if any (it ends whatever the limit): the lowest limit there is."""
+        return self.epoch + (self._order is not None)
 
     def apply_requests(self) -> None:
         """Apply what :meth:`configure` asked for now (done by :meth:`run` before each batch, and by
@@ -387,7 +391,7 @@ class Trainer:
         if "loss" in requests:
             self.loss = requests["loss"]
         if "epochs" in requests:
-            self.epochs = max(int(requests["epochs"]), self.epoch)
+            self.epochs = max(int(requests["epochs"]), self._epochs_begun())
 
     def set_params(self, flat: np.ndarray) -> None:
         """Start from the flat parameters ``flat`` (e.g. a point clicked on a loss slice) instead.

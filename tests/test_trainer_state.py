@@ -303,3 +303,23 @@ def test_float_decoding_is_strict(bad):
 def test_array_decoding_is_strict(bad):
     with pytest.raises(ValueError):
         array_from_json(bad)
+
+
+def test_a_run_whose_epoch_limit_was_lowered_mid_epoch_saves_a_state_that_opens_again():
+    # Epochs lowered to 1 during the fourth epoch: that epoch still ends, and the limit counts it.
+    import json
+    from dataclasses import replace
+
+    from fitscope.engine.data import load_builtin
+    from fitscope.engine.run import FitRun
+
+    d = load_builtin("download-time")
+    run = FitRun(d, replace(d.defaults, batch_size=1, epochs=200))
+    gen = run.trainer.run()
+    run.record([next(gen) for _ in range(70)])  # three epochs of 20 batches (and their reports), and a bit
+    assert run.trainer.epoch == 3 and not run.trainer.between_epochs
+    run.update(epochs=1)
+    run.record(list(run.trainer.run()))
+    assert (run.trainer.epoch, run.trainer.epochs, run.settings.epochs) == (4, 4, 1)
+    back = FitRun.from_state(json.loads(json.dumps(run.state())))
+    assert back.trainer.epoch == 4 and back.history.steps == run.history.steps
