@@ -495,10 +495,10 @@ class History:
         self.version += 1
         if isinstance(report, StepReport):
             self.last_step = report
+            self.diverged = None  # training went on after a divergence (at a smaller rate, say), as its trainer did
             if report.phase is Phase.UPDATE:
                 self._params.append(report.step, report.params_after)
                 self._loss.append(report.step, report.loss)
-                self.diverged = None  # training went on after a divergence (at a smaller rate, say)
         elif isinstance(report, EpochReport):
             nan = float("nan")
             self._epochs.append((
@@ -527,11 +527,11 @@ class History:
             kind = type(report)
             if kind is step_report:
                 last_step = report
+                diverged = None  # training went on after a divergence (at a smaller rate, say), as its trainer did
                 if report.phase is update:
                     steps.append(report.step)
                     rows.append(report.params_after)
                     losses.append(report.loss)
-                    diverged = None  # training went on after a divergence (at a smaller rate, say)
             elif kind is epoch_report:
                 epochs.append((report.epoch, report.step, report.loss,
                                nan if report.val_loss is None else report.val_loss,

@@ -323,3 +323,24 @@ def test_a_run_whose_epoch_limit_was_lowered_mid_epoch_saves_a_state_that_opens_
     assert (run.trainer.epoch, run.trainer.epochs, run.settings.epochs) == (4, 4, 1)
     back = FitRun.from_state(json.loads(json.dumps(run.state())))
     assert back.trainer.epoch == 4 and back.history.steps == run.history.steps
+
+
+def test_a_phase_stepped_after_a_divergence_leaves_a_state_that_opens_again():
+    # Going on after a divergence clears it in the trainer at once; the history follows at the first report,
+    # a phase of the retried batch included (a session saved then was refused as damaged).
+    import json
+    from dataclasses import replace
+
+    from fitscope.engine.data import load_builtin
+    from fitscope.engine.run import FitRun
+
+    d = load_builtin("download-time")
+    run = FitRun(d, replace(d.defaults, learning_rate=50.0, epochs=100))
+    run.record(list(run.trainer.run()))
+    assert run.history.diverged is not None
+    run.trainer.clear_divergence()  # as the worker does when a step is asked for
+    run.trainer.phases = True
+    run.record([next(run.trainer.run())])  # the batch drawn, the first of its five phases
+    assert run.history.diverged is None and run.trainer.diverged is None
+    back = FitRun.from_state(json.loads(json.dumps(run.state())))
+    assert back.history.diverged is None and back.trainer.phase_shown is not None
