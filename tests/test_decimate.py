@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fitscope.gui.panels.decimate import GrowingEnvelope, envelope, path
+from fitscope.gui.panels.decimate import GrowingEnvelope, GrowingPath, envelope, path
 
 
 def test_a_short_curve_is_kept_as_it_is():
@@ -123,3 +123,24 @@ def test_a_growing_envelope_starts_afresh_when_its_key_changes():
     other = np.cos(x)
     _, y = kept.update(x, other, 100, 10_000.0, key=2)  # another run of the same length
     assert set(y) <= set(other)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_growing_path_equals_the_path_drawn_afresh_at_every_frame(seed):
+    rng = np.random.default_rng(seed)
+    n = 40_000
+    a = np.cumsum(rng.normal(size=n)) * 1e-3
+    b = np.cumsum(rng.normal(size=n)) * 1e-3
+    a[rng.random(n) < 0.001] = np.nan  # points far out or lost: drawn as they come
+    kept, end = GrowingPath(), 0
+    while end < n:
+        end = min(n, end + int(rng.integers(1, 3000)))
+        shown_a, shown_b = a[:end].copy(), b[:end].copy()
+        if end > 5 and rng.random() < 0.3:  # the latest point replaced (a thinned history's latest row)
+            shown_a[-1] += 0.5
+        ga, gb = kept.update(shown_a, shown_b, (2e-3, 2e-3), most=1000, key="run")
+        fa, fb = path(shown_a, shown_b, (2e-3, 2e-3), most=1000)
+        np.testing.assert_array_equal(ga, fa)
+        np.testing.assert_array_equal(gb, fb)
+    _, fresh = kept.update(a, b, (1e-3, 1e-3), most=1000, key="run")  # another pixel size: afresh
+    assert np.array_equal(fresh, path(a, b, (1e-3, 1e-3), most=1000)[1], equal_nan=True)

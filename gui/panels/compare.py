@@ -153,7 +153,7 @@ class PreviousRunOverlay(FadedOverlay):
         for item in self.map_items():
             item.setVisible(xy is not None)
         if xy is not None and self.surface is not None:
-            a, b = self.surface.drawn_path(*xy)
+            a, b = self.surface.drawn_path(*xy, slot="previous")
             self.path.setData(a, b)
             self.start.setData(a[:1], b[:1])
             self.label.setPos(float(a[0]), float(b[0]))  # by its start: its end is often at the optimum's star
@@ -192,7 +192,7 @@ class PreviousRaceOverlay(FadedOverlay):
             curve.setZValue(-1)
             self.chart.plot.addItem(curve)
             curve.setClipToView(True)
-            path = pg.PlotCurveItem(*self.surface.drawn_path(params[:, 0], params[:, 1]), pen=pen)
+            path = pg.PlotCurveItem(*self.surface.drawn_path(params[:, 0], params[:, 1], slot="previous"), pen=pen)
             path.setZValue(5)  # under the racers' paths
             self.surface.plot.addItem(path)
             self.curves.append(curve)

@@ -135,6 +135,7 @@ class SurfacePanel(QWidget):
         self._label_pool: list[pg.TextItem] = []
         self._spots: list[tuple[str, list[tuple[float, float]]]] = []  # (label, places on its isoline)
         self._label_keepout: tuple[float, float] | None = None  # the grid's minimum (where a slice's star is)
+        self._paths: dict[object, decimate.GrowingPath] = {}  # what drawn_path kept of each path
         self._label_rects = np.empty((0, 4))  # the labels shown: x0, y0, x1, y1 in the scene
         self._clear_of: list[pg.ScatterPlotItem] = []  # more points the labels keep clear of (a race's racers)
 
@@ -389,12 +390,13 @@ class SurfacePanel(QWidget):
         if (self.optimum.pos().x(), self.optimum.pos().y()) != (dx, dy):
             self.optimum.setPos(dx, dy)
 
-    def set_trajectory(self, a: np.ndarray, b: np.ndarray, epoch_ends: np.ndarray | None = None) -> None:
+    def set_trajectory(self, a: np.ndarray, b: np.ndarray, epoch_ends: np.ndarray | None = None,
+                       growth: object = None) -> None:
         """The path from the start ``(a[0], b[0])`` to the current point ``(a[-1], b[-1])``.
 
         ``epoch_ends`` (step numbers) get a marker each; of many, every k-th, at most :data:`MAX_EPOCH_MARKS`.
         """
-        self.path.setData(*self.drawn_path(a, b))
+        self.path.setData(*self.drawn_path(a, b, growth))
         self.start.setData(a[:1], b[:1])
         self.current.setData(a[-1:], b[-1:])
         if epoch_ends is not None and len(epoch_ends):
@@ -470,14 +472,19 @@ class SurfacePanel(QWidget):
         px = self.view_box.viewPixelSize()
         return float(px[0]), float(px[1])
 
-    def drawn_path(self, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def drawn_path(self, a: np.ndarray, b: np.ndarray, growth: object = None, slot: object = "path"
+                   ) -> tuple[np.ndarray, np.ndarray]:
         """The path ``(a, b)`` as this map draws it: whole while it has at most :data:`WHOLE_PATH_POINTS`
         points; longer, without the points that stay in the screen pixel of the one before, and then at most
         :data:`MAX_PATH_POINTS` (:func:`~fitscope.gui.panels.decimate.path`): its start and end always exact. A
-        path that has settled costs a frame little to draw, however long it is."""
+        path that has settled costs a frame little to draw, however long it is.
+
+        ``growth``: the history's :attr:`~fitscope.engine.history.History.growth` (the path's rows so far are then
+        looked at once: :class:`~fitscope.gui.panels.decimate.GrowingPath`, one per ``slot``)."""
         if len(a) <= WHOLE_PATH_POINTS:
             return a, b
-        return decimate.path(a, b, self.pixel_size(), MAX_PATH_POINTS)
+        kept = self._paths.setdefault(slot, decimate.GrowingPath())
+        return kept.update(a, b, self.pixel_size(), MAX_PATH_POINTS, growth)
 
 
 def _overlaps(rect: QRectF, rects: np.ndarray) -> bool:

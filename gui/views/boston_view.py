@@ -342,7 +342,7 @@ class BostonView(TrainingView):
         if self.landscape.active:
             self.landscape.redraw()
         else:
-            self.slice_panel.set_trajectory(params[:, i], params[:, j], h.epoch_rows())
+            self.slice_panel.set_trajectory(params[:, i], params[:, j], h.epoch_rows(), (h.growth, i, j))
             self._mark_slice(i, j)
         if self.pair_slice.due:
             self.pair_slice.follow()

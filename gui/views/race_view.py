@@ -326,9 +326,9 @@ class RaceView(TrainingView):
         t = np.linspace(0, 2 * np.pi, 120)
         tol = run.tolerance
         self.finish.setData(run.optimum[0] + tol * np.cos(t), run.optimum[1] + tol * np.sin(t))
-        for history, items in zip(run.histories, self._items, strict=True):
+        for i, (history, items) in enumerate(zip(run.histories, self._items, strict=True)):
             params = history.params
-            drawn = self.surface.drawn_path(params[:, 0], params[:, 1])
+            drawn = self.surface.drawn_path(params[:, 0], params[:, 1], history.growth, slot=i)
             items["casing"].setData(*drawn)
             items["line"].setData(*drawn)
             items["dot"].setData(params[-1:, 0], params[-1:, 1])

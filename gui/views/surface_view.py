@@ -246,7 +246,7 @@ class SurfaceView(TrainingView):
         self.compare.update()
         h = run.history
         params = h.params
-        self.surface.set_trajectory(params[:, 0], params[:, 1], h.epoch_rows())
+        self.surface.set_trajectory(params[:, 0], params[:, 1], h.epoch_rows(), h.growth)
         step = h.last_step
         current = h.current
         if step is not None and h.diverged is None:
