@@ -75,7 +75,8 @@ class GrowingEnvelope:
             return np.asarray(x, dtype=np.float64), (y if transform is None else transform(y))
         key = (key, columns, x_max, transform)
         if key[0] is None or key != self._key or n < self._done:
-            self._key, self._done, self._x, self._y = key, 0, [], []
+            if not self._widen(x, key):
+                self._key, self._done, self._x, self._y = key, 0, [], []
         x = np.asarray(x[self._done :], dtype=np.float64)
         y = np.asarray(y[self._done :], dtype=np.float64)
         if transform is not None:
@@ -91,6 +92,38 @@ class GrowingEnvelope:
                 self._x, self._y = [np.concatenate(self._x)], [np.concatenate(self._y)]
         lx, ly = _extremes(x[last:], y[last:], column[last:])
         return np.concatenate([*self._x, lx]), np.concatenate([*self._y, ly])
+
+
+    def _widen(self, x: np.ndarray, key: tuple) -> bool:
+        """The axis' end doubled (or quadrupled…), all else the same: each new column is whole old ones, so its
+        lowest and highest points are among theirs. The envelope kept is merged so (no point is looked at
+        again), but for the new last column, which is taken up again from its first point. False if it cannot be
+        (the envelope is then made afresh)."""
+        old = self._key
+        if old is None or key[0] is None or (key[0], key[1], key[3]) != (old[0], old[1], old[3]) or not self._x:
+            return False
+        ratio = key[2] / old[2]
+        if not (ratio > 1 and ratio == 2.0 ** round(np.log2(ratio))) or len(x) <= self._done:
+            return False
+        columns, x_max = key[1], key[2]
+        ex, ey = np.concatenate(self._x), np.concatenate(self._y)
+        column = np.floor(ex * (columns / x_max))
+        last = np.floor(float(x[self._done]) * (columns / x_max))  # the new column of the first point not kept
+        whole = column < last
+        self._x, self._y = [], []
+        if whole.any():
+            mx, my = _extremes(ex[whole], ey[whole], column[whole])
+            self._x, self._y = [mx], [my]
+        # The new last column is taken up again from its first point (the x are increasing).
+        scale = columns / x_max
+        done = self._done
+        start = int(np.searchsorted(np.asarray(x[: done + 1], dtype=np.float64), last / scale))
+        while start > 0 and np.floor(float(x[start - 1]) * scale) >= last:
+            start -= 1
+        while start < done and np.floor(float(x[start]) * scale) < last:
+            start += 1
+        self._done, self._key = start, key
+        return True
 
 
 def _extremes(x: np.ndarray, y: np.ndarray, column: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -165,11 +165,13 @@ class LossCurvePanel(QWidget):
         return max(100, int(self.plot.getViewBox().width()) // 2)  # two pixels each: the lowest and the highest
 
     def _frame_steps(self, n: int) -> None:
-        """Keep the step axis in round steps (1, 2, 5 × 10ᵏ), so that it does not shift on every frame."""
+        """Keep the step axis's end at 10·2ᵏ steps, so that it does not shift on every frame, and doubles when the
+        run reaches it: each pixel column is then two whole columns of before, and the curves' envelopes are
+        merged, not cut afresh from every step (:class:`~fitscope.gui.panels.decimate.GrowingEnvelope`)."""
         if self._x_max < n or n < self._x_max / 10:
             x_max = 10.0
             while x_max < n:
-                x_max *= 2.5 if str(int(x_max)).startswith("2") else 2
+                x_max *= 2
             self._x_max = x_max
             self.plot.setXRange(0, x_max, padding=0.02)
 
