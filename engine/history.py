@@ -316,7 +316,8 @@ class History:
 
     def __init__(self, start: np.ndarray, steps: int = 1023, max_rows: int | None = None,
                  max_losses: int | None = None) -> None:
-        """``steps``: how many updates to make room for at once (growing a wide trajectory later copies it).
+        """``steps``: how many updates to make room for at once (growing a wide trajectory later copies it; the
+        epoch table makes room for as many epochs, memory that is only used as they come).
         ``max_rows``, ``max_losses``: the most rows of parameters and of batch losses to keep (default and
         ceiling :data:`MAX_ROWS`)."""
         start = np.asarray(start, dtype=np.float64)
@@ -325,7 +326,7 @@ class History:
         self._params = Thinned(start.size, rows, 0, max(1, steps + 1))
         self._params.append(0, start)
         self._loss = Thinned(1, losses, 1, max(1, steps))
-        self._epochs = Growable(5, 64)
+        self._epochs = Growable(5, max(64, steps))
         self.last_step: StepReport | None = None
         self.diverged: DivergedReport | None = None
         self.version = 0  # bumped at every change, so views can tell whether to redraw
