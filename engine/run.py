@@ -293,6 +293,16 @@ class FitRun(Observable):
             self.finished = finished
             self.notify(STATUS)
 
+    @property
+    def finished(self) -> bool:
+        """The run reached its epoch limit: its driver said so, and its trainer has no epoch to go (a step taken
+        by hand past the limit, or a limit raised, gives it one)."""
+        return self._finished and self.trainer.finished
+
+    @finished.setter
+    def finished(self, value: bool) -> None:
+        self._finished = bool(value)
+
     # --- what follows ---
     @property
     def trainer(self) -> Trainer:
@@ -606,7 +616,7 @@ class FitRun(Observable):
             raise ValueError("the history's steps and epochs are not the trainer's")
         if (h.diverged is None) != (t.diverged is None):
             raise ValueError("the history and the trainer disagree on a divergence")
-        if self.finished and not t.finished:
+        if self._finished and not t.finished:  # (as the file says: a run saves itself finished only if so)
             raise ValueError("the run is said to be finished, but its trainer has epochs to go")
         if h.last_step is not None and (h.last_step.step not in (t.step, t.step + 1)
                                         or h.last_step.epoch not in (t.epoch, t.epoch + 1)):

@@ -344,3 +344,23 @@ def test_a_phase_stepped_after_a_divergence_leaves_a_state_that_opens_again():
     assert run.history.diverged is None and run.trainer.diverged is None
     back = FitRun.from_state(json.loads(json.dumps(run.state())))
     assert back.history.diverged is None and back.trainer.phase_shown is not None
+
+
+def test_a_finished_run_given_another_epoch_by_a_step_saves_itself_unfinished():
+    # The driver said "done"; a step taken by hand then raised the trainer's limit, and its news was dropped (the
+    # trainer was handed over again, say): the run is not finished, and its session opens again.
+    import json
+    from dataclasses import replace
+
+    from fitscope.engine.data import load_builtin
+    from fitscope.engine.run import FitRun
+
+    d = load_builtin("download-time")
+    run = FitRun(d, replace(d.defaults, epochs=2))
+    run.record(list(run.trainer.run()))
+    run.stopped("done")
+    assert run.finished
+    run.trainer.allow_another_epoch()  # as the worker does for a step by hand past the limit
+    assert not run.finished
+    back = FitRun.from_state(json.loads(json.dumps(run.state())))
+    assert not back.finished
