@@ -31,6 +31,7 @@ import gc
 import sys
 import threading
 import time
+from collections.abc import Callable
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, QThread, QTimer
 
@@ -154,11 +155,27 @@ def gui_free() -> threading.Event:
     return _free
 
 
-def give_way(timeout: float = LONGEST_WAIT) -> None:
+def give_way(timeout: float = LONGEST_WAIT, stop: Callable[[], bool] | None = None) -> None:
     """From a background thread, between two units of work: wait (without the lock) while the GUI thread draws,
-    or while it is behind its heartbeat (see the module's docstring)."""
+    or while it is behind its heartbeat (see the module's docstring). ``stop``, if given, is asked every
+    :data:`STOP_CHECK` seconds meanwhile: the wait ends as soon as it says the work is called off (a window
+    being closed does not draw, and must not wait for it)."""
+    deadline = time.perf_counter() + timeout
     if not _free.is_set():
-        _free.wait(timeout)
+        _wait(_free, deadline, stop)
     if _beating[0] and time.perf_counter() - _last_beat[0] > LATE:
         _beat.clear()
-        _beat.wait(timeout)
+        _wait(_beat, deadline + timeout, stop)
+
+
+#: How often a waiting background thread asks whether its work was called off.
+STOP_CHECK = 0.005
+
+
+def _wait(event: threading.Event, deadline: float, stop: Callable[[], bool] | None) -> None:
+    if stop is None:
+        event.wait(max(0.0, deadline - time.perf_counter()))
+        return
+    while not event.wait(min(STOP_CHECK, max(0.0, deadline - time.perf_counter()))):
+        if stop() or time.perf_counter() >= deadline:
+            return

@@ -160,7 +160,7 @@ class TrainingWorker(QObject):
                 self._flush()
             if self._stop_upto >= request:
                 return "paused"
-            give_way()
+            give_way(stop=lambda: self._stop_upto >= request)
             if slow:
                 self._flush()
                 self._wake.clear()

@@ -88,7 +88,7 @@ def test_a_change_is_never_taken_by_the_trainer_being_replaced(qtbot, surface, m
     between its stop check and its next batch."""
     in_sleep, go, armed = threading.Event(), threading.Event(), threading.Event()
 
-    def give_way(*_) -> None:  # where the worker waits for the GUI thread between two slices of a run
+    def give_way(*_, **__) -> None:  # where the worker waits for the GUI thread between two slices of a run
         if armed.is_set():
             armed.clear()
             in_sleep.set()

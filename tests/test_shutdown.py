@@ -69,3 +69,28 @@ def test_quitting_the_app_mid_run_exits_cleanly(tmp_path: Path):
                           cwd=Path(__file__).parent.parent)
     assert done.returncode == 0, done.stderr
     assert "QThread" not in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+def test_work_called_off_stops_waiting_for_a_frame_that_will_not_come(qtbot):
+    # A background thread waits while the GUI thread draws; a window being closed draws nothing more, so a thread
+    # told to stop must not wait the whole time for it.
+    import threading
+    import time
+
+    from fitscope.gui.activity import give_way, hold_until_painted
+
+    hold_until_painted()  # a frame began: the release comes only once the event loop paints it
+    stop, took = threading.Event(), []
+
+    def job() -> None:
+        start = time.perf_counter()
+        give_way(timeout=5.0, stop=stop.is_set)
+        took.append(time.perf_counter() - start)
+
+    thread = threading.Thread(target=job)
+    thread.start()
+    time.sleep(0.05)  # (no event loop runs: the frame is not painted)
+    stop.set()
+    thread.join(5)
+    assert took and took[0] < 1.0
+    qtbot.wait(10)  # the release, for the tests after this one

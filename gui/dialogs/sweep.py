@@ -113,7 +113,7 @@ class SweepWorker(QObject):
             if now - last[0] >= PROGRESS_SECONDS or done == total:
                 last[0] = now
                 self.progressed.emit(job, done, total)
-            give_way()  # between two epochs: the GUI thread first
+            give_way(stop=lambda: job.cancelled)  # between two epochs: the GUI thread first
 
         try:
             for result in sweep.run(progress):

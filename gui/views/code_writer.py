@@ -56,18 +56,18 @@ class _CodeJob(QRunnable):
     def _write(self) -> CodeResult | None:
         """The result, or None if the request is no longer wanted."""
         writer, r = self._writer, self._request
-        give_way()
+        give_way(stop=lambda: writer.cancelled(self._token))
         if writer.cancelled(self._token):
             return None
         try:
             text = codegen.code(r.dataset, r.settings, r.lang, exact=r.exact, start=r.start)
         except ValueError as e:  # settings the code cannot express: the engine's one line
             return CodeResult(self._token, r, "", sentence(e, capital=True))
-        give_way()
+        give_way(stop=lambda: writer.cancelled(self._token))
         changed = None
         if self._shown is not None and not writer.cancelled(self._token):
             changed = tuple(codegen.changed_lines(self._shown, text))
-        give_way()
+        give_way(stop=lambda: writer.cancelled(self._token))
         if writer.cancelled(self._token):
             return None
         # The document is made here, not in the GUI thread: for long exact code that is most of the work.

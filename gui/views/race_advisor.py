@@ -29,7 +29,7 @@ class _ScanJob(QRunnable):
         try:
             scan = self._build()
             for _ in scan.run():
-                give_way()
+                give_way(stop=lambda: advisor.cancelled(self._token))
                 if advisor.cancelled(self._token):
                     break
             else:

@@ -79,7 +79,7 @@ class _PlaneJob(QRunnable):
                 if percent != shown:  # at most a hundred reports
                     shown = percent
                     slicer._progress.emit(token, report.done, report.total)
-                slicer.wait_for_gui()
+                slicer.wait_for_gui(token)
                 if slicer.cancelled(token):
                     break  # dropping the generator ends the work
         except (ValueError, MemoryError) as e:
@@ -110,7 +110,7 @@ class _SliceJob(QRunnable):
             if report.values is not None:
                 grid = report.values
                 break
-            slicer.wait_for_gui()
+            slicer.wait_for_gui(token)
             if slicer.cancelled(token):
                 break  # dropping the generator ends the work
         slicer._finished.emit(SliceResult(token, self._theta0, a, b, grid))
@@ -134,9 +134,10 @@ class BackgroundSlicer(SerialPool):
         self._finished.connect(self._on_finished)
         self._progress.connect(self._on_progress)
 
-    def wait_for_gui(self) -> None:
-        """Called from the pool's thread between two grid points: give way while the GUI thread handles events."""
-        give_way()
+    def wait_for_gui(self, token: int) -> None:
+        """Called from the pool's thread between two chunks of grid points: give way while the GUI thread handles
+        events (no longer than the job with ``token`` is wanted)."""
+        give_way(stop=lambda: self.cancelled(token))
 
     def invalidate(self) -> int:
         """A new token: results of earlier requests are dropped (and their jobs stop early)."""
