@@ -13,24 +13,29 @@ overrides it), while a probe timer in the GUI thread asks to run every 5 ms.
 
 Each tab is measured :data:`RUNS` times; the best run's figures are reported.
 
-Where the GUI thread's time went at full speed (py-spy sampling both threads, and timers around each handler
-and paint; 5 s runs at 1500×920, offscreen, on this 2-core machine):
+Where the GUI thread's time went at full speed, and what was done (cProfile in the GUI thread around each
+handler and each window paint, a 1 ms sampler of the GUI thread's stack during the longest probe gaps, and the
+time the worker waited for the GUI thread; 5–8 s runs at 1500×920, offscreen, on this 2-core machine):
 
-- **Paint, not Python.** The handlers themselves were short (a delivery 4–5 ms, a redraw 8 ms). The loss chart's
-  paint was 2.5 s of every 5: ``QPainter.drawPath`` stroking a dashed 2-px test-loss curve and the thick
-  epoch curves through thousands of points, growing with the run. Now each curve is cut to the chart's pixel
-  columns (``gui/panels/decimate.py``, the lowest and highest value per column) and the test curve is solid:
-  0.33 s of paint in 5 s, at most 17 ms a paint, the same at any length of run.
-- **Waiting for the interpreter.** With the worker holding the lock and Python's 5 ms switch interval, every
-  return of the GUI thread from Qt's C++ to Python waited for it (a delivery of 270 reports took 577 ms instead
-  of 1). On a loaded machine the system's scheduling adds to each wait. Now (``gui/activity.py``): a 0.5 ms
-  switch interval; the worker waits while the GUI thread records a delivery or draws a frame until it is
-  painted; and a 5 ms heartbeat in the GUI thread while training runs makes the worker wait whenever the GUI
-  thread falls 12 ms behind. Nested ``processEvents`` calls in the frame slots are gone.
-- **Still over target** (latest run): the race and the MLPs' loss slice (computed in a background thread
-  between grid points) keep the p99 at 30–50 ms; throughput is 30–45 % of headless. The next costs to remove:
-  recording each report in Python in the GUI thread (a history row per step), the isolines' paint, and the
-  MLP slice job's competition for the lock.
+- **Work that grew with the run.** The loss chart cut every curve to its pixel columns afresh at each frame, the
+  epoch rows were looked up over the whole history, the Boston slice checked every trajectory row against its
+  window, and each delivery was recorded report by report in Python: a frame cost 10 ms at step 10,000 and
+  28 ms at step 150,000. Now a delivery is recorded in one go (``History.add_many``), and the chart's column
+  envelopes (``GrowingEnvelope``), the epoch rows and the window check are kept between frames and extended
+  with what came since (``History.growth`` says when they must start afresh): the same cost at any length.
+- **Drawing what nobody sees.** The backpropagation tab drew every example the surface tab sent it while hidden
+  (a tenth of the GUI thread's time): it now draws when shown. Long paths are drawn by the pixel
+  (``SurfacePanel.drawn_path``); the map's image is cached at the view's scale.
+- **One frame at a time, in parts.** The Boston and race tabs draw a frame in two parts while running
+  (``TrainingView.redraw_parts``: the progress, then the map), so the GUI thread is never held for a whole
+  tab's drawing; the worker now waits until a frame is painted, not only drawn (the release is posted with the
+  paint's own low priority), and deliveries come at most every 50 ms, as meant (they alternated 45 and 10 ms).
+- **Stalls of their own.** Placing isoline labels against a Python list of rectangles (24 ms an MLP slice), an
+  MLP slice computed one grid point per call, the slice panel's "computing…" note moving the splitter (a layout
+  of the whole tab once a second), and a 32 MiB copy each time a wide model's trajectory was thinned.
+- **What is left** (see the README's table for the latest figures): the GUI thread's remaining work is mostly
+  Qt painting the charts (axes re-laid out as the loss falls, wide pens) and recording the race's four racers;
+  at full speed it takes a third to two fifths of the interpreter from the worker in the MLP and race tabs.
 """
 
 from __future__ import annotations
