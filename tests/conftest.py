@@ -50,6 +50,20 @@ if _qt_available():
                 t.wait(2000)
             pytest.fail(f"{len(running)} QThread(s) still running after the test", pytrace=False)
 
+    @pytest.fixture
+    def window(qtbot):
+        """The main window, shown at 1400 × 880 (a test file may have its own); left on its first tab, which the
+        window saves when it closes, for the next test."""
+        from fitscope.gui.app import MainWindow
+
+        w = MainWindow()
+        qtbot.addWidget(w)
+        w.resize(1400, 880)
+        with qtbot.waitExposed(w):
+            w.show()
+        yield w
+        w.tabs.setCurrentIndex(0)
+
     def _alive(thread) -> bool:
         try:
             return thread.isRunning()

@@ -16,23 +16,11 @@ from fitscope.engine.cli import build_parser
 from fitscope.engine.cli import main as cli_main
 from fitscope.engine.cli.common import run_from_args
 from fitscope.gui import animation
-from fitscope.gui.app import MainWindow
 from fitscope.gui.views.backprop_view import BackpropView
 from fitscope.gui.views.boston_view import BostonView
 from fitscope.gui.views.race_view import COLOURS, RaceView
 from fitscope.gui.views.surface_view import SurfaceView
 from fitscope.gui.worker import Unit
-
-
-@pytest.fixture
-def window(qtbot):
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.resize(1400, 880)
-    with qtbot.waitExposed(w):
-        w.show()
-    yield w
-    w.tabs.setCurrentIndex(0)
 
 
 def tab(window, kind):

@@ -13,24 +13,12 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QMenu, QMessageBox
 from fitscope.engine.cli import main as cli_main
 from fitscope.engine.export import ExportError, step_positions
 from fitscope.gui import export
-from fitscope.gui.app import MainWindow
 from fitscope.gui.views.backprop_view import BackpropView
 from fitscope.gui.views.boston_view import BostonView
 from fitscope.gui.views.surface_view import SurfaceView
 from fitscope.gui.worker import Unit
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-
-@pytest.fixture
-def window(qtbot):
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.resize(1400, 880)
-    with qtbot.waitExposed(w):
-        w.show()
-    yield w
-    w.tabs.setCurrentIndex(0)
 
 
 class Dialogs:

@@ -3,25 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
 from fitscope.engine.lessons import parse
-from fitscope.gui.app import MainWindow
 from fitscope.gui.lessons.dock import builtin_lesson
 
 LONG = 60_000
-
-
-@pytest.fixture
-def window(qtbot):
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.resize(1400, 880)
-    with qtbot.waitExposed(w):
-        w.show()
-    return w
 
 
 def settled(qtbot, window) -> None:

@@ -26,22 +26,10 @@ from PySide6.QtWidgets import (
 from fitscope.engine.cli import main as cli_main
 from fitscope.engine.report import MAX_TABLE_ROWS
 from fitscope.gui import animation, export
-from fitscope.gui.app import MainWindow
 from fitscope.gui.views.surface_view import SurfaceView
 from fitscope.gui.worker import Unit
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-
-@pytest.fixture
-def window(qtbot):
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.resize(1400, 880)
-    with qtbot.waitExposed(w):
-        w.show()
-    yield w
-    w.tabs.setCurrentIndex(0)
 
 
 class Dialogs:

@@ -17,16 +17,6 @@ from fitscope.gui.worker import Unit
 
 
 @pytest.fixture
-def window(qtbot):
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.resize(1400, 880)
-    with qtbot.waitExposed(w):
-        w.show()
-    return w
-
-
-@pytest.fixture
 def view(window) -> SurfaceView:
     return window.views[0]
 
