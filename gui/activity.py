@@ -47,6 +47,7 @@ LATE = 0.012
 
 _free = threading.Event()
 _free.set()
+_held = [0.0, 0.0]  # seconds the GUI thread held background threads in all; when the hold under way began
 _beat = threading.Event()
 _last_beat = [time.perf_counter()]
 _beating = [0]  # how many runs want the heartbeat
@@ -125,8 +126,16 @@ def hold_until_painted() -> None:
     so that it comes after the paint (without it, the paint's many returns to Python each waited for the lock).
     """
     if _free.is_set():
+        _held[1] = time.perf_counter()
         _free.clear()
         QTimer.singleShot(0, _release_after_paint)
+
+
+def held_seconds() -> float:
+    """From the GUI thread: the seconds it has held background threads (:func:`hold_until_painted`) since the
+    process began, the hold under way included. Two readings tell the share of the time between them that
+    drawing took from training."""
+    return _held[0] + (0.0 if _free.is_set() else time.perf_counter() - _held[1])
 
 
 class _Releaser(QObject):
@@ -136,7 +145,9 @@ class _Releaser(QObject):
 
     def event(self, event: QEvent) -> bool:
         if event.type() == self.TYPE:
-            _free.set()
+            if not _free.is_set():
+                _held[0] += time.perf_counter() - _held[1]
+                _free.set()
             return True
         return super().event(event)
 

@@ -300,6 +300,11 @@ class TrainingController(QObject):
         """Seconds to wait after each batch while running (0: as fast as possible)."""
         self._worker.set_delay(seconds)
 
+    @property
+    def full_speed(self) -> bool:
+        """True while a Run goes as fast as possible (no wait after each batch)."""
+        return self._running and self._worker.delay == 0
+
     def shutdown(self, timeout_ms: int = 5000) -> None:
         """Stop training and the thread; safe to call twice."""
         self._set_running(False)

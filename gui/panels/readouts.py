@@ -1,9 +1,38 @@
-"""Live numbers: a two-column grid of name and value labels, each value with its own object name."""
+"""Live numbers: a two-column grid of name and value labels, each value with its own object name; and the
+:class:`SteadyLabel` they are made of."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtWidgets import QFormLayout, QLabel, QWidget
+
+
+class SteadyLabel(QLabel):
+    """A one-line label whose text changes at every frame while training runs (a number, a short line).
+
+    Its size is fixed, and grows (in steps of two digits) when a text needs more room, never shrinking but for a
+    new font: setting the text of a label whose size may change asks every layout around it, up to the window,
+    to lay out again (and a text a little longer or shorter moves them, painting the whole window again), up to
+    20 times a second. A label of fixed size asks nothing of its layouts.
+    """
+
+    def setText(self, text: str) -> None:  # noqa: N802 (Qt's name)
+        super().setText(text)
+        self._fit()
+
+    def _fit(self, afresh: bool = False) -> None:
+        self.ensurePolished()
+        need = super().sizeHint()
+        fixed = self.minimumSize() == self.maximumSize()
+        if afresh or not fixed or need.width() > self.width() or need.height() != self.height():
+            step = 2 * self.fontMetrics().horizontalAdvance("0")
+            width = max(need.width(), 0 if afresh or not fixed else self.width())
+            self.setFixedSize(-(-width // step) * step, need.height())
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt's name)
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
+            self._fit(afresh=True)
 
 
 class ReadoutsPanel(QWidget):
@@ -19,7 +48,7 @@ class ReadoutsPanel(QWidget):
         form.setVerticalSpacing(3)
         self.labels: dict[str, QLabel] = {}
         for name, text in fields:
-            value = QLabel("–")
+            value = SteadyLabel("–")
             value.setObjectName(name)
             value.setAccessibleName(text)
             value.setProperty("class", "readoutValue")

@@ -132,7 +132,7 @@ class SurfacePanel(QWidget):
         self.isolines.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.plot.addItem(self.isolines)
         self._labels: list[pg.TextItem] = []  # the contour labels shown
-        self._label_pool: list[pg.TextItem] = []
+        self._label_items: dict[str, tuple[pg.TextItem, QSizeF]] = {}  # per text: its item and its size
         self._spots: list[tuple[str, list[tuple[float, float]]]] = []  # (label, places on its isoline)
         self._label_keepout: tuple[float, float] | None = None  # the grid's minimum (where a slice's star is)
         self._paths: dict[object, decimate.GrowingPath] = {}  # what drawn_path kept of each path
@@ -240,6 +240,7 @@ class SurfacePanel(QWidget):
         texts = level_labels([10**level for level in logs])
         text_of = dict(zip(logs, texts, strict=True))
         spots = [(text_of[level], places) for level, places in spots]
+        self._make_labels([label for label, _ in spots])
         self.isolines.setData(np.asarray(xs, dtype=float), np.asarray(ys, dtype=float))
         # Paint the new isolines afresh: Qt keeps the cached picture of the part of a large item that was exposed,
         # and after a zoom it would show pieces of the old picture, blocky and with seams.
@@ -249,18 +250,27 @@ class SurfacePanel(QWidget):
         self._label_keepout = (float(a_min), float(b_min))
         self._place_labels()
 
-    def _label_item(self, k: int) -> pg.TextItem:
-        while len(self._label_pool) <= k:
-            text = pg.TextItem("", color=(255, 255, 255, 235), anchor=(0.5, 0.5), fill=pg.mkBrush(0, 0, 0, 60))
-            font = QFont()
-            font.setPointSize(7)
-            text.setFont(font)
-            text.textItem.document().setDocumentMargin(1)
-            text.setZValue(2)
-            text.hide()
-            self.plot.addItem(text)
-            self._label_pool.append(text)
-        return self._label_pool[k]
+    def _make_labels(self, texts: list[str]) -> None:
+        """An item for each of the contour labels ``texts``, with its size in pixels: those of texts no longer
+        drawn take the new texts (a text is set only when it changes), and more are made as needed."""
+        items = self._label_items
+        spare = [key for key in items if key not in texts]
+        for label in texts:
+            if label in items:
+                continue
+            if spare:
+                text = items.pop(spare.pop())[0]
+            else:
+                text = pg.TextItem("", color=(255, 255, 255, 235), anchor=(0.5, 0.5), fill=pg.mkBrush(0, 0, 0, 60))
+                font = QFont()
+                font.setPointSize(7)
+                text.setFont(font)
+                text.textItem.document().setDocumentMargin(1)
+                text.setZValue(2)
+                text.hide()
+                self.plot.addItem(text)
+            text.setText(label)
+            items[label] = (text, text.textItem.boundingRect().size())
 
     def _keepouts(self) -> np.ndarray:
         """Where no contour label may lie, in the scene: around the star, the start, the current point, the
@@ -328,9 +338,7 @@ class SurfacePanel(QWidget):
             for k, (label, places) in list(left.items()):
                 if rank >= len(places):
                     continue
-                text = self._label_item(len(shown))
-                text.setText(label)
-                size = text.textItem.boundingRect().size()
+                text, size = self._label_items[label]
                 centre = self.view_box.mapViewToScene(QPointF(*places[rank]))
                 rect = QRectF(centre.x() - size.width() / 2, centre.y() - size.height() / 2, size.width(),
                               size.height())
@@ -342,8 +350,9 @@ class SurfacePanel(QWidget):
                     text.show()
                     shown.append(text)
                     del left[k]
-        for text in self._label_pool[len(shown):]:
-            text.hide()
+        for text, _ in self._label_items.values():
+            if text not in shown:
+                text.hide()
         self._labels = shown
         self._label_rects = np.array(rects, dtype=float).reshape(-1, 4)
 
@@ -351,7 +360,7 @@ class SurfacePanel(QWidget):
         """Draw the curvature axes ``[k, end, (a, b)]`` (:class:`~gui.panels.curvature.CurvatureAxes`), or hide
         them (None); the contour labels move off them."""
         self.curvature_axes.set_segments(segments)
-        self._place_labels()
+        self.make_way()
 
     def keep_labels_clear_of(self, items: list[pg.ScatterPlotItem]) -> None:
         """Points of other ``items`` (a race's racers) the contour labels keep clear of, as of the current point;

@@ -16,6 +16,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QPainter, QPen
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QHBoxLayout,
     QHeaderView,
     QLabel,
     QStackedWidget,
@@ -28,6 +29,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from fitscope.gui.panels.readouts import SteadyLabel
 
 POSITIVE = QColor("#1e88e5")  # raises the prediction
 NEGATIVE = QColor("#e53935")  # lowers it
@@ -210,15 +213,22 @@ class WeightsPanel(QWidget):
         self._target, self._unit = "price", "$1000s"  # what the model predicts (set_target)
         self.linear = FeatureWeights(signed=True, value_header="weight", bar_header="lowers ◂ price ▸ raises")
         self.table = _table_view(self.linear, "weightsTable", "Weights of the features")
-        self.bias_label = QLabel()
+        self.bias_value = SteadyLabel()  # changes at every frame: of a size of its own (see SteadyLabel)
+        self.bias_value.setObjectName("biasValue")
+        self.bias_value.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self.bias_label = QLabel()  # what the bias means
         self.bias_label.setObjectName("biasLabel")
         self.bias_label.setWordWrap(True)  # a long line would widen the window (larger text)
+        bias_row = QHBoxLayout()
+        bias_row.setSpacing(0)
+        bias_row.addWidget(self.bias_value, 0, Qt.AlignmentFlag.AlignTop)
+        bias_row.addWidget(self.bias_label, 1)
         linear_page = QWidget()
         column = QVBoxLayout(linear_page)
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(3)
         column.addWidget(self.table, 1)
-        column.addWidget(self.bias_label)
+        column.addLayout(bias_row)
         self.pages.addWidget(linear_page)
 
         # MLP: per-array statistics, and the features' pull on the first hidden layer.
@@ -304,8 +314,8 @@ class WeightsPanel(QWidget):
         """Weights of the features (shape (n_features,)) and the bias."""
         self.linear.set_values(kernel)
         where = "at its training mean" if self._normalized else "0"
-        self.bias_label.setText(f"bias {fmt(bias)}: the predicted {html.escape(self._target)} when every feature is "
-                                f"{where}")
+        self.bias_value.setText(f"bias {fmt(bias)}:\u00a0")
+        self.bias_label.setText(f"the predicted {html.escape(self._target)} when every feature is {where}")
 
     def set_mlp(self, arrays: Sequence[np.ndarray]) -> None:
         """The live parameter arrays, in the order given to :meth:`show_mlp` (the first a kernel)."""

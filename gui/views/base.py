@@ -15,6 +15,7 @@ The data path of one batch: trainer → report → worker (batched while the GUI
 
 from __future__ import annotations
 
+import time
 from contextlib import suppress
 from typing import Any, ClassVar
 
@@ -31,7 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from fitscope.engine.run import HISTORY, NEW_RUN, SETTINGS, STATUS
-from fitscope.gui.activity import hold_until_painted
+from fitscope.gui.activity import held_seconds, hold_until_painted
 from fitscope.gui.views.controls import DEFAULT_SPEED, OPTIMIZER_NAMES, SPEEDS, SettingsForm, speed_row
 from fitscope.gui.views.notices import GoBackButton, MessageLabel
 from fitscope.gui.views.saved import Remembered, SessionPart
@@ -74,6 +75,10 @@ class TrainingView(Remembered, SessionPart, View):
     MODEL: ClassVar[type] = object  # the model class: its from_state() reads this tab's part of a session
     FRAME_MS = 16  # at most ~60 redraws a second when stepping
     RUN_FRAME_MS = 50  # and ~20 while running: more would only take time from training
+    #: At full speed, the share of the time that frames (drawing them, and recording what the worker sent) may
+    #: hold training up: a frame that cost more comes that much later, on any machine, so that training keeps
+    #: at least the rest.
+    FRAME_SHARE = 0.25
     RUN_TEXT = "&Run"  # the Run button's text while it does not pause
     DEFAULT_SPEED = DEFAULT_SPEED  # the speed slider's first position
 
@@ -88,6 +93,7 @@ class TrainingView(Remembered, SessionPart, View):
         self._frame.timeout.connect(self._on_frame)
         self._behind = False  # frames were skipped while the tab was hidden
         self._part = -1  # the part of redraw_parts() drawn last while running
+        self._last_frame = (0.0, 0.0)  # when the last frame began, and held_seconds() then
         self._shut = False
         self.undo = UndoKeeper(self)  # Edit > Undo of what threw a run away (gui/views/undo.py)
         self.message = MessageLabel()  # a passing message, or what the model's state calls for
@@ -352,7 +358,6 @@ class TrainingView(Remembered, SessionPart, View):
             if button.defaultAction() is run:
                 button.setAccessibleName(name)
         self._part = -1
-        self._frame.setInterval(self.RUN_FRAME_MS // len(self.redraw_parts()) if running else self.FRAME_MS)
         for key in ("step_phase", "step_batch", "step_epoch"):
             if key in self.commands:
                 self.commands[key].setEnabled(not running and self.model.trainable is not None)
@@ -360,17 +365,32 @@ class TrainingView(Remembered, SessionPart, View):
 
     # ------------------------------------------------------------------ frames
     def request_frame(self) -> None:
-        """Redraw soon: at most one frame per :attr:`FRAME_MS` (:attr:`RUN_FRAME_MS` while running)."""
+        """Redraw soon: at most one frame per :attr:`FRAME_MS` (:attr:`RUN_FRAME_MS` while running, divided among
+        its parts)."""
         if not self._frame.isActive() and not self._shut:
-            self._frame.start()
+            running = self.controller.running
+            self._frame.start(self.RUN_FRAME_MS // len(self.redraw_parts()) if running else self.FRAME_MS)
+
+    def _frame_due_in(self) -> float:
+        """At full speed, the seconds until a frame keeps to :attr:`FRAME_SHARE` (the time held since the last
+        frame began, against the time since); else 0."""
+        if not self.controller.full_speed:
+            return 0.0
+        began, held = self._last_frame
+        return (held_seconds() - held) / self.FRAME_SHARE - (time.perf_counter() - began)
 
     def _on_frame(self) -> None:
         """A frame: draw the model's state (a hidden tab draws nothing: it catches up when shown); while a run
-        goes, the next of :meth:`redraw_parts` only. Background threads wait until it is painted (see
-        :mod:`fitscope.gui.activity`)."""
+        goes, the next of :meth:`redraw_parts` only, and at full speed no sooner than :attr:`FRAME_SHARE` allows.
+        Background threads wait until it is painted (see :mod:`fitscope.gui.activity`)."""
         if not self.isVisible():
             self._behind = True
             return
+        later = self._frame_due_in()
+        if later > 0.001:
+            self._frame.start(round(later * 1000))
+            return
+        self._last_frame = (time.perf_counter(), held_seconds())
         hold_until_painted()
         parts = self.redraw_parts() if self.controller.running else []
         if len(parts) < 2:

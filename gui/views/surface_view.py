@@ -240,24 +240,36 @@ class SurfaceView(TrainingView):
         self.curvature.redraw()
         self._mark_map()
 
-    def redraw(self) -> None:
-        """Draw the model's latest state on every panel."""
-        run = self.model
+    def redraw_parts(self) -> list:
+        """The map (the path, the step, its marks), then the data, the loss chart and the numbers: two frames'
+        work while training runs."""
+        return [self._draw_map, self._draw_progress]
+
+    def _draw_map(self) -> None:
+        """The path over the map, the step shown on it, and the marks at its edge."""
         self.compare.update()
-        h = run.history
+        h = self.model.history
         params = h.params
         self.surface.set_trajectory(params[:, 0], params[:, 1], h.epoch_rows(), h.growth)
+        step = h.last_step
+        if step is not None and h.diverged is None:
+            self.surface.set_step(step.params_before if step.phase >= Phase.GRADIENT else None,
+                                  step.params_after, step.gradient)
+        else:
+            self.surface.set_step(None, None, None)
+        self._mark_map()
+
+    def _draw_progress(self) -> None:
+        """The data with the line of the step shown, the loss chart, and the numbers."""
+        run = self.model
+        h = run.history
         step = h.last_step
         current = h.current
         if step is not None and h.diverged is None:
             shown = step.params
-            self.surface.set_step(step.params_before if step.phase >= Phase.GRADIENT else None,
-                                  step.params_after, step.gradient)
             self.data_panel.set_fit(shown[0], shown[1], step.indices, step.phase >= Phase.FORWARD)
         else:
-            self.surface.set_step(None, None, None)
             self.data_panel.set_fit(current[0], current[1], None, False)
-        self._mark_map()
         other = "MSE" if run.settings.loss == "mae" else "MAE"
         self.loss_panel.set_history(h.batch_loss, h.epochs, run.loss_since, other, steps=h.loss_steps,
                                     growth=h.growth)
