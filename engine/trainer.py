@@ -272,6 +272,7 @@ class Trainer:
         # The divergence test's reference loss (None: to be computed at the next batch, from the parameters then).
         self._reference: float | None = None
         self._reference_of = ""  # what the reference is, for the message
+        self._blowup_at = (None, None, math.inf)  # (reference, loss, the loss sum over which the epoch blows up)
         # A batch shown phase by phase: the last phase reported (-1: none) and the batch's row count.
         self._shown = -1
         self._shown_rows = 0
@@ -828,13 +829,18 @@ class Trainer:
         gradient = model.backward_flat(d_pred)
         if not math.isfinite(loss):
             return self._diverge("loss", lr)
-        reference = self._reference
-        if 0 < reference < math.inf and (self._loss_sum + loss * rows) / len(self.y) > (
-                BLOWUP if self.loss is MSE else _ROOT_BLOWUP) * reference:
-            return self._slow_batch_step(idx)  # the slow path says how
+        reference, loss_fn, at = self._blowup_at
+        if reference is not self._reference or loss_fn is not self.loss:  # _forward_backward's blow-up test, as a
+            reference, loss_fn = self._reference, self.loss  # bound on the epoch's loss sum
+            factor = BLOWUP if loss_fn is MSE else _ROOT_BLOWUP
+            at = factor * reference * len(self.y) if 0 < reference < math.inf else math.inf
+            self._blowup_at = (reference, loss_fn, at)
+        if self._loss_sum + loss * rows > at:
+            return self._slow_batch_step(idx)  # the slow path tests it exactly and says how
         optimizer.step_one(flat, gradient)
         after = flat.copy()
-        if not math.isfinite(after @ after) and not np.isfinite(after).all():  # _finite, inline
+        # _finite, inline: a sum is finite unless an element is not (or it overflows: then look at each)
+        if not math.isfinite(np.add.reduce(after)) and not np.isfinite(after).all():
             flat[...] = before  # a non-finite gradient shows up here too
             return self._diverge("parameters" if _finite(gradient) else "gradient", lr)
         pred.setflags(False)  # read-only (setflags(write=False), in a fifth of the time of flags.writeable)

@@ -315,9 +315,9 @@ class RaceView(TrainingView):
         return np.column_stack([x, y])
 
     def redraw_parts(self) -> list:
-        """Every racer's history: the map (trajectories), then the loss curves, the table and the text; two
-        frames' work while the race runs."""
-        return [self._draw_map, self._draw_numbers]
+        """Every racer's history: the map (trajectories), then the loss curves, then the table and the text;
+        three frames' work while the race runs."""
+        return [self._draw_map, self._draw_losses, self._draw_numbers]
 
     def _draw_map(self) -> None:
         run = self.model
@@ -340,11 +340,13 @@ class RaceView(TrainingView):
         self.start_fields.show_point(*run.start)
         self.surface.setAccessibleDescription(self.map_description())
 
-    def _draw_numbers(self) -> None:
+    def _draw_losses(self) -> None:
         run = self.model
         for i, (key, history) in enumerate(zip(run.keys, run.histories, strict=True)):
             self.losses.set_losses(key, run.losses(i), history.param_steps, history.growth)
-        self.table.show_race(run, self.controller.running, COLOURS)
+
+    def _draw_numbers(self) -> None:
+        self.table.show_race(self.model, self.controller.running, COLOURS)
         self._fill_text()
 
     # ------------------------------------------------------------------ the text
