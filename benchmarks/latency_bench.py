@@ -33,9 +33,24 @@ time the worker waited for the GUI thread; 5–8 s runs at 1500×920, offscreen,
 - **Stalls of their own.** Placing isoline labels against a Python list of rectangles (24 ms an MLP slice), an
   MLP slice computed one grid point per call, the slice panel's "computing…" note moving the splitter (a layout
   of the whole tab once a second), and a 32 MiB copy each time a wide model's trajectory was thinned.
+- **What a frame may cost training.** The GUI thread held the worker for a third of the time at full speed
+  (frames, and recording what came), and the worker lost a further tenth to sharing the interpreter with it:
+  throughput was 45–58 % of headless. At full speed a tab's frames now keep to a quarter of the time
+  (``TrainingView.FRAME_SHARE``, measured with ``activity.held_seconds``): a frame that held training up longer
+  comes that much later, so a slower machine draws fewer frames instead of training slower. The surface tab
+  draws in two parts and the race in three, so that no part holds the GUI thread for long.
+- **Layouts asked for at every frame.** Setting a label's text asks every layout around it, up to the window,
+  for room again (``QLabel.setText`` → ``updateGeometry``; each ``QLayout.activate`` then updates its widget's
+  geometry in turn), and a number one digit longer or shorter moved them: the Boston tab laid out and painted
+  its whole window (1500 × 875) about four times a second. The readouts are ``SteadyLabel`` labels now, of a
+  fixed size that only grows: their new numbers ask no layout for anything.
+- **Texts set again and again.** Each placing of the contour labels set the text of every label it tried (40 a
+  slice): the labels now keep an item per text (a slice's drawing went from 8 to 5 ms). The fitted line's
+  mark was placed at the median of the data, computed at every frame (a sort of a million rows, for a large
+  CSV): it is computed once per data set.
 - **What is left** (see the README's table for the latest figures): the GUI thread's remaining work is mostly
-  Qt painting the charts (axes re-laid out as the loss falls, wide pens) and recording the race's four racers;
-  at full speed it takes a third to two fifths of the interpreter from the worker in the MLP and race tabs.
+  Qt painting the charts (wide pens, the axes when their range changes) and recording what the worker sent,
+  report by report.
 """
 
 from __future__ import annotations

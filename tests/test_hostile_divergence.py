@@ -99,14 +99,40 @@ def test_runs_that_do_not_diverge_compute_the_same_numbers_as_without_the_test(m
     assert trajectory() == with_test
 
 
-def test_phases_and_whole_batches_diverge_at_the_same_step():
-    dataset = load_builtin("boston-housing")
-    settings = replace(dataset.defaults, optimizer="adam", learning_rate=1000.0)
+@pytest.mark.parametrize(("data", "optimizer", "loss", "rate"), [
+    ("boston-housing", "adam", "mse", 1000.0), ("boston-housing", "sgd", "mae", 1e4),
+    ("download-time", "sgd", "mse", 0.1), ("download-time", "rmsprop", "mae", 1000.0),
+])
+def test_phases_and_whole_batches_diverge_at_the_same_step(data, optimizer, loss, rate):
+    # Whole batches test the blow-up against a bound on the epoch's loss sum; phases, as the slow path, exactly.
+    dataset = load_builtin(data)
+    settings = replace(dataset.defaults, optimizer=optimizer, loss=loss, learning_rate=rate, epochs=50)
     whole = reports_of(Experiment(dataset, settings).trainer)[-1]
     phased_exp = Experiment(dataset, settings)
     phased_exp.trainer.phases = True
     phased = reports_of(phased_exp.trainer)[-1]
-    assert isinstance(whole, DivergedReport) and (whole.step, whole.how) == (phased.step, phased.how)
+    assert isinstance(whole, DivergedReport), (data, optimizer, loss)
+    assert (whole.step, whole.what, whole.how) == (phased.step, phased.what, phased.how)
+
+
+def test_the_blow_up_test_follows_a_loss_chosen_during_the_run():
+    # MAE's bound is the square root of MSE's: a run that switches to MAE must be judged by MAE's from then on.
+    dataset = load_builtin("download-time")
+
+    def last_report(phases: bool):
+        exp = Experiment(dataset, replace(dataset.defaults, loss="mse", learning_rate=0.001, epochs=100))
+        t = exp.trainer
+        t.phases = phases
+        reports = []
+        for report in t.run():
+            reports.append(report)
+            if isinstance(report, EpochReport) and report.epoch == 2:
+                t.configure(loss="mae", optimizer=make_optimizer("sgd", 1000.0))
+        return reports[-1]
+
+    whole, phased = last_report(False), last_report(True)
+    assert isinstance(whole, DivergedReport) and whole.epoch > 2 and "over 100 times" in whole.how
+    assert (whole.step, whole.how) == (phased.step, phased.how)
 
 
 @pytest.mark.parametrize(("X", "y", "fragment"), [

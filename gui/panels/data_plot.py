@@ -36,7 +36,7 @@ class DataPanel(QWidget):
         super().__init__(parent)
         self.setObjectName("dataPlot")
         self.setAccessibleName("Data and fitted line")
-        self.widget = pg.PlotWidget(background="w")
+        self.widget = pg.PlotWidget(background="w", enableMenu=False)
         self.plot = self.widget.getPlotItem()
         self.plot.setLabel("bottom", x_label)
         self.plot.setLabel("left", y_label)
@@ -75,6 +75,7 @@ class DataPanel(QWidget):
         layout.addLayout(bar)
         self._x = np.empty(0)
         self._y = np.empty(0)
+        self._middle = 0.0  # the median size: where the fitted line is marked (computed once per data set)
         self.shown = np.empty(0, dtype=np.intp)
 
     def set_data(self, x: np.ndarray, y: np.ndarray, x_test: np.ndarray | None, y_test: np.ndarray | None,
@@ -83,6 +84,7 @@ class DataPanel(QWidget):
         the training points is drawn."""
         self._x, self._y = np.asarray(x, float), np.asarray(y, float)
         n = len(self._x)
+        self._middle = float(np.median(self._x)) if n else 0.0
         if n > MAX_POINTS:  # a second, smaller line: a long title would widen the plot beyond its panel
             shown = np.sort(np.random.default_rng(0).choice(n, MAX_POINTS, replace=False))
             title = f"{title}<br><span style='font-size: 8pt'>showing {MAX_POINTS:,} of {n:,} points</span>"
@@ -159,7 +161,7 @@ class DataPanel(QWidget):
         """The line where the data is, marked at the edge when it runs past the chart there."""
         if not len(self._x):
             return []
-        mid = float(np.median(self._x))
+        mid = self._middle
         with np.errstate(all="ignore"):
             y = kernel * mid + bias
         return [Mark(mid, float(y), f"fitted line {y:.3g}", "#212121")]

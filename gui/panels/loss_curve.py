@@ -26,7 +26,7 @@ class LossCurvePanel(QWidget):
         super().__init__(parent)
         self.setObjectName(object_name)
         self.setAccessibleName("Loss curve")
-        self.widget = pg.PlotWidget(background="w", axisItems={"left": LogAxis("left")})
+        self.widget = pg.PlotWidget(background="w", enableMenu=False, axisItems={"left": LogAxis("left")})
         self.plot = self.widget.getPlotItem()
         self.plot.setTitle(title, size="10pt")
         self.plot.setLabel("bottom", "step")

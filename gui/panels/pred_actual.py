@@ -20,7 +20,7 @@ class PredActualPanel(QWidget):
     def __init__(self, unit: str = "", parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("predActualPanel")
-        self.widget = pg.PlotWidget(background="w")
+        self.widget = pg.PlotWidget(background="w", enableMenu=False)
         self.widget.setObjectName("predActualPlot")
         self.widget.setAccessibleName("Predicted against actual price on the test set")
         self.plot = self.widget.getPlotItem()

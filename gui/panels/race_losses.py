@@ -25,7 +25,7 @@ class RaceLossPanel(QWidget):
         self.setObjectName("raceLossCurve")
         self.setAccessibleName("Loss curve of each racer")
         access.describe(self, self.description)
-        self.widget = pg.PlotWidget(background="w", axisItems={"left": LogAxis("left")})
+        self.widget = pg.PlotWidget(background="w", enableMenu=False, axisItems={"left": LogAxis("left")})
         self.plot = self.widget.getPlotItem()
         self.plot.setTitle("Training loss after each step", size="10pt")
         self.plot.setLabel("bottom", "step")

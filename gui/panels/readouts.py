@@ -21,7 +21,7 @@ class SteadyLabel(QLabel):
         self._fit()
 
     def _fit(self, afresh: bool = False) -> None:
-        self.ensurePolished()
+        self.ensurePolished()  # the style sheet's font
         need = super().sizeHint()
         fixed = self.minimumSize() == self.maximumSize()
         if afresh or not fixed or need.width() > self.width() or need.height() != self.height():
@@ -31,8 +31,8 @@ class SteadyLabel(QLabel):
 
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt's name)
         super().changeEvent(event)
-        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
-            self._fit(afresh=True)
+        if event.type() == QEvent.Type.FontChange and self.minimumSize() == self.maximumSize():
+            self._fit(afresh=True)  # (a style sheet's font size comes as a new font too)
 
 
 class ReadoutsPanel(QWidget):

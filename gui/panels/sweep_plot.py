@@ -43,7 +43,8 @@ class SweepPlot(QWidget):
         super().__init__(parent)
         self.setObjectName("sweepPlot")
         self.setAccessibleName("Final loss against learning rate")
-        self.widget = pg.PlotWidget(background="w", axisItems={"left": LogAxis("left"), "bottom": LogAxis("bottom")})
+        self.widget = pg.PlotWidget(background="w", enableMenu=False,
+                                    axisItems={"left": LogAxis("left"), "bottom": LogAxis("bottom")})
         self.plot = self.widget.getPlotItem()
         quiet_plot(self.plot)
         self.plot.setLogMode(x=True, y=True)
