@@ -29,6 +29,7 @@ Everything here is for a linear model with MSE; :func:`curvature_of` refuses any
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
@@ -274,12 +275,19 @@ def _count(steps: float) -> str:
     return f"{text} step" if text == "1" else f"{text} steps"
 
 
+_computed: weakref.WeakKeyDictionary[Experiment, Curvature] = weakref.WeakKeyDictionary()
+
+
 def curvature_of(exp: Experiment) -> Curvature:
     """The curvature of ``exp``'s training loss: its training rows (validation rows taken off, normalized if
-    the settings say so). Refuses anything but a linear model with MSE (:class:`ValueError`)."""
+    the settings say so). Refuses anything but a linear model with MSE (:class:`ValueError`). Computed once per
+    experiment (its rows do not change; a text that says it while training runs asks for it at every frame)."""
     if not exp.is_linear or exp.loss.name != "mse":
         raise ValueError("the Hessian is computed for a linear model with MSE only")
-    return Curvature.from_rows(exp.X, exp.param_names)
+    found = _computed.get(exp)
+    if found is None:
+        found = _computed[exp] = Curvature.from_rows(exp.X, exp.param_names)
+    return found
 
 
 @dataclass(frozen=True)
