@@ -46,6 +46,7 @@ from .settings import (
     LEARNING_RATE_RANGE,
     FitSettings,
     check_app_ranges,
+    n_train_rows,
     settings_from_json,
     settings_to_json,
 )
@@ -373,6 +374,14 @@ class FitRun(Observable):
         if step is None:
             return f"{self.epochs_done} of {self.settings.epochs}"
         return f"{step.epoch} (batch {step.batch + 1} of {step.batches_per_epoch})"
+
+    def longest_epoch_text(self) -> str:
+        """The longest :meth:`epoch_text` the run's settings lead to (its last epoch, a batch of two digits more
+        than an epoch has): what a readout of it keeps room for, so as not to widen as the run goes on."""
+        s = self.settings
+        rows = max(1, n_train_rows(len(self.dataset.y_train), s.validation_split))
+        batches = -(-rows // max(1, min(s.batch_size, rows)))
+        return f"{max(s.epochs, self.epochs_done)} (batch {batches} of {batches})"
 
     # --- after a divergence ---
     def recovery(self) -> int | None:

@@ -147,3 +147,62 @@ def test_a_steady_label_fits_a_new_font_afresh(qtbot):
     label.setFont(font)
     assert label.width() > width and label.height() >= label.fontMetrics().height()
     assert label.width() >= label.fontMetrics().horizontalAdvance(label.text())
+
+
+def test_a_steady_label_comes_back_to_its_width_with_its_font(qtbot):
+    # Larger text, then smaller again: the readouts take the room they took before (a label of fixed size reports
+    # that size as its size hint: measured so, it would only ever grow).
+    label = SteadyLabel()
+    box, _ = _in_a_layout(qtbot, label)
+    font = QFont(label.font())
+    base = font.pointSizeF()
+    widths = []
+    for size in (base, base * 1.25, base * 1.5, base * 1.25, base):
+        font.setPointSizeF(size)
+        label.setFont(font)
+        widths.append(label.width())
+    assert widths[0] < widths[1] < widths[2] and widths[3] == widths[1] and widths[4] == widths[0], widths
+
+
+def test_a_steady_label_keeps_room_for_what_it_reserves_and_settles_on_a_new_text(qtbot):
+    label = SteadyLabel(reserve="1000000 (batch 20 of 20)")
+    box, requests = _in_a_layout(qtbot, label)
+    room = label.width()
+    assert room >= label.fontMetrics().horizontalAdvance("1000000 (batch 20 of 20)")
+    label.setText("999999 (batch 19 of 20)")
+    qtbot.wait(5)
+    assert label.width() == room and requests.count == 0
+    label.reserve("")
+    label.settle()
+    label.setText("7")
+    assert label.width() < room
+
+
+def test_frames_come_again_soon_after_the_gui_thread_held_training_up_for_long(window, qtbot):
+    # Time held by something else (another tab's frames, a dialog's work) is not owed by this tab's frames for
+    # seconds: a frame waits at most LONGEST_FRAME_WAIT.
+    from fitscope.gui.views.base import LONGEST_FRAME_WAIT
+
+    assert LONGEST_FRAME_WAIT <= 0.5
+    view = window.surface_view
+    view.change(epochs=1_000_000)
+    view.speed.setValue(len(SPEEDS) - 1)
+    drawn = []
+    plain = view.redraw_parts
+    def first_noted() -> list:  # the first part of each frame notes when it was drawn
+        first, *others = plain()
+        return [lambda: (first(), drawn.append(time.perf_counter())), *others]
+
+    view.redraw_parts = first_noted
+    try:
+        view.commands["run"].trigger()
+        qtbot.wait(300)
+        hold_until_painted()
+        time.sleep(1.0)  # the GUI thread held training up for a second (four seconds' worth of frames)
+        held_until = time.perf_counter()
+        qtbot.wait(1000)
+        came = any(t > held_until for t in drawn)  # (before Pause, which draws the whole state)
+        assert view.pause(wait=True)
+    finally:
+        view.redraw_parts = plain
+    assert came, "no frame came after the long hold"

@@ -966,3 +966,22 @@ def test_the_smallest_and_largest_floats_are_written_too(value, text):
     from fitscope.gui.numbers import compact
 
     assert compact(value) == text
+
+
+def test_isolines_that_read_the_same_each_get_a_label_of_their_own(qtbot):
+    # Levels closer than a float can write read alike: each placed label is an item of its own all the same.
+    import numpy as np
+
+    from fitscope.gui.panels.surface import SurfacePanel
+
+    panel = SurfacePanel("kernel", "bias")
+    qtbot.addWidget(panel)
+    panel.resize(600, 500)
+    panel.show()
+    qtbot.waitExposed(panel)
+    a = b = np.linspace(-1, 1, 60)
+    A, B = np.meshgrid(a, b, indexing="ij")
+    panel.set_surface(a, b, 1 + 1e-15 * (A**2 + B**2))
+    labels = panel.contour_labels()
+    assert len(labels) > 1 and len({id(label) for label in labels}) == len(labels)
+    assert all(label.isVisible() for label in labels)

@@ -132,8 +132,9 @@ class SurfacePanel(QWidget):
         self.isolines.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.plot.addItem(self.isolines)
         self._labels: list[pg.TextItem] = []  # the contour labels shown
-        self._label_items: dict[str, tuple[pg.TextItem, QSizeF]] = {}  # per text: its item and its size
-        self._spots: list[tuple[str, list[tuple[float, float]]]] = []  # (label, places on its isoline)
+        # Per label, (its text, how many isolines before it read the same): its item and its size.
+        self._label_items: dict[tuple[str, int], tuple[pg.TextItem, QSizeF]] = {}
+        self._spots: list[tuple[tuple[str, int], list[tuple[float, float]]]] = []  # (label, places on its line)
         self._label_keepout: tuple[float, float] | None = None  # the grid's minimum (where a slice's star is)
         self._paths: dict[object, decimate.GrowingPath] = {}  # what drawn_path kept of each path
         self._label_rects = np.empty((0, 4))  # the labels shown: x0, y0, x1, y1 in the scene
@@ -239,8 +240,13 @@ class SurfacePanel(QWidget):
                 spots.append((level, _label_places(lines, a_min, b_min, (a[0], a[-1], b[0], b[-1]))))
         texts = level_labels([10**level for level in logs])
         text_of = dict(zip(logs, texts, strict=True))
-        spots = [(text_of[level], places) for level, places in spots]
-        self._make_labels([label for label, _ in spots])
+        keyed, seen = [], {}  # texts repeat where levels differ by less than a float can write: one item each
+        for level, places in spots:
+            text = text_of[level]
+            keyed.append(((text, seen.get(text, 0)), places))
+            seen[text] = seen.get(text, 0) + 1
+        spots = keyed
+        self._make_labels([key for key, _ in spots])
         self.isolines.setData(np.asarray(xs, dtype=float), np.asarray(ys, dtype=float))
         # Paint the new isolines afresh: Qt keeps the cached picture of the part of a large item that was exposed,
         # and after a zoom it would show pieces of the old picture, blocky and with seams.
@@ -250,12 +256,14 @@ class SurfacePanel(QWidget):
         self._label_keepout = (float(a_min), float(b_min))
         self._place_labels()
 
-    def _make_labels(self, texts: list[str]) -> None:
-        """An item for each of the contour labels ``texts``, with its size in pixels: those of texts no longer
-        drawn take the new texts (a text is set only when it changes), and more are made as needed."""
+    def _make_labels(self, keys: list[tuple[str, int]]) -> None:
+        """An item for each of the contour labels ``keys`` (text, how many before it read the same), with its
+        size in pixels: those of labels no longer drawn take the new texts (a text is set only when it changes),
+        and more are made as needed."""
         items = self._label_items
-        spare = [key for key in items if key not in texts]
-        for label in texts:
+        wanted = set(keys)
+        spare = [key for key in items if key not in wanted]
+        for label in keys:
             if label in items:
                 continue
             if spare:
@@ -269,7 +277,7 @@ class SurfacePanel(QWidget):
                 text.setZValue(2)
                 text.hide()
                 self.plot.addItem(text)
-            text.setText(label)
+            text.setText(label[0])
             items[label] = (text, text.textItem.boundingRect().size())
 
     def _keepouts(self) -> np.ndarray:

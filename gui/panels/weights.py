@@ -287,6 +287,7 @@ class WeightsPanel(QWidget):
     def show_linear(self, normalized: bool) -> None:
         """Switch to the table of the features' weights (of z-scored features if ``normalized``)."""
         self.pages.setCurrentIndex(0)
+        self.bias_value.settle()  # another model: the room its bias took may be too much
         self._normalized = normalized
         per = "one standard deviation" if normalized else "one unit"
         unit = f" ({self._unit})" if self._unit else ""

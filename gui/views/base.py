@@ -40,6 +40,13 @@ from fitscope.gui.views.tab import Command, View
 from fitscope.gui.views.undo import UndoKeeper, undoable
 from fitscope.gui.worker import TrainingController, Unit
 
+#: While a run goes, the next part of a frame comes this many milliseconds after the last was drawn (a timer
+#: fires after the paint that drawing posted, and after the events that came meanwhile).
+PART_GAP_MS = 1
+#: The longest a frame waits to keep to its share of the time (:attr:`TrainingView.FRAME_SHARE`): a frame
+#: that held training up for very long (or time held by other tabs) must not stop the drawing for seconds.
+LONGEST_FRAME_WAIT = 0.5
+
 #: The commands of every training tab.
 TRAINING_COMMANDS: dict[str, Command] = {
     "step_phase": Command("Step &phase", "P", "stepPhaseButton", "Show the next of the five phases of one training "
@@ -94,6 +101,7 @@ class TrainingView(Remembered, SessionPart, View):
         self._behind = False  # frames were skipped while the tab was hidden
         self._part = -1  # the part of redraw_parts() drawn last while running
         self._last_frame = (0.0, 0.0)  # when the last frame began, and held_seconds() then
+        self._due_at: float | None = None  # when the frame waiting to keep to FRAME_SHARE may begin
         self._shut = False
         self.undo = UndoKeeper(self)  # Edit > Undo of what threw a run away (gui/views/undo.py)
         self.message = MessageLabel()  # a passing message, or what the model's state calls for
@@ -358,6 +366,7 @@ class TrainingView(Remembered, SessionPart, View):
             if button.defaultAction() is run:
                 button.setAccessibleName(name)
         self._part = -1
+        self._frames_begin_afresh()
         for key in ("step_phase", "step_batch", "step_epoch"):
             if key in self.commands:
                 self.commands[key].setEnabled(not running and self.model.trainable is not None)
@@ -365,11 +374,9 @@ class TrainingView(Remembered, SessionPart, View):
 
     # ------------------------------------------------------------------ frames
     def request_frame(self) -> None:
-        """Redraw soon: at most one frame per :attr:`FRAME_MS` (:attr:`RUN_FRAME_MS` while running, divided among
-        its parts)."""
+        """Redraw soon: at most one frame per :attr:`FRAME_MS` (:attr:`RUN_FRAME_MS` while running)."""
         if not self._frame.isActive() and not self._shut:
-            running = self.controller.running
-            self._frame.start(self.RUN_FRAME_MS // len(self.redraw_parts()) if running else self.FRAME_MS)
+            self._frame.start(self.RUN_FRAME_MS if self.controller.running else self.FRAME_MS)
 
     def _frame_due_in(self) -> float:
         """At full speed, the seconds until a frame keeps to :attr:`FRAME_SHARE` (the time held since the last
@@ -377,29 +384,40 @@ class TrainingView(Remembered, SessionPart, View):
         if not self.controller.full_speed:
             return 0.0
         began, held = self._last_frame
-        return (held_seconds() - held) / self.FRAME_SHARE - (time.perf_counter() - began)
+        return min(LONGEST_FRAME_WAIT, (held_seconds() - held) / self.FRAME_SHARE - (time.perf_counter() - began))
+
+    def _frames_begin_afresh(self) -> None:
+        """What frames held before this moment is not owed by the next one (a run starts, the tab is shown)."""
+        self._last_frame = (time.perf_counter(), held_seconds())
+        self._due_at = None
 
     def _on_frame(self) -> None:
-        """A frame: draw the model's state (a hidden tab draws nothing: it catches up when shown); while a run
-        goes, the next of :meth:`redraw_parts` only, and at full speed no sooner than :attr:`FRAME_SHARE` allows.
-        Background threads wait until it is painted (see :mod:`fitscope.gui.activity`)."""
+        """A frame: draw the model's state (a hidden tab draws nothing: it catches up when shown). While a run
+        goes, one of :meth:`redraw_parts` at a time, the next as soon as the last is painted (so that the parts
+        show nearly the same moment), and at full speed a frame begins no sooner than :attr:`FRAME_SHARE`
+        allows. Background threads wait until each part is painted (see :mod:`fitscope.gui.activity`)."""
         if not self.isVisible():
             self._behind = True
             return
-        later = self._frame_due_in()
-        if later > 0.001:
-            self._frame.start(round(later * 1000))
-            return
-        self._last_frame = (time.perf_counter(), held_seconds())
-        hold_until_painted()
         parts = self.redraw_parts() if self.controller.running else []
+        if self._part in (-1, len(parts) - 1):  # a frame begins
+            now = time.perf_counter()
+            if self._due_at is None:  # when it may: reckoned once, at its first try
+                self._due_at = now + max(0.0, self._frame_due_in())
+            if self._due_at - now > 0.001:
+                self._frame.start(round((self._due_at - now) * 1000))
+                return
+            self._due_at = None
+            self._last_frame = (now, held_seconds())
+        hold_until_painted()
         if len(parts) < 2:
+            self._part = -1
             self.refresh()
             return
         self._part = (self._part + 1) % len(parts)
         parts[self._part]()
         if self._part < len(parts) - 1:
-            self.request_frame()  # the other parts, one frame each
+            self._frame.start(PART_GAP_MS)  # the next part, once this one is painted
         else:
             self.message.show_state(self.status_text())
 
@@ -414,6 +432,7 @@ class TrainingView(Remembered, SessionPart, View):
 
     def showEvent(self, event) -> None:  # noqa: N802 (Qt's name)
         super().showEvent(event)
+        self._frames_begin_afresh()  # (other tabs' frames, the switch's own paint)
         if self._behind:
             self._behind = False
             self.refresh()

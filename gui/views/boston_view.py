@@ -205,6 +205,7 @@ class BostonView(TrainingView):
         values = settings_values(self.model.settings)
         self.model_form.show_values(values)
         self.form.show_values(values)
+        self.readouts.reserve("bostonEpoch", self.model.longest_epoch_text())
         self.explanation.setText(self.model.explanation(resources.sections("boston.md")))
 
     def reset(self) -> None:
