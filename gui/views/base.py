@@ -42,7 +42,7 @@ from fitscope.gui.worker import TrainingController, Unit
 
 #: While a run goes, the next part of a frame comes this many milliseconds after the last was drawn (a timer
 #: fires after the paint that drawing posted, and after the events that came meanwhile).
-PART_GAP_MS = 1
+PART_GAP_MS = 8
 #: The longest a frame waits to keep to its share of the time (:attr:`TrainingView.FRAME_SHARE`): a frame
 #: that held training up for very long (or time held by other tabs) must not stop the drawing for seconds.
 LONGEST_FRAME_WAIT = 0.5
@@ -101,7 +101,7 @@ class TrainingView(Remembered, SessionPart, View):
         self._behind = False  # frames were skipped while the tab was hidden
         self._part = -1  # the part of redraw_parts() drawn last while running
         self._last_frame = (0.0, 0.0)  # when the last frame began, and held_seconds() then
-        self._due_at: float | None = None  # when the frame waiting to keep to FRAME_SHARE may begin
+        self._first_try: float | None = None  # when the frame waiting to keep to FRAME_SHARE was first due
         self._shut = False
         self.undo = UndoKeeper(self)  # Edit > Undo of what threw a run away (gui/views/undo.py)
         self.message = MessageLabel()  # a passing message, or what the model's state calls for
@@ -384,12 +384,12 @@ class TrainingView(Remembered, SessionPart, View):
         if not self.controller.full_speed:
             return 0.0
         began, held = self._last_frame
-        return min(LONGEST_FRAME_WAIT, (held_seconds() - held) / self.FRAME_SHARE - (time.perf_counter() - began))
+        return (held_seconds() - held) / self.FRAME_SHARE - (time.perf_counter() - began)
 
     def _frames_begin_afresh(self) -> None:
         """What frames held before this moment is not owed by the next one (a run starts, the tab is shown)."""
         self._last_frame = (time.perf_counter(), held_seconds())
-        self._due_at = None
+        self._first_try = None
 
     def _on_frame(self) -> None:
         """A frame: draw the model's state (a hidden tab draws nothing: it catches up when shown). While a run
@@ -402,12 +402,13 @@ class TrainingView(Remembered, SessionPart, View):
         parts = self.redraw_parts() if self.controller.running else []
         if self._part in (-1, len(parts) - 1):  # a frame begins
             now = time.perf_counter()
-            if self._due_at is None:  # when it may: reckoned once, at its first try
-                self._due_at = now + max(0.0, self._frame_due_in())
-            if self._due_at - now > 0.001:
-                self._frame.start(round((self._due_at - now) * 1000))
+            if self._first_try is None:
+                self._first_try = now
+            later = min(self._frame_due_in(), self._first_try + LONGEST_FRAME_WAIT - now)
+            if later > 0.001:
+                self._frame.start(round(later * 1000))
                 return
-            self._due_at = None
+            self._first_try = None
             self._last_frame = (now, held_seconds())
         hold_until_painted()
         if len(parts) < 2:
