@@ -181,7 +181,7 @@ def test_a_steady_label_keeps_room_for_what_it_reserves_and_settles_on_a_new_tex
 def test_frames_come_again_soon_after_the_gui_thread_held_training_up_for_long(window, qtbot):
     # Time held by something else (another tab's frames, a dialog's work) is not owed by this tab's frames for
     # seconds: a frame waits at most LONGEST_FRAME_WAIT.
-    from fitscope.gui.views.base import LONGEST_FRAME_WAIT
+    from fitscope.gui.views.frames import LONGEST_FRAME_WAIT
 
     assert LONGEST_FRAME_WAIT <= 0.5
     view = window.surface_view

@@ -3,8 +3,8 @@
 A :class:`TrainingView` shows one model (a :class:`~fitscope.engine.run.FitRun`, or the race's
 :class:`~fitscope.gui.models.race.RaceRun`): it hands the model's trainer to its
 :class:`~fitscope.gui.worker.TrainingController`, records the reports the worker delivers into the model, and
-redraws from the model when it tells what changed, at most ~60 times a second and never while the tab is
-hidden. Run, Step (phase, batch, epoch), Reset, the speed slider, the messages, the error a worker reports,
+redraws from the model when it tells what changed (when, is :class:`~.frames.Frames`'s to say: at most ~60 times a
+second, never while the tab is hidden, in parts while running). Run, Step (phase, batch, epoch), Reset, the speed slider, the messages, the error a worker reports,
 and the session part (the model's state and the view's own) are written here once; a subclass lays out its
 panels and controls, implements :meth:`TrainingView.redraw`, and keeps no copy of a setting.
 
@@ -15,11 +15,10 @@ The data path of one batch: trainer → report → worker (batched while the GUI
 
 from __future__ import annotations
 
-import time
 from contextlib import suppress
 from typing import Any, ClassVar
 
-from PySide6.QtCore import Qt, QTimer, Signal, Slot
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -32,20 +31,14 @@ from PySide6.QtWidgets import (
 )
 
 from fitscope.engine.run import HISTORY, NEW_RUN, SETTINGS, STATUS
-from fitscope.gui.activity import held_seconds, hold_until_painted
+from fitscope.gui.activity import hold_until_painted
 from fitscope.gui.views.controls import DEFAULT_SPEED, OPTIMIZER_NAMES, SPEEDS, SettingsForm, speed_row
+from fitscope.gui.views.frames import Frames
 from fitscope.gui.views.notices import GoBackButton, MessageLabel
 from fitscope.gui.views.saved import Remembered, SessionPart
 from fitscope.gui.views.tab import Command, View
 from fitscope.gui.views.undo import UndoKeeper, undoable
 from fitscope.gui.worker import TrainingController, Unit
-
-#: While a run goes, the next part of a frame comes this many milliseconds after the last was drawn (a timer
-#: fires after the paint that drawing posted, and after the events that came meanwhile).
-PART_GAP_MS = 8
-#: The longest a frame waits to keep to its share of the time (:attr:`TrainingView.FRAME_SHARE`): a frame
-#: that held training up for very long (or time held by other tabs) must not stop the drawing for seconds.
-LONGEST_FRAME_WAIT = 0.5
 
 #: The commands of every training tab.
 TRAINING_COMMANDS: dict[str, Command] = {
@@ -83,8 +76,7 @@ class TrainingView(Remembered, SessionPart, View):
     FRAME_MS = 16  # at most ~60 redraws a second when stepping
     RUN_FRAME_MS = 50  # and ~20 while running: more would only take time from training
     #: At full speed, the share of the time that frames (drawing them, and recording what the worker sent) may
-    #: hold training up: a frame that cost more comes that much later, on any machine, so that training keeps
-    #: at least the rest.
+    #: hold training up (see gui/views/frames.py).
     FRAME_SHARE = 0.25
     RUN_TEXT = "&Run"  # the Run button's text while it does not pause
     DEFAULT_SPEED = DEFAULT_SPEED  # the speed slider's first position
@@ -96,12 +88,7 @@ class TrainingView(Remembered, SessionPart, View):
         self.controller.reports.connect(self._on_reports)
         self.controller.stopped.connect(self._on_stopped)
         self.controller.runningChanged.connect(self._on_running_changed)
-        self._frame = QTimer(self, singleShot=True, interval=self.FRAME_MS)
-        self._frame.timeout.connect(self._on_frame)
-        self._behind = False  # frames were skipped while the tab was hidden
-        self._part = -1  # the part of redraw_parts() drawn last while running
-        self._last_frame = (0.0, 0.0)  # when the last frame began, and held_seconds() then
-        self._first_try: float | None = None  # when the frame waiting to keep to FRAME_SHARE was first due
+        self.frames = Frames(self)  # when the tab draws (gui/views/frames.py)
         self._shut = False
         self.undo = UndoKeeper(self)  # Edit > Undo of what threw a run away (gui/views/undo.py)
         self.message = MessageLabel()  # a passing message, or what the model's state calls for
@@ -347,7 +334,7 @@ class TrainingView(Remembered, SessionPart, View):
                 self.model.reset()
                 text += " The run started again from its start point, as it could not go on from where it was."
             self.show_message(text)
-        self._frame.stop()
+        self.frames.stop()
         self.refresh()  # the end of a step or run: its numbers at once (shown or not: once a request)
         if why != "error":
             self.run_stopped(why)
@@ -365,8 +352,7 @@ class TrainingView(Remembered, SessionPart, View):
         for button in self.findChildren(QToolButton):
             if button.defaultAction() is run:
                 button.setAccessibleName(name)
-        self._part = -1
-        self._frames_begin_afresh()
+        self.frames.begin_afresh()
         for key in ("step_phase", "step_batch", "step_epoch"):
             if key in self.commands:
                 self.commands[key].setEnabled(not running and self.model.trainable is not None)
@@ -374,57 +360,13 @@ class TrainingView(Remembered, SessionPart, View):
 
     # ------------------------------------------------------------------ frames
     def request_frame(self) -> None:
-        """Redraw soon: at most one frame per :attr:`FRAME_MS` (:attr:`RUN_FRAME_MS` while running)."""
-        if not self._frame.isActive() and not self._shut:
-            self._frame.start(self.RUN_FRAME_MS if self.controller.running else self.FRAME_MS)
-
-    def _frame_due_in(self) -> float:
-        """At full speed, the seconds until a frame keeps to :attr:`FRAME_SHARE` (the time held since the last
-        frame began, against the time since); else 0."""
-        if not self.controller.full_speed:
-            return 0.0
-        began, held = self._last_frame
-        return (held_seconds() - held) / self.FRAME_SHARE - (time.perf_counter() - began)
-
-    def _frames_begin_afresh(self) -> None:
-        """What frames held before this moment is not owed by the next one (a run starts, the tab is shown)."""
-        self._last_frame = (time.perf_counter(), held_seconds())
-        self._first_try = None
-
-    def _on_frame(self) -> None:
-        """A frame: draw the model's state (a hidden tab draws nothing: it catches up when shown). While a run
-        goes, one of :meth:`redraw_parts` at a time, the next as soon as the last is painted (so that the parts
-        show nearly the same moment), and at full speed a frame begins no sooner than :attr:`FRAME_SHARE`
-        allows. Background threads wait until each part is painted (see :mod:`fitscope.gui.activity`)."""
-        if not self.isVisible():
-            self._behind = True
-            return
-        parts = self.redraw_parts() if self.controller.running else []
-        if self._part in (-1, len(parts) - 1):  # a frame begins
-            now = time.perf_counter()
-            if self._first_try is None:
-                self._first_try = now
-            later = min(self._frame_due_in(), self._first_try + LONGEST_FRAME_WAIT - now)
-            if later > 0.001:
-                self._frame.start(round(later * 1000))
-                return
-            self._first_try = None
-            self._last_frame = (now, held_seconds())
-        hold_until_painted()
-        if len(parts) < 2:
-            self._part = -1
-            self.refresh()
-            return
-        self._part = (self._part + 1) % len(parts)
-        parts[self._part]()
-        if self._part < len(parts) - 1:
-            self._frame.start(PART_GAP_MS)  # the next part, once this one is painted
-        else:
-            self.message.show_state(self.status_text())
+        """Redraw soon: at most one frame per :attr:`FRAME_MS` (:attr:`RUN_FRAME_MS` while running, in parts, and at
+        full speed within :attr:`FRAME_SHARE` of the time; see :mod:`~fitscope.gui.views.frames`)."""
+        self.frames.request()
 
     def fell_behind(self) -> None:
         """Something was not drawn because the tab is hidden: it is drawn afresh when the tab is shown."""
-        self._behind = True
+        self.frames.behind = True
 
     @property
     def shut(self) -> bool:
@@ -433,16 +375,16 @@ class TrainingView(Remembered, SessionPart, View):
 
     def showEvent(self, event) -> None:  # noqa: N802 (Qt's name)
         super().showEvent(event)
-        self._frames_begin_afresh()  # (other tabs' frames, the switch's own paint)
-        if self._behind:
-            self._behind = False
+        self.frames.begin_afresh()  # (other tabs' frames, the switch's own paint are not owed)
+        if self.frames.behind:
+            self.frames.behind = False
             self.refresh()
 
     def shutdown(self) -> None:
         if self._shut:
             return
         self._shut = True
-        self._frame.stop()
+        self.frames.shut()
         self.controller.shutdown()
 
     # ------------------------------------------------------------------ data sets

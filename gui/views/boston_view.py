@@ -289,7 +289,7 @@ class BostonView(TrainingView):
 
     # ------------------------------------------------------------------ drawing
     def showEvent(self, event) -> None:  # noqa: N802 (Qt's name)
-        behind = self._behind
+        behind = self.frames.behind
         super().showEvent(event)
         if behind:
             self.pair_slice.request(now=True)
