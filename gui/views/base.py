@@ -4,9 +4,10 @@ A :class:`TrainingView` shows one model (a :class:`~fitscope.engine.run.FitRun`,
 :class:`~fitscope.gui.models.race.RaceRun`): it hands the model's trainer to its
 :class:`~fitscope.gui.worker.TrainingController`, records the reports the worker delivers into the model, and
 redraws from the model when it tells what changed (when, is :class:`~.frames.Frames`'s to say: at most ~60 times a
-second, never while the tab is hidden, in parts while running). Run, Step (phase, batch, epoch), Reset, the speed slider, the messages, the error a worker reports,
-and the session part (the model's state and the view's own) are written here once; a subclass lays out its
-panels and controls, implements :meth:`TrainingView.redraw`, and keeps no copy of a setting.
+second, never while the tab is hidden, in parts while running). Run, Step (phase, batch, epoch), Reset, the speed
+slider, the messages, the error a worker reports, and the session part (the model's state and the view's own) are
+written here once; a subclass lays out its panels and controls, implements :meth:`TrainingView.redraw`, and keeps
+no copy of a setting.
 
 The data path of one batch: trainer → report → worker (batched while the GUI thread is busy) →
 :meth:`TrainingView._on_reports` → ``model.record`` → the model says ``"history"`` → a frame is scheduled →
