@@ -4,23 +4,10 @@ one (its losses on the chart, its path on the map), with a legend entry, while t
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox
 
-from fitscope.gui.app import MainWindow
 from fitscope.gui.views.race_view import COLOURS
-
-
-@pytest.fixture
-def window(qtbot) -> MainWindow:
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.resize(1400, 880)
-    with qtbot.waitExposed(w):
-        w.show()
-    yield w
-    w.shutdown()
 
 
 def idle(qtbot, view, timeout=30_000) -> None:

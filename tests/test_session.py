@@ -32,11 +32,6 @@ def new_window(qtbot) -> MainWindow:
     return w
 
 
-@pytest.fixture
-def window(qtbot):
-    return new_window(qtbot)
-
-
 class Dialogs:
     """Stand-ins for the modal dialogs: file dialogs answer from :attr:`answers`; messages are recorded."""
 
