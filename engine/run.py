@@ -376,8 +376,8 @@ class FitRun(Observable):
         return f"{step.epoch} (batch {step.batch + 1} of {step.batches_per_epoch})"
 
     def longest_epoch_text(self) -> str:
-        """The longest :meth:`epoch_text` the run's settings lead to (its last epoch, a batch of two digits more
-        than an epoch has): what a readout of it keeps room for, so as not to widen as the run goes on."""
+        """The longest :meth:`epoch_text` the run's settings lead to (its last epoch, at its last batch): what a
+        readout of it keeps room for, so as not to widen as the run goes on."""
         s = self.settings
         rows = max(1, n_train_rows(len(self.dataset.y_train), s.validation_split))
         batches = -(-rows // max(1, min(s.batch_size, rows)))

@@ -807,7 +807,7 @@ class Trainer:
         factor = BLOWUP if self.loss.name == "mse" else math.sqrt(BLOWUP)
         if 0 < reference < math.inf and (self._loss_sum + loss * len(idx)) / self.n_rows > factor * reference:
             return pred, loss, gradient, "loss", (
-                f"grew to {loss:.3g}, which puts the epoch's loss over {factor:g} times "
+                f"of its batch grew to {loss:.3g}, which puts the epoch's loss over {factor:g} times "
                 f"{self._reference_of or 'its reference'} ({reference:.3g})")
         return pred, loss, gradient, "loss", None
 
