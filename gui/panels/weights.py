@@ -41,7 +41,8 @@ Index = QModelIndex | QPersistentModelIndex
 
 
 def fmt(v: float) -> str:
-    """A weight for people: at most about six characters, an exponent only below 1e-3 or from 1e5 on."""
+    """A weight for people: at most about six characters, an exponent only below 1e-3 or from 1e5 on, and as
+    many digits from one frame to the next (``2.050``, not ``2.05`` then ``2.052``)."""
     if not math.isfinite(v):
         return "–"
     a = abs(v)
@@ -49,7 +50,7 @@ def fmt(v: float) -> str:
         return f"{v:.3g}"
     if a >= 100:
         return f"{v:.0f}"
-    return f"{v:.4g}" if a >= 1 else f"{v:.3f}"
+    return f"{v:#.4g}" if a >= 1 else f"{v:.3f}"
 
 
 class FeatureWeights(QAbstractTableModel):
