@@ -431,3 +431,16 @@ def test_a_hidden_tab_catches_up_when_shown(qtbot):
     assert view.progress.text() == "1 of 200 epochs done"
     w.tabs.setCurrentIndex(0)
     w.close()
+
+
+def test_the_now_box_says_which_epoch_its_losses_are_of(qtbot, view):
+    r = view.readouts
+    assert r.text("bostonLossEpoch") == "–" and r.text("bostonTrainLoss") == "–"
+    for _ in range(2):
+        view.step("epoch")
+        idle(qtbot, view)
+    view.step("batch")  # an epoch under way: the losses shown are still those of epoch 2
+    idle(qtbot, view)
+    assert r.text("bostonEpoch").startswith("3 (batch 1 of")
+    assert r.text("bostonLossEpoch") == "2"
+    assert float(r.text("bostonTrainLoss")) == pytest.approx(view.model.history.epochs[-1, 2], rel=1e-5)

@@ -154,9 +154,12 @@ class BostonView(TrainingView):
         box = QGroupBox("Now")
         self.readouts = ReadoutsPanel([
             ("bostonStep", "step"), ("bostonEpoch", "epoch"), ("bostonBatchLoss", "batch loss"),
-            ("bostonTrainLoss", "training loss"), ("bostonValLoss", "validation loss"),
+            ("bostonLossEpoch", "losses of epoch"), ("bostonTrainLoss", "training loss"),
+            ("bostonValLoss", "validation loss"),
             ("bostonTestLoss", "test loss"), ("bostonBaseline", "baseline (test)"),
         ])
+        self.readouts.labels["bostonLossEpoch"].setToolTip(
+            "The losses below are those of this epoch, the last one ended (after a divergence: the last before it)")
         self.readouts.labels["bostonTrainLoss"].setToolTip(
             "Of the last epoch: its batch losses averaged, as tfjs logs it")
         layout = QVBoxLayout(box)
@@ -319,6 +322,7 @@ class BostonView(TrainingView):
               if step is not None else "–")
         r.set("bostonBatchLoss", fmt(step.loss if step is not None else None))
         last = run.last_epoch()
+        r.set("bostonLossEpoch", int(h.epochs[-1, 0]) if last is not None else None)
         r.set("bostonTrainLoss", fmt(last[0]) if last is not None else "–")
         r.set("bostonValLoss", fmt(last[1]) if last is not None else "–")
         r.set("bostonTestLoss", fmt(last[2]) if last is not None else "–")
