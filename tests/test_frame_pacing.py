@@ -15,20 +15,21 @@ from PySide6.QtCore import QEvent, QObject
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from fitscope.gui.activity import held_seconds, hold_until_painted
+from fitscope.gui.activity import gui_free, held_seconds, hold_until_painted
 from fitscope.gui.panels.readouts import SteadyLabel
 from fitscope.gui.views.controls import SPEEDS
 
 
 def test_held_seconds_count_a_hold_while_it_lasts_and_stop_when_it_is_painted(qtbot):
-    qtbot.wait(20)  # no hold of an earlier test under way
+    free = gui_free()
+    qtbot.waitUntil(free.is_set, timeout=5000)  # no hold of an earlier test under way
     before = held_seconds()
     hold_until_painted()
     time.sleep(0.03)  # (no event loop runs: the frame is not painted)
     assert held_seconds() - before >= 0.03
-    qtbot.wait(20)  # the release comes after the paint
+    qtbot.waitUntil(free.is_set, timeout=5000)  # the release comes after the paint
     done = held_seconds()
-    time.sleep(0.03)
+    time.sleep(0.03)  # (no event loop runs: nothing begins another hold)
     assert held_seconds() == done
 
 
@@ -200,7 +201,7 @@ def test_frames_come_again_soon_after_the_gui_thread_held_training_up_for_long(w
         hold_until_painted()
         time.sleep(1.0)  # the GUI thread held training up for a second (four seconds' worth of frames)
         held_until = time.perf_counter()
-        qtbot.wait(1000)
+        qtbot.wait(1500)  # (without the bound: no frame for some three seconds)
         came = any(t > held_until for t in drawn)  # (before Pause, which draws the whole state)
         assert view.pause(wait=True)
     finally:
