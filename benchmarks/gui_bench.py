@@ -25,7 +25,7 @@ RUN_SECONDS = 3.0
 _FIRST_PAINT = """
 import sys, time
 from PySide6.QtCore import QEvent, QObject, QStandardPaths
-from fitscope.gui.app import MainWindow, create_app
+from fitscope.gui.app import MainWindow, close_window, create_app
 QStandardPaths.setTestModeEnabled(True)  # none of the user's settings, read or written
 class FirstPaint(QObject):
     def eventFilter(self, obj, event):
@@ -40,7 +40,7 @@ window.installEventFilter(spy)
 window.show()
 app.exec()
 window.removeEventFilter(spy)
-window.shutdown()  # as fitscope.gui.app.main ends
+close_window(window)  # as fitscope.gui.app.main ends
 del window, spy
 import gc; gc.collect()
 """

@@ -6,7 +6,7 @@ import gc
 import os
 import sys
 
-from PySide6.QtCore import QByteArray, QCoreApplication, QSettings, Qt, Slot
+from PySide6.QtCore import QByteArray, QCoreApplication, QEvent, QSettings, Qt, Slot
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QApplication, QMainWindow, QMessageBox, QTabWidget
 
@@ -260,10 +260,19 @@ def main(argv: list[str] | None = None) -> int:
     app.aboutToQuit.connect(window.shutdown)
     window.show()
     code = app.exec()
-    window.shutdown()
+    close_window(window)
     del window
     gc.collect()  # while the application exists: garbage is collected in the GUI thread only (gui/activity.py)
     return code
+
+
+def close_window(window: MainWindow) -> None:
+    """Stop the window's work and delete its Qt side now, while Python is whole. Its parts refer to it (and Qt
+    keeps them alive), so Python alone would leave it to the interpreter's exit, which tears objects down in no
+    particular order: an event filter then ran on a half-deleted plot, and its traceback was printed."""
+    window.shutdown()
+    window.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
 
 
 if __name__ == "__main__":

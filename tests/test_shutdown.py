@@ -94,3 +94,24 @@ def test_work_called_off_stops_waiting_for_a_frame_that_will_not_come(qtbot):
     thread.join(5)
     assert took and took[0] < 1.0
     qtbot.wait(10)  # the release, for the tests after this one
+
+
+def test_closing_the_app_deletes_the_window_before_the_interpreter_exits(qtbot):
+    # The window's parts refer to it and Qt keeps them alive: left to Python, the window lived until the
+    # interpreter's exit tore it down in no order, and an event filter's traceback was printed now and then.
+    import gc
+    import weakref
+
+    from fitscope.gui.app import MainWindow, close_window
+
+    window = MainWindow()
+    window.show()
+    qtbot.waitExposed(window)
+    gone = []
+    window.destroyed.connect(lambda: gone.append(True))
+    ref = weakref.ref(window)
+    close_window(window)
+    assert gone, "the window's Qt side is still there"
+    del window
+    gc.collect()
+    assert ref() is None
