@@ -102,8 +102,11 @@ def test_closing_the_app_deletes_the_window_before_the_interpreter_exits(qtbot):
     import gc
     import weakref
 
+    from fitscope.gui import activity
     from fitscope.gui.app import MainWindow, close_window
 
+    activity.install()  # (what exists at the collector's first turn is frozen, never collected: not this window)
+    qtbot.waitUntil(lambda: gc.get_freeze_count() > 0, timeout=5000)
     window = MainWindow()
     window.show()
     qtbot.waitExposed(window)
