@@ -98,8 +98,8 @@ class Thinned:
         self.n = 0
         self.stride = 1
         self.pinned = -1
-        #: Bumped whenever rows other than the last two may change (thinning, truncation, loading, an old epoch
-        #: end let go): a cache of something computed per row stays valid, but for its last two rows, while this
+        #: Bumped whenever rows before :attr:`settled` may change (thinning, truncation, loading): a cache of
+        #: something computed per row stays valid for the rows that were settled when it was made, while this
         #: stays the same.
         self.layout = 0
 
@@ -130,6 +130,19 @@ class Thinned:
     def every_step(self) -> bool:
         """Whether every step from ``first`` to the latest is kept (nothing was thinned out)."""
         return self.n == self.last - self.first + 1
+
+    @property
+    def settled(self) -> int:
+        """How many of the first rows stay as they are while :attr:`layout` stays the same: all but the last two,
+        and but the pinned row and those after it (they move up one when another epoch ends and the pinned
+        step goes). A cache of something computed per row keeps its first ``settled`` rows (counted when it
+        was made) and computes the rest afresh."""
+        settled = self.n - 2
+        if self.pinned >= 0 and not self._rule_keeps(self.pinned, -1):
+            i = self.index(self.pinned)
+            if i is not None:
+                settled = min(settled, i)
+        return max(0, settled)
 
     def index(self, step: int) -> int | None:
         """The row of ``step``, or None if it is not kept."""
@@ -196,11 +209,10 @@ class Thinned:
         old = self.pinned
         if old != final_pin and old >= 0 and not self._rule_keeps(old, final_pin):
             i = self.index(old)
-            if i is not None and i < n:
+            if i is not None and i < n:  # (at or after `settled`: no change of layout)
                 self._values[i : n - 1] = self._values[i + 1 : n]
                 self._steps[i : n - 1] = self._steps[i + 1 : n]
                 n -= 1
-                self.layout += 1
         need = n + new
         while need > len(self._steps):
             self.n = n
@@ -218,14 +230,13 @@ class Thinned:
 
     def pin(self, step: int) -> None:
         """Keep ``step`` (the latest epoch end) until another is pinned; the one pinned before goes, unless the
-        rule keeps it. Cheap: only the rows kept since that one move (about an epoch's steps over the stride)."""
+        rule keeps it. Cheap: only the rows kept since that one move (about an epoch's steps over the stride),
+        none of them :attr:`settled`."""
         old, self.pinned = self.pinned, step
         if old == step or self._kept(old):
             return
         i = self.index(old)
         if i is not None and i < self.n - 1:
-            if i < self.n - 2:  # a row that was not one of the last two moves: what was cached per row may not stay
-                self.layout += 1
             self._values[i : self.n - 1] = self._values[i + 1 : self.n]
             self._steps[i : self.n - 1] = self._steps[i + 1 : self.n]
             self.n -= 1
@@ -330,7 +341,7 @@ class History:
         self.last_step: StepReport | None = None
         self.diverged: DivergedReport | None = None
         self.version = 0  # bumped at every change, so views can tell whether to redraw
-        self._epoch_rows: tuple | None = None  # (layout, epochs, rows, param rows) of the last epoch_rows()
+        self._epoch_rows: tuple | None = None  # (layout, epochs, rows, settled rows) of the last epoch_rows()
         self._uid = next(_HISTORIES)
 
     @classmethod
@@ -431,19 +442,34 @@ class History:
 
     @property
     def layout(self) -> int:
-        """Changes whenever kept rows other than the last two may have changed or gone (thinning, truncation):
-        something cached per row stays valid, but for its last two rows, while this stays the same."""
+        """Changes whenever kept rows before :attr:`settled` may have changed or gone (thinning, truncation):
+        something cached per row of :attr:`params` stays valid for the rows that were settled when it was made,
+        while this stays the same."""
         return self._params.layout
+
+    @property
+    def settled(self) -> int:
+        """How many of the first rows of :attr:`params` stay as they are while :attr:`growth` stays the same: all
+        but the last two, and but the latest epoch end's row and those after it (that row goes when the next
+        epoch ends, unless the thinning keeps it). What was computed for them may be kept."""
+        return self._params.settled
 
     @property
     def epochs(self) -> np.ndarray:
         return self._epochs.view
 
     @property
-    def growth(self) -> tuple[int, int, int]:
-        """Stays the same while this history only grows at its end (new rows and epochs; the latest row or two
-        replaced): what is drawn from its rows so far may then be kept, and only the new ones drawn."""
-        return self._uid, self._params.layout, self._loss.layout
+    def growth(self) -> tuple[int, int]:
+        """Stays the same while this history's trajectory only grows at its end (new rows; the rows after the
+        :attr:`settled` ones replaced or moved): what is drawn from its settled rows may then be kept, and only
+        the rows after them drawn."""
+        return self._uid, self._params.layout
+
+    @property
+    def loss_growth(self) -> tuple[int, int]:
+        """Stays the same while the batch losses and the epoch table only grow at their end (new rows; the latest
+        batch loss replaced): what is drawn from them may then be kept, and only the new ones drawn."""
+        return self._uid, self._loss.layout
 
     @property
     def epoch_steps(self) -> np.ndarray:
@@ -475,20 +501,20 @@ class History:
         The latest epoch end is always kept while the run goes on.
 
         Kept between calls: while the rows' layout stays (see :attr:`layout`), only the epochs that ended
-        after the third-latest row are looked up again, so a frame that draws them costs the same at any length
-        of run."""
+        after the last row settled at the call before are looked up again, so a frame that draws them costs the
+        same at any length of run."""
         steps = self._params.steps
         ends = self._epochs.view[:, 1]
         cached = self._epoch_rows
         if (cached is not None and cached[0] == self._params.layout and cached[1] <= len(ends)
-                and 3 <= cached[3] <= len(steps) + 1):
-            _, _, rows, n_rows = cached
-            keep = int(np.searchsorted(rows, n_rows - 2))  # the rows before the last two stay as they were
-            first = int(np.searchsorted(ends, steps[n_rows - 3], side="right"))
+                and 1 <= cached[3] <= len(steps)):
+            _, _, rows, settled = cached
+            keep = int(np.searchsorted(rows, settled))  # the settled rows stay as they were
+            first = int(np.searchsorted(ends, steps[settled - 1], side="right"))
             rows = np.concatenate([rows[:keep], _rows_of(steps, ends[first:])])
         else:
             rows = _rows_of(steps, ends)
-        self._epoch_rows = (self._params.layout, len(ends), rows, len(steps))
+        self._epoch_rows = (self._params.layout, len(ends), rows, self._params.settled)
         return rows
 
     def add(self, report: Report) -> None:

@@ -250,7 +250,7 @@ class RaceRun(Observable):
     def _forget_derived(self) -> None:
         """The numbers derived from the histories start afresh (new histories)."""
         self._losses = [Growable(1, 256) for _ in self.histories]
-        self._losses_layout = [-1] * len(self.histories)
+        self._losses_layout = [(-1, 0)] * len(self.histories)  # (layout, settled rows) of the losses computed
         self._finishes = [self._finish_of(h) for h in self.histories]
 
     def _finish_of(self, history: History) -> Finish:
@@ -262,10 +262,12 @@ class RaceRun(Observable):
         the start)."""
         h, grow = self.histories[i], self._losses[i]
         params = h.params
-        if self._losses_layout[i] != h.layout:  # rows were thinned out: compute afresh
-            grow.n, self._losses_layout[i] = 0, h.layout
-        grow.n = max(0, min(grow.n, len(params)) - 2)  # the last two rows may have been replaced since
+        layout, settled = self._losses_layout[i]
+        if layout != h.layout:  # rows were thinned out: compute afresh
+            settled = 0
+        grow.n = min(settled, grow.n, len(params))  # the rows after the settled ones may have moved since
         grow.extend(losses_of(self.experiment.X, self.experiment.y, self.loss, params[grow.n :]))
+        self._losses_layout[i] = (h.layout, h.settled)
         return grow.view[:, 0]
 
     def first_touch(self, i: int) -> int | None:

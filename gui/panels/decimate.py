@@ -55,6 +55,8 @@ class GrowingEnvelope:
 
     ``key``: anything that changes when the curve changed otherwise than at its end (another run, rows thinned
     or cut, another column width, another scale): the envelope is then computed afresh. None: never kept.
+    ``settled``: how many of the first points stay as they are while ``key`` stays (None: all but those of the
+    last column); the columns of the points after them are not kept.
     """
 
     def __init__(self) -> None:
@@ -64,7 +66,7 @@ class GrowingEnvelope:
         self._y: list[np.ndarray] = []
 
     def update(self, x: np.ndarray, y: np.ndarray, columns: int, x_max: float, key: object = None,
-               transform=None) -> tuple[np.ndarray, np.ndarray]:
+               transform=None, settled: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The envelope of ``(x, y)`` (x increasing, from 0 to ``x_max``) over ``columns``; ``transform``, if
         given, is applied to the values first (only to those not yet kept: it must be elementwise)."""
         n = len(y)
@@ -83,6 +85,8 @@ class GrowingEnvelope:
             y = transform(y)
         column = np.floor(x * (columns / x_max))
         last = int(np.searchsorted(column, column[-1]))  # where the last column's points begin
+        if settled is not None:  # and no column is finished beyond the settled points
+            last = int(np.searchsorted(column, column[max(0, min(last, settled - self._done))]))
         if last:  # columns now finished: kept from now on
             ex, ey = _extremes(x[:last], y[:last], column[:last])
             self._x.append(ex)
@@ -154,29 +158,31 @@ def _first_where(mask: np.ndarray, starts: np.ndarray) -> np.ndarray:
 
 class GrowingPath:
     """:func:`path` of a path that grows at its end, kept from frame to frame: the points that leave their pixel
-    are found once, and a frame looks only at the points that came since (and the last two, which may have
-    changed), so it costs the same at step 100 and step 1,000,000.
+    are found once, and a frame looks only at the points that came since the settled ones, so it costs the same
+    at step 100 and step 1,000,000.
 
-    ``key``: anything that changes when the path changed otherwise than at its end (another run, rows thinned or
-    cut); the pixel's size is part of it (a zoom starts afresh). None: never kept.
+    ``key``: anything that changes when the path changed otherwise than after its settled points (another run,
+    rows thinned or cut); the pixel's size is part of it (a zoom starts afresh). None: never kept.
+    ``settled``: how many of the first points stay as they are while ``key`` stays (a history's
+    :attr:`~fitscope.engine.history.History.settled`; None: all but the last two).
     """
 
     def __init__(self) -> None:
         self._key: object = None
         self._moved = np.empty(0, dtype=np.intp)  # the points that left the pixel of the one before
-        self._n = 0  # the points looked at
+        self._settled = 0  # the points looked at that stay as they are
 
     def update(self, a: np.ndarray, b: np.ndarray, pixel: tuple[float, float], most: int = MOST_PATH_POINTS,
-               key: object = None) -> tuple[np.ndarray, np.ndarray]:
+               key: object = None, settled: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         n = len(a)
         px, py = pixel
         if key is None or n <= 2 or not (px > 0 and py > 0 and np.isfinite(px) and np.isfinite(py)):
             self._key = None
             return path(a, b, pixel, most)
         key = (key, px, py)
-        if key != self._key or n < self._n:
-            self._key, self._moved, self._n = key, np.empty(0, dtype=np.intp), 0
-        start = max(0, self._n - 2)  # the last two points looked at may have been replaced since
+        if key != self._key or n < self._settled:
+            self._key, self._moved, self._settled = key, np.empty(0, dtype=np.intp), 0
+        start = self._settled  # the points after those may have been replaced or moved since
         moved = self._moved[: np.searchsorted(self._moved, start)]
         with np.errstate(all="ignore"):
             ia = np.floor(np.asarray(a[max(0, start - 1) :], dtype=np.float64) / px)
@@ -185,7 +191,8 @@ class GrowingPath:
             new = np.r_[0, np.flatnonzero((ia[1:] != ia[:-1]) | (ib[1:] != ib[:-1])) + 1]
         else:
             new = np.flatnonzero((ia[1:] != ia[:-1]) | (ib[1:] != ib[:-1])) + start
-        self._moved, self._n = np.concatenate([moved, new]), n
+        self._moved = np.concatenate([moved, new])
+        self._settled = max(0, n - 2) if settled is None else min(max(0, settled), n)
         keep = self._moved if self._moved[-1] == n - 1 else np.r_[self._moved, n - 1]
         return _thin(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64), keep, most)
 

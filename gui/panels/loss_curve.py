@@ -118,7 +118,7 @@ class LossCurvePanel(QWidget):
         ``since``: the losses of the steps up to this one were of another loss function (``before`` names it):
         they are left out, so that one axis shows one loss, and a marked line says where the new one starts.
         Long curves are drawn as their envelope over the chart's pixel columns (every spike still shows).
-        ``growth``: the history's :attr:`~fitscope.engine.history.History.growth`; while it stays the same,
+        ``growth``: the history's :attr:`~fitscope.engine.history.History.loss_growth`; while it stays the same,
         what was computed for the rows drawn before is kept, and a frame costs the same at any length of run.
         """
         steps = np.arange(1, len(batch_loss) + 1) if steps is None else np.asarray(steps)

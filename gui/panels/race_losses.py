@@ -45,7 +45,7 @@ class RaceLossPanel(QWidget):
         self._data: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # steps and losses of each racer
         self._shown: dict[str, np.ndarray] = {}  # the losses drawn of each (cut down to the pixel columns)
         self._envelopes: dict[str, GrowingEnvelope] = {}  # kept from frame to frame, per racer
-        self._growth: dict[str, object] = {}  # the growth of each racer's history (see set_losses)
+        self._growth: dict[str, tuple] = {}  # the growth and settled rows of each racer's history (see set_losses)
         self._optimum: float | None = None
         self._labels: dict[str, str] = {}
 
@@ -78,17 +78,18 @@ class RaceLossPanel(QWidget):
             self._data[key] = (np.empty(0), np.empty(0))
             self._labels[key] = label
 
-    def set_losses(self, key: str, losses: np.ndarray, steps: np.ndarray | None = None, growth: object = None
-                   ) -> None:
+    def set_losses(self, key: str, losses: np.ndarray, steps: np.ndarray | None = None, growth: object = None,
+                   settled: int | None = None) -> None:
         """The training loss of racer ``key`` at ``steps`` (default: 0 — the start —, 1, 2, …; a long run's
-        history keeps some steps only). ``growth``: the racer's history's
-        :attr:`~fitscope.engine.history.History.growth` (what was drawn of it is then kept while it only grows)."""
+        history keeps some steps only). ``growth``, ``settled``: the racer's history's
+        :attr:`~fitscope.engine.history.History.growth` and :attr:`~fitscope.engine.history.History.settled`
+        (what was drawn of its settled rows is then kept while it only grows)."""
         steps = np.arange(len(losses)) if steps is None else np.asarray(steps)
         before = self._data.get(key, (np.empty(0), np.empty(0)))[0]
         if len(steps) and len(before) and steps[-1] < before[-1]:
             self.plot.enableAutoRange(axis="y")  # the race restarted (or went back): framed afresh
         self._data[key] = (steps, losses)
-        self._growth[key] = growth
+        self._growth[key] = (growth, settled)
         self._draw(key)
         self._frame()
 
@@ -127,8 +128,9 @@ class RaceLossPanel(QWidget):
         last = float(steps[-1]) if len(steps) else 0.0
         x_max = 10.0 * 2.0 ** max(0.0, np.ceil(np.log2(max(last, 1.0) / 10.0)))
         positive = _positive if self.log_scale.isChecked() else None
+        growth, settled = self._growth.get(key, (None, None))
         steps, shown = self._envelopes.setdefault(key, GrowingEnvelope()).update(
-            steps, losses, max(200, int(self.plot.getViewBox().width())), x_max, self._growth.get(key), positive)
+            steps, losses, max(200, int(self.plot.getViewBox().width())), x_max, growth, positive, settled)
         show_lone_points(self.curves[key], shown)  # at the start: a dot each
         self._shown[key] = shown
         self.curves[key].setData(steps, shown, connect="finite")

@@ -408,12 +408,13 @@ class SurfacePanel(QWidget):
             self.optimum.setPos(dx, dy)
 
     def set_trajectory(self, a: np.ndarray, b: np.ndarray, epoch_ends: np.ndarray | None = None,
-                       growth: object = None) -> None:
+                       growth: object = None, settled: int | None = None) -> None:
         """The path from the start ``(a[0], b[0])`` to the current point ``(a[-1], b[-1])``.
 
         ``epoch_ends`` (step numbers) get a marker each; of many, every k-th, at most :data:`MAX_EPOCH_MARKS`.
+        ``growth``, ``settled``: see :meth:`drawn_path`.
         """
-        self.path.setData(*self.drawn_path(a, b, growth))
+        self.path.setData(*self.drawn_path(a, b, growth, settled=settled))
         self.start.setData(a[:1], b[:1])
         self.current.setData(a[-1:], b[-1:])
         if epoch_ends is not None and len(epoch_ends):
@@ -489,19 +490,20 @@ class SurfacePanel(QWidget):
         px = self.view_box.viewPixelSize()
         return float(px[0]), float(px[1])
 
-    def drawn_path(self, a: np.ndarray, b: np.ndarray, growth: object = None, slot: object = "path"
-                   ) -> tuple[np.ndarray, np.ndarray]:
+    def drawn_path(self, a: np.ndarray, b: np.ndarray, growth: object = None, slot: object = "path",
+                   settled: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The path ``(a, b)`` as this map draws it: whole while it has at most :data:`WHOLE_PATH_POINTS`
         points; longer, without the points that stay in the screen pixel of the one before, and then at most
         :data:`MAX_PATH_POINTS` (:func:`~fitscope.gui.panels.decimate.path`): its start and end always exact. A
         path that has settled costs a frame little to draw, however long it is.
 
-        ``growth``: the history's :attr:`~fitscope.engine.history.History.growth` (the path's rows so far are then
-        looked at once: :class:`~fitscope.gui.panels.decimate.GrowingPath`, one per ``slot``)."""
+        ``growth``, ``settled``: the history's :attr:`~fitscope.engine.history.History.growth` and
+        :attr:`~fitscope.engine.history.History.settled` (the path's settled rows are then looked at once:
+        :class:`~fitscope.gui.panels.decimate.GrowingPath`, one per ``slot``)."""
         if len(a) <= WHOLE_PATH_POINTS:
             return a, b
         kept = self._paths.setdefault(slot, decimate.GrowingPath())
-        return kept.update(a, b, self.pixel_size(), MAX_PATH_POINTS, growth)
+        return kept.update(a, b, self.pixel_size(), MAX_PATH_POINTS, growth, settled)
 
 
 def _overlaps(rect: QRectF, rects: np.ndarray) -> bool:

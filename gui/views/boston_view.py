@@ -306,7 +306,7 @@ class BostonView(TrainingView):
         """The loss chart, the progress bar, the numbers and the weights."""
         run = self.model
         h = run.history
-        self.loss_panel.set_history(h.batch_loss, h.epochs, steps=h.loss_steps, growth=h.growth)
+        self.loss_panel.set_history(h.batch_loss, h.epochs, steps=h.loss_steps, growth=h.loss_growth)
         self.compare.update()
         done = run.epochs_done
         step = h.last_step
@@ -347,7 +347,8 @@ class BostonView(TrainingView):
         if self.landscape.active:
             self.landscape.redraw()
         else:
-            self.slice_panel.set_trajectory(params[:, i], params[:, j], h.epoch_rows(), (h.growth, i, j))
+            self.slice_panel.set_trajectory(params[:, i], params[:, j], h.epoch_rows(), (h.growth, i, j),
+                                            h.settled)
             self._mark_slice(i, j)
         if self.pair_slice.due:
             self.pair_slice.follow()

@@ -50,7 +50,7 @@ class PairSlice(QObject):
         self._timer = QTimer(self, singleShot=True, interval=SLICE_MS)
         self._timer.timeout.connect(self.compute)
         self._version = -1  # the history version the slice was last computed for
-        self._followed: tuple = (None, 0)  # (what it was for, rows): the trajectory rows found in the window
+        self._followed: tuple = (None, 0)  # (what it was for, settled rows): the trajectory rows found in the window
         self.grid: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self.theta0: np.ndarray | None = None
 
@@ -104,14 +104,14 @@ class PairSlice(QObject):
             return
         x0, x1, y0, y1 = view.slice_panel.visible_range()
         h = run.history
-        # The rows found inside this window before stay inside (but for the last two, which may change): only
-        # the rows since are looked at, so a frame costs the same at any length of run.
+        # The settled rows found inside this window before stay inside: only the rows since are looked at, so a
+        # frame costs the same at any length of run.
         key = (h.growth, run.pair, (x0, x1, y0, y1))
         seen = self._followed[1] if self._followed[0] == key else 0
-        pts = run.needed_points(max(0, seen - 2))
+        pts = run.needed_points(seen)
         inside = (pts[:, 0] >= x0) & (pts[:, 0] <= x1) & (pts[:, 1] >= y0) & (pts[:, 1] <= y1)
         if inside.all():
-            self._followed = (key, len(h.params))
+            self._followed = (key, h.settled)
             return
         pts = run.needed_points()
         far = np.abs(pts - [(x0 + x1) / 2, (y0 + y1) / 2]) > 50 * np.array([x1 - x0, y1 - y0])

@@ -328,7 +328,8 @@ class RaceView(TrainingView):
         self.finish.setData(run.optimum[0] + tol * np.cos(t), run.optimum[1] + tol * np.sin(t))
         for i, (history, items) in enumerate(zip(run.histories, self._items, strict=True)):
             params = history.params
-            drawn = self.surface.drawn_path(params[:, 0], params[:, 1], history.growth, slot=i)
+            drawn = self.surface.drawn_path(params[:, 0], params[:, 1], history.growth, slot=i,
+                                             settled=history.settled)
             items["casing"].setData(*drawn)
             items["line"].setData(*drawn)
             items["dot"].setData(params[-1:, 0], params[-1:, 1])
@@ -343,7 +344,7 @@ class RaceView(TrainingView):
     def _draw_losses(self) -> None:
         run = self.model
         for i, (key, history) in enumerate(zip(run.keys, run.histories, strict=True)):
-            self.losses.set_losses(key, run.losses(i), history.param_steps, history.growth)
+            self.losses.set_losses(key, run.losses(i), history.param_steps, history.growth, history.settled)
 
     def _draw_numbers(self) -> None:
         self.table.show_race(self.model, self.controller.running, COLOURS)

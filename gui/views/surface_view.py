@@ -251,7 +251,7 @@ class SurfaceView(TrainingView):
         self.compare.update()
         h = self.model.history
         params = h.params
-        self.surface.set_trajectory(params[:, 0], params[:, 1], h.epoch_rows(), h.growth)
+        self.surface.set_trajectory(params[:, 0], params[:, 1], h.epoch_rows(), h.growth, h.settled)
         step = h.last_step
         if step is not None and h.diverged is None:
             self.surface.set_step(step.params_before if step.phase >= Phase.GRADIENT else None,
@@ -273,7 +273,7 @@ class SurfaceView(TrainingView):
             self.data_panel.set_fit(current[0], current[1], None, False)
         other = "MSE" if run.settings.loss == "mae" else "MAE"
         self.loss_panel.set_history(h.batch_loss, h.epochs, run.loss_since, other, steps=h.loss_steps,
-                                    growth=h.growth)
+                                    growth=h.loss_growth)
 
         running = self.controller.running
         r = self.readouts
