@@ -152,6 +152,25 @@ def test_run_reaches_the_optimum_and_stops_at_the_epoch_limit(qtbot, view):
     assert not view.commands["run"].isChecked()
 
 
+def test_the_step_axis_holds_still_while_a_run_grows_and_ends_at_its_last_step_after(qtbot, view):
+    def axis_end():
+        lo, hi = view.loss_panel.plot.viewRange()[0]
+        return round((hi - lo) / 1.04, 6)  # (framed with 2 % padding each side)
+
+    view.control("epochs").setValue(400)
+    view.control("batch_size").setValue(4)  # five steps an epoch
+    view.speed.setValue(view.speed.maximum())
+    view.commands["run"].trigger()
+    qtbot.waitUntil(lambda: view.loss_panel.batch.getData()[0] is not None
+                    and len(view.loss_panel.batch.getData()[0]) > 100, timeout=30_000)
+    if view.controller.running:  # (a fast machine may have finished already)
+        end = axis_end()
+        assert end >= 10 and np.log2(end / 10) == round(np.log2(end / 10))  # 10·2ᵏ steps: it moves seldom
+    qtbot.waitUntil(lambda: not view.controller.running, timeout=30_000)
+    assert view.model.history.steps == 400 * 5
+    assert axis_end() == 2000  # the finished run fills the chart
+
+
 def test_pause_stops_a_run_and_steps_resume(qtbot, view):
     view.speed.setValue(0)  # one batch a second
     view.commands["run"].trigger()

@@ -70,6 +70,8 @@ class LossCurvePanel(QWidget):
         layout.addLayout(bar)
         self._baseline: float | None = None
         self._x_max = 0.0
+        self._x_shown = 0.0  # where the step axis ends (x_max while the run grows, else its last step)
+        self._growing = False
         self._last_step = 0
         self._extent = 0  # the steps another curve drawn here needs (a previous run's)
         self._drawn: list[np.ndarray] = []  # the losses drawn (for framing the loss axis)
@@ -111,7 +113,7 @@ class LossCurvePanel(QWidget):
         self._frame()
 
     def set_history(self, batch_loss: np.ndarray, epochs: np.ndarray, since: int = 0, before: str = "",
-                    steps: np.ndarray | None = None, growth: object = None) -> None:
+                    steps: np.ndarray | None = None, growth: object = None, growing: bool = False) -> None:
         """``batch_loss`` at ``steps`` (default: 1, 2, …; a long run's history keeps some steps only) and
         ``epochs`` (n, 5): epoch, step, loss, val_loss, test_loss.
 
@@ -120,12 +122,14 @@ class LossCurvePanel(QWidget):
         Long curves are drawn as their envelope over the chart's pixel columns (every spike still shows).
         ``growth``: the history's :attr:`~fitscope.engine.history.History.loss_growth`; while it stays the same,
         what was computed for the rows drawn before is kept, and a frame costs the same at any length of run.
+        ``growing``: the run goes on; the step axis then ends at the next 10·2ᵏ steps, so that it does not shift
+        at every frame (otherwise at the last step drawn).
         """
         steps = np.arange(1, len(batch_loss) + 1) if steps is None else np.asarray(steps)
         last = int(steps[-1]) if len(steps) else 0
         if last < self._last_step:  # the history restarted (or went back): the loss axis follows it afresh
             self.plot.enableAutoRange(axis="y")
-        self._last_step = last
+        self._last_step, self._growing = last, growing
         self._frame_steps(max(last, self._extent))
         columns, x_max = self._columns(), self._x_max
         key = None if growth is None else (growth, since)
@@ -165,15 +169,19 @@ class LossCurvePanel(QWidget):
         return max(100, int(self.plot.getViewBox().width()) // 2)  # two pixels each: the lowest and the highest
 
     def _frame_steps(self, n: int) -> None:
-        """Keep the step axis's end at 10·2ᵏ steps, so that it does not shift on every frame, and doubles when the
-        run reaches it: each pixel column is then two whole columns of before, and the curves' envelopes are
-        merged, not cut afresh from every step (:class:`~fitscope.gui.panels.decimate.GrowingEnvelope`)."""
+        """The curves are cut by columns of steps up to 10·2ᵏ steps, which doubles when the run reaches it: each
+        pixel column is then two whole columns of before, and the curves' envelopes are merged, not cut afresh
+        from every step (:class:`~fitscope.gui.panels.decimate.GrowingEnvelope`). While the run grows the step
+        axis ends there too, so that it does not shift at every frame; otherwise at the last step."""
         if self._x_max < n or n < self._x_max / 10:
             x_max = 10.0
             while x_max < n:
                 x_max *= 2
             self._x_max = x_max
-            self.plot.setXRange(0, x_max, padding=0.02)
+        shown = self._x_max if self._growing else max(10.0, float(n))
+        if shown != self._x_shown:
+            self._x_shown = shown
+            self.plot.setXRange(0, shown, padding=0.02)
 
     def clear(self) -> None:
         """No run yet: no curves, and the loss axis framed afresh for the next one: no labels until the first

@@ -306,7 +306,8 @@ class BostonView(TrainingView):
         """The loss chart, the progress bar, the numbers and the weights."""
         run = self.model
         h = run.history
-        self.loss_panel.set_history(h.batch_loss, h.epochs, steps=h.loss_steps, growth=h.loss_growth)
+        self.loss_panel.set_history(h.batch_loss, h.epochs, steps=h.loss_steps, growth=h.loss_growth,
+                                    growing=self.controller.running)
         self.compare.update()
         done = run.epochs_done
         step = h.last_step

@@ -273,7 +273,7 @@ class SurfaceView(TrainingView):
             self.data_panel.set_fit(current[0], current[1], None, False)
         other = "MSE" if run.settings.loss == "mae" else "MAE"
         self.loss_panel.set_history(h.batch_loss, h.epochs, run.loss_since, other, steps=h.loss_steps,
-                                    growth=h.loss_growth)
+                                    growth=h.loss_growth, growing=self.controller.running)
 
         running = self.controller.running
         r = self.readouts
