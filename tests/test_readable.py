@@ -215,6 +215,27 @@ def test_the_loss_charts_log_axis_labels_round_values_that_do_not_overlap(qtbot,
         panel.close()
 
 
+@pytest.mark.parametrize("width", [900, 330])
+def test_the_baseline_label_is_whole_in_a_narrow_chart(qtbot, width):
+    panel = LossCurvePanel("Loss")
+    qtbot.addWidget(panel)
+    panel.resize(width, 300)
+    with qtbot.waitExposed(panel):
+        panel.show()
+    panel.set_history(np.linspace(100, 20, 50), np.empty((0, 5)))
+    panel.set_baseline(85.58, "baseline (always guessing the mean price)")
+    settle(qtbot)
+    label, box = panel.baseline.label, panel.plot.getViewBox()
+    left = box.mapFromScene(label.mapToScene(label.boundingRect().topLeft())).x()
+    assert 0 <= left  # nothing cut at the chart's left
+    text = label.format
+    assert text == ("baseline (always guessing the mean price) 85.58" if width > 500 else "baseline 85.58")
+    panel.resize(900, 300)  # room again: the whole text
+    settle(qtbot)
+    assert label.format == "baseline (always guessing the mean price) 85.58"
+    panel.close()
+
+
 def test_the_loss_chart_labels_grow_with_the_data_without_crowding(qtbot, window):
     """The surface tab's loss chart (log scale) after a run whose loss falls over decades, at both window sizes."""
     view = view_of(window, SurfaceView)

@@ -49,6 +49,8 @@ class LossCurvePanel(QWidget):
         )
         self.baseline.hide()
         self.plot.addItem(self.baseline)
+        self._baseline_texts: tuple[str, ...] = ()  # the baseline's label, long to short (see _fit_baseline)
+        self.plot.getViewBox().sigResized.connect(self._fit_baseline)
         self.change = pg.InfiniteLine(  # where the loss function was changed during the run
             angle=90, movable=False, pen=pg.mkPen("#8e24aa", width=1.5, style=pg.QtCore.Qt.PenStyle.DashLine),
             # The label to the right of the line: a change near the first steps leaves no room on its left.
@@ -109,8 +111,19 @@ class LossCurvePanel(QWidget):
             return
         self.baseline.setPos(self._log(value))
         self.baseline.show()  # before the text: a hidden label ignores a new format
-        self.baseline.label.setFormat(f"{label} {value:.4g}")
+        self._baseline_texts = (f"{label} {value:.4g}", f"baseline {value:.4g}")
+        self._fit_baseline()
         self._frame()
+
+    def _fit_baseline(self) -> None:
+        """The baseline's label in full where the chart has room for it, else short (it ends at nine tenths of the
+        chart's width: a longer one would be cut at the left, at a larger text size or in a narrow chart)."""
+        label = self.baseline.label
+        room = 0.9 * self.plot.getViewBox().width() - 4
+        for text in self._baseline_texts:
+            label.setFormat(text)
+            if label.boundingRect().width() <= room:
+                break
 
     def set_history(self, batch_loss: np.ndarray, epochs: np.ndarray, since: int = 0, before: str = "",
                     steps: np.ndarray | None = None, growth: object = None, growing: bool = False) -> None:
