@@ -277,7 +277,13 @@ class WeightsPanel(QWidget):
             view.model().bold = bold
             width = max(metrics.horizontalAdvance(n) for n in (*names, "feature"))
             view.horizontalHeader().resizeSection(0, width + 16)
-            view.setColumnHidden(1, not any(descriptions))  # the user's own columns come without descriptions
+            described = any(descriptions)  # the user's own columns come without descriptions
+            view.setColumnHidden(1, not described)
+            # The bars take the room the descriptions leave (a fixed width would leave half the table empty).
+            view.horizontalHeader().setSectionResizeMode(
+                3, QHeaderView.ResizeMode.Fixed if described else QHeaderView.ResizeMode.Stretch)
+            if described:
+                view.horizontalHeader().resizeSection(3, 150)
 
     def set_target(self, name: str, unit: str = "") -> None:
         """What the model predicts, for the titles and the effect column ("price", "$1000s" by default)."""
