@@ -272,6 +272,9 @@ class Trainer:
         # The divergence test's reference loss (None: to be computed at the next batch, from the parameters then).
         self._reference: float | None = None
         self._reference_of = ""  # what the reference is, for the message
+        # The reference a divergence was found against, and the hyperparameters then (clear_divergence): going on
+        # with the same ones keeps it, so that the same batch diverges again instead of being let through.
+        self._diverged_against: tuple | None = None
         self._blowup_at = (None, None, math.inf)  # (reference, loss, the loss sum over which the epoch blows up)
         # A batch shown phase by phase: the last phase reported (-1: none) and the batch's row count.
         self._shown = -1
@@ -403,7 +406,7 @@ class Trainer:
         self.model.set_flat(flat)
         self._params = _frozen(self.model.get_flat())
         self.optimizer.reset()
-        self._reference = None  # a new start
+        self._reference, self._diverged_against = None, None  # a new start
         self._note_change()
 
     def state(self) -> dict:
@@ -525,6 +528,7 @@ class Trainer:
         self._order, self._cursor, self._batch = values["order"], values["cursor"], values["batch"]
         self._loss_sum, self._reference, self._reference_of = (values["loss_sum"], values["reference"],
                                                                values["reference_of"])
+        self._diverged_against = None
         bit_generator = type(self._rng.bit_generator)()
         bit_generator.state = values["rng"]
         self._rng = np.random.Generator(bit_generator)
@@ -543,9 +547,16 @@ class Trainer:
         if self.diverged is not None:
             self.diverged = None
             self.optimizer.reset()
-            self._reference = None  # the blow-up test starts again from here
+            if self._reference is not None:
+                self._diverged_against = (self._reference, self._reference_of, self._hyperparameters())
+            self._reference = None  # the blow-up test starts again from here (unless nothing changed: see above)
             self._shown = -1
             self._note_change()
+
+    def _hyperparameters(self) -> tuple:
+        """What a batch's update depends on besides the parameters and the rows: the optimizer (the object, which
+        a new choice replaces) and its rate, the loss, the batch size."""
+        return self.optimizer, self.optimizer.learning_rate, self.loss, self.batch_size
 
     # --- checkpoints and rewinding ---
     def _note_change(self) -> None:
@@ -792,7 +803,11 @@ class Trainer:
         """
         bad_data = None
         if self._reference is None:
-            self._reference, self._reference_of, bad_data = self._reference_loss()
+            against, self._diverged_against = self._diverged_against, None
+            if against is not None and against[2] == self._hyperparameters():  # going on after a divergence as if
+                self._reference, self._reference_of = against[:2]  # nothing happened: it happens again
+            else:
+                self._reference, self._reference_of, bad_data = self._reference_loss()
         pred = self.model.forward(self.X.take(idx, axis=0))
         loss, d_pred = self.loss.loss_and_grad(pred, self.y.take(idx))
         gradient = self.model.backward_flat(d_pred)

@@ -184,6 +184,25 @@ def test_training_goes_on_after_a_divergence_with_a_smaller_rate():
     assert isinstance(after[-1], EpochReport) and np.isfinite(after[-1].loss)
 
 
+def test_going_on_after_a_divergence_with_nothing_changed_diverges_again_at_once():
+    """Run pressed again at the rate that diverged: the same batch is caught again, not let through because the
+    loss where training resumed (already huge) became the reference."""
+    dataset = load_builtin("download-time")
+    exp = Experiment(dataset, replace(dataset.defaults, loss="mse", learning_rate=5.0, batch_size=4, epochs=50))
+    t = exp.trainer
+    first = reports_of(t)[-1]
+    assert isinstance(first, DivergedReport)
+    for _ in range(3):
+        t.clear_divergence()
+        again = reports_of(t)
+        assert len(again) == 1 and isinstance(again[0], DivergedReport)
+        assert again[0].step == first.step and np.array_equal(t.params, first.params)
+    t.clear_divergence()
+    t.configure(learning_rate=0.01)  # a smaller rate: it goes on from there
+    after = reports_of(t)
+    assert not any(isinstance(r, DivergedReport) for r in after) and t.step > first.step
+
+
 def test_a_mae_run_at_a_sane_rate_oscillates_without_diverging():
     X = np.linspace(0, 1, 30)[:, None]
     y = 3 * X[:, 0] + 1
