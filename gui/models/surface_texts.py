@@ -18,9 +18,11 @@ The conditions:
   guide);
   momentum (``path momentum``, its full-batch limit 2(1 + μ)/λmax); RMSProp and Adam (``path adaptive``).
 - ``noise``: a part of the data per batch (``noise``), else nothing.
-- ``ended`` (when done): the training loss within 0.1 % of the optimum's (``ended reached``); the epochs'
-  loss still falling steadily (``ended short``: :func:`still_falling`); else MAE (``ended mae``), RMSProp or Adam
-  (``ended adaptive``), a part of the data per batch (``ended noisy``), or ``ended short``.
+- ``ended`` (when done): the training loss within 0.1 % of the optimum's (``ended reached``); higher than at the
+  start (``ended rising``); the epochs' loss still falling steadily (``ended short``: :func:`still_falling`); SGD
+  with MSE whose slowest direction is still far from the bottom (``ended slow``: :func:`slowest_left`); else MAE
+  (``ended mae``), RMSProp or Adam (``ended adaptive``), a part of the data per batch (``ended noisy``), or
+  ``ended short``.
 """
 
 from __future__ import annotations
@@ -51,7 +53,10 @@ CONDITIONS: dict[str, str] = {
     "path adaptive": "RMSProp or Adam, MSE",
     "noise": "batch size < training rows",
     "ended reached": "training loss ≤ 1.001 × best",
+    "ended rising": "not reached, training loss above the start's",
     "ended short": "not reached, the epochs' loss still falling (or full batches)",
+    "ended slow": "not reached, not falling steadily, SGD, MSE, more than a tenth of the start's distance left "
+                  "along the slowest direction",
     "ended mae": "not reached, not falling, loss MAE",
     "ended adaptive": "not reached, not falling, RMSProp or Adam",
     "ended noisy": "not reached, not falling, a part of the data per batch",
@@ -115,8 +120,13 @@ def choices(run, step, moment: str | None, train_loss: float | None = None) -> d
         best = run.train_loss(np.asarray(run.optimum()))
         if train_loss <= best * (1 + REACHED) + 1e-15:
             return {"ended": "ended reached"}
+        if train_loss > run.train_loss(run.history.params[0]):
+            return {"ended": "ended rising"}
         if still_falling(run.history.epochs[:, 2]):
             return {"ended": "ended short"}
+        if (settings.loss == "mse" and settings.optimizer == "sgd"
+                and slowest_left(run, settings.learning_rate, run.history.steps) > SLOW_LEFT):
+            return {"ended": "ended slow"}
         if settings.loss == "mae":
             return {"ended": "ended mae"}
         if settings.optimizer in ("rmsprop", "adam"):
@@ -134,6 +144,19 @@ def still_falling(epoch_losses: np.ndarray) -> bool:
     recent, before = epoch_losses[-RECENT:], epoch_losses[-2 * RECENT:-RECENT]
     typical = float(np.median(before))
     return bool(recent.max() < typical and np.median(recent) < 0.99 * typical)
+
+
+#: The part of the start's distance to the minimum, along the slowest direction, above which a run has not
+#: come near it (``ended slow``).
+SLOW_LEFT = 0.1
+
+
+def slowest_left(run, lr: float, steps: int) -> float:
+    """The part of the start's distance to the minimum that ``steps`` steps of gradient descent at rate ``lr`` leave
+    along the slowest direction of the MSE loss (its smallest Hessian eigenvalue λmin): ``|1 − lr·λmin|^steps``
+    (batches follow it on average)."""
+    lam = max(curvature_of(run.experiment).lam_min, 0.0)
+    return float(abs(1.0 - lr * lam) ** max(0, steps))
 
 
 def path_key(run, lr: float) -> str:
