@@ -13,6 +13,7 @@ from fitscope.engine.experiment import Experiment
 from fitscope.engine.trainer import Phase, StepReport
 from fitscope.gui.app import MainWindow
 from fitscope.gui.views.surface_view import SurfaceView
+from fitscope.gui.views.tab import SidebarScroll
 from fitscope.gui.worker import Unit
 
 
@@ -208,6 +209,13 @@ def test_divergence_is_caught_shown_and_recoverable(qtbot, view):
     assert np.isfinite(h.current).all()
     assert np.array_equal(h.current, h.diverged.params)
     assert view.phase_key == "diverged"
+    # Run again at the same rate: the same batch diverges again, no step is let through.
+    steps, where = h.steps, h.current.copy()
+    view.commands["run"].trigger()
+    qtbot.waitUntil(lambda: not view.controller.running, timeout=10_000)
+    idle(qtbot, view)
+    assert h.steps == steps and np.array_equal(h.current, where) and h.diverged is not None
+    assert view.phase_key == "diverged" and "smaller learning rate" in view.message.text()
     # Lower the rate and go on from the last finite point.
     view.control("learning_rate").setValue(0.001)
     steps = h.steps
@@ -215,6 +223,24 @@ def test_divergence_is_caught_shown_and_recoverable(qtbot, view):
     idle(qtbot, view)
     assert h.steps == steps + 1
     assert np.isfinite(h.current).all()
+
+
+def test_clicking_go_back_leaves_the_sidebar_where_it_was(qtbot, view):
+    """The button goes once clicked: the keyboard must not fall to the next field down, which scrolled the
+    sidebar under the mouse (a student's next click landed in Epochs)."""
+    view.set_control("loss", "mse")
+    view.control("learning_rate").setValue(5)
+    view.speed.setValue(view.speed.maximum())
+    view.commands["run"].trigger()
+    qtbot.waitUntil(lambda: not view.controller.running and view.go_back_button.isVisible(), timeout=10_000)
+    bar = view.findChild(SidebarScroll).verticalScrollBar()
+    assert bar.maximum() > 0  # (the sidebar scrolls at this size)
+    before = bar.value()
+    qtbot.mouseClick(view.go_back_button, Qt.MouseButton.LeftButton)
+    idle(qtbot, view)
+    assert view.model.history.steps == 0 and not view.go_back_button.isVisible()
+    assert bar.value() == before
+    assert view.control("learning_rate").hasFocus()  # what to change next
 
 
 def test_typed_kernel_and_bias_start_there(qtbot, view):

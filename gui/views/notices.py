@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import time
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QPushButton, QSizePolicy
+
+from fitscope.gui.views.tab import View
 
 #: A message stays at least this long once training goes on (a note said as Run was pressed must be readable).
 MESSAGE_SECONDS = 8.0
@@ -76,6 +79,12 @@ class GoBackButton(QPushButton):
         """Offer going back to ``step`` (0: the start; ``complete``: every step the run could go back to was
         looked at), or nothing (None)."""
         if step is None:
+            if self.hasFocus():  # (clicked): the tab takes the keyboard, or the next field down would, and the
+                tab = self.parentWidget()  # sidebar would scroll to it under the mouse
+                while tab is not None and not isinstance(tab, View):
+                    tab = tab.parentWidget()
+                if tab is not None:
+                    tab.setFocus(Qt.FocusReason.OtherFocusReason)
             self.hide()
             return
         if step:
