@@ -55,7 +55,10 @@ FIELDS = (
     controls.seed("bostonSeed", "Seeds the initial weights and the shuffling (changing it starts again)"),
 )
 
-PREDICTIONS_MS = 250  # predicted against actual follows training at most 4 times a second
+#: Predicted against actual follows training at every frame, so that it shows the step the other panels show; but
+#: for data so large that its title's loss (over every row) would hold a frame up, at most 4 times a second.
+PREDICTIONS_MS = 250
+PREDICTIONS_EVERY_FRAME_ROWS = 50_000
 
 
 class BostonView(TrainingView):
@@ -367,12 +370,15 @@ class BostonView(TrainingView):
         self.slice_marks.set([Mark(float(now[i]), float(now[j]), f"{what} ({now[i]:.3g}, {now[j]:.3g})", "#e65100")])
 
     def _draw_predictions(self) -> None:
-        """The predicted-against-actual chart at the step shown (a few times a second while running)."""
+        """The predicted-against-actual chart at the step shown (see :data:`PREDICTIONS_MS`)."""
         run = self.model
         key = (run.history, run.history.steps, run.history.diverged)
         if key == self._pred_drawn:
             return
-        if self.controller.running and time.perf_counter() - self._pred_at < PREDICTIONS_MS / 1000:
+        exp = run.experiment
+        rows = len(exp.y_test if exp.X_test is not None else exp.y)  # the rows of the title's loss
+        if (self.controller.running and rows > PREDICTIONS_EVERY_FRAME_ROWS
+                and time.perf_counter() - self._pred_at < PREDICTIONS_MS / 1000):
             return
         self._pred_drawn, self._pred_at = key, time.perf_counter()
         actual, predicted, when, loss, rows, note = run.predictions()
