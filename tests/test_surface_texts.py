@@ -31,7 +31,7 @@ GROUPS = {
     "loss_kind": ("loss all", "loss part"),
     "gradient_kind": ("gradient all", "gradient part", "gradient uphill", "gradient flat"),
     "path_kind": ("path smooth", "path zigzag", "path diverging", "path batches", "path momentum", "path adaptive",
-                  "path mae"),
+                  "path mae", "path rising"),
     "ended": ("ended reached", "ended rising", "ended short", "ended slow", "ended mae", "ended adaptive",
               "ended noisy"),
 }
@@ -164,6 +164,19 @@ def test_the_grid_meets_every_ending():
         if run.history.diverged is None:
             endings |= set(said(text(run, "done"), "ended"))
     assert endings == set(GROUPS["ended"]) - {"ended slow"}
+
+
+def test_an_mae_run_that_overshoots_far_says_so_while_it_runs():
+    """MAE at rate 5: the point jumps far across the valley and the loss stays well above the start's, without
+    ever being a divergence (MAE's steps keep their size). The running text says the loss is above the start's,
+    not that the point steps across the creases around the star."""
+    run = SurfaceRun(DATA, replace(DATA.defaults, loss="mae", optimizer="sgd", batch_size=4, learning_rate=5.0,
+                                   epochs=10, init=(0.5, 0.4)))
+    assert said(text(run, "running", running=True), "path_kind") == ["path mae"]  # (nothing known yet)
+    for report in run.trainer.run():
+        run.record([report])
+    assert run.history.diverged is None and run.history.epochs[-1, 2] > full_loss((0.5, 0.4), "mae")
+    assert said(text(run, "running", running=True), "path_kind") == ["path rising"]
 
 
 def test_a_run_that_ends_above_its_start_says_so():

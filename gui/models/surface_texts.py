@@ -16,7 +16,8 @@ The conditions:
   (``path smooth``), below 2/λmax (``path zigzag``), else ``path diverging``, λmax being the largest eigenvalue
   of the full-batch Hessian; SGD with MSE on a part of the data per batch (``path batches``: those limits as a
   guide);
-  momentum (``path momentum``, its full-batch limit 2(1 + μ)/λmax); RMSProp and Adam (``path adaptive``).
+  momentum (``path momentum``, its full-batch limit 2(1 + μ)/λmax); RMSProp and Adam (``path adaptive``); but
+  the last epoch's training loss above the start's, whatever the rest (``path rising``).
 - ``noise``: a part of the data per batch (``noise``), else nothing.
 - ``ended`` (when done): the training loss within 0.1 % of the optimum's (``ended reached``); higher than at the
   start (``ended rising``); the epochs' loss still falling steadily (``ended short``: :func:`still_falling`); SGD
@@ -26,6 +27,8 @@ The conditions:
 """
 
 from __future__ import annotations
+
+import weakref
 
 import numpy as np
 
@@ -51,6 +54,7 @@ CONDITIONS: dict[str, str] = {
     "path batches": "SGD, MSE, a part of the data per batch",
     "path momentum": "momentum, MSE",
     "path adaptive": "RMSProp or Adam, MSE",
+    "path rising": "the last epoch's training loss above the start's (before all the above)",
     "noise": "batch size < training rows",
     "ended reached": "training loss ≤ 1.001 × best",
     "ended rising": "not reached, training loss above the start's",
@@ -115,12 +119,15 @@ def choices(run, step, moment: str | None, train_loss: float | None = None) -> d
         slope = float(full_gradient(run, step.params) @ -np.asarray(step.gradient))
         return {"gradient_kind": "gradient uphill" if slope > 0 else "gradient part"}
     if moment == "running":
+        epochs = run.history.epochs
+        if len(epochs) and epochs[-1, 2] > start_loss(run):
+            return {"path_kind": "path rising"}
         return {"path_kind": path_key(run, settings.learning_rate)}
     if moment == "done" and train_loss is not None:
         best = run.train_loss(np.asarray(run.optimum()))
         if train_loss <= best * (1 + REACHED) + 1e-15:
             return {"ended": "ended reached"}
-        if train_loss > run.train_loss(run.history.params[0]):
+        if train_loss > start_loss(run):
             return {"ended": "ended rising"}
         if still_falling(run.history.epochs[:, 2]):
             return {"ended": "ended short"}
@@ -157,6 +164,18 @@ def slowest_left(run, lr: float, steps: int) -> float:
     (batches follow it on average)."""
     lam = max(curvature_of(run.experiment).lam_min, 0.0)
     return float(abs(1.0 - lr * lam) ** max(0, steps))
+
+
+_START_LOSSES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # history → (loss name, loss at its start)
+
+
+def start_loss(run) -> float:
+    """The training loss at the start of ``run``'s history (computed once per history and loss)."""
+    h, name = run.history, run.experiment.loss.name
+    kept = _START_LOSSES.get(h)
+    if kept is None or kept[0] != name:
+        kept = _START_LOSSES[h] = (name, run.train_loss(h.params[0]))
+    return kept[1]
 
 
 def path_key(run, lr: float) -> str:
