@@ -208,6 +208,23 @@ class Descriptions(QObject):
     def _on_focus_changed(self, _old: QWidget | None, now: QWidget | None) -> None:
         self.refresh(now)
 
+    def adopt(self, view: QWidget) -> None:
+        """Names, descriptions and tab stops for the tab ``view`` (once it is built)."""
+        view.setAccessibleName(f"{view.title} tab")
+        view.setAccessibleDescription(f"The {view.title} tab; Tab goes to its plots and controls")
+        view.titleChanged.connect(lambda title, view=view: view.setAccessibleName(f"{title} tab"))
+        for stop in view.findChildren(QGraphicsView):
+            panel = _panel_of(stop)
+            if not stop.accessibleName():
+                stop.setAccessibleName(panel.accessibleName() or "Plot")
+            if stop.focusPolicy() & Qt.FocusPolicy.TabFocus:
+                self.add(stop, panel)
+        for table in view.findChildren(QAbstractItemView):
+            if isinstance(table, QHeaderView) or isinstance(table.parentWidget().parentWidget(), QComboBox):
+                continue  # a table's header, a drop-down list's own list
+            table.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+            table.setTabKeyNavigation(False)  # Tab goes on to the next control; the arrows move in the table
+
     def shutdown(self) -> None:
         """Stop describing and framing (the window is closing)."""
         self._timer.stop()
@@ -237,24 +254,10 @@ class Descriptions(QObject):
             stop.setAccessibleDescription(text)
 
 
-def install(window: QMainWindow, tabs: QTabWidget, views: list[QWidget]) -> Descriptions:
-    """Names, descriptions, tab stops and the focus frame for ``window`` (see the module's docstring)."""
+def install(window: QMainWindow, tabs: QTabWidget) -> Descriptions:
+    """The focus frame for ``window``, and its descriptions of plots (see the module's docstring); each tab's
+    names and tab stops come as it is built (:meth:`Descriptions.adopt`)."""
     descriptions = Descriptions(window)
     tabs.tabBar().setAccessibleName("Tabs")
-    for view in views:
-        view.setAccessibleName(f"{view.title} tab")
-        view.setAccessibleDescription(f"The {view.title} tab; Tab goes to its plots and controls")
-        view.titleChanged.connect(lambda title, view=view: view.setAccessibleName(f"{title} tab"))
-        for stop in view.findChildren(QGraphicsView):
-            panel = _panel_of(stop)
-            if not stop.accessibleName():
-                stop.setAccessibleName(panel.accessibleName() or "Plot")
-            if stop.focusPolicy() & Qt.FocusPolicy.TabFocus:
-                descriptions.add(stop, panel)
-        for table in view.findChildren(QAbstractItemView):
-            if isinstance(table, QHeaderView) or isinstance(table.parentWidget().parentWidget(), QComboBox):
-                continue  # a table's header, a drop-down list's own list
-            table.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-            table.setTabKeyNavigation(False)  # Tab goes on to the next control; the arrows move in the table
     descriptions.frame = FocusFrame(window)
     return descriptions

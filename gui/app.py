@@ -6,13 +6,13 @@ import gc
 import os
 import sys
 
-from PySide6.QtCore import QByteArray, QCoreApplication, QEvent, QSettings, Qt, Slot
+from PySide6.QtCore import QByteArray, QCoreApplication, QEvent, QSettings, Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QApplication, QMainWindow, QMessageBox, QTabWidget
+from PySide6.QtWidgets import QApplication, QMainWindow, QMessageBox, QTabWidget, QWidget
 
 from fitscope import resources
 from fitscope.engine.data import BUILTIN, Dataset, load_builtin
-from fitscope.gui import access, export, keys
+from fitscope.gui import access, export, keys, share
 from fitscope.gui import help as user_help
 from fitscope.gui.dialogs.open_csv import CsvOpener
 from fitscope.gui.dialogs.sweep import SweepMenu
@@ -37,6 +37,14 @@ ABOUT = (
 )
 
 
+#: The tabs, in order. Each tab's view is built when it is first shown or asked for (``window.boston_view``),
+#: or soon after the window first shows: the window shows its first tab without waiting for the other three.
+VIEW_CLASSES: tuple[type[View], ...] = (SurfaceView, BostonView, BackpropView, RaceView)
+
+#: How long after the window first shows the tabs not shown yet are built (one per turn of the event loop).
+BUILD_REST_MS = 300
+
+
 class MainWindow(QMainWindow):
     def __init__(self) -> None:
         super().__init__()
@@ -46,38 +54,111 @@ class MainWindow(QMainWindow):
         self.tabs.setObjectName("centralTabs")
         self.tabs.setDocumentMode(True)
         self.setCentralWidget(self.tabs)
-        self.surface_view = SurfaceView(self)
-        self.boston_view = BostonView(self)
-        self.backprop_view = BackpropView(self)
-        self.race_view = RaceView(self)
-        self.views: list[View] = [self.surface_view, self.boston_view, self.backprop_view, self.race_view]
-        for view in self.views:
-            self.tabs.addTab(view, view.title)
-            view.titleChanged.connect(self._on_view_title)
-            view.hand_back_keys()
-        # The backpropagation graph follows the example the loss-surface tab trains on; its chooser picks it.
-        self.surface_view.sampleChanged.connect(self._on_sample)
-        self.backprop_view.exampleChosen.connect(self.surface_view.choose_sample)
-        self._on_sample(self.surface_view.sample)
+        self._views: list[View | None] = [None] * len(VIEW_CLASSES)
+        for cls in VIEW_CLASSES:
+            self.tabs.addTab(QWidget(), cls.title)  # a stand-in (see _view)
+        # Before anything else hears of it: a tab shown is built, in place of its stand-in, before it is looked at.
+        self.tabs.currentChanged.connect(self._view)
         self.opener = CsvOpener(self)  # File > Open CSV… and files dropped on the window
         self.opener.datasetReady.connect(self.show_dataset)
         self.setAcceptDrops(True)
-        self._data_view: TrainingView = self.surface_view  # the training tab shown last: the title names its data
+        self._data_view: TrainingView | None = None  # the training tab shown last: the title names its data
         self.code_dock = CodeDock(self)  # View > Code of this run: the code of the current tab's run
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.code_dock)
         self.code_dock.hide()
         self._build_menus()
         self.edit = EditMenu(self, before=self.training_menu.menuAction())  # Undo, Redo, Restore all defaults
-        self.update_title()
         self.tabs.currentChanged.connect(self._on_tab_changed)
         for signal in (self.tabs.currentChanged, self.code_dock.visibilityChanged, self.lesson_dock.visibilityChanged):
             signal.connect(self.text_size.fit_later)  # a wider window at a larger text size: does it still fit?
-        self._on_tab_changed(self.tabs.currentIndex())
-        self.resize(1400, 880)
-        self._restore_layout()
-        self.lesson_dock.offer_first_run()  # "New here? Start the guided lesson", on the first launch only
         self.keys = keys.install(self, self.tabs)  # Space/Enter, Escape, Ctrl+PgDown/PgUp, maps (gui/keys.py)
-        self.descriptions = access.install(self, self.tabs, self.views)  # names, focus frame (gui/access.py)
+        self.descriptions = access.install(self, self.tabs)  # names, focus frame (gui/access.py)
+        self.resize(1400, 880)
+        self._restore_layout()  # (the tab shown is built now)
+        self._on_tab_changed(self.tabs.currentIndex())
+        self.update_title()
+        self.lesson_dock.offer_first_run()  # "New here? Start the guided lesson", on the first launch only
+        self._rest_built = False
+
+    # ------------------------------------------------------------------ the tabs' views
+    @Slot(int)
+    def _view(self, index: int) -> View:
+        """The view of tab ``index``, built now if it was not (it takes its stand-in's place, the tab shown
+        staying shown, and takes up the settings it used when the app last closed)."""
+        view = self._views[index]
+        if view is None:
+            view = self._views[index] = VIEW_CLASSES[index](self)
+            stand_in, shown = self.tabs.widget(index), self.tabs.currentIndex()
+            focused = stand_in.hasFocus()  # (given it by the tabs, as the page shown, when the focus was on the last)
+            blocked = self.tabs.blockSignals(True)  # the tab shown does not change: nobody is told it did
+            self.tabs.removeTab(index)
+            self.tabs.insertTab(index, view, view.title)
+            self.tabs.setCurrentIndex(shown)
+            self.tabs.blockSignals(blocked)
+            stand_in.deleteLater()
+            self._adopt(view)
+            if focused:
+                view.setFocus(Qt.FocusReason.TabFocusReason)
+        return view
+
+    def _adopt(self, view: View) -> None:
+        """What the window does for each view once it is built."""
+        view.titleChanged.connect(self._on_view_title)
+        view.hand_back_keys()
+        self.keys.wheel.adopt(view)
+        self.descriptions.adopt(view)
+        self.edit.adopt(view)
+        export.install_view_menus(view)  # the plain graphics views (pyqtgraph's: in quiet_plot)
+        share.install_copy(view)  # Ctrl+C on a focused plot
+        if isinstance(view, BackpropView):
+            # The backpropagation graph follows the example the loss-surface tab trains on; its chooser picks it.
+            surface = self.surface_view
+            surface.sampleChanged.connect(self._on_sample)
+            view.exampleChosen.connect(surface.choose_sample)
+            self._on_sample(surface.sample)
+        if isinstance(view, TrainingView):
+            view.recall()  # what it used when the app last closed
+        self.text_size.fit_later()
+
+    def _build_rest(self) -> None:
+        """Build the next view not built yet, and come back at the next turn of the event loop for the one after
+        (clicks and keys get in between)."""
+        waiting = [i for i, view in enumerate(self._views) if view is None]
+        if waiting and not self.isHidden():
+            self._view(waiting[0])
+            if len(waiting) > 1:
+                QTimer.singleShot(0, self._build_rest)
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        super().showEvent(event)
+        if not self._rest_built:
+            self._rest_built = True
+            QTimer.singleShot(BUILD_REST_MS, self._build_rest)
+
+    @property
+    def views(self) -> list[View]:
+        """Every tab's view (all built)."""
+        return [self._view(i) for i in range(len(VIEW_CLASSES))]
+
+    def built_views(self) -> list[View]:
+        """The views built so far (a view never built has nothing of its own to save, stop or remember)."""
+        return [view for view in self._views if view is not None]
+
+    @property
+    def surface_view(self) -> SurfaceView:
+        return self._view(0)
+
+    @property
+    def boston_view(self) -> BostonView:
+        return self._view(1)
+
+    @property
+    def backprop_view(self) -> BackpropView:
+        return self._view(2)
+
+    @property
+    def race_view(self) -> RaceView:
+        return self._view(3)
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
@@ -92,8 +173,8 @@ class MainWindow(QMainWindow):
         self.training_menu = bar.addMenu("&Training")
         self.sweeps = SweepMenu(self)  # Training > Learning-rate sweep…: one dialog per training tab
         view_menu = bar.addMenu("&View")
-        for i, view in enumerate(self.views):
-            action = QAction(view.title, self)
+        for i, cls in enumerate(VIEW_CLASSES):
+            action = QAction(cls.title, self)
             action.setObjectName(f"showView{i}")
             action.setShortcut(QKeySequence(f"Ctrl+{i + 1}"))
             action.triggered.connect(lambda _=False, i=i: self.tabs.setCurrentIndex(i))
@@ -164,7 +245,7 @@ class MainWindow(QMainWindow):
         if path:
             self.setWindowTitle(f"{os.path.basename(path)} — fitscope")
             return
-        dataset = self._data_view.model.dataset
+        dataset = (self._data_view or self.surface_view).model.dataset
         self.setWindowTitle("fitscope" if dataset.source in BUILTIN else f"{dataset.name} — fitscope")
 
     @Slot(str)
@@ -210,7 +291,7 @@ class MainWindow(QMainWindow):
         self.code_dock.follow(view)
 
     def current_view(self) -> View:
-        return self.tabs.currentWidget()
+        return self._view(self.tabs.currentIndex())
 
     def _restore_layout(self) -> None:
         """The window as it was left, and each view's last settings; a damaged value is ignored."""
@@ -222,7 +303,7 @@ class MainWindow(QMainWindow):
         tab = settings.value("window/tab", 0)
         if isinstance(tab, int | str) and str(tab) in {str(k) for k in range(self.tabs.count())}:
             self.tabs.setCurrentIndex(int(tab))
-        self.files.recall()
+        self._view(self.tabs.currentIndex())  # (each view takes up its settings as it is built)
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
         settings = QSettings()
@@ -241,7 +322,7 @@ class MainWindow(QMainWindow):
         self.sweeps.shutdown()
         self.code_dock.shutdown()
         self.lesson_dock.shutdown()
-        for view in self.views:
+        for view in self.built_views():
             view.shutdown()
 
 

@@ -49,8 +49,6 @@ class FileActions(QObject):
         self.export_menu = QMenu("E&xport", window)
         self.export_menu.setObjectName("exportMenu")
         self.export_menu.aboutToShow.connect(self.fill_export_menu)
-        export.install_view_menus(window.tabs)  # the plain graphics views (pyqtgraph's: in quiet_plot)
-        share.install_copy(window.tabs)  # Ctrl+C on a focused plot
         window.statusBar().setSizeGripEnabled(False)  # there from the start: "Session saved…" moves nothing
 
     def _action(self, text: str, slot, shortcut: QKeySequence, tip: str) -> QAction:
@@ -223,12 +221,9 @@ class FileActions(QObject):
         movie.triggered.connect(lambda _=False, view=view: animation.ask_and_export_animation(view))
 
     # ------------------------------------------------------------------ remembered settings
-    def recall(self) -> None:
-        """Each tab takes up what it used when the app last closed (damaged values are ignored)."""
-        for view in self.training_views:
-            view.recall()
-
     def remember(self) -> None:
-        """Each tab remembers its settings for its data set, for the next launch."""
-        for view in self.training_views:
-            view.remember()
+        """Each tab remembers its settings for its data set, for the next launch (a tab never built keeps what it
+        remembered: it took up nothing else). Each takes them up as it is built (``TrainingView.recall``)."""
+        for view in self.window.built_views():
+            if isinstance(view, TrainingView):
+                view.remember()

@@ -126,6 +126,7 @@ class ShortcutsWindow(QDialog):
     def _actions(self) -> list[QAction]:
         """Every action of the window: those of the menus first, in the menus' order, then the others."""
         ordered: dict[QAction, None] = {}
+        _ = self.main_window.views  # every tab built, so that its commands are among these
 
         def walk(actions) -> None:
             for action in actions:

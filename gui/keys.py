@@ -183,7 +183,11 @@ class WheelGuard(QObject):
 
     def __init__(self, window: QWidget) -> None:
         super().__init__(window)
-        for widget in window.findChildren(QWidget):
+        self.adopt(window)
+
+    def adopt(self, top: QWidget) -> None:
+        """Guard the fields under ``top`` (the window; a tab built later)."""
+        for widget in top.findChildren(QWidget):
             if isinstance(widget, QAbstractSpinBox | QComboBox | QAbstractSlider) and not isinstance(
                     widget, QScrollBar) and scroll_area_of(widget):
                 self.guard(widget)

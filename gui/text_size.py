@@ -329,6 +329,7 @@ class TextSize(QObject):
         screen = window.screen() if window.isVisible() else None
         if screen is None:
             return True
+        _ = getattr(window, "views", None)  # every tab built: the least size is that of the largest
         for _ in range(3):  # the new fonts' polish and layout requests, which may post more
             QApplication.sendPostedEvents()
         need, room = window.minimumSizeHint(), screen.availableGeometry()

@@ -43,7 +43,7 @@ def spoken_name(widget: QWidget) -> str:
 def walk(qtbot, window, index: int) -> list[QWidget]:
     """Every stop of tab ``index``'s tab order, from its page round to it again (focusNextChild)."""
     window.tabs.setCurrentIndex(index)
-    page = window.tabs.widget(index)
+    page = window.views[index]
     page.setFocus()
     qtbot.waitUntil(lambda: QApplication.focusWidget() is page)
     stops = [page]
@@ -63,7 +63,7 @@ def shown_tables(page: QWidget) -> list[QAbstractItemView]:
 
 @pytest.mark.parametrize("index", range(4))
 def test_every_stop_of_every_tab_has_a_name_and_every_table_plot_and_scroll_area_is_a_stop(qtbot, window, index):
-    page = window.tabs.widget(index)
+    page = window.views[index]
     stops = walk(qtbot, window, index)
     inside = [w for w in stops if w is page or page.isAncestorOf(w)]
     assert len(inside) > 8

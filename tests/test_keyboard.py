@@ -70,7 +70,7 @@ def idle(qtbot, view) -> None:
 def tab_stops(qtbot, window, index: int) -> list[QWidget]:
     """The widgets of tab ``index`` that Tab reaches, in order, from its page."""
     show_tab(qtbot, window, index)
-    page = window.tabs.widget(index)
+    page = window.views[index]
     tab_to(qtbot, lambda w: w is page)
     stops: list[QWidget] = []
     for _ in range(200):
@@ -113,7 +113,7 @@ def test_space_and_enter_press_the_focused_button_and_space_steps_elsewhere(qtbo
 def test_every_check_box_toggles_with_space_and_enter(qtbot, window):
     toggled = []
     for index in range(window.tabs.count()):
-        view = window.tabs.widget(index)
+        view = window.views[index]
         boxes = [w for w in tab_stops(qtbot, window, index) if isinstance(w, QCheckBox) and w.isEnabled()]
         stepped = []
         if "step_batch" in view.commands:
@@ -139,7 +139,7 @@ def test_every_check_box_toggles_with_space_and_enter(qtbot, window):
 def test_every_button_of_every_tab_is_pressed_by_focus(qtbot, window):
     pressed = []
     for index in range(window.tabs.count()):
-        view = window.tabs.widget(index)
+        view = window.views[index]
         buttons = [w for w in tab_stops(qtbot, window, index) if isinstance(w, QToolButton)]
         assert buttons
         for k, button in enumerate(buttons):

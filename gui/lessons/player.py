@@ -45,16 +45,25 @@ class LessonPlayer(QObject):
         self._models: dict[TrainingView, Any] = {}
         self._check_timer = QTimer(self, singleShot=True, interval=CHECK_MS)
         self._check_timer.timeout.connect(self.evaluate)
-        self.views = {"surface": window.surface_view, "boston": window.boston_view,
-                      "backprop": window.backprop_view, "race": window.race_view}
-        for view in self.views.values():
-            if isinstance(view, TrainingView):
-                view.controller.stopped.connect(self._on_stopped)
-                view.runChanged.connect(self._on_run_changed)
-            else:
-                for action in view.commands.values():
-                    action.triggered.connect(self._schedule_check)
-        self._follow_models()
+        self._views: dict[str, Any] | None = None  # (see views)
+
+    @property
+    def views(self) -> dict[str, Any]:
+        """The tabs a lesson acts on, by name: built and listened to when a lesson first needs them (the window
+        builds its tabs as they are needed)."""
+        if self._views is None:
+            window = self.window
+            self._views = {"surface": window.surface_view, "boston": window.boston_view,
+                           "backprop": window.backprop_view, "race": window.race_view}
+            for view in self._views.values():
+                if isinstance(view, TrainingView):
+                    view.controller.stopped.connect(self._on_stopped)
+                    view.runChanged.connect(self._on_run_changed)
+                else:
+                    for action in view.commands.values():
+                        action.triggered.connect(self._schedule_check)
+            self._follow_models()
+        return self._views
 
     # ------------------------------------------------------------------ state
     @property

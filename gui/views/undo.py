@@ -221,9 +221,7 @@ class EditMenu(QObject):
     def __init__(self, window: QMainWindow, before: QAction | None = None) -> None:
         super().__init__(window)
         self.window = window
-        self.group = QUndoGroup(self)
-        for view in self.training_views():
-            self.group.addStack(view.undo.stack)
+        self.group = QUndoGroup(self)  # each tab's stack joins as it is built (adopt)
         self.menu = QMenu("&Edit", window)
         if before is None:
             window.menuBar().addMenu(self.menu)
@@ -248,6 +246,12 @@ class EditMenu(QObject):
         self.menu.addAction(self.restore_action)
         window.tabs.currentChanged.connect(self._follow)
         self._follow(window.tabs.currentIndex())
+
+    def adopt(self, view: Any) -> None:
+        """A tab just built: its Undo stack joins the group (the active one, if it is the tab shown)."""
+        if hasattr(view, "undo"):
+            self.group.addStack(view.undo.stack)
+            self._follow(self.window.tabs.currentIndex())
 
     def training_views(self) -> list[Any]:
         return [view for view in self.window.views if hasattr(view, "undo")]
