@@ -666,3 +666,26 @@ def test_a_session_is_never_written_over_the_data_a_tab_reads(qtbot, window, dia
     title, text = dialogs.warnings[-1]
     assert title == "Save session" and "mine.csv" in text and "\n" not in text
     assert csv.read_bytes() == before
+
+
+def test_run_again_after_a_divergence_opened_from_a_session(qtbot, window, tmp_path):
+    """A session saved at a divergence, opened, and Run pressed at the same rate: the same divergence again, a
+    report of its own, drawn without a hitch (the chart compared the two reports, arrays and all, to tell
+    whether to redraw: an error, seen by the monkey)."""
+    view = window.boston_view
+    window.tabs.setCurrentWidget(view)
+    view.change(learning_rate=5.0)
+    view.speed.setValue(view.speed.maximum())
+    view.commands["run"].trigger()
+    qtbot.waitUntil(lambda: not view.controller.busy and view.model.history.diverged is not None, timeout=30_000)
+    path = tmp_path / "diverged.json"
+    assert window.files.save_session(str(path))
+    assert window.files.open_session(str(path))
+    window.tabs.setCurrentIndex(0)  # (nothing drawn on the Boston tab until the run stops)
+    view.commands["run"].trigger()
+    qtbot.waitUntil(lambda: not view.controller.busy, timeout=30_000)
+    h = view.model.history
+    assert h.diverged is not None
+    window.tabs.setCurrentWidget(view)
+    view.redraw()
+    assert "kept at the divergence" in view.pred_panel.plot.titleLabel.text

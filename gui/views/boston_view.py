@@ -372,7 +372,7 @@ class BostonView(TrainingView):
     def _draw_predictions(self) -> None:
         """The predicted-against-actual chart at the step shown (see :data:`PREDICTIONS_MS`)."""
         run = self.model
-        key = (run.history, run.history.steps, run.history.diverged)
+        key = (run.history, run.history.version)  # (a report's arrays would make == ambiguous)
         if key == self._pred_drawn:
             return
         exp = run.experiment
