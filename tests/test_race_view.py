@@ -135,6 +135,16 @@ def test_unticked_racers_stay_out_and_a_change_restarts_the_race(qtbot, view):
     assert view.commands["run"].isEnabled()
 
 
+def test_the_white_start_ring_rings_the_racers_dots_on_top_of_them(view):
+    """The text says every racer starts at the white ring: before a race the four dots sit on it, and the ring
+    was the dots' size and under them (a student saw only Adam's purple dot)."""
+    ring = view.surface.start
+    dots = [view.drawn(key)["dot"] for key in view.model.keys]
+    assert all(ring.zValue() > dot.zValue() for dot in dots)
+    assert all(ring.opts["size"] > dot.opts["size"] for dot in dots)
+    assert "white ring" in view.text.text()
+
+
 def test_a_click_on_the_surface_is_everyones_start(qtbot, view):
     click_surface(qtbot, view, -0.8, 0.6)
     px, py = view.surface.pixel_size()

@@ -59,6 +59,9 @@ FIELDS = (
 )
 
 
+#: The start ring's size on the race's map (pixels): larger than a racer's dot, which it rings.
+START_RING = 20
+
 class RaceView(TrainingView):
     title = "Optimizer race"
     MODEL = RaceRun
@@ -302,6 +305,9 @@ class RaceView(TrainingView):
             self._items.append({"casing": casing, "line": line, "dot": dot, "cross": cross})
             self.legend.addItem(line, LABELS[key])
         self.surface.keep_labels_clear_of([it["dot"] for it in self._items])  # contour labels make way for them
+        # The white ring everyone starts at, around the racers' dots (which all sit on it before a race), not under.
+        self.surface.start.setSize(START_RING)
+        self.surface.start.setZValue(6 + 4)
         self.legend.addItem(self.surface.optimum, "optimum")
         self.losses.set_racers([(key, LABELS[key], COLOURS[key]) for key in keys])
 
