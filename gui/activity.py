@@ -83,8 +83,7 @@ class _Collector(QObject):
         self.timer.start()
 
     def collect(self) -> None:
-        if not gc.get_freeze_count() or _grown[0]:  # the first turn, or the app grew (a tab built): what it is
-            _grown[0] = False  # made of is set aside (see the module's docstring)
+        if not gc.get_freeze_count():  # the first turn: what the app is made of is set aside (see the docstring)
             gc.collect()
             gc.freeze()
             return
@@ -98,13 +97,6 @@ class _Collector(QObject):
 
 
 _collector: list[_Collector] = []
-_grown = [False]  # the app was added to since the last freeze (see app_grew)
-
-
-def app_grew() -> None:
-    """What the app is made of grew (a tab was built, which lives as long as the window): the collector's next
-    turn sets it aside too, or each full collection would look at all of it again (tens of milliseconds)."""
-    _grown[0] = True
 
 
 def beat_while_running(running: bool) -> None:

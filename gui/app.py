@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QApplication, QMainWindow, QMessageBox, QTabWidget
 
 from fitscope import resources
 from fitscope.engine.data import BUILTIN, Dataset, load_builtin
-from fitscope.gui import access, activity, export, keys, share
+from fitscope.gui import access, export, keys, share
 from fitscope.gui import help as user_help
 from fitscope.gui.dialogs.open_csv import CsvOpener
 from fitscope.gui.dialogs.sweep import SweepMenu
@@ -119,7 +119,6 @@ class MainWindow(QMainWindow):
         if isinstance(view, TrainingView):
             view.recall()  # what it used when the app last closed
         self.text_size.fit_later()
-        activity.app_grew()  # its widgets and plots live as long as the window
 
     def _build_rest(self) -> None:
         """Build the next view not built yet, and come back at the next turn of the event loop for the one after

@@ -55,14 +55,3 @@ def test_what_the_app_is_made_of_is_set_aside_once_and_new_garbage_is_still_coll
     qtbot.waitUntil(lambda: bool(_Cycle.freed_in), timeout=5000)
     assert _Cycle.freed_in == [threading.main_thread().name]
     assert gc.get_freeze_count() == frozen
-
-
-def test_a_tab_built_later_is_set_aside_too(qtbot, window):
-    """Tabs are built after the window shows (or when first shown): what they are made of is frozen at the
-    collector's next turn too, or each full collection would look at all of it again."""
-    qtbot.waitUntil(lambda: len(window.built_views()) == 4, timeout=20_000)
-    qtbot.wait(300)  # (the collector's turns after the last tab was built)
-    frozen = gc.get_freeze_count()
-    kept = [[] for _ in range(2000)]  # an object of a new part of the app, live as long as it is
-    activity.app_grew()
-    qtbot.waitUntil(lambda: gc.get_freeze_count() >= frozen + len(kept), timeout=5000)
