@@ -48,6 +48,17 @@ time the worker waited for the GUI thread; 5–8 s runs at 1500×920, offscreen,
   slice): the labels now keep an item per text (a slice's drawing went from 8 to 5 ms). The fitted line's
   mark was placed at the median of the data, computed at every frame (a sort of a million rows, for a large
   CSV): it is computed once per data set.
+- **A kept cache thrown away at every epoch's end.** Once a long run's trajectory was thinned (past its row
+  bound), the end of each epoch let the epoch end before it go, moving the rows after it up one; that changed
+  ``History.growth`` at most frames (70 of 117 in a 30 s Boston run), and every path, envelope and epoch row kept
+  between frames was computed afresh over all the rows: a Boston frame grew from 3 ms in the first 5 s to
+  17–20 ms in the last 5 s. The rows that stay are now ``History.settled`` (all but those from the latest epoch
+  end on), the caches keep just those, and the loss chart keys on the batch losses' own ``loss_growth``: 3 ms
+  a frame for the whole 30 s, but for the frame after a thinning (about once per doubling of the run).
+- **Garbage of tabs built later** (left). The window now builds its hidden tabs after it shows (launch 1.2 →
+  0.7 s). The garbage collector freezes what the app is made of at its first turn, when only the first tab
+  exists, so a full collection looks at the other three again: the race's longest stall was 67 ms in a 30 s
+  run (35 ms with those tabs frozen too, a change taken back: it broke tests that make many windows).
 - **What is left** (see the README's table for the latest figures): the GUI thread's remaining work is mostly
   Qt painting the charts (wide pens, the axes when their range changes) and recording what the worker sent,
   report by report.
