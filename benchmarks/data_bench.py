@@ -71,7 +71,7 @@ def _stall(view) -> tuple[float, int]:
 
 def run() -> list[Result]:
     from fitscope.engine.data import read_table, table_dataset
-    from fitscope.gui.app import MainWindow, create_app
+    from fitscope.gui.app import app_window, create_app
     from fitscope.gui.views.surface_view import SurfaceView
 
     with tempfile.TemporaryDirectory() as folder:
@@ -81,7 +81,7 @@ def run() -> list[Result]:
         names, table = read_table(path)
 
     app = create_app()
-    window = MainWindow()
+    window = app_window()  # as the app makes it
     window.resize(1400, 880)
     window.show()
     _wait(500)

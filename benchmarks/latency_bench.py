@@ -158,7 +158,7 @@ def measure(window, label: str, train_name: str, shown_name: str, changes: dict,
 def run(seconds: float = SECONDS, runs: int = RUNS, tabs=TABS) -> list[Result]:
     from PySide6.QtCore import QSettings, QStandardPaths
 
-    from fitscope.gui.app import MainWindow, create_app
+    from fitscope.gui.app import app_window, create_app
 
     QStandardPaths.setTestModeEnabled(True)  # no saved layout or remembered settings of the user's
     app = create_app()
@@ -167,7 +167,7 @@ def run(seconds: float = SECONDS, runs: int = RUNS, tabs=TABS) -> list[Result]:
     for label, train_name, shown_name, changes in tabs:
         best = None
         for _ in range(runs):
-            window = MainWindow()
+            window = app_window()  # as the app makes it (its tabs set aside by the garbage collector)
             window.resize(1500, 920)
             window.show()
             m = measure(window, label, train_name, shown_name, changes, seconds)

@@ -25,7 +25,9 @@ and collects, by the interpreter's own thresholds, from a timer in the GUI threa
 ``GarbageCollector`` is the model). At its first turn (the window is up by then) it collects once and
 *freezes* what is left (``gc.freeze``): the app's widgets, plots and modules live as long as it does, and a
 full collection, which looked at all of them (30 ms on a quiet machine, over 50 ms on a busy one, in the GUI
-thread while training ran), now looks only at what came since.
+thread while training ran), now looks only at what came since. The app's window builds its tabs after it
+shows, so it asks, once they are all built, for one more freeze (:func:`set_aside`); a process that makes many
+windows (the tests) does not ask, or each window would be set aside for good.
 """
 
 from __future__ import annotations
@@ -83,7 +85,8 @@ class _Collector(QObject):
         self.timer.start()
 
     def collect(self) -> None:
-        if not gc.get_freeze_count():  # the first turn: what the app is made of is set aside (see the docstring)
+        if not gc.get_freeze_count() or _aside[0]:  # the first turn, or asked: what the app is made of is set
+            _aside[0] = False  # aside (see the module's docstring)
             gc.collect()
             gc.freeze()
             return
@@ -97,6 +100,14 @@ class _Collector(QObject):
 
 
 _collector: list[_Collector] = []
+_aside = [False]  # set_aside was called since the collector's last turn
+
+
+def set_aside() -> None:
+    """What exists now lives as long as the process (the app's own window, every tab built): the collector's
+    next turn collects the garbage and freezes the rest, so that a full collection no longer looks at it. Called
+    once by the app; what is frozen is never collected, so a window closed later would stay in memory."""
+    _aside[0] = True
 
 
 def beat_while_running(running: bool) -> None:

@@ -6,13 +6,13 @@ import gc
 import os
 import sys
 
-from PySide6.QtCore import QByteArray, QCoreApplication, QEvent, QSettings, Qt, QTimer, Slot
+from PySide6.QtCore import QByteArray, QCoreApplication, QEvent, QSettings, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QApplication, QMainWindow, QMessageBox, QTabWidget, QWidget
 
 from fitscope import resources
 from fitscope.engine.data import BUILTIN, Dataset, load_builtin
-from fitscope.gui import access, export, keys, share
+from fitscope.gui import access, activity, export, keys, share
 from fitscope.gui import help as user_help
 from fitscope.gui.dialogs.open_csv import CsvOpener
 from fitscope.gui.dialogs.sweep import SweepMenu
@@ -46,6 +46,9 @@ BUILD_REST_MS = 300
 
 
 class MainWindow(QMainWindow):
+    #: Every tab's view is built (the last stand-in has just been replaced).
+    allBuilt = Signal()
+
     def __init__(self) -> None:
         super().__init__()
         export.install_patches()
@@ -99,6 +102,8 @@ class MainWindow(QMainWindow):
             self._adopt(view)
             if focused:
                 view.setFocus(Qt.FocusReason.TabFocusReason)
+            if None not in self._views:
+                self.allBuilt.emit()
         return view
 
     def _adopt(self, view: View) -> None:
@@ -334,10 +339,19 @@ def create_app(argv: list[str] | None = None) -> QApplication:
     return app
 
 
+def app_window() -> MainWindow:
+    """The app's one window: once its tabs are all built, the garbage collector sets them aside for good (a
+    full collection no longer looks at them; see gui/activity.py). A process that makes many windows makes them
+    with ``MainWindow()``, or each would stay in memory."""
+    window = MainWindow()
+    window.allBuilt.connect(activity.set_aside)
+    return window
+
+
 def main(argv: list[str] | None = None) -> int:
     app = create_app(argv)
     QApplication.setAttribute(Qt.ApplicationAttribute.AA_DontShowIconsInMenus, False)
-    window = MainWindow()
+    window = app_window()
     app.aboutToQuit.connect(window.shutdown)
     window.show()
     code = app.exec()

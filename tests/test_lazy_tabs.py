@@ -27,7 +27,9 @@ def test_a_new_window_builds_only_the_tab_it_shows_then_the_rest_soon_after(qtbo
     assert [w.tabs.tabText(i) for i in range(w.tabs.count())] == [cls.title for cls in VIEW_CLASSES]
     with qtbot.waitExposed(w):
         w.show()
-    qtbot.waitUntil(lambda: len(w.built_views()) == len(VIEW_CLASSES), timeout=20_000)
+    with qtbot.waitSignal(w.allBuilt, timeout=20_000):
+        pass
+    assert len(w.built_views()) == len(VIEW_CLASSES)
     assert [type(w.tabs.widget(i)) for i in range(w.tabs.count())] == list(VIEW_CLASSES)
     assert w.tabs.currentIndex() == 0 and w.current_view() is w.surface_view
 
