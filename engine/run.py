@@ -76,6 +76,15 @@ HISTORY_BUDGET_BYTES = 32 * 2**20
 RECOVERY_WORK = 200_000_000
 
 
+def history_room(examples: int, batch_size: int, epochs: int, n_params: int) -> int:
+    """Updates a run's :class:`~engine.history.History` makes room for at once: the whole run, up to
+    :data:`HISTORY_ROOM_BYTES` of trajectory. Room is memory only once rows are written in it; growing instead
+    copies what is kept into memory never touched, tens of milliseconds of the GUI thread's time once the
+    trajectory or the epoch table holds a few megabytes."""
+    per_epoch = -(-examples // max(1, batch_size))
+    return max(1023, min(max(epochs, 1) * per_epoch, HISTORY_ROOM_BYTES // (8 * n_params)))
+
+
 class StateError(ValueError):
     """A saved run cannot be used; ``str(e)`` is one line for the user (its data file is gone, say)."""
 
@@ -214,11 +223,8 @@ class FitRun(Observable):
         self.recovery_complete = True  # whether recovery() looked at every step it could go back to
 
     def _room(self) -> int:
-        """Updates to make room for at once: the whole run (growing a wide trajectory copies it), up to
-        :data:`HISTORY_ROOM_BYTES`."""
         s = self.settings
-        per_epoch = -(-len(self.experiment.y) // s.batch_size)
-        return max(1023, min(max(s.epochs, 1) * per_epoch, HISTORY_ROOM_BYTES // (8 * self.n_params)))
+        return history_room(len(self.experiment.y), s.batch_size, s.epochs, self.n_params)
 
     def _max_rows(self) -> int:
         """The most rows of parameters the history keeps: :data:`HISTORY_BUDGET_BYTES` of them and their step

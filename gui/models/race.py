@@ -38,7 +38,17 @@ from fitscope.engine.race import (
     standing,
 )
 from fitscope.engine.race import training_losses as losses_of
-from fitscope.engine.run import HISTORY, NEW_RUN, SETTINGS, STATUS, Observable, bool_field, data_source, load_source
+from fitscope.engine.run import (
+    HISTORY,
+    NEW_RUN,
+    SETTINGS,
+    STATUS,
+    Observable,
+    bool_field,
+    data_source,
+    history_room,
+    load_source,
+)
 from fitscope.engine.serial import finite_from_json, float_to_json
 from fitscope.engine.settings import (
     DEFAULT_LEARNING_RATE,
@@ -145,7 +155,9 @@ class RaceRun(Observable):
         self.keys = [s.optimizer for s in specs]
         self.race = Race.build(self.dataset, self.settings, specs) if specs else None
         start = np.array(self.start)
-        self.histories = [History(start) for _ in specs]
+        s = self.settings  # room for the whole race (growing a history copies it: see history_room)
+        room = history_room(len(self.experiment.y), s.batch_size, s.epochs, start.size)
+        self.histories = [History(start, steps=room) for _ in specs]
         self._forget_derived()
         self.done = False
         self.notify(NEW_RUN)
