@@ -49,11 +49,16 @@ class Growable:
         rows = np.asarray(rows, dtype=np.float64).reshape(-1, self._data.shape[1])
         need = self.n + len(rows)
         if need > len(self._data):
-            grown = np.empty((max(need, 2 * len(self._data)), self._data.shape[1]))
-            grown[: self.n] = self._data[: self.n]
-            self._data = grown
+            self.reserve(max(need, 2 * len(self._data)))
         self._data[self.n : need] = rows
         self.n = need
+
+    def reserve(self, rows: int) -> None:
+        """Make room for ``rows`` rows in all (room is memory only once rows are written in it)."""
+        if rows > len(self._data):
+            grown = np.empty((rows, self._data.shape[1]))
+            grown[: self.n] = self._data[: self.n]
+            self._data = grown
 
     def fill(self, rows: np.ndarray) -> None:
         """Replace the contents with ``rows`` (keeping any larger capacity)."""
@@ -270,7 +275,14 @@ class Thinned:
         self.layout += 1
 
     def _grow(self) -> None:
-        capacity = min(self.cap, 2 * len(self._steps))
+        self.reserve(2 * len(self._steps))
+
+    def reserve(self, rows: int) -> None:
+        """Make room for ``rows`` rows in all, never beyond :attr:`cap` (room is memory only once rows are
+        written in it)."""
+        capacity = min(self.cap, rows)
+        if capacity <= len(self._steps):
+            return
         values = np.empty((capacity, self._values.shape[1]))
         steps = np.empty(capacity, dtype=np.int64)
         values[: self.n] = self._values[: self.n]
@@ -394,6 +406,13 @@ class History:
         history.last_step = last_step
         history.diverged = diverged
         return history
+
+    def reserve(self, steps: int) -> None:
+        """Make room for ``steps`` updates in all (the run was made longer): growing later, during the run,
+        would copy what is kept at some delivery, a pause of the GUI thread that grows with the run."""
+        self._params.reserve(steps + 1)
+        self._loss.reserve(steps)
+        self._epochs.reserve(max(64, steps))
 
     @property
     def max_rows(self) -> int:

@@ -284,6 +284,8 @@ class FitRun(Observable):
             self.finished = False
         self.trainer.configure(**requests)
         self.settings = new
+        if "epochs" in changed:
+            self.history.reserve(self._room())  # room for the longer run now, not at some frame of it
         self.notify(SETTINGS)
 
     # --- reports ---

@@ -155,12 +155,15 @@ class RaceRun(Observable):
         self.keys = [s.optimizer for s in specs]
         self.race = Race.build(self.dataset, self.settings, specs) if specs else None
         start = np.array(self.start)
-        s = self.settings  # room for the whole race (growing a history copies it: see history_room)
-        room = history_room(len(self.experiment.y), s.batch_size, s.epochs, start.size)
-        self.histories = [History(start, steps=room) for _ in specs]
+        self.histories = [History(start, steps=self._room()) for _ in specs]
         self._forget_derived()
         self.done = False
         self.notify(NEW_RUN)
+
+    def _room(self) -> int:
+        """Updates each history makes room for: the whole race (growing a history copies it, see history_room)."""
+        s = self.settings
+        return history_room(len(self.experiment.y), s.batch_size, s.epochs, len(self.start))
 
     def update(self, **changes: Any) -> None:
         """Change the course: ``loss``, ``batch_size``, ``seed`` (the race starts again), ``epochs`` (on the fly)."""
@@ -182,6 +185,8 @@ class RaceRun(Observable):
             return
         self.settings = new
         self.race.configure(epochs=new.epochs)
+        for history in self.histories:
+            history.reserve(self._room())  # room for the longer race now, not at some frame of it
         self.done = False
         self.notify(SETTINGS)
 
