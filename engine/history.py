@@ -178,10 +178,11 @@ class Thinned:
         self._values[i] = row
         self._steps[i] = step
 
-    def extend(self, steps: np.ndarray, rows: np.ndarray, pins: list[int] = ()) -> None:
-        """Record the ``steps`` (increasing, later than the latest) with their ``rows``, pinning each of ``pins``
-        (steps among them, increasing: the epoch ends) once its row is in: the same rows as :meth:`append` and
-        :meth:`pin` one by one, in one go.
+    def extend(self, steps: np.ndarray, rows, pins: list[int] = ()) -> None:
+        """Record the ``steps`` (increasing, later than the latest) with their ``rows`` (an array (k, width), or a
+        sequence of k rows: only those kept are copied, a few of a long delivery once the column is thinned),
+        pinning each of ``pins`` (steps among them, increasing: the epoch ends) once its row is in: the same rows
+        as :meth:`append` and :meth:`pin` one by one, in one go.
 
         The rows kept then are those the rule keeps with the final pin, and the latest; the pins in between
         each let the one before go. When the column could fill up meanwhile, the steps are appended one by one
@@ -226,7 +227,10 @@ class Thinned:
             self._values[n:need] = rows
             self._steps[n:need] = steps
         else:
-            self._values[n:need] = rows[keep]
+            if isinstance(rows, np.ndarray):
+                self._values[n:need] = rows[keep]
+            else:
+                self._values[n:need] = [rows[i] for i in np.flatnonzero(keep).tolist()]
             self._steps[n:need] = steps[keep]
         self.n, self.pinned = need, final_pin
 
@@ -596,7 +600,7 @@ class History:
             self._params.pin(int(first[1]))
         if steps:
             at = np.array(steps, dtype=np.int64)
-            self._params.extend(at, np.array(rows), [int(e[1]) for e in epochs])
+            self._params.extend(at, rows, [int(e[1]) for e in epochs])  # (only the rows kept are copied)
             self._loss.extend(at, np.array(losses)[:, None])
         if epochs:
             self._epochs.extend(np.array(epochs, dtype=np.float64))
