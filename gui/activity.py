@@ -80,13 +80,16 @@ class _Collector(QObject):
     def __init__(self) -> None:
         super().__init__()
         self.thresholds = gc.get_threshold()
+        self.frozen = False  # what the app is made of was set aside
         self.timer = QTimer(self, interval=self.INTERVAL_MS)
         self.timer.timeout.connect(self.collect)
         self.timer.start()
 
     def collect(self) -> None:
-        if not gc.get_freeze_count() or _aside[0]:  # the first turn, or asked: what the app is made of is set
-            _aside[0] = False  # aside (see the module's docstring)
+        # (gc.get_freeze_count() would say whether it was done: it counts the frozen objects one by one, a
+        # hundred thousand of them, 6 % of the GUI thread's time at every turn)
+        if not self.frozen or _aside[0]:  # the first turn, or asked: what the app is made of is set aside
+            self.frozen, _aside[0] = True, False  # (see the module's docstring)
             gc.collect()
             gc.freeze()
             return
