@@ -248,6 +248,27 @@ def test_the_loss_chart_labels_grow_with_the_data_without_crowding(qtbot, window
         check_axis(view.loss_panel.plot.getAxis("left"), 10**y0, 10**y1)
 
 
+@pytest.mark.parametrize("hi", [1.2e6, 3.5e5, 40])
+def test_linear_axes_write_every_label_the_one_way(qtbot, hi):
+    """A step axis at a million steps read "500000" beside "1e+06" (pyqtgraph's own labels): every chart's linear
+    axes now write theirs by the rule, and plainly where all are small."""
+    panels = [LossCurvePanel("Loss"), RaceLossPanel(), PredActualPanel()]
+    for panel in panels:
+        qtbot.addWidget(panel)
+        panel.resize(420, 320)
+        with qtbot.waitExposed(panel):
+            panel.show()
+        panel.plot.setXRange(0, hi, padding=0)
+        settle(qtbot)
+        texts = [text for _rect, text in drawn_labels(panel.plot.getAxis("bottom"))]
+        assert len(texts) >= 2
+        values = [check_rule(text) if text != "0" else 0.0 for text in texts]  # (major ticks, then minor)
+        assert len(set(values)) == len(values) and max(values) <= hi, texts
+        if hi > 1e6:
+            assert "1e6" in texts, texts
+        panel.close()
+
+
 # --------------------------------------------------------------------------- 2. contour labels, 3. colour bar
 def check_contour_labels(panel) -> list[str]:
     labels = panel.contour_labels()

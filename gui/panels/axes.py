@@ -3,7 +3,9 @@
 
 :class:`LogAxis` is a pyqtgraph axis that, in log mode, labels round values (1-2-5 per decade, every k-th
 decade over many, evenly spaced ones within less than a decade) chosen so that no two labels come closer
-than about twice their size at the axis's length in pixels. :func:`log_ticks` makes that choice.
+than about twice their size at the axis's length in pixels. :func:`log_ticks` makes that choice. In linear
+mode it keeps pyqtgraph's ticks and writes them by the same rule (``5e5``, ``1e6``: pyqtgraph's own wrote
+``500000`` beside ``1e+06``); :func:`compact_axes` gives a plot its two.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Callable
 import pyqtgraph as pg
 from PySide6.QtGui import QFontMetricsF
 
-from fitscope.gui.numbers import compact, number_text
+from fitscope.gui.numbers import PLAIN_HI, compact, number_text
 
 #: Labels are at least this many times their own size apart, centre to centre, along the axis: a label's height
 #: of blank between two, never a column of 0.1/0.09/0.08 nor thirty labels in steps of 0.02.
@@ -135,7 +137,7 @@ def log_ticks(lo: float, hi: float, length: float, extent: Callable[[str], float
 
 class LogAxis(pg.AxisItem):
     """A pyqtgraph axis that, in log mode, labels round values that never crowd (:func:`log_ticks`), written
-    plainly or ``1e3``-style; in linear mode it is pyqtgraph's own."""
+    plainly or ``1e3``-style; in linear mode it has pyqtgraph's own ticks, written by the same rule."""
 
     def __init__(self, orientation: str, **kwargs) -> None:
         super().__init__(orientation, **kwargs)
@@ -183,9 +185,17 @@ class LogAxis(pg.AxisItem):
 
     def tickStrings(self, values, scale, spacing):  # noqa: N802 (pyqtgraph's name)
         if not self.logMode:
+            if values and max(abs(v * scale) for v in values) >= PLAIN_HI:
+                return distinct_texts([v * scale for v in values])  # 1e3-style, as every number on a plot
             return super().tickStrings(values, scale, spacing)
         return [self._labels.get(v) for v in values]  # None: a grid line without a label
 
     def labels(self) -> dict[float, str]:
         """The labels of the last ticks chosen (log10 value → text); for tests."""
         return dict(self._labels)
+
+
+def compact_axes() -> dict[str, LogAxis]:
+    """The left and bottom axes of a new plot (``axisItems=``; an axis given there is shown): numbers written
+    the one compact way."""
+    return {side: LogAxis(side) for side in ("left", "bottom")}

@@ -15,6 +15,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout, QWidget
 
+from fitscope.gui.panels.axes import compact_axes
 from fitscope.gui.panels.edges import EdgeMarkers, Mark
 from fitscope.gui.panels.plotting import OutsideLegend, quiet_plot
 from fitscope.gui.panels.surface import TRAJECTORY
@@ -36,7 +37,7 @@ class DataPanel(QWidget):
         super().__init__(parent)
         self.setObjectName("dataPlot")
         self.setAccessibleName("Data and fitted line")
-        self.widget = pg.PlotWidget(background="w", enableMenu=False)
+        self.widget = pg.PlotWidget(background="w", enableMenu=False, axisItems=compact_axes())
         self.plot = self.widget.getPlotItem()
         self.plot.setLabel("bottom", x_label)
         self.plot.setLabel("left", y_label)

@@ -10,7 +10,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout, QWidget
 
-from fitscope.gui.panels.axes import LogAxis
+from fitscope.gui.panels.axes import compact_axes
 from fitscope.gui.panels.decimate import GrowingEnvelope
 from fitscope.gui.panels.plotting import OutsideLegend, frame_y, quiet_plot, show_lone_points
 
@@ -26,7 +26,7 @@ class LossCurvePanel(QWidget):
         super().__init__(parent)
         self.setObjectName(object_name)
         self.setAccessibleName("Loss curve")
-        self.widget = pg.PlotWidget(background="w", enableMenu=False, axisItems={"left": LogAxis("left")})
+        self.widget = pg.PlotWidget(background="w", enableMenu=False, axisItems=compact_axes())
         self.plot = self.widget.getPlotItem()
         self.plot.setTitle(title, size="10pt")
         self.plot.setLabel("bottom", "step")

@@ -9,6 +9,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
+from fitscope.gui.panels.axes import compact_axes
 from fitscope.gui.panels.plotting import quiet_plot
 
 POINTS = "#1e88e5"
@@ -20,7 +21,7 @@ class PredActualPanel(QWidget):
     def __init__(self, unit: str = "", parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("predActualPanel")
-        self.widget = pg.PlotWidget(background="w", enableMenu=False)
+        self.widget = pg.PlotWidget(background="w", enableMenu=False, axisItems=compact_axes())
         self.widget.setObjectName("predActualPlot")
         self.widget.setAccessibleName("Predicted against actual price on the test set")
         self.plot = self.widget.getPlotItem()

@@ -12,7 +12,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout, QWidget
 
 from fitscope.gui import access
-from fitscope.gui.panels.axes import LogAxis
+from fitscope.gui.panels.axes import compact_axes
 from fitscope.gui.panels.decimate import GrowingEnvelope
 from fitscope.gui.panels.plotting import OutsideLegend, frame_y, quiet_plot, show_lone_points
 
@@ -25,7 +25,7 @@ class RaceLossPanel(QWidget):
         self.setObjectName("raceLossCurve")
         self.setAccessibleName("Loss curve of each racer")
         access.describe(self, self.description)
-        self.widget = pg.PlotWidget(background="w", enableMenu=False, axisItems={"left": LogAxis("left")})
+        self.widget = pg.PlotWidget(background="w", enableMenu=False, axisItems=compact_axes())
         self.plot = self.widget.getPlotItem()
         self.plot.setTitle("Training loss after each step", size="10pt")
         self.plot.setLabel("bottom", "step")

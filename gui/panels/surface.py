@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QGraphicsItem, QVBoxLayout, QWidget
 
 from fitscope.gui.keys import MapKeys
 from fitscope.gui.panels import decimate
-from fitscope.gui.panels.axes import LogAxis, distinct_texts
+from fitscope.gui.panels.axes import LogAxis, compact_axes, distinct_texts
 from fitscope.gui.panels.curvature import CurvatureAxes
 from fitscope.gui.panels.plotting import quiet_plot
 
@@ -101,7 +101,7 @@ class SurfacePanel(QWidget):
         layout.addWidget(self.graphics)
         self._fit = _FitToView(self.graphics)
 
-        self.plot = self.graphics.addPlot(row=0, col=0, enableMenu=False)
+        self.plot = self.graphics.addPlot(row=0, col=0, enableMenu=False, axisItems=compact_axes())
         self.plot.setLabel("bottom", x_label)
         self.plot.setLabel("left", y_label)
         self.plot.setTitle("Training loss over (kernel, bias) — click to start there", size="10pt")
