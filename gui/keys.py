@@ -394,12 +394,17 @@ def _short(v: float) -> str:
     return "0" if abs(v) < 1e-12 else f"{v:.3g}"
 
 
+#: A field is named after its parameter if the name is this short ("weight of lstat"); else after its axis ("x"),
+#: as the chooser above it is (an elided "layer 1: rm → uni…" read as a cut label).
+SHORT_NAME = 18
+
+
 class PointFields(QWidget):
     """Two number fields for a point of a map (the two parameters a loss slice shows), with their names.
 
     ``chosen(float, float)``: the user entered a value in either field; the point both fields show.
     :meth:`show_point` shows a point (a field being typed in is left alone); no signal fires. The fields are
-    named after the map's axes.
+    named after the map's axes' parameters (or the axes, for long names; the whole name is their tip).
     """
 
     chosen = Signal(float, float)
@@ -442,8 +447,8 @@ class PointFields(QWidget):
         if names == self._names:
             return
         self._names = names
-        for label, box, text in zip(self.names, self.fields, names, strict=True):
-            label.setText(_elide(text))
+        for label, box, text, axis in zip(self.names, self.fields, names, "xy", strict=True):
+            label.setText(text if len(text) <= SHORT_NAME else axis)  # (a long name: the axis it is on)
             label.setToolTip(text)
             box.setAccessibleName(f"{self._accessible} {text}")
             box.setToolTip(f"{text}: type a value (or step it with the arrow keys) to start training there")
@@ -465,6 +470,4 @@ class PointFields(QWidget):
         self.chosen.emit(*self.point())
 
 
-def _elide(text: str, n: int = 18) -> str:
-    return text if len(text) <= n else text[: n - 1] + "…"
 

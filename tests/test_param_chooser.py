@@ -117,3 +117,18 @@ def test_the_linear_model_keeps_a_plain_list(qtbot, view):
     combo.showPopup()
     assert combo.picker is None and combo.view().isVisible()
     combo.hidePopup()
+
+
+def test_the_now_at_fields_are_named_whole_or_by_their_axis(qtbot, view):
+    """"layer 1: rm → uni…" beside a field read as a cut label: a long name gives the field its axis's letter
+    (the chooser above it says which weight that is), a short one stays; the whole name is the tip and what a
+    screen reader says."""
+    fields = view.slice.fields
+    view.slice.x_param.setCurrentIndex(view.slice.x_param.findText("weight of ptratio"))
+    qtbot.waitUntil(lambda: fields.names[0].text() == "weight of ptratio")
+    two_layers(view)
+    qtbot.waitUntil(lambda: fields.names[0].text() == "x")
+    assert fields.names[1].text() == "y"
+    name = view.slice.x_param.currentText()
+    assert len(name) > 18 and fields.names[0].toolTip() == name
+    assert fields.fields[0].accessibleName() == f"Now at {name}"
