@@ -14,6 +14,7 @@ import math
 import re
 
 import numpy as np
+import pyqtgraph as pg
 import pytest
 from PySide6.QtCore import QPoint, QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFontMetricsF, QImage, QPainter
@@ -33,7 +34,7 @@ from fitscope.gui import export
 from fitscope.gui.app import MainWindow
 from fitscope.gui.panels.axes import LogAxis, compact, log_ticks, number_text
 from fitscope.gui.panels.loss_curve import LossCurvePanel
-from fitscope.gui.panels.plotting import Swatch
+from fitscope.gui.panels.plotting import TITLE_SLACK, Swatch, fit_title
 from fitscope.gui.panels.pred_actual import PredActualPanel
 from fitscope.gui.panels.race_losses import RaceLossPanel
 from fitscope.gui.views.boston_view import BostonView
@@ -267,6 +268,31 @@ def test_linear_axes_write_every_label_the_one_way(qtbot, hi):
         if hi > 1e6:
             assert "1e6" in texts, texts
         panel.close()
+
+
+def test_a_title_broken_in_two_stays_so_while_its_room_wavers(qtbot):
+    """The Boston slice's title flipped between one line and two from frame to frame while training ran (its
+    colour bar's labels grow and shrink by a few pixels): back on one line only with room to spare."""
+    widget = pg.PlotWidget()
+    qtbot.addWidget(widget)
+    widget.resize(900, 300)
+    with qtbot.waitExposed(widget):
+        widget.show()
+    plot = widget.getPlotItem()
+    fit_title(plot, "Training loss over two parameters — click to start there")
+
+    def one_line_at(width: int) -> bool:
+        widget.resize(width, 300)
+        settle(qtbot, 20)
+        return "<br>" not in plot.titleLabel.text
+
+    assert one_line_at(900)
+    width = 900
+    while one_line_at(width):  # narrower, until it breaks
+        width -= 4
+        assert width > 100
+    assert not one_line_at(width + 8) and not one_line_at(width)  # a few pixels more: still two lines
+    assert one_line_at(width + 8 + TITLE_SLACK)  # room to spare: one line again
 
 
 # --------------------------------------------------------------------------- 2. contour labels, 3. colour bar

@@ -167,6 +167,10 @@ def frame_y(plot: pg.PlotItem, values, log: bool) -> None:
             view_box.enableAutoRange(axis="y")
 
 
+#: Pixels of room beyond its need a title on two lines waits for before it goes back to one.
+TITLE_SLACK = 40
+
+
 class _TitleFitter(QObject):
     """Refits a plot's title whenever the widget showing the plot is resized or its layout changes (see
     :func:`fit_title`)."""
@@ -178,6 +182,7 @@ class _TitleFitter(QObject):
         font = QFont()
         font.setPointSizeF(size)
         self.need = QFontMetricsF(font).horizontalAdvance(title) + 16
+        self.split = False  # on two lines
         self.view.installEventFilter(self)
         self.top = self._top()
         self.top.installEventFilter(self)  # the layout changed (an axis grew, say): the room for the title too
@@ -197,14 +202,17 @@ class _TitleFitter(QObject):
     def fit(self) -> None:
         room = self.room()
         first, _, rest = self.title.partition(" — ")
-        text = self.title if not rest or room >= self.need * text_size.factor() else \
-            f"{first}<br><span style='font-size: {self.size - 2:g}pt'>{rest}</span>"
+        need = self.need * text_size.factor()
+        if self.split:  # back on one line only with room to spare: an axis or a colour bar whose labels grow and
+            need += TITLE_SLACK  # shrink by a few pixels while training runs made the title flip at each frame
+        self.split = bool(rest) and room < need
+        text = f"{first}<br><span style='font-size: {self.size - 2:g}pt'>{rest}</span>" if self.split else self.title
         if self.plot.titleLabel.text != text:
             self.plot.setTitle(text, size=f"{self.size:g}pt")
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
-        if event.type() in (QEvent.Type.Resize, QEvent.Type.LayoutRequest):
-            self.fit()
+        if event.type() in (QEvent.Type.Resize, QEvent.Type.LayoutRequest) and isValid(self.plot):
+            self.fit()  # (a view being torn down may be resized after its plot is gone)
         return False
 
     def remove(self) -> None:
