@@ -1,7 +1,9 @@
 """One compact way to write a number, for plots and the texts about them (no Qt here).
 
 The rule of every number drawn on a plot: plain decimals from 0.01 to 999 (``0.05``, ``0.2``, ``1``, ``20``,
-``500``) and ``1e3``-style beyond (``1e3``, ``2.5e4``, ``1e-3``), never ``10²`` nor ``9·10¹``.
+``500``) and ``1e3``-style beyond (``1e3``, ``2.5e4``, ``1e-3``), never ``10²`` nor ``9·10¹``. The ticks of a
+linear axis count steps, prices, areas: they are written as people write such numbers, the same way along the
+axis (:func:`linear_texts`: ``1,500``; ``50k``, ``1.2M``).
 """
 
 from __future__ import annotations
@@ -63,3 +65,35 @@ def number(v: float) -> str:
 def pretty(text: str) -> str:
     """Typographic minus signs in front of numbers (``-5`` → ``−5``; ``1e-07`` is left alone)."""
     return re.sub(r"(?<![\w.)])-(?=[\d.])", "−", text)
+
+
+#: Suffixes of the ticks of a linear axis reaching 10,000 or more: thousands, millions, billions, trillions.
+SUFFIXES = ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
+
+
+def _fewest_decimals(values: list[float], suffix: str = "") -> list[str]:
+    """``values`` (round ticks) with as few decimals as write them whole (``1``, ``1.5``, ``2``), each with
+    ``suffix``."""
+    for decimals in range(7):
+        if all(abs(round(v, decimals) - v) <= 1e-9 * max(1.0, abs(v)) for v in values):
+            break
+    texts = [_strip(f"{v:,.{decimals}f}") for v in values]
+    return ["0" if t in ("0", "-0") else t + suffix for t in texts]
+
+
+def linear_texts(values: list[float]) -> list[str] | None:
+    """The labels of a linear axis's ticks ``values``, all the same way: with a thousands separator up to 9,999
+    (``1,500``), with a suffix from 10,000 (``50k``, ``1.2M``, ``3G``), ``1e3``-style beyond a thousand
+    trillions or under 0.001; ``None`` where plain decimals do (every tick under 1,000)."""
+    finite = [abs(v) for v in values if math.isfinite(v)]
+    if not finite:
+        return None
+    top = max(finite)
+    if top >= 1e15 or 0 < top < 1e-3:
+        return [compact(v, 3) for v in values]
+    if top >= 1e4:
+        scale, suffix = next((s, x) for s, x in SUFFIXES if top >= s)
+        return _fewest_decimals([v / scale for v in values], suffix)
+    if top >= 1e3:
+        return _fewest_decimals(values)
+    return None

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 from fitscope.engine.data import load_builtin
 from fitscope.gui import export
 from fitscope.gui.app import MainWindow
+from fitscope.gui.numbers import linear_texts
 from fitscope.gui.panels.axes import LogAxis, compact, log_ticks, number_text
 from fitscope.gui.panels.loss_curve import LossCurvePanel
 from fitscope.gui.panels.plotting import TITLE_SLACK, Swatch, fit_title
@@ -249,10 +250,31 @@ def test_the_loss_chart_labels_grow_with_the_data_without_crowding(qtbot, window
         check_axis(view.loss_panel.plot.getAxis("left"), 10**y0, 10**y1)
 
 
-@pytest.mark.parametrize("hi", [1.2e6, 3.5e5, 40])
-def test_linear_axes_write_every_label_the_one_way(qtbot, hi):
-    """A step axis at a million steps read "500000" beside "1e+06" (pyqtgraph's own labels): every chart's linear
-    axes now write theirs by the rule, and plainly where all are small."""
+SUFFIX = {"k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
+
+
+def read_tick(text: str) -> float:
+    """The value of a linear axis's label: 1,500; 50k; 1.2M; 0.5."""
+    assert "e" not in text and "+" not in text, text
+    factor = SUFFIX.get(text[-1], 1.0)
+    return float(text.rstrip("kMGT").replace(",", "")) * factor
+
+
+def test_linear_tick_labels_are_written_one_way_along_the_axis():
+    assert linear_texts([0, 250, 500]) is None  # plain decimals: pyqtgraph's own
+    assert linear_texts([0, 500, 1000, 1500]) == ["0", "500", "1,000", "1,500"]
+    assert linear_texts([1000.5, 1001.0, 1001.5]) == ["1,000.5", "1,001", "1,001.5"]
+    assert linear_texts([0, 5e4, 1e5, 1.5e5]) == ["0", "50k", "100k", "150k"]
+    assert linear_texts([-9e5, 0, 5e5, 1.1e6]) == ["-0.9M", "0", "0.5M", "1.1M"]
+    assert linear_texts([0, 1e10, 2e10]) == ["0", "10G", "20G"]
+    assert linear_texts([1e-4, 2e-4]) == ["1e-4", "2e-4"]
+
+
+@pytest.mark.parametrize("hi,style", [(1.2e6, "M"), (3.5e5, "k"), (5e3, ","), (40, "")])
+def test_linear_axes_write_every_label_one_way(qtbot, hi, style):
+    """A step axis at a million steps read "500000" beside "1e+06" (pyqtgraph's own labels), and the project's
+    own rule then read "500" beside "1e3": the linear axes of every chart write all their labels one way, as
+    people write counts and prices (1,500; 50k; 1.2M)."""
     panels = [LossCurvePanel("Loss"), RaceLossPanel(), PredActualPanel()]
     for panel in panels:
         qtbot.addWidget(panel)
@@ -263,10 +285,15 @@ def test_linear_axes_write_every_label_the_one_way(qtbot, hi):
         settle(qtbot)
         texts = [text for _rect, text in drawn_labels(panel.plot.getAxis("bottom"))]
         assert len(texts) >= 2
-        values = [check_rule(text) if text != "0" else 0.0 for text in texts]  # (major ticks, then minor)
-        assert len(set(values)) == len(values) and max(values) <= hi, texts
-        if hi > 1e6:
-            assert "1e6" in texts, texts
+        values = [read_tick(text) for text in texts]  # (major ticks, then minor)
+        assert len(set(values)) == len(values) and 0 <= min(values) and max(values) <= hi, texts
+        nonzero = [t for t in texts if t != "0"]
+        if style in SUFFIX:
+            assert all(t.endswith(style) for t in nonzero), texts
+        elif style == ",":
+            assert all("," in t for t in nonzero if read_tick(t) >= 1000) and not any(t[-1] in SUFFIX for t in texts)
+        else:
+            assert all(t.replace(".", "").isdigit() for t in nonzero), texts
         panel.close()
 
 

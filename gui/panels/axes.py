@@ -4,8 +4,8 @@
 :class:`LogAxis` is a pyqtgraph axis that, in log mode, labels round values (1-2-5 per decade, every k-th
 decade over many, evenly spaced ones within less than a decade) chosen so that no two labels come closer
 than about twice their size at the axis's length in pixels. :func:`log_ticks` makes that choice. In linear
-mode it keeps pyqtgraph's ticks and writes them by the same rule (``5e5``, ``1e6``: pyqtgraph's own wrote
-``500000`` beside ``1e+06``); :func:`compact_axes` gives a plot its two.
+mode it keeps pyqtgraph's ticks and writes them all one way (``1,500``; ``50k``, ``1.2M``: pyqtgraph's own
+wrote ``500000`` beside ``1e+06``); :func:`compact_axes` gives a plot its two.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections.abc import Callable
 import pyqtgraph as pg
 from PySide6.QtGui import QFontMetricsF
 
-from fitscope.gui.numbers import PLAIN_HI, compact, number_text
+from fitscope.gui.numbers import compact, linear_texts, number_text
 
 #: Labels are at least this many times their own size apart, centre to centre, along the axis: a label's height
 #: of blank between two, never a column of 0.1/0.09/0.08 nor thirty labels in steps of 0.02.
@@ -137,7 +137,8 @@ def log_ticks(lo: float, hi: float, length: float, extent: Callable[[str], float
 
 class LogAxis(pg.AxisItem):
     """A pyqtgraph axis that, in log mode, labels round values that never crowd (:func:`log_ticks`), written
-    plainly or ``1e3``-style; in linear mode it has pyqtgraph's own ticks, written by the same rule."""
+    plainly or ``1e3``-style; in linear mode it has pyqtgraph's own ticks, written as people write counts and
+    prices (:func:`~fitscope.gui.numbers.linear_texts`)."""
 
     def __init__(self, orientation: str, **kwargs) -> None:
         super().__init__(orientation, **kwargs)
@@ -185,9 +186,8 @@ class LogAxis(pg.AxisItem):
 
     def tickStrings(self, values, scale, spacing):  # noqa: N802 (pyqtgraph's name)
         if not self.logMode:
-            if values and max(abs(v * scale) for v in values) >= PLAIN_HI:
-                return distinct_texts([v * scale for v in values])  # 1e3-style, as every number on a plot
-            return super().tickStrings(values, scale, spacing)
+            texts = linear_texts([v * scale for v in values])  # 1,500; 50k; 1.2M (see gui/numbers.py)
+            return super().tickStrings(values, scale, spacing) if texts is None else texts
         return [self._labels.get(v) for v in values]  # None: a grid line without a label
 
     def labels(self) -> dict[float, str]:
