@@ -394,9 +394,18 @@ def _short(v: float) -> str:
     return "0" if abs(v) < 1e-12 else f"{v:.3g}"
 
 
-#: A field is named after its parameter if the name is this short ("weight of lstat"); else after its axis ("x"),
-#: as the chooser above it is (an elided "layer 1: rm → uni…" read as a cut label).
+#: A field is named after its parameter if the name is this short ("weight of lstat", "lstat → unit 1"); else
+#: after its axis ("x"), as the chooser above it is (an elided "layer 1: rm → uni…" read as a cut label).
 SHORT_NAME = 18
+
+
+def field_name(name: str, axis: str) -> str:
+    """What a field holding parameter ``name`` on ``axis`` is called: the name, without its layer if need be
+    (the chooser above says it), or the axis."""
+    if len(name) <= SHORT_NAME:
+        return name
+    _layer, _, rest = name.partition(": ")
+    return rest if rest and len(rest) <= SHORT_NAME else axis
 
 
 class PointFields(QWidget):
@@ -448,7 +457,7 @@ class PointFields(QWidget):
             return
         self._names = names
         for label, box, text, axis in zip(self.names, self.fields, names, "xy", strict=True):
-            label.setText(text if len(text) <= SHORT_NAME else axis)  # (a long name: the axis it is on)
+            label.setText(field_name(text, axis))
             label.setToolTip(text)
             box.setAccessibleName(f"{self._accessible} {text}")
             box.setToolTip(f"{text}: type a value (or step it with the arrow keys) to start training there")

@@ -8,6 +8,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QLineEdit, QTreeView
 
 from fitscope.engine.data import load_builtin
+from fitscope.gui.keys import field_name
 from fitscope.gui.views.boston_view import BostonView
 
 
@@ -120,15 +121,16 @@ def test_the_linear_model_keeps_a_plain_list(qtbot, view):
 
 
 def test_the_now_at_fields_are_named_whole_or_by_their_axis(qtbot, view):
-    """"layer 1: rm → uni…" beside a field read as a cut label: a long name gives the field its axis's letter
-    (the chooser above it says which weight that is), a short one stays; the whole name is the tip and what a
+    """"layer 1: rm → uni…" beside a field read as a cut label: a long name loses its layer (the chooser above
+    says it), and a name still too long gives the field its axis's letter; the whole name is the tip and what a
     screen reader says."""
     fields = view.slice.fields
     view.slice.x_param.setCurrentIndex(view.slice.x_param.findText("weight of ptratio"))
     qtbot.waitUntil(lambda: fields.names[0].text() == "weight of ptratio")
     two_layers(view)
-    qtbot.waitUntil(lambda: fields.names[0].text() == "x")
-    assert fields.names[1].text() == "y"
     name = view.slice.x_param.currentText()
-    assert len(name) > 18 and fields.names[0].toolTip() == name
-    assert fields.fields[0].accessibleName() == f"Now at {name}"
+    assert name.startswith("layer 1: ")
+    qtbot.waitUntil(lambda: fields.names[0].text() == name.removeprefix("layer 1: "))
+    assert fields.names[0].toolTip() == name and fields.fields[0].accessibleName() == f"Now at {name}"
+    assert field_name("layer 2: unit 14 → unit 38", "y") == "unit 14 → unit 38"
+    assert field_name("layer 1: a_very_long_feature → unit 1", "x") == "x"
