@@ -805,7 +805,7 @@ def check_boston(view) -> None:
     h = view.model.history
     _history_ok(h, "boston")
     _trainer_ok(view.model.experiment.trainer, h, "boston")
-    assert view.readouts.text("bostonStep") == str(h.steps), (
+    assert view.readouts.text("bostonStep") == f"{h.steps:,}", (
         f"boston: step readout {view.readouts.text('bostonStep')!r}, history {h.steps}")
     assert view.progress.value() == len(h.epochs), f"boston: progress {view.progress.value()}, {len(h.epochs)} epochs"
     if len(h.epochs):

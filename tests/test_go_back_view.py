@@ -92,7 +92,7 @@ def test_the_boston_tab_goes_back_too(qtbot, make):
     assert step is not None and view.go_back_button.isVisible()
     view.commands["go_back"].trigger()
     assert run.history.diverged is None and run.history.steps == step
-    assert view.readouts.text("bostonStep") == str(step)
+    assert view.readouts.text("bostonStep") == f"{step:,}"
     assert np.array_equal(run.trainer.params, run.history.current)
 
 

@@ -315,14 +315,16 @@ class BostonView(TrainingView):
         done = run.epochs_done
         step = h.last_step
         total = max(run.settings.epochs, done)
-        if step is not None and step.epoch > done:  # an epoch under way: the bar says which, as the Now box does
-            text = f"Epoch {step.epoch} of {total} (batch {step.batch + 1} of {step.batches_per_epoch})"
+        if step is not None and step.epoch > done and not self.controller.running:
+            # stopped within an epoch (a batch stepped): the bar says which, as the Now box does (while a run
+            # goes, one text: frames within and at the end of an epoch alternated between the two)
+            text = f"Epoch {step.epoch:,} of {total:,} (batch {step.batch + 1} of {step.batches_per_epoch})"
         else:
-            text = f"{done} of {total} epochs done"
+            text = f"{done:,} of {total:,} epochs done"
         self._set_progress(done, total, text)
         r = self.readouts
-        r.set("bostonStep", h.steps)
-        r.set("bostonEpoch", f"{step.epoch} (batch {step.batch + 1} of {step.batches_per_epoch})"
+        r.set("bostonStep", f"{h.steps:,}")
+        r.set("bostonEpoch", f"{step.epoch:,} (batch {step.batch + 1} of {step.batches_per_epoch})"
               if step is not None else "–")
         r.set("bostonBatchLoss", fmt(step.loss if step is not None else None))
         last = run.last_epoch()
