@@ -127,3 +127,20 @@ def test_the_keys_are_the_usual_ones_and_normal_size_leaves_ctrl_0_to_frame_the_
     used = [k.toString() for a in window.findChildren(QAction) for k in a.shortcuts()]
     for key in ("Ctrl++", "Ctrl+=", "Ctrl+-", "Ctrl+Alt+0"):
         assert used.count(key) == 1, f"{key} is taken twice"
+
+
+@pytest.mark.parametrize("steps", [0, 2])
+def test_the_speed_name_keeps_its_width_at_every_speed_and_text_size(qtbot, window, steps):
+    """"as fast as possible" widened the sidebar by 20 px when chosen: the label was as wide as that name in
+    the font it had when it was made, not the one it is drawn with."""
+    for _ in range(steps):
+        action(window, "largerTextAction").trigger()
+    view = window.surface_view
+    widths = set()
+    for position in range(view.speed.maximum() + 1):
+        view.speed.setValue(position)
+        QApplication.processEvents()
+        label = view.speed_label
+        assert label.width() >= label.fontMetrics().horizontalAdvance(label.text()), label.text()
+        widths.add(label.sizeHint().width())
+    assert len(widths) == 1

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QValidator
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -157,6 +157,20 @@ SPEEDS = [
 DEFAULT_SPEED = len(SPEEDS) - 2
 
 
+class _SpeedLabel(QLabel):
+    """The name of the speed chosen, as wide as the widest name in the font it has now (its width was set for the
+    font it had when made: at a larger text size, "as fast as possible" widened the sidebar)."""
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt's name)
+        hint = super().sizeHint()
+        margins = self.contentsMargins()
+        widest = max(self.fontMetrics().horizontalAdvance(name) for name, _ in SPEEDS)
+        return QSize(max(hint.width(), widest + margins.left() + margins.right() + 2), hint.height())
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt's name)
+        return self.sizeHint()
+
+
 def speed_row(object_name: str, position: int = DEFAULT_SPEED) -> tuple[QHBoxLayout, QSlider, QLabel]:
     """The Run speed slider (:data:`SPEEDS`, from one batch a second to as fast as possible) in a row with its
     caption and a label that names the speed; the layout, the slider and the label."""
@@ -166,8 +180,7 @@ def speed_row(object_name: str, position: int = DEFAULT_SPEED) -> tuple[QHBoxLay
     slider.setRange(0, len(SPEEDS) - 1)
     slider.setPageStep(1)
     slider.setToolTip("How fast Run goes: from one batch a second to as fast as the machine can")
-    label = QLabel()
-    label.setMinimumWidth(label.fontMetrics().horizontalAdvance("as fast as possible"))
+    label = _SpeedLabel()
 
     def show(p: int) -> None:
         label.setText(SPEEDS[p][0])
