@@ -56,10 +56,24 @@ time the worker waited for the GUI thread; 5–8 s runs at 1500×920, offscreen,
   17–20 ms in the last 5 s. The rows that stay are now ``History.settled`` (all but those from the latest epoch
   end on), the caches keep just those, and the loss chart keys on the batch losses' own ``loss_growth``: 3 ms
   a frame for the whole 30 s, but for the frame after a thinning (about once per doubling of the run).
-- **Garbage of tabs built later** (left). The window now builds its hidden tabs after it shows (launch 1.2 →
-  0.7 s). The garbage collector freezes what the app is made of at its first turn, when only the first tab
-  exists, so a full collection looks at the other three again: the race's longest stall was 67 ms in a 30 s
-  run (35 ms with those tabs frozen too, a change taken back: it broke tests that make many windows).
+- **Garbage of tabs built later.** The window builds its hidden tabs after it shows (launch 1.2 → 0.7 s). The
+  garbage collector froze what the app is made of at its first turn, when only the first tab existed, so a
+  full collection looked at the other three again (the race's longest stall 67 ms). The app's window now asks
+  for one more freeze once every tab is built (``MainWindow.allBuilt``, ``activity.set_aside``; only the app's
+  own window, :func:`~fitscope.gui.app.app_window`, which this benchmark uses: a test process makes hundreds
+  of windows, and frozen ones would all stay in memory). And the collector's turn, ten times a second, asked
+  ``gc.get_freeze_count()``, which counts the frozen objects one by one: 6 % of the GUI thread's samples
+  (py-spy, native) at full speed. It keeps its own flag now.
+- **Copies into untouched memory.** The race's four histories made room for 1,024 steps and doubled in the
+  same delivery: each copy of an epoch table into fresh memory took 8–16 ms (a 69 ms stall at 22 s). They make
+  room for the whole race at once now, as a fit run does (``history_room``; room is memory only once written),
+  and again when Epochs is raised. Recording a delivery stacked every report's parameters before thinning kept
+  a few: it copies only the rows kept (the two-layer MLP's recording 7.5 → 3 µs a report).
+- **Where the worker's time goes at full speed** (per-thread CPU from ``/proc``, the worker's waits timed): the
+  worker waits for frames and recording about a quarter of the time, as ``FRAME_SHARE`` allows, and computes
+  the rest, but each step takes 20–30 % longer than headless (Boston linear 15 against 12 µs a report, MLP
+  50-50 117 against 93) while the GUI thread and Qt's raster threads run beside it on the two cores: the
+  throughput left, about 60 %, is that quarter and that contention.
 - **What is left** (see the README's table for the latest figures): the GUI thread's remaining work is mostly
   Qt painting the charts (wide pens, the axes when their range changes) and recording what the worker sent,
   report by report.
