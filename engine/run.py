@@ -326,6 +326,18 @@ class FitRun(Observable):
     def n_params(self) -> int:
         return self.experiment.model.n_params
 
+    def discards(self, **changes: Any) -> bool:
+        """Whether :meth:`update` with ``changes`` would start afresh a run that has trained (a setting the
+        trainer cannot take on the fly, such as another model): what a tab lets its user undo."""
+        if self.untouched:
+            return False
+        try:
+            new = self.constrain(self.dataset, replace(self.settings, **changes))
+        except (TypeError, ValueError):
+            return False  # (refused by update, which says why)
+        return any(getattr(new, f.name) != getattr(self.settings, f.name)
+                   for f in dataclasses.fields(FitSettings) if f.name not in LIVE)
+
     @property
     def untouched(self) -> bool:
         """Nothing has been reported yet: no step, not even a phase."""

@@ -211,6 +211,29 @@ def test_boston_reset_and_a_built_in_data_set_are_undone(qtbot, window):
     check_undo_redo(qtbot, window, view, before, "Undo new data set")
 
 
+def test_another_model_chosen_mid_run_pauses_it_says_so_and_is_undone(qtbot, window):
+    """Choosing another model while a run went threw it away without a word: the run is paused and kept for
+    Undo, and a note says so. A setting taken on the fly (the learning rate) keeps the run going."""
+    view = window.boston_view
+    show(qtbot, window, view)
+    view.speed.setValue(0)  # slow: the run is still going when the model is changed
+    view.commands["run"].trigger()
+    qtbot.waitUntil(lambda: view.model.history.steps >= 2, timeout=20_000)
+    view.control("learning_rate").setValue(0.02)
+    assert view.controller.running and window.edit.undo_action.text() == "Undo"  # nothing to undo
+    view.control("model").setCurrentIndex(1)  # one hidden layer
+    assert not view.controller.running and view.model.history.steps == 0
+    assert "Edit ▸ Undo" in view.message.text()
+    after = state(view)
+    press_undo(qtbot, window)
+    assert view.model.settings.model == "linear" and view.model.history.steps >= 2
+    paused = state(view)
+    press_redo(qtbot, window)
+    assert state(view) == after
+    press_undo(qtbot, window)
+    assert state(view) == paused
+
+
 # --------------------------------------------------------------------------- the race
 def test_a_new_start_of_the_race_is_undone(qtbot, window):
     view = window.race_view

@@ -113,6 +113,10 @@ class Racer:
         return cls(True, DEFAULT_LEARNING_RATE[key], {o.keyword: o.default for o in OPTIONS[key]})
 
 
+#: The settings of the course: a change of any starts the race afresh (epochs are taken on the fly).
+RESTART_KEYS = ("loss", "batch_size", "seed", "init")
+
+
 class RaceRun(Observable):
     """The race (see the module's docstring).
 
@@ -165,13 +169,24 @@ class RaceRun(Observable):
         s = self.settings
         return history_room(len(self.experiment.y), s.batch_size, s.epochs, len(self.start))
 
+    def discards(self, **changes: Any) -> bool:
+        """Whether :meth:`update` with ``changes`` would start a race under way afresh (the loss, batch size or
+        seed: the course)."""
+        if not self.steps:
+            return False
+        try:
+            new = self.constrain(replace(self.settings, **changes))
+        except (TypeError, ValueError):
+            return False
+        return any(getattr(new, k) != getattr(self.settings, k) for k in RESTART_KEYS)
+
     def update(self, **changes: Any) -> None:
         """Change the course: ``loss``, ``batch_size``, ``seed`` (the race starts again), ``epochs`` (on the fly)."""
         new = self.constrain(replace(self.settings, **changes))
         new.validate(len(self.dataset.y_train))
         if new == self.settings:
             return
-        restart = any(getattr(new, k) != getattr(self.settings, k) for k in ("loss", "batch_size", "seed", "init"))
+        restart = any(getattr(new, k) != getattr(self.settings, k) for k in RESTART_KEYS)
         if restart or self.race is None:
             before = (self.settings, self.experiment, self.loss, self.optimum, self.optimum_loss)
             try:

@@ -219,7 +219,13 @@ class TrainingView(Remembered, SessionPart, View):
         """Ask the model for new settings; one that is out of range is refused with a message."""
         rate = getattr(self.model.settings, "learning_rate", None)
         try:
-            self.model.update(**changes)
+            if self.model.discards(**changes):  # another model, say, in the middle of a run: undoable
+                with self.undo.discarding("new settings"):
+                    self.model.update(**changes)
+                self.show_message("The run started afresh with the new settings (Edit ▸ Undo brings the run "
+                                  "before back).", note=True)
+            else:
+                self.model.update(**changes)
         except ValueError as e:
             self.show_message(str(e).rstrip(".") + ".")
             self.settings_changed()  # the controls show the settings in use again
