@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 import time
 from dataclasses import replace
 
@@ -467,3 +468,25 @@ def test_the_now_box_says_which_epoch_its_losses_are_of(qtbot, view):
     assert r.text("bostonEpoch").startswith("3 (batch 1 of")
     assert r.text("bostonLossEpoch") == "2"
     assert float(r.text("bostonTrainLoss")) == pytest.approx(view.model.history.epochs[-1, 2], rel=1e-5)
+
+
+def test_the_predictions_title_names_the_step_the_now_box_shows_at_every_frame(qtbot, view):
+    """The predictions were drawn in the frame's second part, the Now box in its first: at full speed their
+    steps differed by thousands. Both are drawn in the same part now, at the same moment of the run."""
+    view.control("epochs").setValue(100_000)
+    view.speed.setValue(view.speed.maximum())
+    view.commands["run"].trigger()
+    try:
+        for _ in range(5):
+            qtbot.wait(150)
+            view.redraw_parts()[0]()  # the part with the Now box (no report is recorded in between)
+            step = view.readouts.text("bostonStep")
+            title = view.pred_panel.plot.titleLabel.text
+            assert f"at step {step}," in title or "after epoch" in title, (step, title)
+            if "after epoch" in title:  # at an epoch's end: the Now box shows that epoch's last batch
+                epoch, _, batch = view.readouts.text("bostonEpoch").partition(" ")
+                assert f"after epoch {epoch} " in title, (epoch, title)
+                b, of_b = re.fullmatch(r"\(batch (\d+) of (\d+)\)", batch).groups()
+                assert b == of_b
+    finally:
+        view.pause(wait=True)

@@ -306,7 +306,7 @@ class BostonView(TrainingView):
         return [self._draw_progress, self._draw_where]
 
     def _draw_progress(self) -> None:
-        """The loss chart, the progress bar, the numbers and the weights."""
+        """The loss chart, the progress bar, predicted against actual, the numbers and the weights."""
         run = self.model
         h = run.history
         self.loss_panel.set_history(h.batch_loss, h.epochs, steps=h.loss_steps, growth=h.loss_growth,
@@ -322,6 +322,7 @@ class BostonView(TrainingView):
         else:
             text = f"{done:,} of {total:,} epochs done"
         self._set_progress(done, total, text)
+        self._draw_predictions()  # (its title names the step: the one the Now box shows, drawn at the same moment)
         r = self.readouts
         r.set("bostonStep", f"{h.steps:,}")
         r.set("bostonEpoch", f"{step.epoch:,} (batch {step.batch + 1} of {step.batches_per_epoch})"
@@ -344,10 +345,9 @@ class BostonView(TrainingView):
         self.final_losses.setVisible(final is not None)
 
     def _draw_where(self) -> None:
-        """Where the run stands: predicted against actual, and the path on the slice (which follows it)."""
+        """Where the run stands on the slice (the path, which the slice follows)."""
         run = self.model
         h = run.history
-        self._draw_predictions()
         i, j = run.pair
         params = h.params
         if self.landscape.active:
