@@ -471,22 +471,30 @@ def test_the_now_box_says_which_epoch_its_losses_are_of(qtbot, view):
 
 
 def test_the_predictions_title_names_the_step_the_now_box_shows_at_every_frame(qtbot, view):
-    """The predictions were drawn in the frame's second part, the Now box in its first: at full speed their
-    steps differed by thousands. Both are drawn in the same part now, at the same moment of the run."""
+    """The Now box is drawn in a frame's first part, the predictions in its second, and training goes on in
+    between: at full speed their steps differed by thousands. The predictions show the moment the Now box
+    showed."""
     view.control("epochs").setValue(100_000)
     view.speed.setValue(view.speed.maximum())
     view.commands["run"].trigger()
+    went_on = 0
     try:
-        for _ in range(5):
-            qtbot.wait(150)
-            view.redraw_parts()[0]()  # the part with the Now box (no report is recorded in between)
+        for _ in range(6):
+            qtbot.wait(100)
+            first, second = view.redraw_parts()
+            first()
             step = view.readouts.text("bostonStep")
+            qtbot.wait(20)  # training goes on, and what it sends is recorded
+            went_on += view.readouts.text("bostonStep") == step and f"{view.model.history.steps:,}" != step
+            second()
             title = view.pred_panel.plot.titleLabel.text
-            assert f"at step {step}," in title or "after epoch" in title, (step, title)
             if "after epoch" in title:  # at an epoch's end: the Now box shows that epoch's last batch
                 epoch, _, batch = view.readouts.text("bostonEpoch").partition(" ")
                 assert f"after epoch {epoch} " in title, (epoch, title)
                 b, of_b = re.fullmatch(r"\(batch (\d+) of (\d+)\)", batch).groups()
                 assert b == of_b
+            else:
+                assert f"at step {view.readouts.text('bostonStep')}," in title, (step, title)
     finally:
         view.pause(wait=True)
+    assert went_on  # (the history went on between the parts at least once)

@@ -9,7 +9,7 @@ the numbers the texts quote.
 from __future__ import annotations
 
 import math
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -31,6 +31,25 @@ PRED_POINTS = 3000  # the predicted-against-actual chart shows at most this many
 
 def _span(v: float) -> str:
     return f"{v:.3g}"
+
+
+@dataclass(frozen=True)
+class Moment:
+    """Where a run stood when the Now box was drawn (:meth:`MultiRun.moment`): the history and its version,
+    the parameters, the steps, the epochs done, whether the last step ended an epoch, whether it diverged."""
+
+    history: object
+    version: int
+    params: np.ndarray
+    steps: int
+    epochs_done: int
+    epoch_end: bool
+    diverged: bool
+
+    @property
+    def key(self) -> tuple:
+        """What a chart drawn at this moment is the same for (a report's arrays would make == ambiguous)."""
+        return (self.history, self.version)
 
 
 class MultiRun(FitRun):
@@ -262,25 +281,31 @@ class MultiRun(FitRun):
             self._pred_rows = (X, y, rows, note)
         return self._pred_rows
 
-    def predictions(self) -> tuple[np.ndarray, np.ndarray, str, float, str, str]:
-        """(actual, predicted, when, loss, rows, note) of the chart: the model now — at the step every other
-        panel shows — and its loss on those rows; ``when`` says which step that is ("at the start", "after
-        epoch 3", "at step 12, in epoch 2", "after step 1, kept at the divergence")."""
-        h, exp = self.history, self.experiment
-        at = h.current
+    def moment(self) -> Moment:
+        """Where the run stands now, for a panel drawn a little later to show the same moment."""
+        h = self.history
+        done = self.epochs_done
+        return Moment(h, h.version, h.current.copy(), h.steps, done,
+                      bool(done) and int(h.epochs[-1, 1]) == h.steps, h.diverged is not None)
+
+    def predictions(self, moment: Moment | None = None) -> tuple[np.ndarray, np.ndarray, str, float, str, str]:
+        """(actual, predicted, when, loss, rows, note) of the chart: the model at ``moment`` (default now) —
+        the step every other panel shows — and its loss on those rows; ``when`` says which step that is ("at
+        the start", "after epoch 3", "at step 12, in epoch 2", "after step 1, kept at the divergence")."""
+        m = self.moment() if moment is None else moment
+        exp = self.experiment
         X, y, rows, note = self.pred_points()
         with np.errstate(all="ignore"):
-            predicted = exp.model.predict_flat(at, X)
-        loss = exp.loss_at(at, "test" if self.dataset.has_test else "train")
-        done = self.epochs_done
-        if h.steps == 0:
+            predicted = exp.model.predict_flat(m.params, X)
+        loss = exp.loss_at(m.params, "test" if self.dataset.has_test else "train")
+        if m.steps == 0:
             when = "at the start"
-        elif h.diverged is not None:
-            when = f"after step {h.steps:,}, kept at the divergence"
-        elif done and int(h.epochs[-1, 1]) == h.steps:
-            when = f"after epoch {done:,}"
+        elif m.diverged:
+            when = f"after step {m.steps:,}, kept at the divergence"
+        elif m.epoch_end:
+            when = f"after epoch {m.epochs_done:,}"
         else:
-            when = f"at step {h.steps:,}, in epoch {done + 1:,}"
+            when = f"at step {m.steps:,}, in epoch {m.epochs_done + 1:,}"
         return y, predicted, when, loss, rows, note
 
     # --- texts ---

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QGroupBox, QLabel, QProgressBar, QSizePolicy, QToo
 from fitscope import resources
 from fitscope.engine.data import Dataset, load_builtin
 from fitscope.engine.settings import settings_values
-from fitscope.gui.models.multi import MODELS, MultiRun
+from fitscope.gui.models.multi import MODELS, Moment, MultiRun
 from fitscope.gui.models.surface import fmt
 from fitscope.gui.panels.compare import PreviousRunOverlay
 from fitscope.gui.panels.curvature import CurvatureBox
@@ -73,7 +73,8 @@ class BostonView(TrainingView):
         self.setObjectName("bostonView")
         self.pair_slice = PairSlice(self)  # the loss slice over two weights: when, where, and drawing it
         self.slicer = self.pair_slice.slicer
-        self._pred_drawn: tuple | None = None  # (history, epochs done) the predictions were drawn for
+        self._pred_drawn: tuple | None = None  # (history, version) the predictions were drawn for
+        self._moment: Moment | None = None  # where the run stood when the Now box was drawn
         self._pred_at = 0.0
         self._dataset_shown: Dataset | None = None
         self._model_shown: tuple | None = None
@@ -306,7 +307,7 @@ class BostonView(TrainingView):
         return [self._draw_progress, self._draw_where]
 
     def _draw_progress(self) -> None:
-        """The loss chart, the progress bar, predicted against actual, the numbers and the weights."""
+        """The loss chart, the progress bar, the numbers and the weights."""
         run = self.model
         h = run.history
         self.loss_panel.set_history(h.batch_loss, h.epochs, steps=h.loss_steps, growth=h.loss_growth,
@@ -322,7 +323,7 @@ class BostonView(TrainingView):
         else:
             text = f"{done:,} of {total:,} epochs done"
         self._set_progress(done, total, text)
-        self._draw_predictions()  # (its title names the step: the one the Now box shows, drawn at the same moment)
+        self._moment = run.moment()  # what the predictions drawn next show: the step the Now box shows
         r = self.readouts
         r.set("bostonStep", f"{h.steps:,}")
         r.set("bostonEpoch", f"{step.epoch:,} (batch {step.batch + 1} of {step.batches_per_epoch})"
@@ -345,9 +346,10 @@ class BostonView(TrainingView):
         self.final_losses.setVisible(final is not None)
 
     def _draw_where(self) -> None:
-        """Where the run stands on the slice (the path, which the slice follows)."""
+        """Where the run stands: predicted against actual, and the path on the slice (which follows it)."""
         run = self.model
         h = run.history
+        self._draw_predictions()
         i, j = run.pair
         params = h.params
         if self.landscape.active:
@@ -372,9 +374,12 @@ class BostonView(TrainingView):
         self.slice_marks.set([Mark(float(now[i]), float(now[j]), f"{what} ({now[i]:.3g}, {now[j]:.3g})", "#e65100")])
 
     def _draw_predictions(self) -> None:
-        """The predicted-against-actual chart at the step shown (see :data:`PREDICTIONS_MS`)."""
+        """The predicted-against-actual chart at the step the Now box shows (drawn in the frame's first part,
+        the moment of which it keeps; see :data:`PREDICTIONS_MS`)."""
         run = self.model
-        key = (run.history, run.history.version)  # (a report's arrays would make == ambiguous)
+        moment = self._moment if self._moment is not None and self._moment.history is run.history else None
+        moment = moment or run.moment()
+        key = moment.key
         if key == self._pred_drawn:
             return
         exp = run.experiment
@@ -383,7 +388,7 @@ class BostonView(TrainingView):
                 and time.perf_counter() - self._pred_at < PREDICTIONS_MS / 1000):
             return
         self._pred_drawn, self._pred_at = key, time.perf_counter()
-        actual, predicted, when, loss, rows, note = run.predictions()
+        actual, predicted, when, loss, rows, note = run.predictions(moment)
         self.pred_panel.set_points(actual, predicted)
         self.pred_panel.set_title(when, loss, rows=rows, note=note)
 
