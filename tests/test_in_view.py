@@ -168,7 +168,8 @@ def test_boston_after_a_divergence_marks_the_kept_point_and_its_panels_agree(qtb
         # The progress bar and the Now box name the same epoch and batch.
         assert view.progress.text() == (f"Epoch {step.epoch} of 200 (batch {step.batch + 1} of "
                                         f"{step.batches_per_epoch})")
-        assert view.readouts.text("bostonEpoch") == f"{step.epoch:,} (batch {step.batch + 1} of {step.batches_per_epoch})"
+        assert view.readouts.text("bostonEpoch") == (f"{step.epoch:,} (batch {step.batch + 1} of "
+                                                     f"{step.batches_per_epoch})")
         assert view.readouts.text("bostonStep") == f"{h.steps:,}"
     finally:
         view.shutdown()
