@@ -561,8 +561,10 @@ class Trainer:
     # --- checkpoints and rewinding ---
     def _note_change(self) -> None:
         """Something changed the state outside the normal step: a checkpoint is due at the next batch boundary
-        (and if a batch is under way, that batch cannot be replayed)."""
+        (and if a batch is under way, that batch cannot be replayed). A run under way sees it through ``_due``
+        and stops its plain batches there, though its generator is kept across the change."""
         self._changed = True
+        self._due = min(self._due, self.step)
         if self._shown >= 0:
             self._changed_in_batch = True
 

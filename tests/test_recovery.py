@@ -297,6 +297,23 @@ def test_rewind_replays_to_an_epoch_end_and_its_report():
     assert start == [] and exp.trainer.step == 0 and np.array_equal(exp.trainer.params, reports[0].params_before)
 
 
+def test_a_start_set_while_a_run_is_kept_going_is_where_going_back_replays_from():
+    """New parameters set between two reports of one generator, mid-epoch and far from the next regular
+    checkpoint: the steps after them replay from them, not from the checkpoint before."""
+    d = load_builtin("boston-housing")
+    exp = Experiment(d, replace(d.defaults, model="linear", epochs=5))
+    run = exp.trainer.run()
+    for _ in range(3):
+        next(run)
+    exp.trainer.set_params(np.full(exp.trainer.params.size, 0.5))
+    after = [r for r in (next(run) for _ in range(6)) if isinstance(r, StepReport)]
+    assert exp.trainer.checkpoint_steps[-1] == 3 and CHECKPOINT_EVERY > 10
+    target = after[1]
+    assert exp.trainer.rewindable(target.step)
+    exp.trainer.rewind(target.step)
+    assert np.array_equal(exp.trainer.params, target.params_after)
+
+
 def test_the_ring_is_bounded_and_an_old_step_is_refused():
     d = load_builtin("download-time")
     exp = Experiment(d, replace(d.defaults, loss="mse", batch_size=1, learning_rate=0.001, epochs=2000))
