@@ -261,8 +261,7 @@ class FitRun(Observable):
         lo, hi = LEARNING_RATE_RANGE
         if "learning_rate" in changes and not lo <= new.learning_rate <= hi:  # as the app's fields and sessions
             raise ValueError(f"the learning rate {new.learning_rate:g} is outside the app's {lo:g} to {hi:g}")
-        changed = {f.name for f in dataclasses.fields(FitSettings)
-                   if getattr(new, f.name) != getattr(self.settings, f.name)}
+        changed = self._changed_by(new)
         if not changed:
             return
         if changed - LIVE or self.untouched:
@@ -335,8 +334,12 @@ class FitRun(Observable):
             new = self.constrain(self.dataset, replace(self.settings, **changes))
         except (TypeError, ValueError):
             return False  # (refused by update, which says why)
-        return any(getattr(new, f.name) != getattr(self.settings, f.name)
-                   for f in dataclasses.fields(FitSettings) if f.name not in LIVE)
+        return bool(self._changed_by(new) - LIVE)
+
+    def _changed_by(self, new: FitSettings) -> set[str]:
+        """The names of the settings in which ``new`` differs from the run's."""
+        old = self.settings
+        return {f.name for f in dataclasses.fields(FitSettings) if getattr(new, f.name) != getattr(old, f.name)}
 
     @property
     def untouched(self) -> bool:

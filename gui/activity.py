@@ -80,7 +80,6 @@ class _Collector(QObject):
     def __init__(self) -> None:
         super().__init__()
         self.thresholds = gc.get_threshold()
-        self.frozen = False  # what the app is made of was set aside
         self.timer = QTimer(self, interval=self.INTERVAL_MS)
         self.timer.timeout.connect(self.collect)
         self.timer.start()
@@ -88,8 +87,8 @@ class _Collector(QObject):
     def collect(self) -> None:
         # (gc.get_freeze_count() would say whether it was done: it counts the frozen objects one by one, a
         # hundred thousand of them, 6 % of the GUI thread's time at every turn)
-        if not self.frozen or _aside[0]:  # the first turn, or asked: what the app is made of is set aside
-            self.frozen, _aside[0] = True, False  # (see the module's docstring)
+        if _aside[0]:  # the first turn, or asked: what the app is made of is set aside (see the module's docstring)
+            _aside[0] = False
             gc.collect()
             gc.freeze()
             return
@@ -103,7 +102,7 @@ class _Collector(QObject):
 
 
 _collector: list[_Collector] = []
-_aside = [False]  # set_aside was called since the collector's last turn
+_aside = [True]  # the collector's next turn sets aside what exists: its first, and the next after set_aside()
 
 
 def set_aside() -> None:

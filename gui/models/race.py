@@ -200,8 +200,9 @@ class RaceRun(Observable):
             return
         self.settings = new
         self.race.configure(epochs=new.epochs)
+        room = self._room()  # for the longer race now, not at some frame of it
         for history in self.histories:
-            history.reserve(self._room())  # room for the longer race now, not at some frame of it
+            history.reserve(room)
         self.done = False
         self.notify(SETTINGS)
 
