@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .numbers import prose
 from .surface import design
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -249,28 +250,22 @@ class Curvature:
 
     def sentence(self) -> str:
         """One line tying κ to the steps gradient descent needs and to the largest stable rate (plain text)."""
-        limit = f"full-batch gradient descent diverges at any learning rate above 2/λmax = {_num(self.stability_limit)}"
+        limit = ("full-batch gradient descent diverges at any learning rate above "
+                 f"2/λmax = {prose(self.stability_limit)}")
         if self.flat:
             return (f"κ is infinite (λmin = 0): the loss is flat along some direction (a constant or repeated "
                     f"feature), gradient descent never moves along it, and {limit}.")
         steps = self.steps_per_tenfold
         pace = "one step reaches the minimum" if steps <= 1 else (
             f"gradient descent needs about {_count(steps)}, even at its best rate "
-            f"2/(λmax + λmin) = {_num(self.best_rate)}, to get ten times closer to the minimum")
-        return f"κ = λmax/λmin = {_num(self.condition)}: {pace}, and {limit}."
-
-
-def _num(x: float) -> str:
-    """Three significant digits, without an exponent from 0.001 to 100,000."""
-    if x != 0 and (abs(x) < 1e-3 or abs(x) >= 1e5):
-        return f"{x:.3g}"
-    return f"{x:.3g}" if abs(x) < 1000 else f"{x:,.0f}"
+            f"2/(λmax + λmin) = {prose(self.best_rate)}, to get ten times closer to the minimum")
+        return f"κ = λmax/λmin = {prose(self.condition)}: {pace}, and {limit}."
 
 
 def _count(steps: float) -> str:
-    """A number of steps: "1 step", "45 steps", "1.51e+08 steps"."""
+    """A number of steps: "1 step", "45 steps", "151,000 steps", "1.51e8 steps"."""
     if steps >= 1e5:
-        return f"{steps:.3g} steps"
+        return f"{prose(steps)} steps"
     text = f"{steps:,.0f}" if steps >= 10 else f"{steps:.1f}".rstrip("0").rstrip(".")
     return f"{text} step" if text == "1" else f"{text} steps"
 
@@ -306,13 +301,13 @@ class NormalizationEffect:
         """One line: κ before and after, the steps per tenfold and the largest stable rate, numbers filled in."""
         r, z = self.raw, self.normalized
         if r.flat or z.flat:
-            return (f"Normalizing the features takes κ from {_num(r.condition)} to {_num(z.condition)}, and the "
-                    f"largest stable learning rate 2/λmax from {_num(r.stability_limit)} to "
-                    f"{_num(z.stability_limit)}.")
-        return (f"Normalizing the features takes κ from {_num(r.condition)} to {_num(z.condition)}: gradient "
+            return (f"Normalizing the features takes κ from {prose(r.condition)} to {prose(z.condition)}, and the "
+                    f"largest stable learning rate 2/λmax from {prose(r.stability_limit)} to "
+                    f"{prose(z.stability_limit)}.")
+        return (f"Normalizing the features takes κ from {prose(r.condition)} to {prose(z.condition)}: gradient "
                 f"descent needs about {_count(z.steps_per_tenfold)} instead of {_count(r.steps_per_tenfold)} "
                 f"to get ten times closer to the minimum, and the largest stable learning rate 2/λmax goes from "
-                f"{_num(r.stability_limit)} to {_num(z.stability_limit)}.")
+                f"{prose(r.stability_limit)} to {prose(z.stability_limit)}.")
 
 
 def normalization_effect(dataset: Dataset, settings: FitSettings | None = None) -> NormalizationEffect:

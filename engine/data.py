@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from fitscope.engine.files import FileError, read_regular, shown
+from fitscope.engine.numbers import prose
 from fitscope.engine.settings import LEARNING_RATE_RANGE, MAX_CSV_BYTES, MAX_CSV_LINES, FitSettings
 
 __all__ = [
@@ -324,10 +325,10 @@ def _first_rate(x: np.ndarray, name: str = "the data", feature: str = "x") -> tu
     if math.isfinite(lam) and lam > 0 and 1 / lam >= LEARNING_RATE_RANGE[0]:
         rate = float(f"{1 / lam:.3g}")  # half of 2/λmax, to three digits (what a person would type)
         return rate, (f"learning rate {rate:g}: half the largest stable rate of gradient descent on these rows "
-                      f"(2/λmax = {2 / lam:.3g}, λmax the largest curvature of the MSE over kernel and bias)")
+                      f"(2/λmax = {prose(2 / lam)}, λmax the largest curvature of the MSE over kernel and bias)")
     if lam > 0:  # overflowed, or no rate the app takes is small enough
         raise DataError(f"{name}: the feature {feature!r} has values too large to train on in 64-bit floating "
-                        f"point (up to {float(np.max(np.abs(x))):.3g}: gradient descent on them is stable only with "
+                        f"point (up to {prose(float(np.max(np.abs(x))))}: gradient descent on them is stable only with "
                         f"steps below {LEARNING_RATE_RANGE[0]:g} times the gradient): rescale them")
     return 0.01, ""
 

@@ -25,6 +25,7 @@ from .files import shown
 from .losses import get_loss
 from .models import MLP, Linear, Model
 from .normalize import Standardizer
+from .numbers import prose
 from .optimizers import Optimizer, make_optimizer
 from .settings import FitSettings, n_train_rows
 from .surface import QuadraticStats, linear_slice, model_slice
@@ -44,7 +45,7 @@ def build_model(settings: FitSettings, n_features: int) -> Model:
 
 
 def _largest(a: np.ndarray) -> str:
-    return f"{float(np.max(np.abs(a))):.3g}" if a.size else "0"
+    return prose(float(np.max(np.abs(a)))) if a.size else "0"
 
 
 def _check_magnitude(dataset: Dataset, settings: FitSettings) -> None:

@@ -57,6 +57,7 @@ import numpy as np
 
 from .losses import MAE, MSE, get_loss
 from .models import Model
+from .numbers import prose
 from .optimizers import Optimizer, optimizer_from_state
 from .serial import float_from_json, float_to_json, floats_from_json, floats_to_json, int_from_json
 
@@ -827,8 +828,8 @@ class Trainer:
         factor = BLOWUP if self.loss.name == "mse" else math.sqrt(BLOWUP)
         if 0 < reference < math.inf and (self._loss_sum + loss * len(idx)) / self.n_rows > factor * reference:
             return pred, loss, gradient, "loss", (
-                f"of its batch grew to {loss:.3g}, which puts the epoch's loss over {factor:g} times "
-                f"{self._reference_of or 'its reference'} ({reference:.3g})")
+                f"of its batch grew to {prose(loss)}, which puts the epoch's loss over {factor:g} times "
+                f"{self._reference_of or 'its reference'} ({prose(reference)})")
         return pred, loss, gradient, "loss", None
 
     def _batch_step(self) -> StepReport | DivergedReport:

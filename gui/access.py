@@ -32,6 +32,8 @@ from PySide6.QtWidgets import (
 )
 from shiboken6 import isValid
 
+from fitscope.engine.numbers import coordinate
+
 FOCUS = "#1565c0"  # the focus frame's colour (resources/style.qss uses the same)
 OUTSET, OUTSET_BELOW = 3, 40  # the frame lies this far outside a widget lower than OUTSET_BELOW pixels
 DESCRIBE_MS = 300  # descriptions of the plots shown follow what they show at most this often
@@ -135,9 +137,6 @@ def _panel_of(stop: QWidget) -> QWidget:
     return w if w is not None else stop
 
 
-def _short(v: float) -> str:
-    return "0" if abs(v) < 1e-12 else f"{v:.3g}"
-
 
 def _plot_of(stop: pg.GraphicsView, panel: QWidget) -> pg.PlotItem | None:
     """The plot a panel draws in (a map's, not its colour bar's)."""
@@ -166,7 +165,7 @@ def plot_description(stop: QGraphicsView, panel: QWidget) -> str:
                 xs, ys = item.getData()
                 if len(xs):
                     where = "start at" if what == "start" else "now at"
-                    parts.append(f"{where} {x_name} {_short(xs[-1])}, {y_name} {_short(ys[-1])}")
+                    parts.append(f"{where} {x_name} {coordinate(xs[-1])}, {y_name} {coordinate(ys[-1])}")
         if keys is not None and keys.description():
             parts.append(keys.description())
         title = plot.titleLabel.text if plot.titleLabel.isVisible() else ""
@@ -177,7 +176,8 @@ def plot_description(stop: QGraphicsView, panel: QWidget) -> str:
             x0, x1 = 10.0**x0, 10.0**x1
         if getattr(plot.getAxis("left"), "logMode", False):
             y0, y1 = 10.0**y0, 10.0**y1
-        parts.append(f"showing {x_name} from {_short(x0)} to {_short(x1)}, {y_name} from {_short(y0)} to {_short(y1)}")
+        parts.append(f"showing {x_name} from {coordinate(x0)} to {coordinate(x1)}, "
+                     f"{y_name} from {coordinate(y0)} to {coordinate(y1)}")
     return "; ".join(p for p in parts if p)
 
 

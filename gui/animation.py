@@ -58,6 +58,7 @@ from PySide6.QtWidgets import (
 )
 
 from fitscope.engine.export import ExportError, atomic_write
+from fitscope.engine.numbers import prose
 from fitscope.engine.race import LABELS
 from fitscope.engine.run import FitRun
 from fitscope.gui import activity, export, prefs
@@ -197,7 +198,7 @@ def to_pil(image: QImage) -> Image.Image:
 
 def loss_label(step: int, loss: float, what: str = "training loss") -> str:
     """``"step 12 · training loss 0.837877"`` (``"step 12 · diverged"`` for a loss that is not finite)."""
-    return f"step {step:,} · {what} {loss:.6g}" if math.isfinite(loss) else f"step {step:,} · diverged"
+    return f"step {step:,} · {what} {prose(loss, 6)}" if math.isfinite(loss) else f"step {step:,} · diverged"
 
 
 # --------------------------------------------------------------------------- the painters
@@ -416,7 +417,7 @@ class RaceFrames(MapFrames):
             return f"step {step:,} · every racer diverged"
         if step == 0:  # every racer at the start
             return loss_label(0, best[0])
-        return f"step {step:,} · lowest loss {best[0]:.6g} ({best[1]})"
+        return f"step {step:,} · lowest loss {prose(best[0], 6)} ({best[1]})"
 
     def prepare(self) -> None:
         run, panel = self.run, self.panel

@@ -45,6 +45,8 @@ from PySide6.QtWidgets import (
 )
 from shiboken6 import isValid
 
+from fitscope.engine.numbers import coordinate
+
 K = Qt.Key
 ENTER = (K.Key_Return, K.Key_Enter)
 ARROWS = (K.Key_Left, K.Key_Right, K.Key_Up, K.Key_Down)
@@ -374,7 +376,7 @@ class MapKeys(QObject):
         self.ring.setData([x], [y])
         self.dot.setData([x], [y])
         self.cross.setData([x], [y])
-        self.label.setText(f"({_short(x)}, {_short(y)}) · Enter: start here")
+        self.label.setText(f"({coordinate(x)}, {coordinate(y)}) · Enter: start here")
         x0, x1, y0, y1 = self.panel.visible_range()
         right, top = x > (x0 + x1) / 2, y > (y0 + y1) / 2
         self.label.setAnchor((1.05 if right else -0.05, -0.15 if top else 1.15))
@@ -385,13 +387,9 @@ class MapKeys(QObject):
         if self.at is None or not self.showing():
             return ""
         names = [self.panel.plot.getAxis(side).labelText or side for side in ("bottom", "left")]
-        return (f"crosshair at {names[0]} {_short(self.at[0])}, {names[1]} {_short(self.at[1])} (arrows move it, "
-                "Enter starts there, plus and minus zoom, Shift+arrows pan, Home frames the data)")
+        return (f"crosshair at {names[0]} {coordinate(self.at[0])}, {names[1]} {coordinate(self.at[1])} "
+                "(arrows move it, Enter starts there, plus and minus zoom, Shift+arrows pan, Home frames the data)")
 
-
-def _short(v: float) -> str:
-    """A coordinate to about three significant digits (``0.472``, ``-12.3``, ``0``)."""
-    return "0" if abs(v) < 1e-12 else f"{v:.3g}"
 
 
 #: A field is named after its parameter if the name is this short ("weight of lstat", "lstat → unit 1"); else

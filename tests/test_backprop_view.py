@@ -6,9 +6,9 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QWidget
 
+from fitscope.engine.numbers import number, pretty
 from fitscope.engine.trainer import Phase
 from fitscope.gui.app import MainWindow
-from fitscope.gui.numbers import number, pretty
 from fitscope.gui.views.backprop_view import BackpropView
 from fitscope.gui.views.surface_view import SurfaceView
 

@@ -13,6 +13,7 @@ import pytest
 
 from fitscope import resources
 from fitscope.engine.data import load_builtin
+from fitscope.engine.numbers import prose
 from fitscope.gui.models.multi import MultiRun
 from fitscope.gui.models.multi_texts import CONDITIONS, OVERFIT
 
@@ -86,9 +87,9 @@ def test_each_claim_is_made_exactly_when_it_holds(model, normalize, lr, split):
         assert says(text, "raw diverges") == (linear and not normalize and lr >= limit_raw * (1 if full else 4))
         assert says(text, "raw crawls") == (linear and not normalize and lr < limit_raw)
         if says(text, "raw diverges") or says(text, "raw crawls"):
-            assert f"2/λmax = {limit_raw:.3g}" in plain(text)
+            assert f"2/λmax = {prose(limit_raw)}" in plain(text)
         if normalize:
-            assert f"falls from {kappa_raw:.3g} to {kappa_norm:.3g}" in plain(text)
+            assert f"falls from {prose(kappa_raw)} to {prose(kappa_norm)}" in plain(text)
         assert says(text, "validation") == (split > 0)
         assert not says(text, "validation user")  # Boston is not the user's file
         last = run.last_epoch() if stage == "done" and run.history.diverged is None else None
@@ -125,4 +126,4 @@ def test_the_divergence_without_normalization_names_the_stable_limit_and_normali
     assert run.history.diverged is not None
     text = run.divergence_text(TEXTS, run.history.diverged)
     _, limit_raw, _ = limits(run)
-    assert f"about {limit_raw:.3g}" in text and text.endswith("Turn normalization on.")
+    assert f"about {prose(limit_raw)}" in text and text.endswith("Turn normalization on.")

@@ -18,6 +18,7 @@ from fitscope.engine.data import load
 from fitscope.engine.experiment import Experiment
 from fitscope.engine.losses import MSE
 from fitscope.engine.models import Linear
+from fitscope.engine.numbers import prose
 from fitscope.engine.surface import QuadraticStats
 
 
@@ -104,8 +105,8 @@ def test_normalization_lowers_kappa_on_boston_by_orders_of_magnitude():
     assert effect.factor > 1e4
     assert effect.normalized.stability_limit > 1e4 * effect.raw.stability_limit
     text = effect.sentence()
-    assert f"{raw.condition:.3g}" in text and f"{norm.condition:.3g}" in text
-    assert f"{norm.stability_limit:.3g}" in text
+    assert prose(raw.condition) in text and prose(norm.condition) in text
+    assert prose(norm.stability_limit) in text
 
 
 def test_normalization_effect_ignores_the_settings_model():

@@ -193,8 +193,8 @@ def test_the_learning_rate_numbers_are_the_apps():
     run = run_of(large)
     d = run.history.diverged
     assert d is not None and d.step == 33
-    quoted(large, f"**step {d.step}**", "5.6e+04")
-    assert "5.6e+04" in d.message
+    quoted(large, f"**step {d.step}**", "56,000")
+    assert "56,000" in d.message
 
 
 def test_recovering_reaches_below_the_checks_loss():

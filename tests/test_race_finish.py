@@ -15,6 +15,7 @@ from PySide6.QtGui import QAccessible
 
 import fitscope.engine.history as history_module
 from fitscope.engine.curvature import hessian
+from fitscope.engine.numbers import prose
 from fitscope.engine.race import SCAN_RATES, Finish, Race, RacerSpec, RaceStepReport, settled_step, standing
 from fitscope.gui.app import MainWindow
 from fitscope.gui.models.race import RACERS, RaceRun
@@ -393,7 +394,7 @@ def test_the_map_says_what_it_shows(qtbot, view):
     assert said.startswith("Loss surface, MAE") and "finish circle of radius 0.01" in said
     m = view.model.keys.index("momentum")
     k, b = view.model.histories[m].current
-    assert f"Momentum at kernel {k:.3g}, bias {b:.3g}, {view.model.distance(m):.3g} from the optimum" in said
+    assert f"Momentum at kernel {prose(k)}, bias {prose(b)}, {prose(view.model.distance(m))} from the optimum" in said
     assert view.surface.accessibleDescription() == said
     assert "Adam" in view.losses.description()
 
@@ -447,8 +448,8 @@ def test_a_dead_heat_and_a_tie_broken_by_distance_are_said(qtbot, view):
     qtbot.waitUntil(lambda: "0.4622" in view.text.text(), timeout=5000)  # the next frame
     text = plain(view.text.text())
     assert "Momentum wins" in text
-    assert f"SGD also settled at step 14: Momentum wins by ending closer to the optimum ({run.distance(1):.3g} " \
-           f"against {run.distance(0):.3g})" in text
+    assert f"SGD also settled at step 14: Momentum wins by ending closer to the optimum ({prose(run.distance(1))} " \
+           f"against {prose(run.distance(0))})" in text
 
 
 @pytest.mark.parametrize(("loss", "rates", "batch"), [

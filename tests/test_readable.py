@@ -30,9 +30,9 @@ from PySide6.QtWidgets import (
 )
 
 from fitscope.engine.data import load_builtin
+from fitscope.engine.numbers import linear_texts, prose
 from fitscope.gui import export
 from fitscope.gui.app import MainWindow
-from fitscope.gui.numbers import linear_texts
 from fitscope.gui.panels.axes import LogAxis, compact, log_ticks, number_text
 from fitscope.gui.panels.loss_curve import LossCurvePanel
 from fitscope.gui.panels.plotting import TITLE_SLACK, Swatch, fit_title
@@ -171,6 +171,26 @@ def test_number_formats_are_plain_within_two_decades_and_1e3_style_beyond():
         "0.931", "31.8", "123", "100", "1.37e3", "3.8e3", "4.23e12", "1.23e-3", "0.01", "1e3", "-2.5e-5"]
     assert [number_text(v, last) for v, last in ((0.1, -2), (0.12, -2), (20, 1), (1e3, 3), (5e-4, -4))] == [
         "0.1", "0.12", "20", "1e3", "5e-4"]
+
+
+def test_a_number_in_a_sentence_is_grouped_by_thousands_and_never_written_the_python_way():
+    values = (0.0718, 22.5, 5.6e4, 1234.5, 999.96, -88_500, 123_456.7, 7.827e9, 2e-5, 0.00012, -0.0, math.inf, math.nan)
+    assert [prose(v) for v in values] == ["0.0718", "22.5", "56,000", "1,230", "1,000", "-88,500", "123,000", "7.83e9",
+                                          "2e-5", "0.00012", "0", "∞", "–"]
+    assert [prose(v, 6) for v in (1234.5, 999_999, 7.827e9, 1e-7)] == ["1,234.5", "999,999", "7.827e9", "1e-7"]
+
+
+def test_the_texts_beside_the_plots_write_large_numbers_as_people_do(qtbot, warnings, tmp_path):
+    """Prices in the hundred thousands and losses in the billions: what the tab's labels say (the Now box, the
+    readouts, the notes) groups thousands or writes a short exponent, never ``8.85e+04``."""
+    window = make_window(qtbot)
+    view = view_of(window, SurfaceView)
+    open_csv(qtbot, window, big_csv(tmp_path))
+    step(qtbot, view, Unit.BATCH, times=3)
+    texts = [w.text() for w in window.findChildren(QLabel) if w.isVisibleTo(window) and w.text()]
+    assert any(re.search(r"\d,\d{3}", t) or re.search(r"\de\d", t) for t in texts), texts
+    assert not [t for t in texts if re.search(r"\de[+-]0", t)]
+    window.close()
 
 
 @pytest.mark.parametrize("lo,hi", [(0.08, 0.12), (1, 10), (1, 1e10), (22.1, 22.3), (1e-3, 10), (181, 3.3e5),
@@ -1058,7 +1078,7 @@ def test_contour_labels_make_way_for_more_points_and_keep_the_star_whole(qtbot):
                                              (1e-300, "1e-300"), (1.7e308, "1.7e308")])
 def test_the_smallest_and_largest_floats_are_written_too(value, text):
     """Subnormal numbers (a sweep's rates, a tiny data set's losses) once divided by 10**-324 = 0."""
-    from fitscope.gui.numbers import compact
+    from fitscope.engine.numbers import compact
 
     assert compact(value) == text
 

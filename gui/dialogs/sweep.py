@@ -51,13 +51,13 @@ from shiboken6 import isValid
 from fitscope.engine.data import BUILTIN
 from fitscope.engine.experiment import Experiment
 from fitscope.engine.export import write_csv
+from fitscope.engine.numbers import compact
 from fitscope.engine.run import FitRun
 from fitscope.engine.settings import EPOCHS_MAX
 from fitscope.engine.sweep import NUM_RATES, SWEEP_HEADER, RateResult, Sweep
 from fitscope.gui.activity import beat_while_running, give_way, hold_until_painted, install
 from fitscope.gui.export import CSV_FILTER, ask_save_path, written
 from fitscope.gui.models.sweep import SweepJob, SweepPlan, SweepSetup, best, caption, default_range, read_range
-from fitscope.gui.numbers import compact
 from fitscope.gui.panels.sweep_plot import SweepPlot
 from fitscope.gui.views.base import TrainingView
 from fitscope.gui.views.notices import MessageLabel

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from fitscope import resources
 from fitscope.engine.backprop import Trace
-from fitscope.gui.numbers import number, pretty
+from fitscope.engine.numbers import number, pretty
 
 LOSS_NAMES = {"mse": "squared error", "mae": "absolute error"}
 

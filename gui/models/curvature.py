@@ -17,6 +17,7 @@ import numpy as np
 
 from fitscope.engine.curvature import Curvature, NormalizationEffect, curvature_of, normalization_effect
 from fitscope.engine.experiment import Experiment
+from fitscope.engine.numbers import prose
 
 #: The note shown instead of the numbers for anything but a linear model with MSE.
 LINEAR_MSE_ONLY = "The curvature is shown for a linear model with MSE only."
@@ -26,12 +27,7 @@ AXIS_REACH = 0.38
 
 def short(x: float) -> str:
     """A number in three significant digits: ``43.1``, ``0.0464``, ``1.3e+08`` is written ``1.3e8``."""
-    if math.isinf(x):
-        return "∞"
-    if x != 0 and (abs(x) >= 1e5 or abs(x) < 1e-3):
-        mantissa, exponent = f"{x:.2g}".split("e")
-        return f"{mantissa}e{int(exponent)}"
-    return f"{x:.3g}"
+    return prose(x, 2 if x != 0 and (abs(x) >= 1e6 or abs(x) < 1e-3) else 3)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from fitscope.engine.data import Dataset
+from fitscope.engine.numbers import prose
 from fitscope.engine.run import NEW_RUN, FitRun
 from fitscope.engine.settings import FitSettings
 from fitscope.engine.trainer import DivergedReport
@@ -27,10 +28,6 @@ MODELS = [
     ("MLP: 2 hidden layers (50, 50 sigmoid)", "mlp", (50, 50)),
 ]
 PRED_POINTS = 3000  # the predicted-against-actual chart shows at most this many rows (a fixed random sample)
-
-
-def _span(v: float) -> str:
-    return f"{v:.3g}"
 
 
 @dataclass(frozen=True)
@@ -109,9 +106,9 @@ class MultiRun(FitRun):
             narrow = (wide + 1) % len(width)
         self.wide, self.narrow = wide, narrow
         names = dataset.feature_names
-        self.spans = {"wide": names[wide].upper(), "wide_lo": _span(lo[wide]), "wide_hi": _span(hi[wide]),
-                      "narrow": names[narrow].upper(), "narrow_lo": _span(lo[narrow]),
-                      "narrow_hi": _span(hi[narrow])}
+        self.spans = {"wide": names[wide].upper(), "wide_lo": prose(lo[wide]), "wide_hi": prose(hi[wide]),
+                      "narrow": names[narrow].upper(), "narrow_lo": prose(lo[narrow]),
+                      "narrow_hi": prose(hi[narrow])}
         if {"rm", "lstat"} <= set(names):
             self.strongest = names.index("rm"), names.index("lstat")
         else:
@@ -336,7 +333,7 @@ class MultiRun(FitRun):
             return "–"
         if unit == "$1000s":
             return f"${value * 1000:,.0f}"
-        return f"{value:.3g} {unit}".rstrip() if unit else f"{value:.3g}"
+        return f"{prose(value)} {unit}".rstrip()
 
     def loss_in_units(self, loss: float, split: str) -> str:
         """What a loss means in the target's units: an MSE is in its square, so its root is a typical miss

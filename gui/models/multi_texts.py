@@ -8,13 +8,13 @@ says when each is used, and the tests check each against the engine's numbers.
 from __future__ import annotations
 
 import html
-import math
 from dataclasses import replace
 
 import numpy as np
 
 from fitscope.engine.curvature import normalization_effect
 from fitscope.engine.data import Dataset
+from fitscope.engine.numbers import prose
 from fitscope.engine.trainer import DivergedReport
 
 #: Each conditional section of boston.md and when it is used.
@@ -35,12 +35,6 @@ CONDITIONS: dict[str, str] = {
 SURELY = 4.0
 #: A validation loss this many times the training loss counts as overfitting.
 OVERFIT = 1.5
-
-
-def fmt(v: float, digits: int = 3) -> str:
-    if not math.isfinite(v):
-        return "∞" if v > 0 else "–"
-    return f"{v:.{digits}g}"
 
 
 _limits: dict[tuple, tuple[Dataset, tuple[float, float, float, float]]] = {}
@@ -110,7 +104,7 @@ def explanation(run, texts: dict[str, str]) -> str:
     if exp.is_linear:
         order = texts["weights normalized" if s.normalize else "weights raw"]
         miss = run.typical_miss(run.baseline())
-        model = texts[f"{user}linear"].format(baseline=fmt(run.baseline(), 4), order_note=order,
+        model = texts[f"{user}linear"].format(baseline=prose(run.baseline(), 4), order_note=order,
                                               baseline_miss=f"(a typical miss of about {miss})", **names)
     else:
         n = len(s.hidden)
@@ -119,10 +113,10 @@ def explanation(run, texts: dict[str, str]) -> str:
         model = texts[f"{user}mlp"].format(layers=layers, units=units, n_params=f"{exp.model.n_params:,}", **names)
     kappa_raw, kappa_norm, limit_raw, limit_wide = raw_limits(run)
     rate_key = raw_rate_key(run)
-    raw_rate = texts[rate_key].format(limit_raw=fmt(limit_raw), limit_wide=fmt(limit_wide),
-                                      lr=fmt(s.learning_rate), **run.spans) if rate_key else ""
+    raw_rate = texts[rate_key].format(limit_raw=prose(limit_raw), limit_wide=prose(limit_wide),
+                                      lr=prose(s.learning_rate), **run.spans) if rate_key else ""
     norm = texts["normalized" if s.normalize else f"{user}raw"].format(
-        lr=fmt(s.learning_rate), kappa_raw=fmt(kappa_raw), kappa_norm=fmt(kappa_norm), raw_rate=raw_rate,
+        lr=prose(s.learning_rate), kappa_raw=prose(kappa_raw), kappa_norm=prose(kappa_norm), raw_rate=raw_rate,
         **run.spans)
     parts = [model, norm]
     if user:
@@ -135,11 +129,12 @@ def explanation(run, texts: dict[str, str]) -> str:
         parts.append(texts["done"].format(epochs=run.epochs_done))
         last = run.last_epoch()
         if last is not None and last[1] is not None and last[1] > OVERFIT * last[0]:
-            parts.append(texts["overfit"].format(val=fmt(last[1], 4), train=fmt(last[0], 4)))
+            parts.append(texts["overfit"].format(val=prose(last[1], 4), train=prose(last[0], 4)))
         surprise = sign_surprise(run)
         if surprise is not None:
             name, weight, corr = surprise
-            parts.append(texts["sign"].format(feature=f"<b>{html.escape(name)}</b>", weight=f"{weight:+.3g}",
+            signed = ("+" if weight > 0 else "") + prose(weight)
+            parts.append(texts["sign"].format(feature=f"<b>{html.escape(name)}</b>", weight=signed,
                                               corr=f"{corr:+.2f}", target=html.escape(d.target_name),
                                               corr_word="positively" if corr > 0 else "negatively"))
     if exp.notice:
@@ -150,9 +145,9 @@ def explanation(run, texts: dict[str, str]) -> str:
 def divergence_text(run, texts: dict[str, str], report: DivergedReport) -> str:
     """The one-line message of a divergence: why, and what to do."""
     if run.settings.normalize:
-        return texts["diverged"].format(step=report.step, lr=fmt(report.learning_rate), **run.spans)
+        return texts["diverged"].format(step=report.step, lr=prose(report.learning_rate), **run.spans)
     note = ""
     if run.experiment.is_linear and run.settings.loss == "mse":
-        note = texts["limit raw"].format(limit_raw=fmt(raw_limits(run)[2]), **run.spans) + " "
-    return texts["diverged_raw"].format(step=report.step, lr=fmt(report.learning_rate), limit_note=note,
+        note = texts["limit raw"].format(limit_raw=prose(raw_limits(run)[2]), **run.spans) + " "
+    return texts["diverged_raw"].format(step=report.step, lr=prose(report.learning_rate), limit_note=note,
                                         **run.spans)

@@ -13,9 +13,10 @@ import math
 from collections.abc import Callable
 from dataclasses import replace
 
+from fitscope.engine.numbers import prose
 from fitscope.engine.race import LABELS, SCAN_RATES, RacerSpec, RateScan, Trial
 from fitscope.gui.models.race import RaceRun
-from fitscope.gui.models.race_texts import names, num
+from fitscope.gui.models.race_texts import names
 
 #: Other rates are tried for races up to this many steps (about a second in the background).
 SCAN_MAX_STEPS = 2000
@@ -84,7 +85,7 @@ def advice_text(run: RaceRun, texts: dict[str, str], known: tuple[object, list[T
             continue
         never.append(name)
         near = min(mine, key=lambda t: t.final)
-        closest.append(f"{name} at {near.rate:g}, {num(near.final)} away" if math.isfinite(near.final)
+        closest.append(f"{name} at {near.rate:g}, {prose(near.final)} away" if math.isfinite(near.final)
                        else f"{name} diverges at every rate")
     if never:
         said.append(texts["scan_never"].format(names=names(never), lo=f"{SCAN_RATES[0]:g}",

@@ -16,16 +16,12 @@ import numpy as np
 
 from fitscope import resources
 from fitscope.engine.curvature import curvature_of
+from fitscope.engine.numbers import prose
 from fitscope.engine.race import LABELS
 from fitscope.gui.models.race import RACERS, RaceRun
 
 #: The table's columns.
 COLUMNS = ["Optimizer", "Settled", "First touch", "Distance to\noptimum", "Training\nloss", "Status"]
-
-
-def num(x: float) -> str:
-    """Three significant digits."""
-    return f"{x:.3g}"
 
 
 def names(items: list[str]) -> str:
@@ -58,7 +54,7 @@ def cells(run: RaceRun, i: int, winners: list[int], running: bool) -> list[str]:
             status = "paused"
     touch = f"step {first}" if first is not None else ("never" if run.done else "not yet")
     return [f"{LABELS[key]}  (lr {run.racers[key].learning_rate:g})  ", settled, touch,
-            num(run.distance(i)), f"{float(run.losses(i)[-1]):.5g}", status]
+            prose(run.distance(i)), prose(float(run.losses(i)[-1]), 5), status]
 
 
 def explanation(run: RaceRun, advice: Callable[[dict[str, str]], str]) -> str:
@@ -87,8 +83,8 @@ def rule_values(run: RaceRun) -> dict[str, str]:
     options = {key: run.racers[key].options for key in RACERS}
     m = options["momentum"]["momentum"]
     steps = math.log(0.5) / math.log(m) if m > 0 else 0.0
-    half = f"every {steps:.2g} steps" if steps >= 1.05 else "within a step"
-    return {"m": f"{m:g}", "m_half": half, "m_gain": f"{1 / (1 - m):.3g}", "rho": f"{options['rmsprop']['rho']:g}",
+    half = f"every {prose(steps, 2)} steps" if steps >= 1.05 else "within a step"
+    return {"m": f"{m:g}", "m_half": half, "m_gain": prose(1 / (1 - m)), "rho": f"{options['rmsprop']['rho']:g}",
             "beta1": f"{options['adam']['beta1']:g}", "beta2": f"{options['adam']['beta2']:g}"}
 
 
@@ -103,9 +99,9 @@ def surface_text(run: RaceRun, texts: dict[str, str]) -> str:
     rate = run.racers["sgd"].learning_rate
     sharp = rate * c.lam_max
     key = "surface_sharp" if sharp < 1 else "surface_zigzag" if sharp < 2 else "surface_diverging"
-    kappa = f"{c.condition:,.0f}" if c.condition >= 10 else f"{c.condition:.2g}"
+    kappa = f"{c.condition:,.0f}" if c.condition >= 10 else prose(c.condition, 2)
     text = texts[key].format(loss_name=loss_name, kappa=kappa, sgd_rate=f"{rate:g}", sharp=f"{sharp:.2f}",
-                             crawl=f"{100 * rate * c.lam_min:.2g}", limit=num(c.stability_limit))
+                             crawl=prose(100 * rate * c.lam_min, 2), limit=prose(c.stability_limit))
     rows = len(run.experiment.y)
     if run.settings.batch_size < rows:
         text += " " + texts["surface_batches"].format(batch=run.settings.batch_size, rows=rows)
@@ -124,17 +120,17 @@ def outcome(run: RaceRun, texts: dict[str, str], advice: Callable[[dict[str, str
         w = standing.winner
         parts.append(texts["dead_heat"].format(names=names([LABELS[run.keys[i]] for i in standing.winners]),
                                                tolerance=f"{run.tolerance:g}", settled=run.settled(w),
-                                               final=num(dist[w])))
+                                               final=prose(dist[w])))
     else:
         w = standing.winner
         name, settled, first = LABELS[run.keys[w]], run.settled(w), run.first_touch(w)
         parts.append(texts["winner" if first == settled else "winner_touched"].format(
-            name=name, tolerance=f"{run.tolerance:g}", settled=settled, first=first, final=num(dist[w])))
+            name=name, tolerance=f"{run.tolerance:g}", settled=settled, first=first, final=prose(dist[w])))
         if standing.tie:
             others = [i for i in standing.order[1:] if run.settled(i) == settled]
             parts.append(texts["tie"].format(names=names([LABELS[run.keys[i]] for i in others]), name=name,
-                                             settled=settled, final=num(dist[w]),
-                                             other_final=num(dist[others[0]])))
+                                             settled=settled, final=prose(dist[w]),
+                                             other_final=prose(dist[others[0]])))
     start = float(np.hypot(*(np.array(run.start) - run.optimum)))
     slow: list[int] = []
     for i, key in enumerate(run.keys):
@@ -142,17 +138,17 @@ def outcome(run: RaceRun, texts: dict[str, str], advice: Callable[[dict[str, str
             continue
         rate = run.racers[key].learning_rate
         if run.first_touch(i) is not None:
-            parts.append(texts["outside"].format(name=LABELS[key], first=run.first_touch(i), final=num(dist[i])))
+            parts.append(texts["outside"].format(name=LABELS[key], first=run.first_touch(i), final=prose(dist[i])))
         if key == "rmsprop" and dist[i] <= 2 * rate:
             if run.first_touch(i) is None:
-                parts.append(texts["ends"].format(name=LABELS[key], final=num(dist[i])))
+                parts.append(texts["ends"].format(name=LABELS[key], final=prose(dist[i])))
             parts.append(texts["hover"].format(name=LABELS[key], rate=f"{rate:g}"))
         elif key in ("rmsprop", "adam") and 0 < start - dist[i] < start / 2:
             slow.append(i)
     if slow:
         rates = sorted({f"{run.racers[run.keys[i]].learning_rate:g}" for i in slow})
-        who, moved = names([LABELS[run.keys[i]] for i in slow]), names([num(start - dist[i]) for i in slow])
-        parts.append(texts["slow"].format(names=who, rate=names(rates), moved=moved, distance=num(start)))
+        who, moved = names([LABELS[run.keys[i]] for i in slow]), names([prose(start - dist[i]) for i in slow])
+        parts.append(texts["slow"].format(names=who, rate=names(rates), moved=moved, distance=prose(start)))
     text = " ".join(parts)
     said = advice(texts)
     if said:

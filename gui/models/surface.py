@@ -18,6 +18,7 @@ import numpy as np
 from fitscope import resources
 from fitscope.engine.data import Dataset
 from fitscope.engine.models import Linear
+from fitscope.engine.numbers import prose
 from fitscope.engine.run import NEW_RUN, FitRun
 from fitscope.engine.settings import SEED_MAX, FitSettings
 from fitscope.engine.surface import default_window, linear_slice
@@ -42,7 +43,7 @@ UPDATE_DIGITS = 5
 
 def fmt(v: float | None, digits: int = 5) -> str:
     """A number for the texts and readouts: ``digits`` significant digits, "–" for none or non-finite."""
-    return "–" if v is None or not math.isfinite(v) else f"{v:.{digits}g}"
+    return "–" if v is None or not math.isfinite(v) else prose(v, digits)
 
 
 def num(v: float, digits: int) -> str:

@@ -34,6 +34,7 @@ import numpy as np
 
 from fitscope import resources
 from fitscope.engine.curvature import curvature_of, stability_limit
+from fitscope.engine.numbers import prose
 
 #: Each conditional section of phases.md and the condition under which :func:`claims` uses it.
 CONDITIONS: dict[str, str] = {
@@ -88,13 +89,8 @@ def full_gradient(run, params: np.ndarray) -> np.ndarray:
 def typical_miss(loss: float, kind: str, unit: str) -> str:
     """A training loss in the data's units: ``"√MSE: a typical miss of 0.0312 s"``, ``"a typical miss of …"``."""
     value = np.sqrt(loss) if kind == "mse" else loss
-    amount = f"{value:.3g} {unit}".rstrip() if np.isfinite(value) else "–"
+    amount = f"{prose(value)} {unit}".rstrip() if np.isfinite(value) else "–"
     return f"√MSE: a typical miss of {amount}" if kind == "mse" else f"a typical miss of {amount}"
-
-
-def num(v: float) -> str:
-    """A rate or a loss for a sentence: three significant digits."""
-    return f"{v:.3g}"
 
 
 def choices(run, step, moment: str | None, train_loss: float | None = None) -> dict[str, str]:
@@ -206,11 +202,11 @@ def claims(run, step, moment: str | None, values: dict[str, object]) -> dict[str
     out["n_train"] = str(n_train)
     filled = {**values, "n_train": n_train, "batch_size": min(settings.batch_size, n_train)}
     if moment == "loss" and step is not None:
-        filled["full_loss"] = out["full_loss"] = num(run.train_loss(np.asarray(step.params)))
+        filled["full_loss"] = out["full_loss"] = prose(run.train_loss(np.asarray(step.params)))
     train_loss = None
     if moment == "done":
         train_loss = run.train_loss(run.current)
-        filled["best_loss"] = out["best_loss"] = num(run.train_loss(np.asarray(run.optimum())))
+        filled["best_loss"] = out["best_loss"] = prose(run.train_loss(np.asarray(run.optimum())))
         out["miss"] = typical_miss(train_loss, settings.loss, run.dataset.target_unit)
     if step is not None:
         out["points_are"] = "highlighted point is" if len(step.indices) == 1 else "highlighted points are"
@@ -219,8 +215,8 @@ def claims(run, step, moment: str | None, values: dict[str, object]) -> dict[str
             lam = curvature_of(exp).lam_max
             limit = stability_limit(lam, settings.optimizer, settings.momentum)
             lr = settings.learning_rate
-            filled.update(zigzag_rate=num(1 / lam), limit=num(limit) if limit else "–", mu=num(settings.momentum),
-                          swing=num(abs(1 - lr * lam)),
+            filled.update(zigzag_rate=prose(1 / lam), limit=prose(limit) if limit else "–", mu=prose(settings.momentum),
+                          swing=prose(abs(1 - lr * lam)),
                           side="below" if limit and lr < limit else "above",
                           relation="below both" if lr * lam < 1 else "between them" if lr * lam < 2 else "above both")
         if settings.batch_size < n_train:

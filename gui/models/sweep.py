@@ -25,11 +25,11 @@ import numpy as np
 
 from fitscope.engine.curvature import Curvature
 from fitscope.engine.data import BUILTIN, Dataset
+from fitscope.engine.numbers import compact
 from fitscope.engine.race import LABELS
 from fitscope.engine.run import FitRun
 from fitscope.engine.settings import EPOCHS_MAX, LEARNING_RATE_RANGE, FitSettings, n_train_rows
 from fitscope.engine.sweep import RateResult, Sweep, log_rates
-from fitscope.gui.numbers import compact
 
 #: The stability limit is computed for the default range only over at most this many rows (in the GUI thread).
 LIMIT_ROWS = 200_000

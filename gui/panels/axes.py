@@ -1,5 +1,5 @@
 """Numbers that stay readable: a log axis whose labels never crowd, written the one compact way of
-:mod:`fitscope.gui.numbers` (:func:`compact`, :func:`number_text`, imported here for the plots).
+:mod:`fitscope.engine.numbers` (:func:`compact`, :func:`number_text`, imported here for the plots).
 
 :class:`LogAxis` is a pyqtgraph axis that, in log mode, labels round values (1-2-5 per decade, every k-th
 decade over many, evenly spaced ones within less than a decade) chosen so that no two labels come closer
@@ -16,7 +16,7 @@ from collections.abc import Callable
 import pyqtgraph as pg
 from PySide6.QtGui import QFontMetricsF
 
-from fitscope.gui.numbers import compact, linear_texts, number_text
+from fitscope.engine.numbers import compact, linear_texts, number_text
 
 #: Labels are at least this many times their own size apart, centre to centre, along the axis: a label's height
 #: of blank between two, never a column of 0.1/0.09/0.08 nor thirty labels in steps of 0.02.
@@ -138,7 +138,7 @@ def log_ticks(lo: float, hi: float, length: float, extent: Callable[[str], float
 class LogAxis(pg.AxisItem):
     """A pyqtgraph axis that, in log mode, labels round values that never crowd (:func:`log_ticks`), written
     plainly or ``1e3``-style; in linear mode it has pyqtgraph's own ticks, written as people write counts and
-    prices (:func:`~fitscope.gui.numbers.linear_texts`)."""
+    prices (:func:`~fitscope.engine.numbers.linear_texts`)."""
 
     def __init__(self, orientation: str, **kwargs) -> None:
         super().__init__(orientation, **kwargs)
@@ -186,7 +186,7 @@ class LogAxis(pg.AxisItem):
 
     def tickStrings(self, values, scale, spacing):  # noqa: N802 (pyqtgraph's name)
         if not self.logMode:
-            texts = linear_texts([v * scale for v in values])  # 1,500; 50k; 1.2M (see gui/numbers.py)
+            texts = linear_texts([v * scale for v in values])  # 1,500; 50k; 1.2M (see engine/numbers.py)
             return super().tickStrings(values, scale, spacing) if texts is None else texts
         return [self._labels.get(v) for v in values]  # None: a grid line without a label
 

@@ -15,6 +15,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout, QWidget
 
+from fitscope.engine.numbers import prose
 from fitscope.gui.panels.axes import compact_axes
 from fitscope.gui.panels.edges import EdgeMarkers, Mark
 from fitscope.gui.panels.plotting import OutsideLegend, quiet_plot
@@ -153,10 +154,10 @@ class DataPanel(QWidget):
     def _prediction_marks(self, bx: np.ndarray, predictions: np.ndarray) -> list[Mark]:
         """The highest and the lowest prediction of the batch: marked at the edge when off the chart."""
         if len(predictions) == 1:
-            return [Mark(float(bx[0]), float(predictions[0]), f"prediction {predictions[0]:.3g}", RESIDUAL)]
+            return [Mark(float(bx[0]), float(predictions[0]), f"prediction {prose(predictions[0])}", RESIDUAL)]
         hi, lo = int(np.argmax(predictions)), int(np.argmin(predictions))
-        return [Mark(float(bx[hi]), float(predictions[hi]), f"highest prediction {predictions[hi]:.3g}", RESIDUAL),
-                Mark(float(bx[lo]), float(predictions[lo]), f"lowest prediction {predictions[lo]:.3g}", RESIDUAL)]
+        return [Mark(float(bx[hi]), float(predictions[hi]), f"highest prediction {prose(predictions[hi])}", RESIDUAL),
+                Mark(float(bx[lo]), float(predictions[lo]), f"lowest prediction {prose(predictions[lo])}", RESIDUAL)]
 
     def _line_marks(self, kernel: float, bias: float) -> list[Mark]:
         """The line where the data is, marked at the edge when it runs past the chart there."""
@@ -165,7 +166,7 @@ class DataPanel(QWidget):
         mid = self._middle
         with np.errstate(all="ignore"):
             y = kernel * mid + bias
-        return [Mark(mid, float(y), f"fitted line {y:.3g}", "#212121")]
+        return [Mark(mid, float(y), f"fitted line {prose(y)}", "#212121")]
 
     def _on_points_clicked(self, _item, points, *_) -> None:
         if len(points):

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from fitscope.engine.backprop import Trace
-from fitscope.gui.numbers import number
+from fitscope.engine.numbers import number
 
 FORWARD = "#263238"
 GRADIENT = "#c62828"

@@ -10,6 +10,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout, QWidget
 
+from fitscope.engine.numbers import prose
 from fitscope.gui.panels.axes import compact_axes
 from fitscope.gui.panels.decimate import GrowingEnvelope
 from fitscope.gui.panels.plotting import OutsideLegend, frame_y, quiet_plot, show_lone_points
@@ -111,7 +112,7 @@ class LossCurvePanel(QWidget):
             return
         self.baseline.setPos(self._log(value))
         self.baseline.show()  # before the text: a hidden label ignores a new format
-        self._baseline_texts = (f"{label} {value:.4g}", f"baseline {value:.4g}")
+        self._baseline_texts = (f"{label} {prose(value, 4)}", f"baseline {prose(value, 4)}")
         self._fit_baseline()
         self._frame()
 

@@ -9,6 +9,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
+from fitscope.engine.numbers import prose
 from fitscope.gui.panels.axes import compact_axes
 from fitscope.gui.panels.plotting import quiet_plot
 
@@ -61,9 +62,9 @@ class PredActualPanel(QWidget):
             below, above = predicted < lo, predicted > hi
         parts = []
         if below.any():
-            parts.append(f"{int(below.sum())} below it (down to {predicted[below].min():.3g})")
+            parts.append(f"{int(below.sum())} below it (down to {prose(predicted[below].min())})")
         if above.any():
-            parts.append(f"{int(above.sum())} above it (up to {predicted[above].max():.3g})")
+            parts.append(f"{int(above.sum())} above it (up to {prose(predicted[above].max())})")
         lost = int((~keep).sum())
         if lost:
             parts.append(f"{lost} not finite")
@@ -85,7 +86,7 @@ class PredActualPanel(QWidget):
         """``when``: which step the predictions are of ("after epoch 3"); ``rows``: which rows the points are
         (the user's data has no test set); ``note``: a second, smaller line (e.g. that only a sample of the
         rows is drawn)."""
-        value = "" if loss is None or not np.isfinite(loss) else f" — {loss_name} {loss:.4g}"
+        value = "" if loss is None or not np.isfinite(loss) else f" — {loss_name} {prose(loss, 4)}"
         title = f"{rows}: predicted vs actual, {when}{value}"
         if len(title) > TITLE_CHARS:  # one line would be wider than the chart (at the usual window size)
             title = f"{rows}: predicted vs actual<br>{when}{value}"

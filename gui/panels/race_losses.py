@@ -11,6 +11,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout, QWidget
 
+from fitscope.engine.numbers import prose
 from fitscope.gui import access
 from fitscope.gui.panels.axes import compact_axes
 from fitscope.gui.panels.decimate import GrowingEnvelope
@@ -96,11 +97,11 @@ class RaceLossPanel(QWidget):
     def description(self) -> str:
         """What the chart shows now, in words: each racer's latest loss, and the optimum's."""
         scale = "log scale" if self.log_scale.isChecked() else "linear scale"
-        latest = [f"{self._labels.get(key, key)} {losses[-1]:.3g} at step {int(steps[-1])}"
+        latest = [f"{self._labels.get(key, key)} {prose(losses[-1])} at step {int(steps[-1]):,}"
                   for key, (steps, losses) in self._data.items() if len(losses)]
         parts = [f"Training loss of each racer after each step, {scale}", *latest]
         if self._optimum is not None:
-            parts.append(f"optimum {self._optimum:.4g}")
+            parts.append(f"optimum {prose(self._optimum, 4)}")
         return "; ".join(parts)
 
     def set_optimum(self, value: float | None) -> None:
@@ -108,7 +109,7 @@ class RaceLossPanel(QWidget):
         if value is None:
             self.optimum.hide()
         else:
-            self.optimum.label.setFormat(f"optimum {value:.4g}")
+            self.optimum.label.setFormat(f"optimum {prose(value, 4)}")
             self._place_optimum()
             self.optimum.show()
         self._frame()

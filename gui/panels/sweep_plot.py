@@ -11,9 +11,9 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
+from fitscope.engine.numbers import compact
 from fitscope.engine.sweep import RateResult
 from fitscope.gui.models.sweep import SweepPlan
-from fitscope.gui.numbers import compact
 from fitscope.gui.panels.axes import LogAxis
 from fitscope.gui.panels.plotting import OutsideLegend, quiet_plot
 

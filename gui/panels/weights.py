@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from fitscope.engine.numbers import compact, prose
 from fitscope.gui.panels.readouts import SteadyLabel
 
 POSITIVE = QColor("#1e88e5")  # raises the prediction
@@ -47,7 +48,7 @@ def fmt(v: float) -> str:
         return "–"
     a = abs(v)
     if v != 0 and (a < 1e-3 or a >= 1e5):
-        return f"{v:.3g}"
+        return compact(v)
     if a >= 100:
         return f"{v:.0f}"
     return f"{v:#.4g}" if a >= 1 else f"{v:.3f}"
@@ -130,7 +131,7 @@ class FeatureWeights(QAbstractTableModel):
         if role == BAR_ROLE and col == 3:
             return value / self._scale if math.isfinite(value) else 0.0
         if role == Qt.ItemDataRole.ToolTipRole:
-            return f"{self.names[f]}: {self.descriptions[f]}\n{self.headers[2]} {value:.6g}"
+            return f"{self.names[f]}: {self.descriptions[f]}\n{self.headers[2]} {prose(value, 6)}"
         if role == Qt.ItemDataRole.TextAlignmentRole and col == 2:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.FontRole and col == 0:

@@ -31,9 +31,9 @@ from PySide6.QtWidgets import (
 )
 
 from fitscope.engine.backprop import Trace, trace
+from fitscope.engine.numbers import number
 from fitscope.gui import access, text_size
 from fitscope.gui.models.backprop_pass import BOOK, LOSS_NAMES, Example, Pass
-from fitscope.gui.numbers import number
 from fitscope.gui.panels.graph import ACCENT, FORWARD, GRADIENT, GraphPanel
 from fitscope.gui.panels.readouts import ReadoutsPanel
 from fitscope.gui.views.controls import OPTIMIZER_NAMES

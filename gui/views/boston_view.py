@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QGroupBox, QLabel, QProgressBar, QSizePolicy, QToo
 
 from fitscope import resources
 from fitscope.engine.data import Dataset, load_builtin
+from fitscope.engine.numbers import prose
 from fitscope.engine.settings import settings_values
 from fitscope.gui.models.multi import MODELS, Moment, MultiRun
 from fitscope.gui.models.surface import fmt
@@ -371,7 +372,8 @@ class BostonView(TrainingView):
         now = h.current
         what = "now" if h.diverged is None else "kept after the divergence"
         self.slice.fields.show_point(float(now[i]), float(now[j]))  # the weights' fields (gui/keys.py)
-        self.slice_marks.set([Mark(float(now[i]), float(now[j]), f"{what} ({now[i]:.3g}, {now[j]:.3g})", "#e65100")])
+        label = f"{what} ({prose(now[i])}, {prose(now[j])})"
+        self.slice_marks.set([Mark(float(now[i]), float(now[j]), label, "#e65100")])
 
     def _draw_predictions(self) -> None:
         """The predicted-against-actual chart at the step the Now box shows (drawn in the frame's first part,

@@ -27,12 +27,12 @@ from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QGridLayout, QGroupBox, QLabel, QWidget
 
 from fitscope.engine.data import Dataset
+from fitscope.engine.numbers import prose
 from fitscope.engine.race import LABELS, Trial
 from fitscope.engine.settings import DEFAULT_LEARNING_RATE, settings_values
 from fitscope.gui import access
 from fitscope.gui.models import race_advice, race_texts
 from fitscope.gui.models.race import OPTIONS, RACERS, RATE_RANGE, TOLERANCE_RANGE, RaceRun
-from fitscope.gui.models.race_texts import num
 from fitscope.gui.panels.compare import PreviousRaceOverlay
 from fitscope.gui.panels.plotting import OutsideLegend, fit_title
 from fitscope.gui.panels.race_losses import RaceLossPanel
@@ -378,15 +378,16 @@ class RaceView(TrainingView):
         """What the map shows now, in words (its accessible description)."""
         run = self.model
         k, b = run.optimum
-        parts = [f"Loss surface, {run.loss.name.upper()}, the optimum (star) at kernel {k:.3g}, bias {b:.3g}, "
+        parts = [f"Loss surface, {run.loss.name.upper()}, the optimum (star) at kernel {prose(k)}, bias {prose(b)}, "
                  f"in a finish circle of radius {run.tolerance:g}"]
         if not run.keys:
             parts.append("no racers")
         else:
             when = "at the start" if run.steps == 0 else f"after {run.steps} steps"
             parts.append(f"racers {when}: " + ", ".join(
-                f"{LABELS[key]} at kernel {h.current[0]:.3g}, bias {h.current[1]:.3g}, {num(run.distance(i))} from "
-                "the optimum" for i, (key, h) in enumerate(zip(run.keys, run.histories, strict=True))))
+                f"{LABELS[key]} at kernel {prose(h.current[0])}, bias {prose(h.current[1])}, "
+                f"{prose(run.distance(i))} from the optimum"
+                for i, (key, h) in enumerate(zip(run.keys, run.histories, strict=True))))
         return "; ".join(parts)
 
     def trajectory(self, key: str) -> np.ndarray:

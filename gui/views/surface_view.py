@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QDoubleSpinBox, QGroupBox, QVBoxLayout, QWidget
 
 from fitscope import resources
 from fitscope.engine.data import BUILTIN, Dataset, load_builtin
+from fitscope.engine.numbers import prose
 from fitscope.engine.settings import settings_values
 from fitscope.engine.trainer import Phase
 from fitscope.gui import access
@@ -296,7 +297,7 @@ class SurfaceView(TrainingView):
         step = h.last_step
         now = step.params if step is not None and h.diverged is None else h.current
         what = "now" if h.diverged is None else "kept after the divergence"
-        label = f"{what} ({now[0]:.3g}, {now[1]:.3g})"
+        label = f"{what} ({prose(now[0])}, {prose(now[1])})"
         marks = []
         if step is not None and h.diverged is None and step.gradient is not None and step.phase >= Phase.GRADIENT:
             label += ", with its gradient"

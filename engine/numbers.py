@@ -1,9 +1,11 @@
-"""One compact way to write a number, for plots and the texts about them (no Qt here).
+"""How the project writes a number: on a plot, in a sentence, in a formula.
 
 The rule of every number drawn on a plot: plain decimals from 0.01 to 999 (``0.05``, ``0.2``, ``1``, ``20``,
 ``500``) and ``1e3``-style beyond (``1e3``, ``2.5e4``, ``1e-3``), never ``10²`` nor ``9·10¹``. The ticks of a
 linear axis count steps, prices, areas: they are written as people write such numbers, the same way along the
-axis (:func:`linear_texts`: ``1,500``; ``50k``, ``1.2M``).
+axis (:func:`linear_texts`: ``1,500``; ``50k``, ``1.2M``). A number in a sentence (:func:`prose`) is grouped
+by thousands up to a million (``56,000``) and written with a short exponent beyond (``7.83e9``, ``2e-5``),
+never Python's ``5.6e+04``.
 """
 
 from __future__ import annotations
@@ -52,6 +54,30 @@ def compact(v: float, digits: int = 3) -> str:
     if round(_scaled(abs(v), k), digits - 1) >= 10:
         k += 1
     return number_text(v, k - digits + 1)
+
+
+def prose(v: float, digits: int = 3) -> str:
+    """``v`` in a sentence, to ``digits`` significant digits: ``0.0718``, ``22.5``, ``56,000``, ``1,234.5``,
+    ``7.83e9``, ``2e-5``; ``∞``, ``-∞``, ``–`` (NaN)."""
+    v = float(v) or 0.0  # no "-0"
+    if math.isnan(v):
+        return "–"
+    if math.isinf(v):
+        return "∞" if v > 0 else "-∞"
+    text = f"{v:.{digits}g}"
+    if "e" in text:
+        mantissa, exponent = text.split("e")
+        k = int(exponent)
+        if not 3 <= k < 6:
+            return f"{mantissa}e{k}"
+        text = f"{float(text):.0f}"  # 5.6e+04: a whole number, grouped below
+    whole, point, fraction = text.partition(".")
+    return f"{int(whole):,}{point}{fraction}" if len(whole.lstrip("-")) > 3 else text
+
+
+def coordinate(v: float) -> str:
+    """A point's coordinate in a sentence: :func:`prose`, and 0 for what is zero but for rounding (under 1e-12)."""
+    return "0" if abs(v) < 1e-12 else prose(v)
 
 
 def number(v: float) -> str:
