@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from fitscope.engine.numbers import prose
 from fitscope.gui.app import MainWindow
 
 
@@ -110,7 +111,7 @@ def test_a_plot_description_says_what_it_shows_now(qtbot, window):
     view.start_at(-0.25, 0.125)
     qtbot.waitUntil(lambda: "start at kernel -0.25, bias 0.125" in stop.accessibleDescription())
     x0, x1, _, _ = view.surface.visible_range()
-    assert f"showing kernel from {x0:.3g} to {x1:.3g}" in stop.accessibleDescription()
+    assert f"showing kernel from {prose(x0)} to {prose(x1)}" in stop.accessibleDescription()
     data = view.data_panel.widget
     assert data.accessibleName() == "Data and fitted line"
     assert data.accessibleDescription().startswith("Data and fitted line; Data and the current line")

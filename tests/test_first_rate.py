@@ -8,6 +8,7 @@ import pytest
 
 from fitscope.engine.cli import main as cli_main
 from fitscope.engine.data import load_csv
+from fitscope.engine.numbers import prose
 from fitscope.engine.run import FitRun
 
 SCALES = (1e-3, 1.0, 1e3, 1e6)
@@ -35,7 +36,7 @@ def lambda_max(x: np.ndarray) -> float:
 def test_the_default_run_converges_whatever_the_scale(tmp_path, sx, sy):
     x, y = data(sx, sy, offset=1.0)
     dataset = load_csv(write_csv(tmp_path / "d.csv", x, y))
-    assert dataset.defaults.learning_rate == float(f"{1 / lambda_max(x):.3g}")
+    assert dataset.defaults.learning_rate == float(f"{prose(1 / lambda_max(x))}")
     run = FitRun(dataset)
     start = run.loss_now()
     run.record(list(run.trainer.run()))
@@ -48,7 +49,7 @@ def test_the_note_says_where_the_rate_came_from(tmp_path):
     dataset = load_csv(write_csv(tmp_path / "d.csv", x, y))
     note = dataset.defaults_note
     assert f"learning rate {dataset.defaults.learning_rate:g}" in note and "2/λmax" in note
-    assert f"{2 / lambda_max(x):.3g}" in note
+    assert f"{prose(2 / lambda_max(x))}" in note
 
 
 def test_several_features_keep_the_plain_rate(tmp_path):

@@ -9,6 +9,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QCheckBox, QToolButton, QWidget
 
+from fitscope.engine.numbers import prose
 from fitscope.gui.app import MainWindow
 
 K = Qt.Key
@@ -224,7 +225,7 @@ def test_the_surface_map_crosshair_sets_the_start_zooms_pans_and_frames(qtbot, w
     press(qtbot, K.Key_Return)  # "clicks" there: a fresh run starts at the crosshair
     assert view.model.history.params[0] == pytest.approx([x, y])
     assert view.kernel_edit.value() == pytest.approx(x, abs=1e-6)
-    qtbot.waitUntil(lambda: f"start at kernel {x:.3g}, bias {y:.3g}" in panel.graphics.accessibleDescription())
+    qtbot.waitUntil(lambda: f"start at kernel {prose(x)}, bias {prose(y)}" in panel.graphics.accessibleDescription())
 
     press(qtbot, K.Key_Plus)  # zoom in about the crosshair
     zx0, zx1, zy0, zy1 = panel.visible_range()

@@ -13,6 +13,7 @@ import pytest
 
 from fitscope import resources
 from fitscope.engine.data import load_builtin, load_csv
+from fitscope.engine.numbers import prose
 from fitscope.engine.trainer import EpochReport, Phase, StepReport
 from fitscope.gui.models.surface import SurfaceRun
 from fitscope.gui.models.surface_texts import CONDITIONS
@@ -96,7 +97,7 @@ def test_each_claim_is_made_exactly_when_it_holds(loss, optimizer, batch, lr, ep
                 if optimizer == "sgd" else "path momentum" if optimizer == "momentum" else "path adaptive")
     assert said(running, "path_kind") == [expected]
     if expected in ("path zigzag", "path diverging"):
-        assert f"{abs(1 - lr * LAM_MAX):.3g} times the one before" in plain(running)
+        assert f"{prose(abs(1 - lr * LAM_MAX))} times the one before" in plain(running)
     if expected == "path batches":
         where = "below both" if lr < 1 / LAM_MAX else "between them" if lr < 2 / LAM_MAX else "above both"
         assert f"{lr:g} is {where}" in plain(running)
@@ -118,7 +119,7 @@ def test_each_claim_is_made_exactly_when_it_holds(loss, optimizer, batch, lr, ep
             if report.phase is Phase.LOSS:
                 assert said(shown, "loss_kind") == ["loss part" if part else "loss all"]
                 if part:
-                    assert f"{full_loss(report.params, loss):.3g}" in shown
+                    assert f"{prose(full_loss(report.params, loss))}" in shown
             if report.phase is Phase.GRADIENT:
                 g = np.asarray(report.gradient)
                 uphill = float(full_gradient(report.params, loss) @ -g) > 0
@@ -147,9 +148,9 @@ def test_each_claim_is_made_exactly_when_it_holds(loss, optimizer, batch, lr, ep
             "ended slow" if slow else "ended mae" if loss == "mae" else
             "ended adaptive" if optimizer in ("rmsprop", "adam") else "ended noisy" if part else "ended short")
     assert said(done, "ended") == [want]
-    assert f"{best:.3g}" in done
+    assert f"{prose(best)}" in done
     miss = np.sqrt(now) if loss == "mse" else now  # the loss in seconds, the data's unit
-    assert f"a typical miss of {miss:.3g} s)" in plain(done)
+    assert f"a typical miss of {prose(miss)} s)" in plain(done)
 
 
 def test_the_grid_meets_every_ending():
