@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QWidget
 
 from fitscope.engine.data import load_builtin
 from fitscope.engine.experiment import Experiment
+from fitscope.engine.numbers import prose
 from fitscope.engine.trainer import DivergedReport, EpochReport, StepReport
 from fitscope.gui.panels.loss_slice import nice_ticks, smooth
 from fitscope.gui.views.boston_view import BostonView
@@ -94,6 +95,25 @@ def test_shortcuts_step_this_view(qtbot, view):
     assert "Space" in view.commands["step_batch"].toolTip()
 
 
+def test_the_line_over_the_loss_chart_follows_the_epochs_and_the_chart_keeps_its_height_at_the_end(qtbot, view):
+    """Before the first epoch, while the run goes and at its end, the same lines over the chart (losses, a typical
+    miss): the chart does not shrink under the learner's eyes when the last epoch ends."""
+    plot, line = view.loss_panel.plot, view.final_losses
+    view.control("epochs").setValue(3)
+    qtbot.wait(50)
+    assert line.isVisible() and line.text().startswith("After 0 of 3 epochs: training <b>–</b>")
+    view.commands["step_epoch"].trigger()
+    idle(qtbot, view)
+    qtbot.wait(50)
+    before = plot.height()
+    assert line.text().startswith("After 1 of 3 epochs: training <b>") and "typical test miss of about $" in line.text()
+    train(qtbot, view)
+    qtbot.wait(50)
+    assert line.text().startswith("Final after 3 epochs") and plot.height() == before
+    view.commands["reset"].trigger()
+    qtbot.waitUntil(lambda: line.text().startswith("After 0 of 3 epochs"), timeout=5000)
+
+
 # --------------------------------------------------------------------------- the same history as the engine and CLI
 def test_training_gives_the_engines_history_bit_for_bit(qtbot, view, dataset, tmp_path):
     train(qtbot, view)
@@ -105,7 +125,7 @@ def test_training_gives_the_engines_history_bit_for_bit(qtbot, view, dataset, tm
     assert view.final_losses.isVisible()
     final = view.final_losses.text()
     for value in expected[-1, 2:]:
-        assert f"{value:.4g}" in final
+        assert f"{prose(value, 4)}" in final
     assert 21.5 < expected[-1, 2] < 23 and 22 < expected[-1, 4] < 23.5  # the book's numbers
     # … and as `fitscope fit` writes it.
     from fitscope.engine.cli import main as cli_main
@@ -337,12 +357,12 @@ def test_without_normalization_sgd_diverges_and_the_view_says_why(qtbot, view, d
     text = view.message.text()
     lo, hi = dataset.X_train.min(axis=0), dataset.X_train.max(axis=0)
     t, n = names.index("tax"), names.index("nox")
-    assert f"TAX span {lo[t]:.3g}–{hi[t]:.3g} while NOX spans {lo[n]:.3g}–{hi[n]:.3g}" in text
+    assert f"TAX span {prose(lo[t])}–{prose(hi[t])} while NOX spans {prose(lo[n])}–{prose(hi[n])}" in text
     # The largest stable rate it names is 2/λmax of the raw features' linear MSE, computed here independently.
     X = view.model.experiment.X
     Z = np.column_stack([X, np.ones(len(X))])
     limit = 2 / np.linalg.eigvalsh(2 / len(X) * Z.T @ Z)[-1]
-    assert f"stable only below a learning rate of about {limit:.3g}" in text
+    assert f"stable only below a learning rate of about {prose(limit)}" in text
     assert text.endswith("Turn normalization on.")
     assert "\n" not in text
     # The predictions are those of the step kept at the divergence (as the weights table and the Now box).

@@ -309,19 +309,21 @@ class MultiRun(FitRun):
     def divergence_text(self, texts: dict[str, str], report: DivergedReport) -> str:
         return multi_texts.divergence_text(self, texts, report)
 
-    def final_text(self) -> str | None:
-        """The losses at the end of the run (None before the first epoch)."""
-        last = self.last_epoch()
-        if last is None:
-            return None
-        loss, val, test = last
+    def losses_text(self) -> str:
+        """The line over the loss chart: the losses of the last epoch ended ("–" before the first) against the
+        baseline, and what they mean in the target's units; "Final after 200 epochs" once the run is finished,
+        "After 37 of 200 epochs" until then. The same lines all along, so that the chart under them keeps its
+        height when the run ends."""
+        loss, val, test = self.last_epoch() or (math.nan, None, None)
         parts = [f"training <b>{fmt(loss, 4)}</b>"]
-        if val is not None:
+        if self.trainer.validation is not None:
             parts.append(f"validation <b>{fmt(val, 4)}</b>")
         if self.dataset.has_test:
             parts.append(f"test <b>{fmt(test, 4)}</b>")
-        text = (f"Final after {self.epochs_done} epochs: {' · '.join(parts)} "
-                f"(baseline {fmt(self.baseline(), 4)})")
+        done = self.epochs_done
+        when = (f"Final after {done:,} epochs" if self.finished
+                else f"After {done:,} of {max(done, self.settings.epochs):,} epochs")
+        text = f"{when}: {' · '.join(parts)} (baseline {fmt(self.baseline(), 4)})"
         typical = test if self.dataset.has_test and test is not None else loss
         return f"{text}<br>{self.loss_in_units(typical, 'test' if self.dataset.has_test else 'training')}"
 

@@ -79,6 +79,7 @@ class BostonView(TrainingView):
         self._pred_at = 0.0
         self._dataset_shown: Dataset | None = None
         self._model_shown: tuple | None = None
+        self._losses_shown: tuple | None = None  # what the line over the loss chart was written for
         self.add_training_commands("run", "step_batch", "step_epoch", "reset", "book_settings", "go_back")
         self.commands["run"].setToolTip(self.commands["run"].toolTip().replace("until the epoch limit",
                                                                                "until the last epoch"))
@@ -91,12 +92,11 @@ class BostonView(TrainingView):
         self.loss_panel.log_scale.setChecked(True)  # losses here span from hundreds (or 1e12) down to ~10
         self.final_losses = QLabel()
         self.final_losses.setObjectName("finalLosses")
-        self.final_losses.setAccessibleName("Final losses")
+        self.final_losses.setAccessibleName("Losses of the last epoch")
         self.final_losses.setTextFormat(Qt.TextFormat.RichText)
         self.final_losses.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.final_losses.setWordWrap(True)  # never wider than the chart under it
         self.final_losses.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.final_losses.hide()
         self.loss_panel.layout().insertWidget(0, self.final_losses)
 
         self.slice = LossSlicePanel()
@@ -342,9 +342,10 @@ class BostonView(TrainingView):
             self.weights.set_linear(current[:-1], float(current[-1]))
         else:
             self.weights.set_mlp(run.split(current))
-        final = run.final_text() if run.finished else None
-        self.final_losses.setText(final or "")
-        self.final_losses.setVisible(final is not None)
+        shown = (h, done, run.finished, run.settings)
+        if shown != self._losses_shown:  # once an epoch (its baseline is a pass over the rows)
+            self._losses_shown = shown
+            self.final_losses.setText(run.losses_text())
 
     def _draw_where(self) -> None:
         """Where the run stands: predicted against actual, and the path on the slice (which follows it)."""
