@@ -483,6 +483,51 @@ def test_a_hidden_curve_keeps_its_swatch_and_a_click_does_not_hide_one(qtbot):
     assert panel.train.isVisible()
 
 
+def test_a_racers_swatch_is_its_line_from_the_first_point_on(qtbot):
+    """At the start each racer's loss is one point, drawn as a dot; the legend shows the same line throughout."""
+    panel = RaceLossPanel()
+    qtbot.addWidget(panel)
+    panel.show()
+    panel.set_racers([("sgd", "SGD", "#e53935")])
+    sample = next(s for s, label in panel.legend.items if label.text == "SGD")
+    panel.set_losses("sgd", np.array([27.3]))
+    assert panel.curves["sgd"].opts["symbol"] is not None  # the lone point is drawn
+    one = swatch_picture(sample)
+    panel.set_losses("sgd", np.array([27.3, 20.1, 15.2, 12.0]))
+    assert panel.curves["sgd"].opts["symbol"] is None and swatch_picture(sample) == one
+
+
+def test_a_sidebar_keeps_its_width_when_its_scroll_bar_comes_and_goes(qtbot):
+    """A text that grows past the sidebar's height brings the scroll bar; its room was kept, so the fields beside
+    it keep their width (in the race, every control widened when Run shortened the explanation)."""
+    from PySide6.QtWidgets import QVBoxLayout
+
+    from fitscope.gui.views.tab import SidebarScroll
+
+    contents = QWidget()
+    column = QVBoxLayout(contents)
+    text = QLabel("Short.")
+    text.setWordWrap(True)
+    column.addWidget(text)
+    column.addStretch(1)
+    scroll = SidebarScroll(contents, (300, 300))
+    qtbot.addWidget(scroll)
+    scroll.resize(300, 200)
+    scroll.show()
+    qtbot.waitExposed(scroll)
+    settle(qtbot)
+    short = contents.width()
+    assert not scroll.verticalScrollBar().isVisible()
+    text.setText(" ".join(["A long explanation that needs the room of many lines."] * 30))
+    qtbot.waitUntil(scroll.verticalScrollBar().isVisible, timeout=2000)
+    settle(qtbot)
+    assert contents.width() == short
+    text.setText("Short again.")
+    qtbot.waitUntil(lambda: not scroll.verticalScrollBar().isVisible(), timeout=2000)
+    settle(qtbot)
+    assert contents.width() == short
+
+
 def test_the_loss_chart_lists_only_the_curves_the_data_has(qtbot):
     panel = LossCurvePanel("Loss")
     qtbot.addWidget(panel)

@@ -39,7 +39,8 @@ def quiet_plot(plot: pg.PlotItem) -> pg.PlotItem:
 
 class Swatch(pg.ItemSample):
     """A legend's sample of a curve or of points, drawn the same whether the item is shown or hidden (never
-    pyqtgraph's "hidden" eye), and not a switch: a click on it changes nothing."""
+    pyqtgraph's "hidden" eye), and not a switch: a click on it changes nothing. A curve's line only, without the
+    dot it has while it holds a single point (:func:`show_lone_points`): the legend does not change as it grows."""
 
     def paint(self, p, *args) -> None:
         opts = self.item.opts
@@ -48,7 +49,7 @@ class Swatch(pg.ItemSample):
             p.setPen(pg.mkPen(opts["pen"]))
             p.drawLine(QPointF(0, 11), QPointF(20, 11))
         symbol = opts.get("symbol")
-        if symbol is not None:
+        if symbol is not None and not getattr(self.item, "lone_point", False):
             if isinstance(self.item, pg.PlotDataItem):
                 opts = self.item.scatter.opts
             p.translate(10, 11)
@@ -128,6 +129,7 @@ class OutsideLegend(pg.LegendItem):
 def show_lone_points(curve: pg.PlotDataItem, y: np.ndarray, size: float = 7) -> None:
     """A line through a single finite point draws nothing: give ``curve`` a dot while ``y`` has only one."""
     lone = int(np.isfinite(np.asarray(y, dtype=float)).sum()) == 1
+    curve.lone_point = lone  # (not drawn in the legend's sample: see Swatch)
     if lone != (curve.opts.get("symbol") is not None):
         pen = pg.mkPen(curve.opts["pen"])
         curve.setSymbol("o" if lone else None)
