@@ -310,10 +310,9 @@ class MultiRun(FitRun):
         return multi_texts.divergence_text(self, texts, report)
 
     def losses_text(self) -> str:
-        """The line over the loss chart: the losses of the last epoch ended ("–" before the first) against the
-        baseline, and what they mean in the target's units; "Final after 200 epochs" once the run is finished,
-        "After 37 of 200 epochs" until then. The same lines all along, so that the chart under them keeps its
-        height when the run ends."""
+        """The two lines over the loss chart: the losses of the last epoch ended ("–" before the first) and the
+        typical miss they mean ("Epoch 37 of 200: …", "Final, epoch 200: …" once the run is finished). Short
+        enough not to wrap beside the sidebar, and the same lines all along: the chart keeps its height."""
         loss, val, test = self.last_epoch() or (math.nan, None, None)
         parts = [f"training <b>{fmt(loss, 4)}</b>"]
         if self.trainer.validation is not None:
@@ -321,11 +320,10 @@ class MultiRun(FitRun):
         if self.dataset.has_test:
             parts.append(f"test <b>{fmt(test, 4)}</b>")
         done = self.epochs_done
-        when = (f"Final after {done:,} epochs" if self.finished
-                else f"After {done:,} of {max(done, self.settings.epochs):,} epochs")
-        text = f"{when}: {' · '.join(parts)} (baseline {fmt(self.baseline(), 4)})"
+        when = f"Final, epoch {done:,}" if self.finished else f"Epoch {done:,} of {max(done, self.settings.epochs):,}"
         typical = test if self.dataset.has_test and test is not None else loss
-        return f"{text}<br>{self.loss_in_units(typical, 'test' if self.dataset.has_test else 'training')}"
+        split = "test" if self.dataset.has_test else "training"
+        return f"{when}: {' · '.join(parts)}<br>{self.loss_in_units(typical, split)}"
 
     def typical_miss(self, loss: float) -> str:
         """A loss as a typical miss in the target's units: an MSE's root, an MAE itself (``"$4,768"``)."""
@@ -339,11 +337,10 @@ class MultiRun(FitRun):
 
     def loss_in_units(self, loss: float, split: str) -> str:
         """What a loss means in the target's units: an MSE is in its square, so its root is a typical miss
-        (``"√MSE (the MSE is in squared units): a typical test miss of about $4,768; always guessing the mean,
-        $9,251"``)."""
-        what = "√MSE (the MSE is in squared units)" if self.settings.loss == "mse" else "The MAE"
-        return (f"{what}: a typical {split} miss of about {self.typical_miss(loss)}; always guessing the mean, "
-                f"{self.typical_miss(self.baseline())}")
+        (``"√MSE, a typical test miss: $4,768 (guessing the mean: $9,251)"``)."""
+        what = "√MSE" if self.settings.loss == "mse" else "MAE"
+        return (f"{what}, a typical {split} miss: {self.typical_miss(loss)} "
+                f"(guessing the mean: {self.typical_miss(self.baseline())})")
 
     def explanation(self, texts: dict[str, str]) -> str:
         """The sidebar's text for this model, data, normalization and state (:func:`.multi_texts.explanation`)."""
