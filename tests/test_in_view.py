@@ -148,6 +148,36 @@ def test_marks_stack_instead_of_overlapping(qtbot):
     assert marks.shown == []
 
 
+def test_a_mark_hides_no_point_of_the_data_where_it_can_lie_elsewhere(qtbot):
+    """Points crowd the top edge beside a prediction that left the chart: its label goes where they are not."""
+    import pyqtgraph as pg
+
+    widget = pg.PlotWidget()
+    qtbot.addWidget(widget)
+    widget.resize(400, 300)
+    widget.show()
+    qtbot.waitExposed(widget)
+    plot = widget.getPlotItem()
+    plot.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
+    xs = np.linspace(0.32, 0.98, 40)  # along the top edge, right of the middle, where the label would go first
+    points = pg.ScatterPlotItem(x=xs, y=np.full(40, 0.97), size=6)
+    plot.addItem(points)
+    marks = EdgeMarkers(plot)
+
+    def hidden() -> int:
+        (text,) = marks.text_items()
+        box = text.sceneBoundingRect()
+        return sum(box.contains(points.mapToScene(pg.Point(x, 0.97))) for x in xs)
+
+    marks.set([Mark(0.3, 5.0, "highest prediction 13.6")])
+    qtbot.wait(20)
+    assert hidden() > 0  # where it went while nothing asked it to keep clear
+    marks.keep_clear_of([points])
+    qtbot.wait(20)
+    assert hidden() == 0 and inside(plot, marks.text_items()[0])
+    assert marks.shown[0][1][0] == pytest.approx(0.3)  # the arrow stays at the prediction's x
+
+
 def test_boston_after_a_divergence_marks_the_kept_point_and_its_panels_agree(qtbot):
     from fitscope.gui.views.boston_view import BostonView
 

@@ -62,6 +62,7 @@ class DataPanel(QWidget):
             self.plot.addItem(item)
         self.train_points.sigClicked.connect(self._on_points_clicked)
         self.marks = EdgeMarkers(self.plot)  # predictions and a line that leave the chart
+        self.marks.keep_clear_of([self.train_points, self.test_points])
 
         self.show_test = QCheckBox("Show test data")
         self.show_test.setObjectName("showTestData")

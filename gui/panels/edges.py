@@ -40,6 +40,8 @@ class EdgeMarkers:
         self._marks: list[Mark] = []
         self._items: list[tuple[pg.ArrowItem, pg.TextItem]] = []
         self._z = z
+        self._clear_of: list[pg.ScatterPlotItem] = []
+        self._where: dict[int, int] = {}  # which of its places each label took last (see _place)
         self.view_box.sigRangeChanged.connect(self._place)
         self.view_box.sigResized.connect(self._place)
 
@@ -53,6 +55,11 @@ class EdgeMarkers:
 
     def clear(self) -> None:
         self.set([])
+
+    def keep_clear_of(self, items: list[pg.ScatterPlotItem]) -> None:
+        """Place the labels where they cover the fewest of these items' points (the data a label would hide)."""
+        self._clear_of = list(items)
+        self._place()
 
     @property
     def shown(self) -> list[tuple[Mark, tuple[float, float]]]:
@@ -88,6 +95,7 @@ class EdgeMarkers:
         rect = self.view_box.boundingRect()
         w_px, h_px = max(rect.width(), 1.0), max(rect.height(), 1.0)
         taken: list[tuple[float, ...]] = []  # labels placed so far: centre and size in pixels (to stack close ones)
+        points = self._points_px(x0, y0, width, height, w_px, h_px) if self._marks else np.empty((0, 2))
         for i in range(max(len(self._items), len(self._marks))):
             if i >= len(self._marks):
                 for item in self._item(i):
@@ -111,33 +119,69 @@ class EdgeMarkers:
             arrow.setStyle(angle=180 - math.degrees(angle), brush=pg.mkBrush(mark.color))
             arrow.setPos(*tip)
             arrow.show()
-            # The label lies along the edge the arrow points through, beside the arrow (towards the middle of
-            # that edge), so that it covers as little of the plot as it can; beside labels already placed.
+            # The label lies along the edge the arrow points through, beside the arrow, where it hides no other
+            # label and the fewest points (:meth:`keep_clear_of`); where it was, unless that hides more than one
+            # point more (a label that hops from side to side as its number changes is hard to read).
             ux, uy = math.cos(angle), math.sin(angle)
             tip_px = ((tip[0] - x0) / width * w_px, (tip[1] - y0) / height * h_px)  # from the bottom left, y up
             text.setText(mark.label, color=mark.color)
             bounds = text.textItem.boundingRect()
             tw, th = bounds.width(), bounds.height()
             along_x = abs(uy) >= abs(ux)  # through the top or bottom edge: the label runs along it
-            if along_x:
-                side = -1 if tip_px[0] > w_px / 2 else 1
-                cx = tip_px[0] + side * (SIDE_PX + tw / 2)
-                cy = h_px - th / 2 - 2 if uy > 0 else th / 2 + 2
-            else:
-                side = -1 if tip_px[1] > h_px / 2 else 1
-                cx = w_px - tw / 2 - 2 if ux > 0 else tw / 2 + 2
-                cy = tip_px[1] + side * (SIDE_PX + th / 2)
-            cx = min(max(cx, tw / 2 + 2), w_px - tw / 2 - 2)
-            cy = min(max(cy, th / 2 + 2), h_px - th / 2 - 2)
-            for _ in range(len(taken)):
-                if not any(abs(px - cx) < (pw + tw) / 2 + 2 and abs(py - cy) < (ph + th) / 2 + 2
-                           for px, py, pw, ph in taken):
-                    break
-                if along_x:
-                    cy += -(th + 4) if cy > h_px / 2 else th + 4  # the next row in from the edge
-                else:
-                    cy += side * (th + 4)
+            places = self._places(along_x, tip_px, ux, uy, tw, th, w_px, h_px, rows=len(taken) + 3)
+            costs = [_cost(c, tw, th, taken, points) for c in places]
+            best = min(range(len(places)), key=costs.__getitem__)
+            before = self._where.get(i, -1)
+            if 0 <= before < len(places) and costs[before] <= (costs[best][0], costs[best][1] + 1):
+                best = before
+            self._where[i] = best
+            cx, cy = places[best]
             taken.append((cx, cy, tw, th))
             text.setPos(QPointF(x0 + width * cx / w_px, y0 + height * cy / h_px))
             text.show()
 
+    @staticmethod
+    def _places(along_x: bool, tip_px: tuple[float, float], ux: float, uy: float, tw: float, th: float,
+                w_px: float, h_px: float, rows: int) -> list[tuple[float, float]]:
+        """Where a label may go, in pixels from the bottom left, best first: along the edge the arrow points
+        through, beside the arrow towards the middle of that edge (it covers the least there), then on its other
+        side; each in rows further in from the edge."""
+        places = []
+        if along_x:
+            toward = -1 if tip_px[0] > w_px / 2 else 1
+            edge_y = h_px - th / 2 - 2 if uy > 0 else th / 2 + 2
+            inward = -(th + 4) if uy > 0 else th + 4
+            for row in range(rows):
+                for side in (toward, -toward):
+                    places.append((tip_px[0] + side * (SIDE_PX + tw / 2), edge_y + row * inward))
+        else:
+            toward = -1 if tip_px[1] > h_px / 2 else 1
+            edge_x = w_px - tw / 2 - 2 if ux > 0 else tw / 2 + 2
+            for row in range(rows):
+                for side in (toward, -toward):
+                    places.append((edge_x, tip_px[1] + side * (SIDE_PX + th / 2 + row * (th + 4))))
+        return [(min(max(cx, tw / 2 + 2), w_px - tw / 2 - 2), min(max(cy, th / 2 + 2), h_px - th / 2 - 2))
+                for cx, cy in places]
+
+    def _points_px(self, x0: float, y0: float, width: float, height: float, w_px: float,
+                   h_px: float) -> np.ndarray:
+        """The points of the items to keep clear of, in pixels from the bottom left (n, 2)."""
+        if not (width > 0 and height > 0):
+            return np.empty((0, 2))
+        parts = []
+        for item in self._clear_of:
+            if item.isVisible():
+                x, y = item.getData()
+                if x is not None and len(x):
+                    parts.append(np.column_stack([(np.asarray(x, float) - x0) / width * w_px,
+                                                  (np.asarray(y, float) - y0) / height * h_px]))
+        return np.concatenate(parts) if parts else np.empty((0, 2))
+
+
+def _cost(place: tuple[float, float], tw: float, th: float, taken: list[tuple[float, ...]],
+          points: np.ndarray) -> tuple[bool, int]:
+    """What a label at ``place`` would hide: another label (never, if it can be helped), then points."""
+    cx, cy = place
+    over = any(abs(px - cx) < (pw + tw) / 2 + 2 and abs(py - cy) < (ph + th) / 2 + 2 for px, py, pw, ph in taken)
+    hidden = int(np.count_nonzero((np.abs(points[:, 0] - cx) < tw / 2 + 3) & (np.abs(points[:, 1] - cy) < th / 2 + 3)))
+    return over, hidden
