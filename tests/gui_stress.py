@@ -42,6 +42,8 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent, QWheelEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QDialog, QFileDialog, QLabel, QMessageBox, QTableWidget
 
+from fitscope.engine.numbers import prose
+
 #: Qt warnings that mean a real fault (a thread destroyed while running, a timer touched from the wrong
 #: thread, a shortcut that fires nothing): treated as failures even though Qt only warns.
 BAD_WARNINGS = (
@@ -772,7 +774,7 @@ def check_surface(view) -> None:
         assert view.message.isVisibleTo(view) and view.message.text(), "surface: divergence not explained"
     train = view.model.experiment.loss_at(h.current, "train")
     shown = view.readouts.text("trainLossValue")
-    assert shown == (f"{train:.5g}" if math.isfinite(train) else "–"), f"surface: training loss shows {shown!r}"
+    assert shown == (prose(train, 5) if math.isfinite(train) else "–"), f"surface: training loss shows {shown!r}"
     step = h.last_step
     k, b = step.params if step is not None and h.diverged is None else h.current
     lx, ly = view.data_panel.line.getData()
@@ -811,7 +813,7 @@ def check_boston(view) -> None:
     if len(h.epochs):
         loss = h.epochs[-1, 2]
         shown = view.readouts.text("bostonTrainLoss")
-        assert shown == (f"{loss:.5g}" if math.isfinite(loss) else "–"), f"boston: training loss shows {shown!r}"
+        assert shown == (prose(loss, 5) if math.isfinite(loss) else "–"), f"boston: training loss shows {shown!r}"
     i, j = view.slice.pair
     assert 0 <= i < h.params.shape[1] and 0 <= j < h.params.shape[1] and i != j, f"boston: slice pair {(i, j)}"
     _curve_finite(view.slice_panel.path, "boston trajectory")
