@@ -172,9 +172,9 @@ class SurfaceView(TrainingView):
         self.frame_path()
 
     def run_started(self) -> None:
+        """A fresh start: the map stays (it is of the data and the loss, which settings_changed looks at)."""
         self.loss_panel.clear()
         self.settings_changed()
-        self._surface_due.start()
 
     def settings_changed(self) -> None:
         self.form.show_values(settings_values(self.model.settings))
