@@ -497,9 +497,10 @@ def test_a_racers_swatch_is_its_line_from_the_first_point_on(qtbot):
     assert panel.curves["sgd"].opts["symbol"] is None and swatch_picture(sample) == one
 
 
-def test_a_sidebar_keeps_its_width_when_its_scroll_bar_comes_and_goes(qtbot):
-    """A text that grows past the sidebar's height brings the scroll bar; its room was kept, so the fields beside
-    it keep their width (in the race, every control widened when Run shortened the explanation)."""
+def test_a_sidebar_keeps_its_width_whether_or_not_there_is_something_to_scroll(qtbot):
+    """A text that grows past the sidebar's height makes it scroll; the fields beside it keep their width (in the
+    race, every control widened when Run shortened the explanation), and so they do at every height of the window
+    (a scroll bar's room kept only while it was hidden went back and forth without end at some heights)."""
     from PySide6.QtWidgets import QVBoxLayout
 
     from fitscope.gui.views.tab import SidebarScroll
@@ -516,14 +517,18 @@ def test_a_sidebar_keeps_its_width_when_its_scroll_bar_comes_and_goes(qtbot):
     scroll.show()
     qtbot.waitExposed(scroll)
     settle(qtbot)
-    short = contents.width()
-    assert not scroll.verticalScrollBar().isVisible()
+    short, bar = contents.width(), scroll.verticalScrollBar()
+    assert bar.maximum() == 0
     text.setText(" ".join(["A long explanation that needs the room of many lines."] * 30))
-    qtbot.waitUntil(scroll.verticalScrollBar().isVisible, timeout=2000)
+    qtbot.waitUntil(lambda: bar.maximum() > 0, timeout=2000)
     settle(qtbot)
     assert contents.width() == short
+    for height in range(200, 1200, 3):  # through the height at which the text fits
+        scroll.resize(300, height)
+        QApplication.processEvents()
+        assert contents.width() == short, height
     text.setText("Short again.")
-    qtbot.waitUntil(lambda: not scroll.verticalScrollBar().isVisible(), timeout=2000)
+    qtbot.waitUntil(lambda: bar.maximum() == 0, timeout=2000)
     settle(qtbot)
     assert contents.width() == short
 

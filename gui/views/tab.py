@@ -157,9 +157,10 @@ class View(QWidget):
 class SidebarScroll(QScrollArea):
     """A tab's sidebar in a scroll area that scrolls up and down and never cuts anything at the side: it is
     between ``width`` pixels wide, and always at least as wide as its contents need with the vertical scroll
-    bar shown (fields whose text would not fit, wider fonts), however the contents change. The scroll bar's room
-    is kept when it is not needed, so that the contents keep their width when a text grows or shrinks past the
-    height (the controls would widen and narrow as a run goes)."""
+    bar shown (fields whose text would not fit, wider fonts), however the contents change. The scroll bar is
+    always there (without a handle when there is nothing to scroll), so that the contents keep their width when a
+    text grows or shrinks past the height: the controls would widen and narrow as a run goes, and a margin kept in
+    its place instead went back and forth without end where a text wraps into one more line at the narrower width."""
 
     def __init__(self, sidebar: QWidget, width: tuple[int, int]) -> None:
         super().__init__()
@@ -167,17 +168,9 @@ class SidebarScroll(QScrollArea):
         self.setWidget(sidebar)
         self.setWidgetResizable(True)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
-        self.verticalScrollBar().rangeChanged.connect(self._keep_bar_room)
-        self._keep_bar_room(0, 0)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
         sidebar.installEventFilter(self)
         self._fit()
-
-    def _keep_bar_room(self, _low: int, high: int) -> None:
-        """A margin as wide as the scroll bar while it is hidden (it shows when there is something to scroll)."""
-        room = 0 if high > 0 else self.verticalScrollBar().sizeHint().width()
-        if self.viewportMargins().right() != room:
-            self.setViewportMargins(0, 0, room, 0)
 
     def needed_width(self) -> int:
         """The contents' least width, plus the vertical scroll bar and the frame."""
