@@ -595,7 +595,8 @@ class Trainer:
         ring = self._checkpoints
         if not 0 <= step <= self.step:
             return None
-        if any(c.step == step and c.changed for c in ring) and step > 0:
+        if step > 0 and (any(c.step == step and c.changed for c in ring)
+                         or step == self.step and self._shown < 0 and self._changed_in_batch):  # (no checkpoint yet)
             return None
         found = None
         for c in ring:

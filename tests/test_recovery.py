@@ -314,6 +314,22 @@ def test_a_start_set_while_a_run_is_kept_going_is_where_going_back_replays_from(
     assert np.array_equal(exp.trainer.params, target.params_after)
 
 
+def test_a_batch_changed_while_shown_is_not_replayable_before_its_checkpoint():
+    """New parameters set in the middle of a batch shown phase by phase: once that batch is done, and before the
+    next checkpoint marks it, its step is not offered for going back (the replay would differ from it)."""
+    d = load_builtin("download-time")
+    exp = Experiment(d, replace(d.defaults, batch_size=4, epochs=3))
+    exp.trainer.phases = True
+    run = exp.trainer.run()
+    next(run)  # the first phase of step 1's batch
+    exp.trainer.set_params(np.array([5.0, -3.0]))
+    done = next(r for r in run if isinstance(r, StepReport) and r.phase is Phase.UPDATE)
+    assert done.step == 1 == exp.trainer.step
+    assert not exp.trainer.rewindable(1)
+    with pytest.raises(ValueError, match="cannot be replayed"):
+        exp.trainer.rewind(1)
+
+
 def test_the_ring_is_bounded_and_an_old_step_is_refused():
     d = load_builtin("download-time")
     exp = Experiment(d, replace(d.defaults, loss="mse", batch_size=1, learning_rate=0.001, epochs=2000))
