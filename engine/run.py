@@ -40,6 +40,7 @@ from .data import BUILTIN, DataError, Dataset, load_builtin, load_csv
 from .experiment import Experiment, build_optimizer
 from .history import MIN_ROWS, History
 from .losses import get_loss
+from .numbers import prose
 from .serial import floats_from_json, floats_to_json
 from .settings import (
     DEFAULT_LEARNING_RATE,
@@ -260,7 +261,8 @@ class FitRun(Observable):
         new.validate(len(self.dataset.y_train))
         lo, hi = LEARNING_RATE_RANGE
         if "learning_rate" in changes and not lo <= new.learning_rate <= hi:  # as the app's fields and sessions
-            raise ValueError(f"the learning rate {new.learning_rate:g} is outside the app's {lo:g} to {hi:g}")
+            raise ValueError(f"the learning rate {prose(new.learning_rate)} is outside the app's "
+                             f"{prose(lo)} to {prose(hi)}")
         changed = self._changed_by(new)
         if not changed:
             return
@@ -392,19 +394,27 @@ class FitRun(Observable):
                                                                            else None)
 
     def epoch_text(self) -> str:
-        """Where the run stands: ``"3 (batch 2 of 7)"``, or ``"0 of 200"`` before the first step."""
+        """Where the run stands: ``"3 (batch 2 of 7)"``, or ``"0 of 200"`` before the first step (thousands
+        grouped: ``"2,775 (batch 1 of 7)"``)."""
         step = self.history.last_step
         if step is None:
-            return f"{self.epochs_done} of {self.settings.epochs}"
-        return f"{step.epoch} (batch {step.batch + 1} of {step.batches_per_epoch})"
+            return f"{self.epochs_done:,} of {self.settings.epochs:,}"
+        return f"{step.epoch:,} (batch {step.batch + 1:,} of {step.batches_per_epoch:,})"
 
     def longest_epoch_text(self) -> str:
         """The longest :meth:`epoch_text` the run's settings lead to (its last epoch, at its last batch): what a
         readout of it keeps room for, so as not to widen as the run goes on."""
+        batches = self._batches_per_epoch()
+        return f"{max(self.settings.epochs, self.epochs_done):,} (batch {batches:,} of {batches:,})"
+
+    def longest_step_text(self) -> str:
+        """The most steps the run's settings lead to, as a readout writes it (see :meth:`longest_epoch_text`)."""
+        return f"{max(self.settings.epochs, self.epochs_done) * self._batches_per_epoch():,}"
+
+    def _batches_per_epoch(self) -> int:
         s = self.settings
         rows = max(1, n_train_rows(len(self.dataset.y_train), s.validation_split))
-        batches = -(-rows // max(1, min(s.batch_size, rows)))
-        return f"{max(s.epochs, self.epochs_done)} (batch {batches} of {batches})"
+        return -(-rows // max(1, min(s.batch_size, rows)))
 
     # --- after a divergence ---
     def recovery(self) -> int | None:

@@ -67,9 +67,11 @@ def explanation(run: RaceRun, advice: Callable[[dict[str, str]], str]) -> str:
     if run.steps == 0:
         body = texts["idle"].format(**rule_values(run))
     elif run.done:
-        body = texts["done"].format(epochs=run.epochs_done, step=run.steps, winner=outcome(run, texts, advice))
+        body = texts["done"].format(epochs=f"{run.epochs_done:,}", step=f"{run.steps:,}",
+                                    winner=outcome(run, texts, advice))
     else:
-        body = texts["running"].format(step=run.steps, epoch=run.epochs_done, epochs=run.settings.epochs,
+        body = texts["running"].format(step=f"{run.steps:,}", epoch=f"{run.epochs_done:,}",
+                                       epochs=f"{run.settings.epochs:,}",
                                        tolerance=tol,
                                        surface=surface_text(run, texts))
     gone = [LABELS[k] for k, h in zip(run.keys, run.histories, strict=True) if h.diverged is not None]

@@ -97,7 +97,7 @@ class ReadoutsPanel(QWidget):
         elif isinstance(value, str):
             text = value
         elif isinstance(value, int):
-            text = str(value)
+            text = f"{value:,}"  # 94,068, as every count the app shows
         else:
             text = format(value, fmt)
         self.labels[name].setText(text)

@@ -383,7 +383,7 @@ class RaceView(TrainingView):
         if not run.keys:
             parts.append("no racers")
         else:
-            when = "at the start" if run.steps == 0 else f"after {run.steps} steps"
+            when = "at the start" if run.steps == 0 else f"after {run.steps:,} steps"
             parts.append(f"racers {when}: " + ", ".join(
                 f"{LABELS[key]} at kernel {prose(h.current[0])}, bias {prose(h.current[1])}, "
                 f"{prose(run.distance(i))} from the optimum"

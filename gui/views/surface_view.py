@@ -179,6 +179,7 @@ class SurfaceView(TrainingView):
     def settings_changed(self) -> None:
         self.form.show_values(settings_values(self.model.settings))
         self.readouts.reserve("epochValue", self.model.longest_epoch_text())
+        self.readouts.reserve("stepValue", self.model.longest_step_text())
         self.loss_panel.plot.setLabel("left", self.model.settings.loss.upper())
         self.curvature.update(self.model.experiment)
         if self._surface_loss != self.model.experiment.loss.name:
