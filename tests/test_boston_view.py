@@ -101,17 +101,17 @@ def test_the_line_over_the_loss_chart_follows_the_epochs_and_the_chart_keeps_its
     plot, line = view.loss_panel.plot, view.final_losses
     view.control("epochs").setValue(3)
     qtbot.wait(50)
-    assert line.isVisible() and line.text().startswith("Epoch 0 of 3: training <b>–</b>")
+    assert line.isVisible() and line.text().startswith("Before the first of 3 epochs: training <b>–</b>")
     view.commands["step_epoch"].trigger()
     idle(qtbot, view)
     qtbot.wait(50)
     before = plot.height()
-    assert line.text().startswith("Epoch 1 of 3: training <b>") and "a typical test miss: $" in line.text()
+    assert line.text().startswith("After epoch 1 of 3: training <b>") and "a typical test miss: $" in line.text()
     train(qtbot, view)
     qtbot.wait(50)
-    assert line.text().startswith("Final, epoch 3: training") and plot.height() == before
+    assert line.text().startswith("Final, after epoch 3: training") and plot.height() == before
     view.commands["reset"].trigger()
-    qtbot.waitUntil(lambda: line.text().startswith("Epoch 0 of 3"), timeout=5000)
+    qtbot.waitUntil(lambda: line.text().startswith("Before the first of 3 epochs"), timeout=5000)
 
 
 # --------------------------------------------------------------------------- the same history as the engine and CLI

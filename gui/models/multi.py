@@ -311,7 +311,7 @@ class MultiRun(FitRun):
 
     def losses_text(self) -> str:
         """The two lines over the loss chart: the losses of the last epoch ended ("–" before the first) and the
-        typical miss they mean ("Epoch 37 of 200: …", "Final, epoch 200: …" once the run is finished). Short
+        typical miss they mean ("After epoch 37 of 200: …", "Final, after epoch 200: …" once the run is finished). Short
         enough not to wrap beside the sidebar, and the same lines all along: the chart keeps its height."""
         loss, val, test = self.last_epoch() or (math.nan, None, None)
         parts = [f"training <b>{fmt(loss, 4)}</b>"]
@@ -320,7 +320,9 @@ class MultiRun(FitRun):
         if self.dataset.has_test:
             parts.append(f"test <b>{fmt(test, 4)}</b>")
         done = self.epochs_done
-        when = f"Final, epoch {done:,}" if self.finished else f"Epoch {done:,} of {max(done, self.settings.epochs):,}"
+        total = max(done, self.settings.epochs)
+        when = (f"Final, after epoch {done:,}" if self.finished else f"After epoch {done:,} of {total:,}" if done
+                else f"Before the first of {total:,} epochs")
         typical = test if self.dataset.has_test and test is not None else loss
         split = "test" if self.dataset.has_test else "training"
         return f"{when}: {' · '.join(parts)}<br>{self.loss_in_units(typical, split)}"
