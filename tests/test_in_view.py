@@ -178,6 +178,25 @@ def test_a_mark_hides_no_point_of_the_data_where_it_can_lie_elsewhere(qtbot):
     assert marks.shown[0][1][0] == pytest.approx(0.3)  # the arrow stays at the prediction's x
 
 
+def test_predictions_off_the_chart_that_read_alike_get_one_mark(qtbot):
+    """Tiny data, a line far above it: the highest and the lowest prediction of the batch both read 0.983."""
+    from fitscope.gui.panels.data_plot import DataPanel
+
+    panel = DataPanel("size", "time")
+    qtbot.addWidget(panel)
+    panel.resize(500, 400)
+    panel.show()
+    x = np.linspace(1e-6, 3e-5, 40)
+    panel.set_data(x, 0.9 * x, None, None, "tiny.csv and the current line")
+    qtbot.wait(20)
+    panel.set_fit(2.0, 0.983, np.arange(0, 40, 4), residuals=True)
+    qtbot.wait(20)
+    assert panel.marks.labels() == ["predictions 0.983"]
+    panel.set_fit(5000.0, 0.983, np.arange(0, 40, 4), residuals=True)  # 0.988 … 1.12: two marks
+    qtbot.wait(20)
+    assert sorted(panel.marks.labels()) == ["highest prediction 1.12", "lowest prediction 0.988"]
+
+
 def test_boston_after_a_divergence_marks_the_kept_point_and_its_panels_agree(qtbot):
     from fitscope.gui.views.boston_view import BostonView
 

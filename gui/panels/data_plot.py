@@ -157,6 +157,8 @@ class DataPanel(QWidget):
         if len(predictions) == 1:
             return [Mark(float(bx[0]), float(predictions[0]), f"prediction {prose(predictions[0])}", RESIDUAL)]
         hi, lo = int(np.argmax(predictions)), int(np.argmin(predictions))
+        if prose(predictions[hi]) == prose(predictions[lo]):  # they read alike: one mark says it
+            return [Mark(float(bx[hi]), float(predictions[hi]), f"predictions {prose(predictions[hi])}", RESIDUAL)]
         return [Mark(float(bx[hi]), float(predictions[hi]), f"highest prediction {prose(predictions[hi])}", RESIDUAL),
                 Mark(float(bx[lo]), float(predictions[lo]), f"lowest prediction {prose(predictions[lo])}", RESIDUAL)]
 

@@ -129,7 +129,7 @@ class EdgeMarkers:
             tw, th = bounds.width(), bounds.height()
             along_x = abs(uy) >= abs(ux)  # through the top or bottom edge: the label runs along it
             places = self._places(along_x, tip_px, ux, uy, tw, th, w_px, h_px, rows=len(taken) + 3)
-            costs = [_cost(c, tw, th, taken, points) for c in places]
+            costs = [_cost(c, tw, th, taken, points, k) for k, c in enumerate(places)]
             best = min(range(len(places)), key=costs.__getitem__)
             before = self._where.get(i, -1)
             if 0 <= before < len(places) and costs[before] <= (costs[best][0], costs[best][1] + 1):
@@ -179,9 +179,12 @@ class EdgeMarkers:
 
 
 def _cost(place: tuple[float, float], tw: float, th: float, taken: list[tuple[float, ...]],
-          points: np.ndarray) -> tuple[bool, int]:
-    """What a label at ``place`` would hide: another label (never, if it can be helped), then points."""
+          points: np.ndarray, rank: int) -> tuple[bool, int]:
+    """What a label at ``place`` (the ``rank``-th of its places, best first) would cost: hiding another label
+    (never, if it can be helped), then hiding points and lying away from its arrow: each row further in from
+    the edge weighs as two hidden points, the arrow's other side as one (a label stays by its arrow unless that
+    hides more than a point or two)."""
     cx, cy = place
     over = any(abs(px - cx) < (pw + tw) / 2 + 2 and abs(py - cy) < (ph + th) / 2 + 2 for px, py, pw, ph in taken)
     hidden = int(np.count_nonzero((np.abs(points[:, 0] - cx) < tw / 2 + 3) & (np.abs(points[:, 1] - cy) < th / 2 + 3)))
-    return over, hidden
+    return over, hidden + 2 * (rank // 2) + rank % 2
