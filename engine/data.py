@@ -324,7 +324,7 @@ def _first_rate(x: np.ndarray, name: str = "the data", feature: str = "x") -> tu
         lam = float(np.linalg.eigvalsh(hessian)[-1]) if np.isfinite(hessian).all() else math.inf
     if math.isfinite(lam) and lam > 0 and 1 / lam >= LEARNING_RATE_RANGE[0]:
         rate = float(f"{1 / lam:.3g}")  # half of 2/λmax, to three digits (what a person would type)
-        return rate, (f"learning rate {rate:g}: half the largest stable rate of gradient descent on these rows "
+        return rate, (f"learning rate {prose(rate)}: half the largest stable rate of gradient descent on these rows "
                       f"(2/λmax = {prose(2 / lam)}, λmax the largest curvature of the MSE over kernel and bias)")
     if lam > 0:  # overflowed, or no rate the app takes is small enough
         raise DataError(f"{name}: the feature {feature!r} has values too large to train on in 64-bit floating "

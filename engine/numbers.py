@@ -59,7 +59,10 @@ def compact(v: float, digits: int = 3) -> str:
 def prose(v: float, digits: int = 3) -> str:
     """``v`` in a sentence, to ``digits`` significant digits: ``0.0718``, ``22.5``, ``56,000``, ``1,234.5``,
     ``7.83e9``, ``2e-5``; ``∞``, ``-∞``, ``–`` (NaN)."""
-    v = float(v) or 0.0  # no "-0"
+    try:
+        v = float(v) or 0.0  # no "-0"
+    except OverflowError:  # an integer beyond any float
+        v = math.inf if v > 0 else -math.inf
     if math.isnan(v):
         return "–"
     if math.isinf(v):
@@ -73,6 +76,16 @@ def prose(v: float, digits: int = 3) -> str:
         text = f"{float(text):.0f}"  # 5.6e+04: a whole number, grouped below
     whole, point, fraction = text.partition(".")
     return f"{int(whole):,}{point}{fraction}" if len(whole.lstrip("-")) > 3 else text
+
+
+def typed(v: float, digits: int = 6) -> str:
+    """``v`` as a person types it in a field: ``digits`` significant digits, a short exponent (``5.09e-8``), no
+    thousands separator (``float`` reads it back)."""
+    text = f"{float(v):.{digits}g}"
+    if "e" in text:
+        mantissa, exponent = text.split("e")
+        text = f"{mantissa}e{int(exponent)}"
+    return text
 
 
 def coordinate(v: float) -> str:

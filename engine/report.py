@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .data import BUILTIN, data_dir
+from .numbers import prose
 
 if TYPE_CHECKING:
     from .run import FitRun
@@ -99,7 +100,8 @@ def final_numbers(run: FitRun) -> list[tuple[str, float | None, str]]:
         rows.append(("test loss", run.loss_now("test"), "at the parameters now"))
     where = "on the test set" if run.eval_split == "test" else "on the training rows"
     mean = float(run.dataset.y_train.mean())
-    rows.append(("baseline loss", run.baseline(), f"always predicting the mean training target, {fmt(mean)}, {where}"))
+    rows.append(("baseline loss", run.baseline(),
+                 f"always predicting the mean training target, {prose(mean, 6)}, {where}"))
     return rows
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .files import human_size
+from .numbers import prose
 from .serial import float_from_json, float_to_json, int_from_json
 
 LOSSES = ("mse", "mae")
@@ -166,7 +167,8 @@ def check_app_ranges(settings: FitSettings) -> None:
     value from elsewhere): the learning rate, the validation split, the momentum."""
     lo, hi = LEARNING_RATE_RANGE
     if not lo <= settings.learning_rate <= hi:
-        raise ValueError(f"the learning rate {settings.learning_rate:g} is outside the app's {lo:g} to {hi:g}")
+        raise ValueError(f"the learning rate {prose(settings.learning_rate)} is outside the app's "
+                         f"{prose(lo)} to {prose(hi)}")
     if settings.validation_split > VALIDATION_SPLIT_MAX:
         raise ValueError(f"the validation split {settings.validation_split:g} is above {VALIDATION_SPLIT_MAX:g}")
     if settings.momentum > MOMENTUM_MAX:

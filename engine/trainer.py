@@ -154,7 +154,7 @@ class DivergedReport(NamedTuple):
                     "(or normalize the features).")
         return (
             f"Training diverged at step {self.step} (epoch {self.epoch}): the {self.what} {self.how} "
-            f"at learning rate {self.learning_rate:g}, so the weights stay as they were after step "
+            f"at learning rate {prose(self.learning_rate)}, so the weights stay as they were after step "
             f"{self.step - 1}. Try a smaller learning rate."
         )
 

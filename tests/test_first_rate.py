@@ -48,7 +48,7 @@ def test_the_note_says_where_the_rate_came_from(tmp_path):
     x, y = data(1e3, 1.0)
     dataset = load_csv(write_csv(tmp_path / "d.csv", x, y))
     note = dataset.defaults_note
-    assert f"learning rate {dataset.defaults.learning_rate:g}" in note and "2/λmax" in note
+    assert f"learning rate {prose(dataset.defaults.learning_rate)}" in note and "2/λmax" in note
     assert f"{prose(2 / lambda_max(x))}" in note
 
 

@@ -178,6 +178,7 @@ def test_a_number_in_a_sentence_is_grouped_by_thousands_and_never_written_the_py
     assert [prose(v) for v in values] == ["0.0718", "22.5", "56,000", "1,230", "1,000", "-88,500", "123,000", "7.83e9",
                                           "2e-5", "0.00012", "0", "∞", "–"]
     assert [prose(v, 6) for v in (1234.5, 999_999, 7.827e9, 1e-7)] == ["1,234.5", "999,999", "7.827e9", "1e-7"]
+    assert [prose(v) for v in (10**400, -(10**400), np.float32(0.1), np.int64(56_049))] == ["∞", "-∞", "0.1", "56,000"]
 
 
 def test_the_texts_beside_the_plots_write_large_numbers_as_people_do(qtbot, warnings, tmp_path):

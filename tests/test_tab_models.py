@@ -242,7 +242,7 @@ def test_a_learning_rate_beyond_the_apps_range_is_refused_and_nothing_changes():
     run = FitRun(load_builtin("download-time"))
     before = run.settings
     for rate in (1e-320, 5e-324, 1e4):
-        with pytest.raises(ValueError, match="outside the app's 1e-300 to 1000"):
+        with pytest.raises(ValueError, match="outside the app's 1e-300 to 1,000"):
             run.update(learning_rate=rate)
         assert run.settings == before
     run.update(learning_rate=1e-300)

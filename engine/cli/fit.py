@@ -37,6 +37,7 @@ import argparse
 import os
 from typing import TYPE_CHECKING, Any, TextIO
 
+from ..numbers import prose
 from .common import (
     EXIT_CLOSED,
     EXIT_DIVERGED,
@@ -320,10 +321,11 @@ def advice(run: FitRun) -> str:
     step = run.recovery()
     if step is None:
         looked = "" if run.recovery_complete else " among the latest the search had time for"
-        return (f"no step the run can go back to{looked} had a training loss below the start's ({fmt(start)}): "
+        return (f"no step the run can go back to{looked} had a training loss below the start's ({prose(start, 6)}): "
                 f"{rate}")
     loss = exp.loss_at(h.params[h.row_of(step)], "train")
-    return f"step {step} was the last with a training loss below the start's ({fmt(loss)} < {fmt(start)}): {rate}"
+    return (f"step {step} was the last with a training loss below the start's ({prose(loss, 6)} < "
+            f"{prose(start, 6)}): {rate}")
 
 
 def _epoch_line(report: EpochReport, epochs: int) -> str:

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from fitscope.engine.numbers import typed
 from fitscope.engine.settings import (
     EPOCHS_MAX,
     LEARNING_RATE_RANGE,
@@ -121,7 +122,7 @@ class RateBox(QDoubleSpinBox):
         self.setDecimals(320)  # no rounding of the values set: the text shows them to six digits
 
     def textFromValue(self, value: float) -> str:  # noqa: N802 (Qt's name)
-        return f"{value:.6g}"
+        return typed(value)
 
     def valueFromText(self, text: str) -> float:  # noqa: N802 (Qt's name)
         try:
