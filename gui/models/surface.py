@@ -358,16 +358,17 @@ class SurfaceRun(FitRun):
         step = h.last_step
         current = h.current
         values: dict[str, object] = {
-            "n": "–", "batch": "–", "per_epoch": "–", "epoch": len(h.epochs), "k": fmt(current[0]),
+            "n": "–", "batch": "–", "per_epoch": "–", "epoch": f"{len(h.epochs):,}", "k": fmt(current[0]),
             "b": fmt(current[1]), "loss_name": LOSS_NAMES[self.settings.loss], "loss": "–", "gk": "–", "gb": "–",
-            "lr": fmt(self.settings.learning_rate), "step": h.steps, "message": "",
+            "lr": fmt(self.settings.learning_rate), "step": f"{h.steps:,}", "message": "",
             "train_loss": fmt(self.train_loss(current, running)), **self.axis_names(),
         }
         if step is not None:
             shown = step.params
-            values.update(n=len(step.indices), batch=step.batch + 1, per_epoch=step.batches_per_epoch,
-                          epoch=step.epoch, k=fmt(shown[0]), b=fmt(shown[1]), loss=fmt(step.loss),
-                          step=step.step, lr=fmt(step.learning_rate))
+            values.update(n=f"{len(step.indices):,}", batch=f"{step.batch + 1:,}",
+                          per_epoch=f"{step.batches_per_epoch:,}", epoch=f"{step.epoch:,}", k=fmt(shown[0]),
+                          b=fmt(shown[1]), loss=fmt(step.loss),
+                          step=f"{step.step:,}", lr=fmt(step.learning_rate))
             if step.gradient is not None:
                 values.update(gk=fmt(step.gradient[0]), gb=fmt(step.gradient[1]))
         if h.diverged is not None:
