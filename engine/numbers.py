@@ -69,10 +69,8 @@ def prose(v: float, digits: int = 3) -> str:
         return "∞" if v > 0 else "-∞"
     text = f"{v:.{digits}g}"
     if "e" in text:
-        mantissa, exponent = text.split("e")
-        k = int(exponent)
-        if not 3 <= k < 6:
-            return f"{mantissa}e{k}"
+        if not 3 <= int(text.partition("e")[2]) < 6:
+            return short_exponent(text)
         text = f"{float(text):.0f}"  # 5.6e+04: a whole number, grouped below
     whole, point, fraction = text.partition(".")
     return f"{int(whole):,}{point}{fraction}" if len(whole.lstrip("-")) > 3 else text
@@ -81,11 +79,14 @@ def prose(v: float, digits: int = 3) -> str:
 def typed(v: float, digits: int = 6) -> str:
     """``v`` as a person types it in a field: ``digits`` significant digits, a short exponent (``5.09e-8``), no
     thousands separator (``float`` reads it back)."""
-    text = f"{float(v):.{digits}g}"
-    if "e" in text:
-        mantissa, exponent = text.split("e")
-        text = f"{mantissa}e{int(exponent)}"
-    return text
+    return short_exponent(f"{float(v):.{digits}g}")
+
+
+def short_exponent(text: str) -> str:
+    """A number written by Python with its exponent as a person writes it: ``5.6e+04`` → ``5.6e4``,
+    ``1e-07`` → ``1e-7``; a number without one as it is."""
+    mantissa, e, exponent = text.partition("e")
+    return f"{mantissa}e{int(exponent)}" if e else text
 
 
 def coordinate(v: float) -> str:

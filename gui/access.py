@@ -137,7 +137,6 @@ def _panel_of(stop: QWidget) -> QWidget:
     return w if w is not None else stop
 
 
-
 def _plot_of(stop: pg.GraphicsView, panel: QWidget) -> pg.PlotItem | None:
     """The plot a panel draws in (a map's, not its colour bar's)."""
     for owner in (panel, stop):

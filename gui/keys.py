@@ -391,7 +391,6 @@ class MapKeys(QObject):
                 "(arrows move it, Enter starts there, plus and minus zoom, Shift+arrows pan, Home frames the data)")
 
 
-
 #: A field is named after its parameter if the name is this short ("weight of lstat", "lstat → unit 1"); else
 #: after its axis ("x"), as the chooser above it is (an elided "layer 1: rm → uni…" read as a cut label).
 SHORT_NAME = 18

@@ -124,7 +124,8 @@ def test_a_run_that_leaves_the_map_is_framed_when_it_stops(qtbot, view):
     assert view.map_marks.labels() == []
 
 
-def test_marks_stack_instead_of_overlapping(qtbot):
+def unit_plot(qtbot):
+    """A 400 × 300 plot widget showing [0, 1] × [0, 1], on screen."""
     import pyqtgraph as pg
 
     widget = pg.PlotWidget()
@@ -133,7 +134,13 @@ def test_marks_stack_instead_of_overlapping(qtbot):
     widget.show()
     qtbot.waitExposed(widget)
     widget.getPlotItem().setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
-    marks = EdgeMarkers(widget.getPlotItem())
+    return widget
+
+
+def test_marks_stack_instead_of_overlapping(qtbot):
+    widget = unit_plot(qtbot)
+    plot = widget.getPlotItem()
+    marks = EdgeMarkers(plot)
     marks.set([Mark(5, 5, "first point"), Mark(6, 6, "second point"), Mark(-np.inf, 0.5, "far left"),
                Mark(0.5, np.inf, "up")])
     qtbot.wait(20)
@@ -141,7 +148,7 @@ def test_marks_stack_instead_of_overlapping(qtbot):
     assert len(items) == 4
     rects = [t.sceneBoundingRect() for t in items]
     for i, a in enumerate(rects):
-        assert inside(widget.getPlotItem(), items[i])
+        assert inside(plot, items[i])
         for b in rects[i + 1 :]:
             assert not a.intersects(b)
     marks.set([Mark(0.5, 0.5, "in view")])
@@ -152,13 +159,8 @@ def test_a_mark_hides_no_point_of_the_data_where_it_can_lie_elsewhere(qtbot):
     """Points crowd the top edge beside a prediction that left the chart: its label goes where they are not."""
     import pyqtgraph as pg
 
-    widget = pg.PlotWidget()
-    qtbot.addWidget(widget)
-    widget.resize(400, 300)
-    widget.show()
-    qtbot.waitExposed(widget)
+    widget = unit_plot(qtbot)
     plot = widget.getPlotItem()
-    plot.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
     xs = np.linspace(0.32, 0.98, 40)  # along the top edge, right of the middle, where the label would go first
     points = pg.ScatterPlotItem(x=xs, y=np.full(40, 0.97), size=6)
     plot.addItem(points)

@@ -178,6 +178,10 @@ class RaceRun(Observable):
             new = self.constrain(replace(self.settings, **changes))
         except (TypeError, ValueError):
             return False
+        return self._restarts(new)
+
+    def _restarts(self, new: FitSettings) -> bool:
+        """Whether settings ``new`` change the course (:data:`RESTART_KEYS`)."""
         return any(getattr(new, k) != getattr(self.settings, k) for k in RESTART_KEYS)
 
     def update(self, **changes: Any) -> None:
@@ -186,8 +190,7 @@ class RaceRun(Observable):
         new.validate(len(self.dataset.y_train))
         if new == self.settings:
             return
-        restart = any(getattr(new, k) != getattr(self.settings, k) for k in RESTART_KEYS)
-        if restart or self.race is None:
+        if self._restarts(new) or self.race is None:
             before = (self.settings, self.experiment, self.loss, self.optimum, self.optimum_loss)
             try:
                 self.settings = new

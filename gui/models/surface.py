@@ -18,7 +18,7 @@ import numpy as np
 from fitscope import resources
 from fitscope.engine.data import Dataset
 from fitscope.engine.models import Linear
-from fitscope.engine.numbers import prose
+from fitscope.engine.numbers import prose, short_exponent
 from fitscope.engine.run import NEW_RUN, FitRun
 from fitscope.engine.settings import SEED_MAX, FitSettings
 from fitscope.engine.surface import default_window, linear_slice
@@ -53,10 +53,7 @@ def num(v: float, digits: int) -> str:
     if not math.isfinite(v):
         return "–"
     s = repr(v) if len(repr(v).lstrip("-").replace(".", "").lstrip("0")) <= digits else f"{v:.{digits}g}"
-    if "e" in s:
-        mantissa, exponent = s.split("e")
-        s = f"{mantissa}e{int(exponent)}"
-    return s.removesuffix(".0")
+    return short_exponent(s).removesuffix(".0")
 
 
 def operand(v: float, digits: int) -> str:

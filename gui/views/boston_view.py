@@ -326,7 +326,7 @@ class BostonView(TrainingView):
         self._set_progress(done, total, text)
         self._moment = run.moment()  # what the predictions drawn next show: the step the Now box shows
         r = self.readouts
-        r.set("bostonStep", f"{h.steps:,}")
+        r.set("bostonStep", h.steps)
         r.set("bostonEpoch", f"{step.epoch:,} (batch {step.batch + 1} of {step.batches_per_epoch})"
               if step is not None else "–")
         r.set("bostonBatchLoss", fmt(step.loss if step is not None else None))
